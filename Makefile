@@ -1,0 +1,67 @@
+# Referflow — `make run` sets everything up and starts the app; `make test` sets everything up and runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.stamp-installed
+DEV_INSTALLED := $(VENV)/.stamp-dev-installed
+HOST ?= 127.0.0.1
+PORT ?= 8080
+DB ?= data/referflow.db
+
+.PHONY: run test test-fast test-browser lint bench assets chromium clean
+
+run: $(INSTALLED) assets
+	@mkdir -p $(dir $(DB))
+	REFERFLOW_DB=$(DB) $(PY) app.py serve --host $(HOST) --port $(PORT)
+
+test: $(DEV_INSTALLED) assets chromium
+	$(VENV)/bin/ruff check .
+	@fast=0; browser=0; \
+	$(PY) -m pytest -m "not browser" --ignore=tests/e2e tests || fast=$$?; \
+	$(PY) -m pytest -m browser tests/e2e || browser=$$?; \
+	if [ $$fast -ne 0 ] || [ $$browser -ne 0 ]; then \
+		echo "make test: fast suite exit $$fast, browser suite exit $$browser"; exit 1; fi
+
+test-fast: $(DEV_INSTALLED) assets
+	$(PY) -m pytest -m "not browser" --ignore=tests/e2e tests
+
+test-browser: $(DEV_INSTALLED) assets chromium
+	$(PY) -m pytest -m browser tests/e2e
+
+lint: $(DEV_INSTALLED)
+	$(VENV)/bin/ruff check .
+
+bench: $(DEV_INSTALLED) assets
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(INSTALLED): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(DEV_INSTALLED): pyproject.toml $(INSTALLED)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# Front-end assets (the flow canvas bundle) are built here once they exist.
+assets:
+
+# The browser tests use Debian's Chromium ($$REFERFLOW_CHROMIUM points at another one).
+chromium:
+	@if [ -n "$$REFERFLOW_CHROMIUM" ]; then \
+		[ -x "$$REFERFLOW_CHROMIUM" ] || { echo "REFERFLOW_CHROMIUM=$$REFERFLOW_CHROMIUM is not an executable file."; exit 1; }; \
+	elif [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing Debian's chromium for the browser tests..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "The browser tests need Chromium: run 'sudo apt-get install chromium' or set REFERFLOW_CHROMIUM to a Chromium binary."; exit 1; \
+		fi; \
+	fi
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache test-results

@@ -1,0 +1,45 @@
+"""The shared page layout: header, left navigation, content column."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from nicegui import app, ui
+
+from builder.context import database
+from storage.workspace import get_settings
+
+# (path, label, icon) — only pages that exist; later capabilities add theirs here.
+NAVIGATION = [
+    ("/", "Overview", "dashboard"),
+    ("/settings", "Settings", "settings"),
+]
+
+
+@contextmanager
+def frame(title: str) -> Iterator[ui.column]:
+    with database().session() as session:
+        bot_name = get_settings(session=session).bot_name
+    ui.page_title(f"{title} · Referflow")
+    ui.add_css("body { background: #f6f7fb; }")
+    with ui.header().classes("items-center bg-indigo-700 px-4 py-2 gap-3"):
+        ui.icon("hub", size="sm")
+        ui.label("Referflow").classes("text-lg font-semibold")
+        ui.label(bot_name).classes("text-indigo-100").mark("bot-name")
+        ui.space()
+        ui.button("Log out", icon="logout", on_click=_logout).props("flat color=white").mark("logout")
+    with ui.left_drawer(value=True, bordered=True).classes("bg-white p-0").props("width=210"):
+        with ui.list().classes("w-full").mark("navigation"):
+            for path, label, icon in NAVIGATION:
+                with ui.item(on_click=lambda path=path: ui.navigate.to(path)).classes("rounded"):
+                    with ui.item_section().props("avatar"):
+                        ui.icon(icon, color="indigo-7" if label == title else "grey-7")
+                    with ui.item_section():
+                        ui.item_label(label).classes("font-semibold" if label == title else "")
+    with ui.column().classes("w-full max-w-5xl mx-auto p-6 gap-4") as content:
+        ui.label(title).classes("text-2xl font-semibold text-slate-800")
+        yield content
+
+
+def _logout() -> None:
+    app.storage.user.clear()
+    ui.navigate.to("/login")

@@ -1,0 +1,320 @@
+"""The tables of one workspace (one bot). DOMAIN §1–6.
+
+JSON documents (flows, trigger actions, mappings) are stored as JSON text; custom field values are stored as JSON text
+too, so that one column holds every field type and numbers can still be increased atomically in SQL.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Column, Field, SQLModel
+
+CHANNELS = ("messenger", "instagram", "whatsapp", "telegram", "viber", "webchat")
+FIELD_TYPES = ("text", "number", "boolean", "date", "datetime", "json")
+TRIGGER_EVENTS = (
+    "contact_created",
+    "entry_point_opened",
+    "referred_new_contact",
+    "referred_existing_contact",
+    "field_changed",
+    "tag_added",
+    "tag_removed",
+)
+REFERRAL_STATUSES = ("counted", "repeat", "duplicate", "self", "unknown_referrer", "disabled")
+REFERRAL_POLICIES = ("first_only", "every_open")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class WorkspaceSettings(SQLModel, table=True):
+    """The single settings row (id 1): the bot's name and its identity on each channel."""
+
+    __tablename__ = "workspace_settings"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+
+    id: int = Field(default=1, primary_key=True)
+    bot_name: str = "My bot"
+    page_id: str = ""
+    instagram_username: str = ""
+    whatsapp_number: str = ""
+    telegram_bot: str = ""
+    viber_uri: str = ""
+    webchat_base_url: str = ""
+    webchat_account_id: str = ""
+    default_reply: str = "Hi {{first_name}}! How can I help?"
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CustomField(SQLModel, table=True):
+    __tablename__ = "custom_field"
+    # AUTOINCREMENT: a deleted field's ID is never handed out again, so links that carry IDs stay unambiguous.
+    __table_args__ = (sa.CheckConstraint(_in("type", FIELD_TYPES), name="known_type"), {"sqlite_autoincrement": True})
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(sa.String, nullable=False, unique=True))
+    type: str = "text"
+    description: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Tag(SQLModel, table=True):
+    __tablename__ = "tag"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(sa.String, nullable=False, unique=True))
+    description: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Flow(SQLModel, table=True):
+    __tablename__ = "flow"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(sa.String, nullable=False, unique=True))
+    draft: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    published: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    version: int = 1
+    published_version: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    published_at: datetime | None = None
+
+
+class EntryPoint(SQLModel, table=True):
+    __tablename__ = "entry_point"
+    __table_args__ = (
+        sa.CheckConstraint(_in("response_type", ("message", "flow")), name="known_response"),
+        sa.CheckConstraint(_in("referral_policy", REFERRAL_POLICIES), name="known_policy"),
+        sa.CheckConstraint(_in("referrer_match", ("id", "phone", "id_or_phone")), name="known_match"),
+        sa.CheckConstraint("ref <> '' AND instr(ref, '--') = 0", name="ref_grammar"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    ref: str = Field(sa_column=Column(sa.String, nullable=False, unique=True))
+    active: bool = True
+    response_type: str = "message"
+    response_message: str = ""
+    response_flow_id: int | None = Field(default=None, foreign_key="flow.id", ondelete="SET NULL")
+    default_field_id: int | None = Field(default=None, foreign_key="custom_field.id", ondelete="SET NULL")
+    # [{"key": "738", "field_id": 3}] — a payload key in the link that lands in another field
+    payload_mapping: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # [{"path": "order.items[0].sku", "field_id": 5}]
+    json_mapping: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    segment_tag_id: int | None = Field(default=None, foreign_key="tag.id", ondelete="SET NULL")
+    referrals_enabled: bool = True
+    referral_policy: str = "first_only"
+    whatsapp_pattern: str = ""
+    referrer_match: str = "id"
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Trigger(SQLModel, table=True):
+    __tablename__ = "trigger"
+    __table_args__ = (sa.CheckConstraint(_in("event", TRIGGER_EVENTS), name="known_event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    event: str
+    entry_point_id: int | None = Field(default=None, foreign_key="entry_point.id", ondelete="CASCADE")
+    field_id: int | None = Field(default=None, foreign_key="custom_field.id", ondelete="CASCADE")
+    tag_id: int | None = Field(default=None, foreign_key="tag.id", ondelete="CASCADE")
+    # {"match": "all"|"any", "rules": [{"field_id": 1, "op": ">=", "value": 3}]}
+    conditions: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # [{"type": "set_field", "field_id": 1, "op": "increase", "value": 1}, ...]
+    actions: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    once_per_contact: bool = False
+    enabled: bool = True
+    position: int = 0
+    runs: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Contact(SQLModel, table=True):
+    __tablename__ = "contact"
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "channel_user_id", name="one_contact_per_channel_user"),
+        sa.CheckConstraint(_in("channel", CHANNELS), name="known_channel"),
+        sa.Index("ix_contact_phone", "phone"),
+        sa.Index("ix_contact_referred_by", "referred_by_id"),
+        sa.Index("ix_contact_created_at", "created_at"),
+        {"sqlite_autoincrement": True},  # {{user_id}} values in shared links must never point at a new person
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    channel_user_id: str
+    first_name: str = ""
+    last_name: str = ""
+    phone: str = ""
+    referred_by_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="SET NULL")
+    first_ref: str = ""
+    last_ref: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+
+
+class FieldValue(SQLModel, table=True):
+    __tablename__ = "field_value"
+
+    contact_id: int = Field(foreign_key="contact.id", primary_key=True, ondelete="CASCADE")
+    field_id: int = Field(foreign_key="custom_field.id", primary_key=True, ondelete="CASCADE", index=True)
+    value: str  # JSON text: 3, 2.5, "gold", true, "2026-11-22"
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ContactTag(SQLModel, table=True):
+    __tablename__ = "contact_tag"
+
+    contact_id: int = Field(foreign_key="contact.id", primary_key=True, ondelete="CASCADE")
+    tag_id: int = Field(foreign_key="tag.id", primary_key=True, ondelete="CASCADE", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Referral(SQLModel, table=True):
+    """One referral attempt. Only `counted` rows are unique per (entry point, referee); `repeat` rows are extra counts
+    under the "count every open" policy; the other statuses are blocked attempts kept for analytics."""
+
+    __tablename__ = "referral"
+    __table_args__ = (
+        sa.CheckConstraint(_in("status", REFERRAL_STATUSES), name="known_status"),
+        sa.CheckConstraint(_in("kind", ("new", "existing")), name="known_kind"),
+        sa.Index(
+            "ux_referral_counted_once",
+            "entry_point_id",
+            "referee_id",
+            unique=True,
+            sqlite_where=sa.text("status = 'counted'"),
+        ),
+        sa.Index("ix_referral_referrer", "referrer_id", "status"),
+        sa.Index("ix_referral_entry_time", "entry_point_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_point_id: int = Field(foreign_key="entry_point.id", ondelete="CASCADE")
+    referrer_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="SET NULL")
+    referrer_ref: str = ""  # the referrer as written in the link (id digits or a phone)
+    referee_id: int = Field(foreign_key="contact.id", ondelete="CASCADE", index=True)
+    kind: str
+    status: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LinkOpen(SQLModel, table=True):
+    __tablename__ = "link_open"
+    __table_args__ = (sa.Index("ix_link_open_entry_time", "entry_point_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_point_id: int | None = Field(default=None, foreign_key="entry_point.id", ondelete="SET NULL")
+    contact_id: int = Field(foreign_key="contact.id", ondelete="CASCADE", index=True)
+    channel: str
+    ref: str
+    is_new_contact: bool
+    event_id: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class EventLog(SQLModel, table=True):
+    """Every domain event, in order. `contact_id` is the context contact (the referrer for referral events);
+    `other_contact_id` the second person involved (the joiner for referral events)."""
+
+    __tablename__ = "event_log"
+    __table_args__ = (
+        sa.CheckConstraint(_in("type", TRIGGER_EVENTS), name="known_type"),
+        sa.Index("ix_event_log_pending", "handled", "id"),
+        sa.Index("ix_event_log_contact", "contact_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    type: str
+    contact_id: int = Field(foreign_key="contact.id", ondelete="CASCADE")
+    other_contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="SET NULL")
+    entry_point_id: int | None = Field(default=None, foreign_key="entry_point.id", ondelete="SET NULL")
+    field_id: int | None = Field(default=None, foreign_key="custom_field.id", ondelete="SET NULL")
+    tag_id: int | None = Field(default=None, foreign_key="tag.id", ondelete="SET NULL")
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    depth: int = 0
+    handled: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Message(SQLModel, table=True):
+    """The transcript: what the bot sent (`out`) and what the contact answered (`in`)."""
+
+    __tablename__ = "message"
+    __table_args__ = (
+        sa.CheckConstraint(_in("direction", ("in", "out")), name="known_direction"),
+        sa.Index("ix_message_contact", "contact_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", ondelete="CASCADE")
+    direction: str = "out"
+    text: str = ""
+    buttons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    flow_id: int | None = Field(default=None, foreign_key="flow.id", ondelete="SET NULL")
+    node_id: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class FlowPosition(SQLModel, table=True):
+    """Where a contact waits in a flow, so that the next message resumes it."""
+
+    __tablename__ = "flow_position"
+
+    contact_id: int = Field(foreign_key="contact.id", primary_key=True, ondelete="CASCADE")
+    flow_id: int = Field(foreign_key="flow.id", ondelete="CASCADE")
+    node_id: str
+    waiting_for: str  # "reply" (ask), "button", "delay"
+    use_draft: bool = False
+    retries: int = 0
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class WakeUp(SQLModel, table=True):
+    __tablename__ = "wake_up"
+    __table_args__ = (sa.Index("ix_wake_up_due", "done", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", ondelete="CASCADE")
+    flow_id: int = Field(foreign_key="flow.id", ondelete="CASCADE")
+    node_id: str
+    due_at: datetime
+    done: bool = False
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Inbound event ids already processed, with the result given then (webhook retries change nothing)."""
+
+    __tablename__ = "processed_event"
+
+    event_id: str = Field(primary_key=True)
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AdminAccount(SQLModel, table=True):
+    __tablename__ = "admin_account"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="single_admin"),)
+
+    id: int = Field(default=1, primary_key=True)
+    password_hash: str | None = None  # None until the admin has chosen a password
+    storage_secret: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LoginAttempt(SQLModel, table=True):
+    __tablename__ = "login_attempt"
+    __table_args__ = (sa.Index("ix_login_attempt_client_time", "client", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    client: str
+    success: bool
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,104 @@
+"""Workspace settings: the bot's name and its identity on each channel."""
+
+import re
+
+from pydantic import field_validator
+from sqlmodel import Session, SQLModel
+
+from storage.models import WorkspaceSettings, utcnow
+
+
+class SettingsUpdate(SQLModel):
+    """What an admin may change on the Settings page; every check explains itself in the error message."""
+
+    bot_name: str = "My bot"
+    page_id: str = ""
+    instagram_username: str = ""
+    whatsapp_number: str = ""
+    telegram_bot: str = ""
+    viber_uri: str = ""
+    webchat_base_url: str = ""
+    webchat_account_id: str = ""
+    default_reply: str = ""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def strip(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("bot_name")
+    @classmethod
+    def check_bot_name(cls, value: str) -> str:
+        if not value:
+            raise ValueError("Give the bot a name; admins see it in the header.")
+        return value
+
+    @field_validator("page_id")
+    @classmethod
+    def check_page_id(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9.]{1,100}", value):
+            raise ValueError("A Facebook page ID or username uses only letters, digits and dots.")
+        return value
+
+    @field_validator("instagram_username")
+    @classmethod
+    def check_instagram(cls, value: str) -> str:
+        value = value.removeprefix("@")
+        if value and not re.fullmatch(r"[A-Za-z0-9._]{1,30}", value):
+            raise ValueError("An Instagram username has at most 30 letters, digits, dots and underscores.")
+        return value
+
+    @field_validator("whatsapp_number")
+    @classmethod
+    def check_whatsapp(cls, value: str) -> str:
+        digits = re.sub(r"[\s()+.-]", "", value)
+        if value and not re.fullmatch(r"\d{7,15}", digits):
+            raise ValueError("Enter the WhatsApp number in international format, 7 to 15 digits, e.g. +15551234567.")
+        return digits
+
+    @field_validator("telegram_bot")
+    @classmethod
+    def check_telegram(cls, value: str) -> str:
+        value = value.removeprefix("@")
+        if value and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", value):
+            raise ValueError("A Telegram bot username has 4 to 32 letters, digits and underscores, and starts with a "
+                             "letter.")
+        if value and not value.lower().endswith("bot"):
+            raise ValueError("Telegram bot usernames always end in 'bot', e.g. shop_helper_bot.")
+        return value
+
+    @field_validator("viber_uri")
+    @classmethod
+    def check_viber(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", value):
+            raise ValueError("A Viber bot URI uses only letters, digits, dots, hyphens and underscores.")
+        return value
+
+    @field_validator("webchat_base_url")
+    @classmethod
+    def check_webchat_url(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^\s?#]+", value):
+            raise ValueError("The web chat address must start with https:// (or http://) and have no ? or #.")
+        return value.rstrip("/")
+
+    @field_validator("webchat_account_id")
+    @classmethod
+    def check_webchat_account(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", value):
+            raise ValueError("The web chat account ID uses only letters, digits, dots, hyphens and underscores.")
+        return value
+
+
+def get_settings(*, session: Session) -> WorkspaceSettings:
+    """The settings row; defaults when none was saved yet (nothing is written)."""
+    return session.get(WorkspaceSettings, 1) or WorkspaceSettings()
+
+
+def save_settings(*, session: Session, update: SettingsUpdate) -> WorkspaceSettings:
+    settings = session.get(WorkspaceSettings, 1) or WorkspaceSettings()
+    for name, value in update.model_dump().items():
+        setattr(settings, name, value)
+    settings.updated_at = utcnow()
+    session.add(settings)
+    session.flush()
+    return settings
