@@ -4,7 +4,6 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(error, DatabaseError | OSError | ValueError):
             print(f"referflow: {error}", file=sys.stderr)
             return 2
-        raise
+        print(f"referflow: unexpected {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
 
 
 class CommandError(Exception):
@@ -104,19 +104,136 @@ class _Parser(argparse.ArgumentParser):
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="referflow", description="Referflow: entry-point links and referral programs for chatbots.")
     parser.add_argument("--db", help="SQLite database file (default: data/referflow.db, or $REFERFLOW_DB)")
+    parser.set_defaults(handler=None)
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
     serve_parser = commands.add_parser("serve", help="start the admin UI")
     serve_parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve_parser.add_argument("--port", type=int, help="port (default 8080, or $REFERFLOW_PORT)")
-    serve_parser.add_argument("--db", help="SQLite database file")
+    serve_parser.add_argument("--db", default=argparse.SUPPRESS, help="SQLite database file")
+
+    parse = commands.add_parser("parse-link", help="show how a link or ref is parsed (JSON)")
+    parse.add_argument("url", help="a link, a bare ref, '/start REF' or WhatsApp text")
+    parse.add_argument("--entry", action="append", default=[], metavar="REF",
+                       help="a registered entry ref to resolve against (repeatable; default: the database's)")
+    parse.set_defaults(handler=run_parse_link)
+
+    import_parser = commands.add_parser("import", help="import a workspace JSON document")
+    import_parser.add_argument("file", help="the workspace JSON file ('-' for standard input)")
+    import_parser.set_defaults(handler=run_import)
+
+    export = commands.add_parser("export", help="export the workspace as JSON")
+    export.add_argument("-o", "--output", help="write to this file instead of standard output")
+    export.set_defaults(handler=run_export)
+
+    open_link = commands.add_parser("open-link", help="process one link open, as if a person clicked it (JSON)")
+    open_link.add_argument("url", help="the link, ref or message text the person sent")
+    open_link.add_argument("--channel-user", required=True, metavar="ID", help="the person's id on the channel")
+    open_link.add_argument("--channel", choices=CHANNEL_CHOICES, help="the person's channel (default: the link's)")
+    open_link.add_argument("--first-name", default="", metavar="N")
+    open_link.add_argument("--last-name", default="", metavar="N")
+    open_link.add_argument("--phone", default="", metavar="P")
+    open_link.add_argument("--event-id", metavar="E", help="the inbound event id; a repeated id changes nothing")
+    open_link.set_defaults(handler=run_open_link)
     return parser
+
+
+CHANNEL_CHOICES = ("messenger", "instagram", "whatsapp", "telegram", "viber", "webchat")
+
+
+def run_parse_link(config: Config, args: argparse.Namespace) -> int:
+    from runtime.links import parse_link
+
+    refs = args.entry or _database_refs(config)
+    _emit(parse_link(args.url, refs).to_dict())
+    return 0
+
+
+def _database_refs(config: Config) -> list[str]:
+    from storage.db import open_database
+
+    if config.database_url.startswith("sqlite:///") and not Path(config.database_url[10:]).exists():
+        return []  # parsing alone never creates a database
+    database = open_database(url=config.database_url)
+    try:
+        with database.raw_connection() as connection:
+            return [row[0] for row in connection.execute("SELECT ref FROM entry_point")]
+    finally:
+        database.dispose()
+
+
+def run_import(config: Config, args: argparse.Namespace) -> int:
+    from storage.workspace_io import WorkspaceImportError, import_workspace
+
+    from storage.db import open_database
+
+    document = _read_json(args.file)
+    database = open_database(url=config.database_url)
+    try:
+        with database.write_session() as session:
+            report = import_workspace(session=session, document=document)
+    except WorkspaceImportError as error:
+        raise CommandError(f"{args.file} was not imported: {error}") from None
+    finally:
+        database.dispose()
+    _emit(report.to_dict())
+    return 0
+
+
+def run_export(config: Config, args: argparse.Namespace) -> int:
+    from storage.workspace_io import export_workspace
+
+    from storage.db import open_database
+
+    database = open_database(url=config.database_url)
+    try:
+        with database.session() as session:
+            document = export_workspace(session=session)
+    finally:
+        database.dispose()
+    text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        _emit({"exported": args.output})
+    else:
+        print(text)
+    return 0
+
+
+def run_open_link(config: Config, args: argparse.Namespace) -> int:
+    from runtime.links import extract_ref
+    from runtime.opening import Inbound
+    from runtime.service import Runtime
+    from storage.db import open_database
+
+    channel = args.channel or extract_ref(args.url)[0]
+    if channel is None:
+        raise CommandError("this is not a link of a known channel; say which channel the person is on with --channel")
+    inbound = Inbound(text=args.url, channel=channel, channel_user_id=args.channel_user, first_name=args.first_name,
+                      last_name=args.last_name, phone=args.phone, event_id=args.event_id)
+    database = open_database(url=config.database_url)
+    try:
+        with Runtime(database) as runtime:
+            result = runtime.open_link(inbound)
+    finally:
+        database.dispose()
+    _emit(result.to_dict())
+    return 0
+
+
+def _read_json(name: str) -> object:
+    try:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+    except OSError as error:
+        raise CommandError(f"cannot read {name}: {error.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}"
+        raise CommandError(f"{name} is not valid JSON ({where}: {error.msg})") from None
 
 
 def _emit(data: object) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-Handler = Callable[[Config, argparse.Namespace], int]
 
 
 if __name__ in {"__main__", "__mp_main__"}:

@@ -7,9 +7,11 @@ Decisions where the domain spec is silent:
 - ``+`` in a link is kept as ``+`` (phone numbers), never read as a space; Referflow encodes spaces as ``%20``.
 - A link is decoded a second time only when it shows the double-encoding signature ``%25XX``; literal text such as
   ``%41`` inside a value therefore cannot travel in a link.
+- A pasted link runs to the end of its line, so unencoded spaces stay in the ref; a link inside other text ends at
+  the next whitespace. Sentence punctuation after a link is dropped (Referflow encodes a ref's own final '.').
 - Telegram: a ref with characters outside ``A-Z a-z 0-9 _ -`` is sent base64url-encoded (no padding). A start value
-  is read as base64 when it decodes canonically to UTF-8 text without control characters that needs that encoding;
-  ``parse_link`` keeps the plain value instead when only the plain value names a registered entry point.
+  is read as base64 when it decodes canonically to UTF-8 text that needs that encoding, holds a '--' and has no
+  control characters; ``parse_link`` keeps the plain value instead when only that names a registered entry point.
 - Instagram: raw JSON after ``jsondata--`` is sent base64url-encoded (the JSON grammar allows both forms).
 - A ``-c{{user_id}}`` placeholder is recognised where a referrer goes; it yields no referrer and a warning.
 - Payload keys are stripped of surrounding spaces, values are kept as written; a pair without a key is skipped.
@@ -227,7 +229,7 @@ def check_entry_ref(ref: str) -> str | None:
     """None when ``ref`` can name an entry point, else the reason it cannot, written for the admin."""
     if not ref:
         return "An entry point needs a ref; it cannot be empty."
-    if bad := _describe_bad_characters(ref, _TELEGRAM_CHARS):
+    if bad := _describe_bad_characters(ref, _NOT_TELEGRAM):
         return f"The ref '{ref}' contains {bad}; refs may only use letters, digits, '_' and single hyphens."
     if ref.startswith("-") or ref.endswith("-"):
         return f"The ref '{ref}' cannot start or end with a hyphen."
@@ -278,10 +280,12 @@ def _extract(text: str) -> _Extraction:
 
 
 def _strip_wrapping(text: str) -> str:
-    previous = None
-    while previous != text:
-        previous, text = text, text.strip().strip(_WRAPPERS)
-    return text
+    start, end = 0, len(text)
+    while start < end and (text[start].isspace() or text[start] in _WRAPPERS):
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in _WRAPPERS):
+        end -= 1
+    return text[start:end]
 
 
 def _starts_with_url(text: str) -> bool:
@@ -338,9 +342,12 @@ def _read_value(channel: str | None, raw: str, warnings: tuple[str, ...] = ()) -
 
 
 def _strip_trailing_punctuation(value: str) -> str:
-    while value and (value[-1] in ".,;:!?…" or (value[-1] in ")]" and "([")[")]".index(value[-1])] not in value)):
-        value = value[:-1].rstrip()
-    return value
+    """Drop sentence punctuation after a pasted link, and a closing bracket that opens nowhere in it."""
+    strippable = ".,;:!?…" + "".join(closer for closer, opener in ((")", "("), ("]", "[")) if opener not in value)
+    end = len(value)
+    while end and (value[end - 1] in strippable or value[end - 1].isspace()):
+        end -= 1
+    return value[:end]
 
 
 _DOUBLE_ENCODED = re.compile(r"%25[0-9A-Fa-f]{2}")
@@ -353,18 +360,25 @@ def _decode_percent(raw: str) -> tuple[str, tuple[str, ...]]:
     return unquote(text), ("The link was URL-encoded twice (it contains '%25'), so it was decoded twice to read it.",)
 
 
-_TELEGRAM_CHARS = re.compile(r"[A-Za-z0-9_-]")
+_NOT_TELEGRAM = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def _decode_telegram_start(value: str) -> str | None:
-    text = _decode_base64_text(value) if _is_all(value, _TELEGRAM_CHARS) else None
-    if text is None or _encode_base64(text) != value or _is_all(text, _TELEGRAM_CHARS):
+    """The ref Referflow base64-encoded for Telegram, or None when the value is a plain ref.
+
+    Only refs with characters Telegram refuses are encoded, and those characters can only sit in a payload or JSON,
+    so the decoded text must also hold a '--' (or a long dash written for it).
+    """
+    text = _decode_base64_text(value) if _is_all(value, _NOT_TELEGRAM) else None
+    if text is None or _encode_base64(text) != value or _is_all(text, _NOT_TELEGRAM):
         return None
-    return None if any(unicodedata.category(char) == "Cc" for char in text) else text
+    if not _FIRST_SEPARATOR.search(text) or any(unicodedata.category(char) == "Cc" for char in text):
+        return None
+    return text
 
 
-def _is_all(text: str, allowed: re.Pattern[str]) -> bool:
-    return bool(text) and all(allowed.fullmatch(char) for char in text)
+def _is_all(text: str, disallowed: re.Pattern[str]) -> bool:
+    return bool(text) and not disallowed.search(text)
 
 
 # --- the ref grammar -----------------------------------------------------------------------------------------------
@@ -380,7 +394,7 @@ def _normalise_ref(ref: str) -> tuple[str, list[str]]:
         fixed = text[:separator.start()] + "--" + text[separator.end():]
     else:
         fixed = _LONG_DASH.sub("--", text)
-    if fixed == text and not (separator and separator[0] != "--"):
+    if fixed == text:
         return text, []
     return fixed, ["The ref uses a long dash (– or —) where '--' was meant, as word processors do; it was read as "
                    "'--', but correct the link so every channel reads it the same way."]
@@ -549,7 +563,7 @@ def _adapt_ref(channel: str, ref: str) -> tuple[str, bool]:
     """The ref as the channel must carry it, and whether it had to be encoded for that."""
     if channel == "telegram":
         sample = ref.replace(USER_ID_PLACEHOLDER, LONGEST_USER_ID)
-        if not sample or _is_all(sample, _TELEGRAM_CHARS) or USER_ID_PLACEHOLDER in ref:
+        if not sample or _is_all(sample, _NOT_TELEGRAM) or USER_ID_PLACEHOLDER in ref:
             return ref, False  # a template cannot be encoded before its id is filled in
         return _encode_base64(ref), True
     separator = _FIRST_SEPARATOR.search(ref)
@@ -570,7 +584,7 @@ def _quote_ref(ref: str) -> str:
 
 # --- channel limits ------------------------------------------------------------------------------------------------
 
-_INSTAGRAM_CHARS = re.compile(r"[A-Za-z0-9_=-]")
+_NOT_INSTAGRAM = re.compile(r"[^A-Za-z0-9_=-]")
 
 
 def _check_limits(channel: str, sent: str, *, encoded: bool) -> tuple[LintProblem, ...]:
@@ -579,7 +593,7 @@ def _check_limits(channel: str, sent: str, *, encoded: bool) -> tuple[LintProble
     if channel == "telegram":
         return _check_telegram(sample, personal, encoded)
     if channel == "instagram":
-        bad = _describe_bad_characters(sample, _INSTAGRAM_CHARS)
+        bad = _describe_bad_characters(sample, _NOT_INSTAGRAM)
         problems = _too_long(channel, sample, REF_LIMIT, personal)
         if not bad:
             return problems
@@ -592,7 +606,7 @@ def _check_limits(channel: str, sent: str, *, encoded: bool) -> tuple[LintProble
 
 
 def _check_telegram(sample: str, personal: bool, encoded: bool) -> tuple[LintProblem, ...]:
-    bad = _describe_bad_characters(sample, _TELEGRAM_CHARS)
+    bad = _describe_bad_characters(sample, _NOT_TELEGRAM)
     if bad and personal:
         return (LintProblem("telegram", "cannot_encode", f"Telegram's start value may only use letters, digits, '_' "
                             f"and '-', and this personal link also contains {bad}. Referflow encodes such refs, "
@@ -615,7 +629,7 @@ def _too_long(channel: str, sample: str, limit: int, personal: bool, note: str =
                         f"has {len(sample)}{filled}{note}. Shorten the entry point ref or the data it carries."),)
 
 
-def _describe_bad_characters(text: str, allowed: re.Pattern[str]) -> str:
-    bad = list(dict.fromkeys(char for char in text if not allowed.fullmatch(char)))
-    shown = ["spaces" if char == " " else f"'{char}'" for char in bad[:5]]
-    return ", ".join(shown) + (" and more" if len(bad) > 5 else "")
+def _describe_bad_characters(text: str, disallowed: re.Pattern[str]) -> str:
+    bad = list(dict.fromkeys(disallowed.findall(text)))
+    shown = ["spaces" if char == " " else f"'{char}'" for char in bad[:5]] + (["more"] if len(bad) > 5 else [])
+    return " and ".join(shown) if len(shown) < 3 else ", ".join(shown[:-1]) + " and " + shown[-1]

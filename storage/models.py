@@ -133,8 +133,18 @@ class Trigger(SQLModel, table=True):
     once_per_contact: bool = False
     enabled: bool = True
     position: int = 0
-    runs: int = 0
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class TriggerRun(SQLModel, table=True):
+    """How often a trigger ran for a contact (kept apart from `trigger` so running one is not an edit of it)."""
+
+    __tablename__ = "trigger_run"
+
+    trigger_id: int = Field(foreign_key="trigger.id", primary_key=True, ondelete="CASCADE")
+    contact_id: int = Field(foreign_key="contact.id", primary_key=True, ondelete="CASCADE", index=True)
+    runs: int = 0
+    last_run_at: datetime = Field(default_factory=utcnow)
 
 
 class Contact(SQLModel, table=True):
@@ -318,3 +328,14 @@ class LoginAttempt(SQLModel, table=True):
     client: str
     success: bool
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class DefinitionsVersion(SQLModel, table=True):
+    """Bumped by SQL triggers whenever a definition (settings, fields, tags, entry points, flows, triggers) changes,
+    so the runtime can cache definitions and notice edits made by any process with one cheap read."""
+
+    __tablename__ = "definitions_version"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = 0

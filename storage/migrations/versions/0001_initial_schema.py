@@ -260,7 +260,6 @@ def upgrade() -> None:
     sa.Column('once_per_contact', sa.Boolean(), nullable=False),
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
-    sa.Column('runs', sa.Integer(), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.CheckConstraint("event IN ('contact_created', 'entry_point_opened', 'referred_new_contact', 'referred_existing_contact', 'field_changed', 'tag_added', 'tag_removed')", name='known_event'),
     sa.ForeignKeyConstraint(['entry_point_id'], ['entry_point.id'], ondelete='CASCADE'),

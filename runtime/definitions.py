@@ -1,0 +1,107 @@
+"""A read-only snapshot of the workspace's definitions, cached per connection and reloaded only after an edit
+(SQL triggers bump `definitions_version` whenever a definition changes, in any process)."""
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+
+from runtime.links import ChannelIdentities
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    id: int
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class EntryDef:
+    id: int
+    name: str
+    ref: str
+    active: bool
+    response_type: str
+    response_message: str
+    response_flow_id: int | None
+    default_field_id: int | None
+    payload_mapping: dict[str, int]  # link key (lower case) → field id
+    json_mapping: tuple[tuple[str, int], ...]  # (path, field id)
+    segment_tag_id: int | None
+    referrals_enabled: bool
+    referral_policy: str
+    whatsapp_pattern: str
+    referrer_match: str
+
+
+@dataclass(frozen=True)
+class Definitions:
+    version: int
+    bot_name: str
+    default_reply: str
+    identities: ChannelIdentities
+    fields_by_id: dict[int, FieldDef]
+    fields_by_name: dict[str, FieldDef]  # lower-case name → field
+    tags_by_id: dict[int, str]
+    entries_by_ref: dict[str, EntryDef]
+    refs: tuple[str, ...] = field(default=())
+
+    def field_for_key(self, key: str, entry: EntryDef | None) -> FieldDef | None:
+        """The field a payload key names: the entry point's own mapping first, then a field ID, then a field name."""
+        lowered = key.strip().lower()
+        if entry and lowered in entry.payload_mapping:
+            return self.fields_by_id.get(entry.payload_mapping[lowered])
+        if lowered.isdigit():
+            return self.fields_by_id.get(int(lowered))
+        return self.fields_by_name.get(lowered)
+
+    def entries_with_whatsapp_pattern(self) -> list[EntryDef]:
+        return [entry for entry in self.entries_by_ref.values() if entry.whatsapp_pattern and entry.active]
+
+
+class DefinitionCache:
+    """Holds the newest snapshot; `get` costs one indexed read when nothing changed."""
+
+    def __init__(self) -> None:
+        self._snapshot: Definitions | None = None
+
+    def get(self, connection: sqlite3.Connection) -> Definitions:
+        version = connection.execute("SELECT version FROM definitions_version WHERE id = 1").fetchone()[0]
+        if self._snapshot is None or self._snapshot.version != version:
+            self._snapshot = load_definitions(connection, version)
+        return self._snapshot
+
+
+def load_definitions(connection: sqlite3.Connection, version: int = 0) -> Definitions:
+    settings = connection.execute(
+        "SELECT bot_name, default_reply, page_id, instagram_username, whatsapp_number, telegram_bot, viber_uri,"
+        " webchat_base_url, webchat_account_id FROM workspace_settings WHERE id = 1"
+    ).fetchone() or ("My bot", "Hi {{first_name}}! How can I help?", "", "", "", "", "", "", "")
+    fields = [FieldDef(*row) for row in connection.execute("SELECT id, name, type FROM custom_field")]
+    entries = [_entry(row) for row in connection.execute(
+        "SELECT id, name, ref, active, response_type, response_message, response_flow_id, default_field_id,"
+        " payload_mapping, json_mapping, segment_tag_id, referrals_enabled, referral_policy, whatsapp_pattern,"
+        " referrer_match FROM entry_point"
+    )]
+    return Definitions(
+        version=version,
+        bot_name=settings[0],
+        default_reply=settings[1],
+        identities=ChannelIdentities(*settings[2:]),
+        fields_by_id={f.id: f for f in fields},
+        fields_by_name={f.name.lower(): f for f in fields},
+        tags_by_id=dict(connection.execute("SELECT id, name FROM tag").fetchall()),
+        entries_by_ref={entry.ref: entry for entry in entries},
+        refs=tuple(entry.ref for entry in entries),
+    )
+
+
+def _entry(row: tuple) -> EntryDef:
+    payload_mapping = {str(m["key"]).strip().lower(): int(m["field_id"]) for m in json.loads(row[8] or "[]")}
+    json_mapping = tuple((m["path"], int(m["field_id"])) for m in json.loads(row[9] or "[]"))
+    return EntryDef(
+        id=row[0], name=row[1], ref=row[2], active=bool(row[3]), response_type=row[4], response_message=row[5],
+        response_flow_id=row[6], default_field_id=row[7], payload_mapping=payload_mapping, json_mapping=json_mapping,
+        segment_tag_id=row[10], referrals_enabled=bool(row[11]), referral_policy=row[12],
+        whatsapp_pattern=row[13] or "", referrer_match=row[14],
+    )

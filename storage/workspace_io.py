@@ -1,0 +1,562 @@
+"""Workspace import and export: one JSON document with every definition of a workspace (docs/workspace-format.md).
+
+The same format holds test fixtures and templates. Contacts and their data never travel in it.
+
+Decisions where the brief was silent:
+- Every section is optional; a document without ``settings`` leaves the settings alone, one with ``settings`` replaces
+  them (missing keys take the table defaults). ``id`` is optional too: an element without one cannot be referenced.
+- Trigger names must be unique inside a document (they are the natural key that makes re-importing idempotent); in the
+  database, a trigger name held by several triggers matches the one with the lowest id.
+- A key that is, or ends in ``_`` plus, ``field_id``, ``tag_id``, ``flow_id`` or ``entry_point_id`` is a reference, at
+  any depth (so a json_get node's ``source_field_id`` is remapped too).
+- A field's id counts as taken once the database ever handed it out (custom_field is AUTOINCREMENT so that links
+  carrying field IDs stay unambiguous); a deleted field's id is not given to an imported field.
+- New elements get their ids planned up front, so a preview reports exactly the ids an import would give.
+- A flow document may be ``{}`` (the table default: an empty flow); otherwise it needs list ``nodes`` and ``edges``.
+- Unknown keys are problems, so that a misspelt key is never silently dropped.
+"""
+
+import json
+from collections.abc import Callable, Iterator
+from copy import deepcopy
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlmodel import Session, SQLModel, select
+
+from runtime.links import LinkError, check_entry_ref, match_whatsapp_text
+from storage.models import (
+    FIELD_TYPES,
+    REFERRAL_POLICIES,
+    TRIGGER_EVENTS,
+    CustomField,
+    EntryPoint,
+    Flow,
+    Tag,
+    Trigger,
+    WorkspaceSettings,
+    utcnow,
+)
+from storage.workspace import SettingsUpdate, get_settings, save_settings
+
+FORMAT = "referflow-workspace"
+FORMAT_VERSION = 1
+RESPONSE_TYPES = ("message", "flow")
+REFERRER_MATCHES = ("id", "phone", "id_or_phone")
+MATCH_MODES = ("all", "any")
+CONDITION_OPS = ("==", "!=", ">", ">=", "<", "<=", "contains", "is_set", "is_not_set")
+FIELD_OPS = ("set", "increase", "decrease", "clear")
+ACTION_KEYS = {
+    "set_field": ("field_id", "op"),
+    "add_tag": ("tag_id",),
+    "remove_tag": ("tag_id",),
+    "send_message": ("text",),
+    "notify_referrer": ("text",),
+    "start_flow": ("flow_id",),
+}
+REFERENCE_KINDS = {"field_id": "fields", "tag_id": "tags", "flow_id": "flows", "entry_point_id": "entry_points"}
+
+Check = Callable[[str, object], str | None]
+
+
+class WorkspaceImportError(ValueError):
+    """The document cannot be imported; `problems` lists every reason, written for the admin."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _no_names() -> dict[str, list[str]]:
+    return {kind: [] for kind in ("settings", "fields", "tags", "flows", "entry_points", "triggers")}
+
+
+@dataclass
+class ImportReport:
+    """What an import creates, updates and leaves unchanged, by name (entry points by ref, settings by key), per kind;
+    `ids` maps each kind's document ids to database ids."""
+
+    created: dict[str, list[str]] = field(default_factory=_no_names)
+    updated: dict[str, list[str]] = field(default_factory=_no_names)
+    unchanged: dict[str, list[str]] = field(default_factory=_no_names)
+    ids: dict[str, dict[int, int]] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return any(self.created.values()) or any(self.updated.values())
+
+    def to_dict(self) -> dict:
+        return {
+            "created": deepcopy(self.created),
+            "updated": deepcopy(self.updated),
+            "unchanged": deepcopy(self.unchanged),
+            "ids": {kind: {str(old): new for old, new in ids.items()} for kind, ids in self.ids.items()},
+        }
+
+
+def export_workspace(*, session: Session) -> dict:
+    """Every definition of the workspace as a document (see docs/workspace-format.md), each list ordered by id."""
+    settings = get_settings(session=session)
+    document: dict = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "settings": {name: getattr(settings, name) for name in SettingsUpdate.model_fields},
+    }
+    for kind in KINDS:
+        rows = session.exec(select(kind.model).order_by(kind.model.id)).all()
+        document[kind.name] = [{"id": row.id} | {key: deepcopy(getattr(row, key)) for key in kind.checks}
+                               for row in rows]
+    return document
+
+
+def check_workspace(document: object, *, session: Session | None = None) -> list[str]:
+    """Every problem in `document`, each naming the element at fault. With a session, references may also point at
+    elements already in that workspace."""
+    problems = _check_envelope(document)
+    if problems or not isinstance(document, dict):
+        return problems
+    problems = [f"the document has an unknown key {key!r}" for key in document if key not in TOP_LEVEL_KEYS]
+    problems += [f"{kind.name} must be a list, not {_describe(document[kind.name])}"
+                 for kind in KINDS if not isinstance(document.get(kind.name, []), list)]
+    if "settings" in document:
+        problems += _check_settings(document["settings"])
+    known = _find_known_ids(document, session)
+    for kind in KINDS:
+        elements = _elements(document, kind)
+        problems += [problem for index, element in enumerate(elements)
+                     for problem in _check_element(kind, index, element, known)]
+        problems += _find_duplicates(kind, elements)
+    return problems
+
+
+def import_workspace(*, session: Session, document: dict) -> ImportReport:
+    """Create or update every definition in `document`; nothing the document does not mention is deleted.
+
+    Raises WorkspaceImportError, before writing anything, when the document has problems. The caller commits.
+    """
+    plan = _plan_import(session, document)
+    for kind, rows in plan.rows.items():  # in KINDS order: what a foreign key points at is written first
+        for existing, values in rows:
+            _write_row(session, kind, existing, values)
+        session.flush()
+    if plan.settings is not None and plan.report.updated["settings"]:
+        save_settings(session=session, update=plan.settings)
+    return plan.report
+
+
+def preview_import(*, session: Session, document: dict) -> ImportReport:
+    """The report `import_workspace` would return, without writing anything."""
+    return _plan_import(session, document).report
+
+
+# --- the kinds of definitions ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: a kind is a dictionary key
+class _Kind:
+    name: str  # the document's section
+    label: str  # one element, with its article, in messages
+    model: type[SQLModel]
+    key: str  # the natural key that import matches on
+    checks: dict[str, Check]  # every key besides id, in export order
+
+
+def _check_text(key: str, value: object) -> str | None:
+    return None if isinstance(value, str) else f"{key} must be text, not {_describe(value)}"
+
+
+def _check_name(key: str, value: object) -> str | None:
+    return _check_text(key, value) or (None if value.strip() else f"{key} cannot be empty")
+
+
+def _check_flag(key: str, value: object) -> str | None:
+    return None if isinstance(value, bool) else f"{key} must be true or false, not {_describe(value)}"
+
+
+def _check_whole(key: str, value: object, *, least: int = 0) -> str | None:
+    if _is_int(value) and value >= least:
+        return None
+    return f"{key} must be a whole number of at least {least}, not {_show(value)}"
+
+
+def _check_positive(key: str, value: object) -> str | None:
+    return _check_whole(key, value, least=1)
+
+
+def _check_reference(key: str, value: object) -> str | None:
+    return None  # references: their type and target are checked by _find_broken_references
+
+
+def _one_of(values: tuple[str, ...]) -> Check:
+    def check(key: str, value: object) -> str | None:
+        if isinstance(value, str) and value in values:
+            return None
+        return f"{key} {_show(value)} is not one of {', '.join(values)}"
+    return check
+
+
+def _check_ref(key: str, value: object) -> str | None:
+    return _check_text(key, value) or _lower_first(check_entry_ref(value))
+
+
+def _check_pattern(key: str, value: object) -> str | None:
+    if problem := _check_text(key, value):
+        return problem
+    try:
+        if value:
+            match_whatsapp_text("", value)
+    except LinkError as error:
+        return _lower_first(str(error))
+    return None
+
+
+def _check_published(key: str, value: object) -> str | None:
+    return None if value is None else _check_flow_document(key, value)
+
+
+def _check_flow_document(key: str, value: object) -> str | None:
+    if not isinstance(value, dict):
+        return f"{key} must be a flow document (an object), not {_describe(value)}"
+    if value and not (isinstance(value.get("nodes"), list) and isinstance(value.get("edges"), list)):
+        return f"{key} must be a flow document with a list 'nodes' and a list 'edges'"
+    return None
+
+
+def _check_mapping(item_key: str) -> Check:
+    def check(key: str, value: object) -> str | None:
+        if not isinstance(value, list):
+            return f"{key} must be a list, not {_describe(value)}"
+        for index, item in enumerate(value):
+            if not (isinstance(item, dict) and isinstance(item.get(item_key), str) and item[item_key]
+                    and "field_id" in item):
+                return f"{key}[{index}] must be an object with a text '{item_key}' and a 'field_id'"
+        return None
+    return check
+
+
+def _check_conditions(key: str, value: object) -> str | None:
+    if not isinstance(value, dict):
+        return f"{key} must be an object, not {_describe(value)}"
+    if problem := _one_of(MATCH_MODES)(f"{key}.match", value.get("match", "all")):
+        return problem
+    rules = value.get("rules", [])
+    if not isinstance(rules, list):
+        return f"{key}.rules must be a list, not {_describe(rules)}"
+    for index, rule in enumerate(rules):
+        if not isinstance(rule, dict) or "field_id" not in rule:
+            return f"{key}.rules[{index}] must be an object with a 'field_id', an 'op' and a 'value'"
+        if problem := _one_of(CONDITION_OPS)(f"{key}.rules[{index}].op", rule.get("op")):
+            return problem
+    return None
+
+
+def _check_actions(key: str, value: object) -> str | None:
+    if not isinstance(value, list):
+        return f"{key} must be a list, not {_describe(value)}"
+    for index, action in enumerate(value):
+        where = f"{key}[{index}]"
+        if not isinstance(action, dict):
+            return f"{where} must be an object, not {_describe(action)}"
+        if problem := _one_of(tuple(ACTION_KEYS))(f"{where}.type", action.get("type")):
+            return problem
+        if missing := [name for name in ACTION_KEYS[action["type"]] if name not in action]:
+            return f"{where} ({action['type']}) needs {', '.join(repr(name) for name in missing)}"
+        if action["type"] == "set_field" and (problem := _one_of(FIELD_OPS)(f"{where}.op", action["op"])):
+            return problem
+    return None
+
+
+KINDS = (
+    _Kind("fields", "a field", CustomField, "name",
+          {"name": _check_name, "type": _one_of(FIELD_TYPES), "description": _check_text}),
+    _Kind("tags", "a tag", Tag, "name", {"name": _check_name, "description": _check_text}),
+    _Kind("flows", "a flow", Flow, "name",
+          {"name": _check_name, "draft": _check_flow_document, "published": _check_published,
+           "version": _check_positive}),
+    _Kind("entry_points", "an entry point", EntryPoint, "ref",
+          {"name": _check_name, "ref": _check_ref, "active": _check_flag, "response_type": _one_of(RESPONSE_TYPES),
+           "response_message": _check_text, "response_flow_id": _check_reference, "default_field_id": _check_reference,
+           "payload_mapping": _check_mapping("key"), "json_mapping": _check_mapping("path"),
+           "segment_tag_id": _check_reference, "referrals_enabled": _check_flag,
+           "referral_policy": _one_of(REFERRAL_POLICIES), "whatsapp_pattern": _check_pattern,
+           "referrer_match": _one_of(REFERRER_MATCHES)}),
+    _Kind("triggers", "a trigger", Trigger, "name",
+          {"name": _check_name, "event": _one_of(TRIGGER_EVENTS), "entry_point_id": _check_reference,
+           "field_id": _check_reference, "tag_id": _check_reference, "conditions": _check_conditions,
+           "actions": _check_actions, "once_per_contact": _check_flag, "enabled": _check_flag,
+           "position": _check_whole}),
+)
+KINDS_BY_NAME = {kind.name: kind for kind in KINDS}
+TOP_LEVEL_KEYS = ("format", "version", "settings", *KINDS_BY_NAME)
+
+
+# --- checking ---------------------------------------------------------------------------------------------------------
+
+def _check_envelope(document: object) -> list[str]:
+    if not isinstance(document, dict):
+        return [f"a workspace document must be a JSON object, not {_describe(document)}"]
+    if document.get("format") != FORMAT:
+        return [f"this is not a Referflow workspace document: 'format' must be {FORMAT!r}, "
+                f"not {_show(document.get('format'))}"]
+    version = document.get("version")
+    if _is_int(version) and version > FORMAT_VERSION:
+        return [f"this document was written by a newer Referflow (format version {version}); "
+                f"this one reads version {FORMAT_VERSION}"]
+    if version != FORMAT_VERSION or not _is_int(version):
+        return [f"'version' must be {FORMAT_VERSION}, not {_show(version)}"]
+    return []
+
+
+def _check_settings(settings: object) -> list[str]:
+    if not isinstance(settings, dict):
+        return [f"settings must be an object, not {_describe(settings)}"]
+    known = SettingsUpdate.model_fields
+    problems = [f"settings: unknown key {key!r}" for key in settings if key not in known]
+    problems += [f"settings.{key} must be text, not {_describe(value)}"
+                 for key, value in settings.items() if key in known and not isinstance(value, str)]
+    if problems:
+        return problems
+    try:
+        _validate_settings(settings)
+    except ValidationError as error:
+        return [f"settings.{'.'.join(map(str, item['loc']))}: {item['msg'].removeprefix('Value error, ')}"
+                for item in error.errors()]
+    return []
+
+
+def _validate_settings(settings: dict) -> SettingsUpdate:
+    defaults = WorkspaceSettings()
+    return SettingsUpdate.model_validate({name: getattr(defaults, name) for name in SettingsUpdate.model_fields}
+                                         | settings)
+
+
+@dataclass(frozen=True)
+class _KnownIds:
+    ids: dict[str, set[int]]  # per kind: the ids a reference may use
+    where: str  # where they were looked for, in messages
+
+
+def _find_known_ids(document: dict, session: Session | None) -> _KnownIds:
+    ids = {kind.name: {element["id"] for element in _elements(document, kind)
+                       if isinstance(element, dict) and _is_int(element.get("id"))} for kind in KINDS}
+    if session is None:
+        return _KnownIds(ids, "in this document")
+    for kind in KINDS:
+        ids[kind.name] |= set(session.exec(select(kind.model.id)).all())
+    return _KnownIds(ids, "in this document or the workspace")
+
+
+def _check_element(kind: _Kind, index: int, element: object, known: _KnownIds) -> list[str]:
+    label = _label(kind, index, element)
+    if not isinstance(element, dict):
+        return [f"{label}: must be an object, not {_describe(element)}"]
+    problems = [f"unknown key {key!r}" for key in element if key != "id" and key not in kind.checks]
+    problems += [f"{key!r} is missing" for key in kind.checks if key not in element and _is_required(kind, key)]
+    if "id" in element:
+        problems.append(_check_positive("id", element["id"]))
+    problems += [check(key, element[key]) for key, check in kind.checks.items() if key in element]
+    problems += _find_broken_references(element, known)
+    return [f"{label}: {problem}" for problem in problems if problem]
+
+
+def _find_broken_references(element: dict, known: _KnownIds) -> Iterator[str]:
+    for path, kind_name, value in _walk_references(element):
+        label = KINDS_BY_NAME[kind_name].label
+        if value is not None and not _is_int(value):
+            yield f"{path} must be the id of {label} (a whole number), not {_describe(value)}"
+        elif value is not None and value not in known.ids[kind_name]:
+            yield f"{path} {value} is not {label} {known.where}"
+
+
+def _walk_references(value: object, path: str = "") -> Iterator[tuple[str, str, object]]:
+    """Every (path, kind, value) of a key that refers to a field, tag, flow or entry point, at any depth."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            item_path = f"{path}.{key}" if path else str(key)
+            if kind := _reference_kind(key):
+                yield item_path, kind, item
+            else:
+                yield from _walk_references(item, item_path)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk_references(item, f"{path}[{index}]")
+
+
+def _reference_kind(key: object) -> str | None:
+    if not isinstance(key, str):
+        return None
+    return next((kind for suffix, kind in REFERENCE_KINDS.items() if key == suffix or key.endswith(f"_{suffix}")),
+                None)
+
+
+def _find_duplicates(kind: _Kind, elements: list) -> list[str]:
+    problems = []
+    first_seen: dict[tuple[str, object], int] = {}
+    for index, element in enumerate(elements):
+        if not isinstance(element, dict):
+            continue
+        for name in (kind.key, "id"):
+            value = element.get(name)
+            if isinstance(value, str | int) and (first := first_seen.setdefault((name, value), index)) != index:
+                problems.append(f"{_label(kind, index, element)}: the {name} {_show(value)} is already used by "
+                                f"{kind.name}[{first}]")
+    return problems
+
+
+# --- planning and writing -------------------------------------------------------------------------------------------
+
+@dataclass
+class _Plan:
+    report: ImportReport
+    rows: dict[_Kind, list[tuple[SQLModel | None, dict]]]  # what changes: (the row to update or None, its values)
+    settings: SettingsUpdate | None
+
+
+def _plan_import(session: Session, document: dict) -> _Plan:
+    if problems := check_workspace(document, session=session):
+        raise WorkspaceImportError(problems)
+    report = ImportReport()
+    matched: dict[_Kind, list[tuple[dict, SQLModel | None, int]]] = {}
+    for kind in KINDS:
+        elements = _elements(document, kind)
+        rows = _match_rows(session, kind, elements)
+        targets = _assign_ids(session, kind, elements, rows)
+        matched[kind] = list(zip(elements, rows, targets, strict=True))
+        report.ids[kind.name] = {element["id"]: target for element, target in zip(elements, targets, strict=True)
+                                 if "id" in element}
+    # references can point forwards (an entry point's flow, a flow's entry point), so every id is known before remapping
+    plan = {kind: [change for element, row, target in matched[kind]
+                   if (change := _plan_row(kind, element, row, target, report))]
+            for kind in KINDS}
+    return _Plan(report, plan, _plan_settings(session, document, report))
+
+
+def _match_rows(session: Session, kind: _Kind, elements: list[dict]) -> list[SQLModel | None]:
+    by_key: dict[str, SQLModel] = {}
+    for row in session.exec(select(kind.model).order_by(kind.model.id)).all():
+        by_key.setdefault(getattr(row, kind.key), row)
+    return [by_key.get(element[kind.key]) for element in elements]
+
+
+def _assign_ids(session: Session, kind: _Kind, elements: list[dict], matches: list[SQLModel | None]) -> list[int]:
+    """The database id of each element: its row's when matched, else the document's when free, else the next one."""
+    taken = set(session.exec(select(kind.model.id)).all())
+    ever_used = _last_id_handed_out(session, kind)
+    targets: list[int | None] = [row.id if row is not None else None for row in matches]
+    for index, element in enumerate(elements):
+        wanted = element.get("id")
+        if targets[index] is None and wanted is not None and wanted not in taken and wanted > ever_used:
+            targets[index] = wanted
+            taken.add(wanted)
+    next_id = max(taken | {ever_used}) + 1
+    for index, target in enumerate(targets):
+        if target is None:
+            targets[index], next_id = next_id, next_id + 1
+    return targets
+
+
+def _last_id_handed_out(session: Session, kind: _Kind) -> int:
+    if not kind.model.__table__.dialect_options["sqlite"]["autoincrement"]:
+        return 0
+    statement = sa.text("SELECT seq FROM sqlite_sequence WHERE name = :name")
+    return session.execute(statement, {"name": kind.model.__tablename__}).scalar() or 0
+
+
+def _plan_row(kind: _Kind, element: dict, existing: SQLModel | None, target: int,
+              report: ImportReport) -> tuple[SQLModel | None, dict] | None:
+    """Record the element's outcome in the report; return the write it needs, or None when it is unchanged."""
+    values = _remap({key: element[key] if key in element else _default(kind, key) for key in kind.checks},
+                    report.ids)
+    if existing is None:
+        outcome = report.created
+    elif any(getattr(existing, key) != value for key, value in values.items()):
+        outcome = report.updated
+    else:
+        report.unchanged[kind.name].append(element[kind.key])
+        return None
+    outcome[kind.name].append(element[kind.key])
+    return existing, values | {"id": target}
+
+
+def _remap(value: object, ids: dict[str, dict[int, int]]) -> object:
+    """A copy of `value` with every reference to a document id replaced by its database id."""
+    if isinstance(value, dict):
+        return {key: _remap_item(key, item, ids) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_remap(item, ids) for item in value]
+    return value
+
+
+def _remap_item(key: object, item: object, ids: dict[str, dict[int, int]]) -> object:
+    kind = _reference_kind(key)
+    if kind and _is_int(item):
+        return ids[kind].get(item, item)  # ids not in the document are the workspace's own
+    return _remap(item, ids)
+
+
+def _plan_settings(session: Session, document: dict, report: ImportReport) -> SettingsUpdate | None:
+    if "settings" not in document:
+        return None
+    update = _validate_settings(document["settings"])
+    current = get_settings(session=session)
+    for name, value in update.model_dump().items():
+        (report.updated if getattr(current, name) != value else report.unchanged)["settings"].append(name)
+    return update
+
+
+def _write_row(session: Session, kind: _Kind, existing: SQLModel | None, values: dict) -> None:
+    row = existing if existing is not None else kind.model()
+    if isinstance(row, Flow):
+        _stamp_flow(row, values, is_new=existing is None)
+    for key, value in values.items():
+        setattr(row, key, value)
+    session.add(row)
+
+
+def _stamp_flow(flow: Flow, values: dict, *, is_new: bool) -> None:
+    flow.updated_at = utcnow()
+    if is_new or flow.published != values["published"]:
+        published = values["published"] is not None
+        flow.published_version = values["version"] if published else None
+        flow.published_at = utcnow() if published else None
+
+
+# --- small helpers ----------------------------------------------------------------------------------------------------
+
+def _elements(document: dict, kind: _Kind) -> list:
+    elements = document.get(kind.name, [])
+    return elements if isinstance(elements, list) else []
+
+
+def _label(kind: _Kind, index: int, element: object) -> str:
+    key = element.get(kind.key) if isinstance(element, dict) else None
+    if not isinstance(key, str):
+        return f"{kind.name}[{index}]"
+    return f"{kind.name}[{index}] ({'ref ' if kind.key == 'ref' else ''}{key!r})"
+
+
+def _is_required(kind: _Kind, key: str) -> bool:
+    return kind.model.model_fields[key].is_required()
+
+
+def _default(kind: _Kind, key: str) -> object:
+    return kind.model.model_fields[key].get_default(call_default_factory=True)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _describe(value: object) -> str:
+    kinds = {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list", dict: "an object"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
+
+
+def _show(value: object) -> str:
+    return repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _lower_first(text: str | None) -> str | None:
+    return text[:1].lower() + text[1:] if text else text
+
+
