@@ -1,0 +1,118 @@
+"""The `referflow` command line: JSON on stdout, one clear line and a non-zero exit on misuse, never a traceback."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import main
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "fixtures" / "referral_program.json"
+
+
+def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, dict | str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    try:
+        return code, json.loads(out), err
+    except json.JSONDecodeError:
+        return code, out, err
+
+
+@pytest.fixture
+def db(tmp_path: Path, capsys: pytest.CaptureFixture) -> str:
+    path = str(tmp_path / "cli.db")
+    assert run(capsys, "--db", path, "import", str(FIXTURE))[0] == 0
+    return path
+
+
+@pytest.mark.parametrize(
+    ("link", "entries", "expected"),
+    [
+        ("https://m.me/PAGE?ref=giveaway--738--gold--514--7", ["giveaway"],
+         {"channel": "messenger", "entry": "giveaway", "referrer": None,
+          "payload": [{"key": "738", "value": "gold"}, {"key": "514", "value": "7"}], "json": None}),
+        ("https://t.me/shop_bot?start=giveaway2025-c42--456", ["giveaway2025"],
+         {"channel": "telegram", "entry": "giveaway2025", "referrer": "42",
+          "payload": [{"key": None, "value": "456"}], "json": None}),
+        ('giveawayjsondata--{"plan":"pro","seats":3}', ["giveaway"],
+         {"channel": None, "entry": "giveaway", "referrer": None, "payload": [],
+          "json": {"plan": "pro", "seats": 3}}),
+        ("https://app.example.com/webchat/?p=acc-1?ref=giveaway2025-c7", ["giveaway2025"],
+         {"channel": "webchat", "entry": "giveaway2025", "referrer": "7", "payload": [], "json": None}),
+    ],
+)
+def test_parse_link_prints_the_breakdown(capsys, link: str, entries: list[str], expected: dict) -> None:
+    code, out, _ = run(capsys, "parse-link", link, *[arg for ref in entries for arg in ("--entry", ref)])
+    assert code == 0
+    assert set(out) == {"channel", "ref", "entry", "referrer", "payload", "json", "warnings", "lint"}
+    assert {key: out[key] for key in expected} == expected
+
+
+def test_parse_link_resolves_against_the_database(capsys, db: str) -> None:
+    code, out, _ = run(capsys, "--db", db, "parse-link", "https://m.me/1234567890?ref=giveaway2025-c3")
+    assert code == 0 and out["entry"] == "giveaway2025" and out["referrer"] == "3"
+
+
+def test_parse_link_explains_channel_limits(capsys) -> None:
+    code, out, _ = run(capsys, "parse-link", "https://t.me/shop_bot?start=" + "a" * 70, "--entry", "a" * 70)
+    assert code == 0
+    assert out["lint"][0]["channel"] == "telegram" and "64" in out["lint"][0]["message"]
+
+
+def test_export_gives_back_what_was_imported(capsys, db: str, tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    assert run(capsys, "--db", db, "export", "-o", str(target))[0] == 0
+    exported = json.loads(target.read_text())
+    original = json.loads(FIXTURE.read_text())
+    assert [f["name"] for f in exported["fields"]] == [f["name"] for f in original["fields"]]
+    assert [e["ref"] for e in exported["entry_points"]] == ["giveaway2025"]
+
+
+def test_open_link_prints_what_happened(capsys, db: str) -> None:
+    code, ann, _ = run(capsys, "--db", db, "open-link", "https://m.me/1234567890?ref=giveaway2025",
+                       "--channel-user", "psid-ann", "--first-name", "Ann")
+    assert code == 0
+    assert ann["contact"]["is_new"] is True and ann["contact"]["tags"] == ["giveaway"]
+    ann_id = ann["contact"]["id"]
+    code, bob, _ = run(capsys, "--db", db, "open-link", f"https://m.me/1234567890?ref=giveaway2025-c{ann_id}--SAVE5",
+                       "--channel-user", "psid-bob", "--first-name", "Bob", "--event-id", "evt-1")
+    assert bob["referral"] == {"status": "counted", "kind": "new", "referrer_id": ann_id}
+    assert bob["contact"]["fields"] == {"coupon_code": "SAVE5"}
+    assert [e["type"] for e in bob["events"]][:3] == ["field_changed", "tag_added", "referred_new_contact"]
+    code, retry, _ = run(capsys, "--db", db, "open-link", f"https://m.me/1234567890?ref=giveaway2025-c{ann_id}--SAVE5",
+                         "--channel-user", "psid-bob", "--event-id", "evt-1")
+    assert retry["duplicate_event"] is True and retry["referral"] == bob["referral"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["open-link", "giveaway2025", "--channel-user", "x"], "say which channel the person is on with --channel"),
+        (["open-link", "https://m.me/1?ref=a"], "the following arguments are required: --channel-user"),
+        (["import", "/no/such/file.json"], "cannot read /no/such/file.json"),
+        (["import", str(ROOT / "README.md")], "is not valid JSON"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["open-link", "https://m.me/1?ref=a", "--channel-user", "x", "--channel", "fax"], "invalid choice: 'fax'"),
+    ],
+)
+def test_misuse_is_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
+    """Run as a real process: exit code 2, one line on stderr, no traceback."""
+    done = subprocess.run([sys.executable, str(ROOT / "app.py"), "--db", str(tmp_path / "x.db"), *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_workspace_document_is_refused_with_the_element_named(capsys, tmp_path: Path) -> None:
+    broken = json.loads(FIXTURE.read_text())
+    broken["fields"][0]["type"] = "integer"
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(broken))
+    code, _, err = run(capsys, "--db", str(tmp_path / "b.db"), "import", str(path))
+    assert code == 2
+    assert "fields[0] ('referral_points')" in err and "integer" in err
