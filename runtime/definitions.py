@@ -35,6 +35,37 @@ class EntryDef:
 
 
 @dataclass(frozen=True)
+class FlowDef:
+    id: int
+    name: str
+    draft: dict
+    published: dict | None
+
+    def document(self, use_draft: bool) -> dict | None:
+        return self.draft if use_draft else self.published
+
+
+@dataclass(frozen=True)
+class TriggerRule:
+    id: int
+    name: str
+    event: str
+    entry_point_id: int | None
+    field_id: int | None
+    tag_id: int | None
+    conditions: dict
+    actions: tuple[dict, ...]
+    once_per_contact: bool
+
+    def matches(self, event_type: str, entry_point_id: int | None, field_id: int | None, tag_id: int | None) -> bool:
+        """The event's filter: a trigger without a filter matches every event of its type."""
+        return (self.event == event_type
+                and self.entry_point_id in (None, entry_point_id)
+                and self.field_id in (None, field_id)
+                and self.tag_id in (None, tag_id))
+
+
+@dataclass(frozen=True)
 class Definitions:
     version: int
     bot_name: str
@@ -45,6 +76,24 @@ class Definitions:
     tags_by_id: dict[int, str]
     entries_by_ref: dict[str, EntryDef]
     refs: tuple[str, ...] = field(default=())
+    flows: dict[int, FlowDef] = field(default_factory=dict)
+    triggers_by_event: dict[str, tuple[TriggerRule, ...]] = field(default_factory=dict)
+    _graphs: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def flow_graph(self, flow_id: int, use_draft: bool):
+        """The networkx graph of a flow's published (or draft) copy, built once per snapshot; None when missing."""
+        key = (flow_id, use_draft)
+        if key not in self._graphs:
+            from runtime.flowdoc import load_flow
+            from runtime.graph import flow_graph
+
+            flow = self.flows.get(flow_id)
+            document = flow.document(use_draft) if flow else None
+            self._graphs[key] = flow_graph(load_flow(document)) if document is not None else None
+        return self._graphs[key]
+
+    def entry_by_id(self, entry_point_id: int) -> EntryDef | None:
+        return next((entry for entry in self.entries_by_ref.values() if entry.id == entry_point_id), None)
 
     def field_for_key(self, key: str, entry: EntryDef | None) -> FieldDef | None:
         """The field a payload key names: the entry point's own mapping first, then a field ID, then a field name."""
@@ -83,6 +132,15 @@ def load_definitions(connection: sqlite3.Connection, version: int = 0) -> Defini
         " payload_mapping, json_mapping, segment_tag_id, referrals_enabled, referral_policy, whatsapp_pattern,"
         " referrer_match FROM entry_point"
     )]
+    flows = {row[0]: FlowDef(row[0], row[1], json.loads(row[2] or "{}"), json.loads(row[3]) if row[3] else None)
+             for row in connection.execute("SELECT id, name, draft, published FROM flow")}
+    triggers: dict[str, list[TriggerRule]] = {}
+    for row in connection.execute(
+        "SELECT id, name, event, entry_point_id, field_id, tag_id, conditions, actions, once_per_contact FROM trigger"
+        " WHERE enabled ORDER BY position, id"
+    ):
+        rule = TriggerRule(*row[:6], json.loads(row[6] or "{}"), tuple(json.loads(row[7] or "[]")), bool(row[8]))
+        triggers.setdefault(rule.event, []).append(rule)
     return Definitions(
         version=version,
         bot_name=settings[0],
@@ -93,6 +151,8 @@ def load_definitions(connection: sqlite3.Connection, version: int = 0) -> Defini
         tags_by_id=dict(connection.execute("SELECT id, name FROM tag").fetchall()),
         entries_by_ref={entry.ref: entry for entry in entries},
         refs=tuple(entry.ref for entry in entries),
+        flows=flows,
+        triggers_by_event={event: tuple(rules) for event, rules in triggers.items()},
     )
 
 

@@ -5,15 +5,14 @@ Written with plain SQL on one sqlite3 connection: upserts and atomic statements,
 
 import json
 import re
-import sqlite3
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from runtime.definitions import Definitions, EntryDef, FieldDef
+from runtime.definitions import EntryDef, FieldDef
 from runtime.links import LinkError, ParsedRef, PayloadItem, extract_ref, match_whatsapp_text, parse_ref
-from runtime.values import FieldValueError, JsonPathError, coerce_value, decode_value, encode_value, read_json_path
+from runtime.turn import Event, Turn
+from runtime.values import FieldValueError, JsonPathError, coerce_value, decode_value, read_json_path
 
 
 @dataclass(frozen=True)
@@ -31,27 +30,18 @@ class Inbound:
 
 
 @dataclass
-class Event:
-    type: str
-    contact_id: int
-    other_contact_id: int | None = None
-    entry_point_id: int | None = None
-    field_id: int | None = None
-    tag_id: int | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
 class OpenResult:
     contact_id: int
     is_new: bool
     entry: str | None
     referral: dict[str, Any] | None
-    events: list[Event]
+    events: list[dict[str, Any]]
     warnings: list[str]
     response: dict[str, Any]
     fields: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    trace: list[dict[str, Any]] = field(default_factory=list)
     duplicate_event: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,8 +49,9 @@ class OpenResult:
             "contact": {"id": self.contact_id, "is_new": self.is_new, "fields": self.fields, "tags": self.tags},
             "entry": self.entry,
             "referral": self.referral,
-            "events": [_event_dict(event) for event in self.events],
+            "events": self.events,
             "response": self.response,
+            "messages": self.messages,
             "warnings": self.warnings,
             "duplicate_event": self.duplicate_event,
         }
@@ -70,62 +61,92 @@ class OpenResult:
         contact = data["contact"]
         return cls(
             contact_id=contact["id"], is_new=contact["is_new"], entry=data["entry"], referral=data["referral"],
-            events=[Event(**{k: v for k, v in e.items()}) for e in data["events"]], warnings=data["warnings"],
-            response=data["response"], fields=contact["fields"], tags=contact["tags"],
+            events=data["events"], warnings=data["warnings"], response=data["response"], fields=contact["fields"],
+            tags=contact["tags"], messages=data.get("messages", []),
         )
 
 
-def process_open(
-    connection: sqlite3.Connection, definitions: Definitions, inbound: Inbound, now: datetime
-) -> OpenResult:
-    """Apply one open inside the caller's transaction; every problem becomes a warning, nothing raises for bad input."""
-    stamp = now.replace(tzinfo=None).isoformat(" ", "microseconds")  # SQLAlchemy's own DATETIME text format
-    if inbound.event_id is not None:
-        earlier = _claim_event(connection, inbound.event_id, stamp)
-        if earlier is not None:
-            return earlier
-    opening = _Opening(connection, definitions, inbound, stamp)
-    result = opening.run()
-    if inbound.event_id is not None:
-        connection.execute("UPDATE processed_event SET result = ? WHERE event_id = ?",
-                           (json.dumps(result.to_dict()), inbound.event_id))
-    return result
+@dataclass
+class Opened:
+    """Steps 1–4 done: who opened, through which entry point, with which referral outcome."""
+
+    contact_id: int
+    is_new: bool
+    entry: EntryDef | None
+    referral: dict[str, Any] | None
 
 
-def _claim_event(connection: sqlite3.Connection, event_id: str, stamp: str) -> OpenResult | None:
-    """None when this event id is new (and now claimed); else the result given the first time."""
-    claimed = connection.execute(
+def process_open(turn: Turn, inbound: Inbound) -> Opened:
+    """Steps 1–4 of DOMAIN §4 and the events of step 5, inside the caller's transaction. Every problem becomes a
+    warning on the turn; nothing raises for bad input."""
+    return _Opening(turn, inbound).run()
+
+
+def claim_event(turn: Turn, event_id: str) -> OpenResult | None:
+    """None when this inbound event id is new (and now claimed); else the result given the first time."""
+    claimed = turn.db.execute(
         "INSERT INTO processed_event (event_id, result, created_at) VALUES (?, '{}', ?) ON CONFLICT DO NOTHING",
-        (event_id, stamp),
+        (event_id, turn.stamp),
     ).rowcount
     if claimed:
         return None
-    stored = connection.execute("SELECT result FROM processed_event WHERE event_id = ?", (event_id,)).fetchone()[0]
+    stored = turn.db.execute("SELECT result FROM processed_event WHERE event_id = ?", (event_id,)).fetchone()[0]
     earlier = OpenResult.from_dict(json.loads(stored))
     earlier.duplicate_event = True
     earlier.warnings = [*earlier.warnings, f"Event '{event_id}' was already processed; nothing changed this time."]
     return earlier
 
 
+def remember_event(turn: Turn, event_id: str, result: OpenResult) -> None:
+    turn.db.execute("UPDATE processed_event SET result = ? WHERE event_id = ?",
+                    (json.dumps(result.to_dict(), ensure_ascii=False, default=str), event_id))
+
+
+def summarise_open(turn: Turn, opened: Opened, response: dict[str, Any]) -> OpenResult:
+    fields, tags = read_contact_data(turn, opened.contact_id)
+    return OpenResult(
+        contact_id=opened.contact_id, is_new=opened.is_new, entry=opened.entry.ref if opened.entry else None,
+        referral=opened.referral, events=[event.to_dict() for event in turn.events], warnings=turn.warnings,
+        response=response, fields=fields, tags=tags, messages=[m.to_dict() for m in turn.messages], trace=turn.trace,
+    )
+
+
+def read_contact_data(turn: Turn, contact_id: int) -> tuple[dict[str, Any], list[str]]:
+    """The contact's field values (by field name) and tag names, in one query."""
+    fields, tags = {}, []
+    for kind, item_id, value in turn.db.execute(
+        "SELECT 'f', field_id, value FROM field_value WHERE contact_id = ?"
+        " UNION ALL SELECT 't', tag_id, NULL FROM contact_tag WHERE contact_id = ? ORDER BY 1, 2",
+        (contact_id, contact_id),
+    ):
+        if kind == "f" and item_id in turn.defs.fields_by_id:
+            fields[turn.defs.fields_by_id[item_id].name] = decode_value(value)
+        elif kind == "t" and item_id in turn.defs.tags_by_id:
+            tags.append(turn.defs.tags_by_id[item_id])
+    return fields, sorted(tags)
+
+
 class _Opening:
-    """The steps of one open, sharing the connection, the definitions and what was found so far."""
+    """The steps of one open, sharing the turn, the inbound click and what was found so far."""
 
-    def __init__(self, connection: sqlite3.Connection, definitions: Definitions, inbound: Inbound, stamp: str) -> None:
-        self.db = connection
-        self.defs = definitions
+    def __init__(self, turn: Turn, inbound: Inbound) -> None:
+        self.turn = turn
+        self.db = turn.db
+        self.defs = turn.defs
         self.inbound = inbound
-        self.stamp = stamp
-        self.warnings: list[str] = []
-        self.events: list[Event] = []
+        self.stamp = turn.stamp
+        self.warnings = turn.warnings
 
-    def run(self) -> OpenResult:
+    def run(self) -> Opened:
         ref, entry_ref, referrer, payload, json_payload = self.read_link()
         entry = self.resolve_entry(entry_ref, ref)
         contact_id, is_new = self.upsert_contact(ref)
+        self.turn.note("contact", contact_id=contact_id, is_new=is_new, entry=entry.ref if entry else None)
         if entry is not None:
             self.apply_payload(contact_id, entry, payload)
             self.apply_json(contact_id, entry, json_payload)
-            self.add_segment_tag(contact_id, entry)
+            if entry.segment_tag_id is not None:
+                self.turn.add_tag(contact_id, entry.segment_tag_id, entry_point_id=entry.id)
         elif payload or json_payload:
             self.warnings.append("The payload was not saved because the link's entry point is not known or is off.")
         self.db.execute(
@@ -136,16 +157,10 @@ class _Opening:
         )
         referral = self.attribute_referral(contact_id, is_new, entry, referrer) if referrer else None
         if is_new:
-            self.record(Event("contact_created", contact_id, entry_point_id=entry.id if entry else None))
+            self.turn.emit(Event("contact_created", contact_id, entry_point_id=entry.id if entry else None))
         if entry is not None:
-            self.record(Event("entry_point_opened", contact_id, entry_point_id=entry.id, data={"ref": ref}))
-        response = self.respond(contact_id, entry)
-        self.write_events()
-        fields, tags = self.read_contact_data(contact_id)
-        return OpenResult(
-            contact_id=contact_id, is_new=is_new, entry=entry.ref if entry else None, referral=referral,
-            events=self.events, warnings=self.warnings, response=response, fields=fields, tags=tags,
-        )
+            self.turn.emit(Event("entry_point_opened", contact_id, entry_point_id=entry.id, data={"ref": ref}))
+        return Opened(contact_id, is_new, entry, referral)
 
     # --- step 1: the link ----------------------------------------------------------------------------------------
 
@@ -255,24 +270,7 @@ class _Opening:
         except FieldValueError as error:
             self.warnings.append(str(error))
             return
-        changed = self.db.execute(
-            "INSERT INTO field_value (contact_id, field_id, value, updated_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
-            " WHERE field_value.value IS NOT excluded.value",
-            (contact_id, target.id, encode_value(value), self.stamp),
-        ).rowcount
-        if changed:
-            self.record(Event("field_changed", contact_id, field_id=target.id, data={"value": value}))
-
-    def add_segment_tag(self, contact_id: int, entry: EntryDef) -> None:
-        if entry.segment_tag_id is None:
-            return
-        added = self.db.execute(
-            "INSERT INTO contact_tag (contact_id, tag_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            (contact_id, entry.segment_tag_id, self.stamp),
-        ).rowcount
-        if added:
-            self.record(Event("tag_added", contact_id, tag_id=entry.segment_tag_id, entry_point_id=entry.id))
+        self.turn.set_field(contact_id, target, value)
 
     # --- step 4: referral attribution ------------------------------------------------------------------------------
 
@@ -292,8 +290,8 @@ class _Opening:
         if status in ("counted", "repeat"):
             self.db.execute("UPDATE contact SET referred_by_id = ? WHERE id = ? AND referred_by_id IS NULL",
                             (referrer_id, contact_id))
-            self.record(Event(f"referred_{kind}_contact", referrer_id, other_contact_id=contact_id,
-                              entry_point_id=entry.id))
+            self.turn.emit(Event(f"referred_{kind}_contact", referrer_id, other_contact_id=contact_id,
+                                 entry_point_id=entry.id))
         return {"status": status, "kind": kind, "referrer_id": referrer_id}
 
     def referral_status(self, contact_id: int, entry: EntryDef, referrer: str, referrer_id: int | None) -> str:
@@ -344,58 +342,6 @@ class _Opening:
                 return row[0]
         return None
 
-    # --- step 5: events and the response -----------------------------------------------------------------------
-
-    def record(self, event: Event) -> None:
-        self.events.append(event)
-
-    def write_events(self) -> None:
-        self.db.executemany(
-            "INSERT INTO event_log (type, contact_id, other_contact_id, entry_point_id, field_id, tag_id, data, depth,"
-            " handled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?)",
-            [(e.type, e.contact_id, e.other_contact_id, e.entry_point_id, e.field_id, e.tag_id,
-              json.dumps(e.data, ensure_ascii=False) if e.data else "{}", self.stamp) for e in self.events],
-        )
-
-    def respond(self, contact_id: int, entry: EntryDef | None) -> dict[str, Any]:
-        if entry is not None and entry.response_type == "flow" and entry.response_flow_id is not None:
-            return {"type": "flow", "flow_id": entry.response_flow_id}
-        text = entry.response_message if entry is not None else self.defs.default_reply
-        if entry is not None and not text:
-            return {"type": "none"}
-        text = self.render(contact_id, text)
-        self.db.execute(
-            "INSERT INTO message (contact_id, direction, text, buttons, created_at) VALUES (?, 'out', ?, '[]', ?)",
-            (contact_id, text, self.stamp),
-        )
-        return {"type": "message", "text": text}
-
-    def render(self, contact_id: int, text: str) -> str:
-        if "{{" not in text:
-            return text
-        first_name, last_name, phone = self.db.execute(
-            "SELECT first_name, last_name, phone FROM contact WHERE id = ?", (contact_id,)
-        ).fetchone()
-        system = {"user_id": contact_id, "first_name": first_name, "last_name": last_name, "phone": phone,
-                  "channel": self.inbound.channel, "bot_name": self.defs.bot_name}
-        fields, _ = self.read_contact_data(contact_id)
-        return _TEMPLATE.sub(lambda m: str(system.get(m[1], fields.get(m[1], m[2] or ""))), text)
-
-    def read_contact_data(self, contact_id: int) -> tuple[dict[str, Any], list[str]]:
-        """The contact's field values (by field name) and tag names, in one query."""
-        fields, tags = {}, []
-        for kind, item_id, value in self.db.execute(
-            "SELECT 'f', field_id, value FROM field_value WHERE contact_id = ?"
-            " UNION ALL SELECT 't', tag_id, NULL FROM contact_tag WHERE contact_id = ? ORDER BY 1, 2",
-            (contact_id, contact_id),
-        ):
-            if kind == "f" and item_id in self.defs.fields_by_id:
-                fields[self.defs.fields_by_id[item_id].name] = decode_value(value)
-            elif kind == "t" and item_id in self.defs.tags_by_id:
-                tags.append(self.defs.tags_by_id[item_id])
-        return fields, sorted(tags)
-
-
 @lru_cache(maxsize=4096)
 def _parse_cached(text: str, refs: tuple[str, ...]) -> tuple[str | None, str, tuple[str, ...], ParsedRef]:
     """Parsing is pure, and the same links are opened again and again (one campaign link, many people)."""
@@ -403,12 +349,5 @@ def _parse_cached(text: str, refs: tuple[str, ...]) -> tuple[str | None, str, tu
     return channel, ref, warnings, parse_ref(ref, refs)
 
 
-_TEMPLATE = re.compile(r"\{\{\s*([\w.]+)\s*(?:\|\s*([^}]*?)\s*)?\}\}")
-
-
 def _phone_digits(text: str) -> str:
     return re.sub(r"\D", "", text or "")
-
-
-def _event_dict(event: Event) -> dict[str, Any]:
-    return {key: value for key, value in asdict(event).items() if value not in (None, {})}

@@ -1,12 +1,27 @@
-"""The runtime's public entry point: live processing and the simulator both go through `Runtime`."""
+"""The runtime's public entry points: live processing and the simulator both go through `Runtime`."""
 
 import sqlite3
 import threading
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from runtime.definitions import DefinitionCache, Definitions
-from runtime.opening import Inbound, OpenResult, process_open
+from runtime.flows import resume_with_reply, run_due_wakeups, start_flow
+from runtime.opening import (
+    Inbound,
+    Opened,
+    OpenResult,
+    claim_event,
+    process_open,
+    read_contact_data,
+    remember_event,
+    summarise_open,
+)
+from runtime.triggers import dispatch_events
+from runtime.turn import SentMessage, Turn
 from storage.db import Database
 
 
@@ -14,28 +29,83 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass
+class TurnResult:
+    """What a reply or a clock tick did."""
+
+    contact_id: int | None
+    handled: bool
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    trace: list[dict[str, Any]] = field(default_factory=list)
+    woken: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"contact": {"id": self.contact_id, "fields": self.fields, "tags": self.tags},
+                "handled": self.handled, "messages": self.messages, "events": self.events,
+                "warnings": self.warnings}
+        return data | ({"woken": self.woken} if self.contact_id is None else {})
+
+
 class Runtime:
     """One database connection, a definition cache and a clock. Safe to share between threads (calls are
-    serialised); use one per process, or one per sandbox in the simulator."""
+    serialised); use one per process, or one per sandbox in the simulator (which runs draft flows)."""
 
-    def __init__(self, database: Database, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, database: Database, *, clock: Callable[[], datetime] = utcnow, use_draft: bool = False,
+                 seed: int | str | None = None) -> None:
         self._pooled = database.engine.raw_connection()
         self._connection: sqlite3.Connection = self._pooled.driver_connection
         self._definitions = DefinitionCache()
         self._lock = threading.Lock()
         self.clock = clock
+        self.use_draft = use_draft
+        self.seed = seed
 
     def open_link(self, inbound: Inbound) -> OpenResult:
-        """Process one inbound open in one BEGIN IMMEDIATE transaction (DOMAIN §4)."""
-        with self._lock:
-            connection = self._connection
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                result = process_open(connection, self._definitions.get(connection), inbound, self.clock())
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
+        """Process one inbound open in one BEGIN IMMEDIATE transaction (DOMAIN §4), triggers and flows included."""
+        with self._turn() as turn:
+            if inbound.event_id is not None:
+                earlier = claim_event(turn, inbound.event_id)
+                if earlier is not None:
+                    return earlier
+            opened = process_open(turn, inbound)
+            handled = dispatch_events(turn)
+            response = _respond(turn, opened)
+            dispatch_events(turn, handled)
+            turn.write_events()
+            result = summarise_open(turn, opened, response)
+            if inbound.event_id is not None:
+                remember_event(turn, inbound.event_id, result)
+            return result
+
+    def reply(self, *, channel: str, channel_user_id: str, text: str) -> TurnResult:
+        """A message from a contact: it answers the question or buttons they wait at, else gets the default reply."""
+        with self._turn() as turn:
+            row = turn.db.execute("SELECT id FROM contact WHERE channel = ? AND channel_user_id = ?",
+                                  (channel, channel_user_id)).fetchone()
+            if row is None:
+                turn.warn(f"No {channel} contact has the id '{channel_user_id}'; they must open a link first.")
+                return TurnResult(None, False, warnings=turn.warnings)
+            contact_id = row[0]
+            handled = resume_with_reply(turn, contact_id, text)
+            if not handled:
+                turn.receive(contact_id, text)
+                turn.send(SentMessage(contact_id, turn.render(turn.defs.default_reply, contact_id)))
+            dispatch_events(turn)
+            turn.write_events()
+            return self._summarise(turn, contact_id, handled)
+
+    def tick(self, advance: timedelta = timedelta(0)) -> TurnResult:
+        """Run every delay that is due by now + `advance` (the simulator fast-forwards with it)."""
+        with self._turn(advance) as turn:
+            woken = run_due_wakeups(turn)
+            dispatch_events(turn)
+            turn.write_events()
+            result = self._summarise(turn, None, woken > 0)
+            result.woken = woken
             return result
 
     def definitions(self) -> Definitions:
@@ -51,3 +121,39 @@ class Runtime:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+    @contextmanager
+    def _turn(self, advance: timedelta = timedelta(0)) -> Iterator[Turn]:
+        with self._lock:
+            connection = self._connection
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield Turn(connection, self._definitions.get(connection), self.clock() + advance,
+                           use_draft=self.use_draft, seed=self.seed)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    @staticmethod
+    def _summarise(turn: Turn, contact_id: int | None, handled: bool) -> TurnResult:
+        fields, tags = read_contact_data(turn, contact_id) if contact_id is not None else ({}, [])
+        return TurnResult(contact_id, handled, [m.to_dict() for m in turn.messages],
+                          [e.to_dict() for e in turn.events], turn.warnings, fields, tags, turn.trace)
+
+
+def _respond(turn: Turn, opened: Opened) -> dict[str, Any]:
+    """Step 5's answer to the person who opened: the entry point's message or flow, or the default reply."""
+    entry = opened.entry
+    if entry is not None and entry.response_type == "flow":
+        if entry.response_flow_id is None:
+            turn.warn(f"Entry point '{entry.ref}' answers with a flow, but no flow is chosen.")
+            return {"type": "none"}
+        start_flow(turn, opened.contact_id, entry.response_flow_id)
+        return {"type": "flow", "flow_id": entry.response_flow_id}
+    text = entry.response_message if entry is not None else turn.defs.default_reply
+    if not text:
+        return {"type": "none"}
+    message = SentMessage(opened.contact_id, turn.render(text, opened.contact_id))
+    turn.send(message)
+    return {"type": "message", "text": message.text}

@@ -123,7 +123,7 @@ def test_a_switched_off_entry_point_gives_the_default_reply(runtime: Runtime) ->
     ],
 )
 def test_the_payload_lands_in_fields(runtime: Runtime, ref: str, fields: dict, warning: str | None) -> None:
-    result = open_as(runtime, "ann", PAGE + ref)
+    result = open_as(runtime, "ann", PAGE + ref, first_name="Ann")
     assert result["contact"]["fields"] == fields
     assert result["contact"]["is_new"] is True  # bad payloads never keep the person out
     if warning:

@@ -1,0 +1,373 @@
+"""The versioned flow document (nodes, edges, canvas positions) and the catalogue of node types that the builder,
+the engine and the validator share."""
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
+
+SCHEMA_VERSION = 1
+CONDITION_OPS = ("==", "!=", ">", ">=", "<", "<=", "contains", "is_set", "is_not_set")
+FIELD_OPS = ("set", "increase", "decrease", "clear")
+TAG_OPS = ("add", "remove")
+MATCH_MODES = ("all", "any")
+
+
+class FlowDocumentError(ValueError):
+    """The document cannot be read as a flow; `problems` lists every reason, one sentence each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Position(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    x: float = 0
+    y: float = 0
+
+    @field_serializer("x", "y")
+    def _whole_numbers_stay_whole(self, value: float) -> int | float:
+        return int(value) if value.is_integer() else value
+
+
+class FlowNode(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str = Field(min_length=1)
+    type: str
+    position: Position = Field(default_factory=Position)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class FlowEdge(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str = Field(min_length=1)
+    source: str
+    source_handle: str = "next"
+    target: str
+
+
+class FlowDocument(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    schema_version: int = Field(default=SCHEMA_VERSION, alias="schema")
+    nodes: list[FlowNode] = Field(default_factory=list)
+    edges: list[FlowEdge] = Field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return self.model_dump(by_alias=True)
+
+    def nodes_by_id(self) -> dict[str, FlowNode]:
+        return {node.id: node for node in self.nodes}
+
+
+def load_flow(obj: object) -> FlowDocument:
+    """The flow document in `obj` (a stored dict; `{}` is the empty flow). Raises FlowDocumentError when its structure
+    is broken; whether the flow makes sense is the validator's job."""
+    if isinstance(obj, FlowDocument):
+        return obj
+    if not isinstance(obj, Mapping):
+        raise FlowDocumentError([f"A flow must be an object with 'nodes' and 'edges', not {type(obj).__name__}."])
+    schema = obj.get("schema", SCHEMA_VERSION)
+    if isinstance(schema, int) and schema > SCHEMA_VERSION:
+        raise FlowDocumentError([f"This flow was saved by a newer Referflow (flow schema {schema}); "
+                                 f"this version reads schema {SCHEMA_VERSION}."])
+    try:
+        document = FlowDocument.model_validate(dict(obj))
+    except ValidationError as error:
+        raise FlowDocumentError(list(dict.fromkeys(_explain(obj, e) for e in error.errors()))) from None
+    if problems := _find_duplicate_ids("node", document.nodes) + _find_duplicate_ids("connection", document.edges):
+        raise FlowDocumentError(problems)
+    return document
+
+
+_REASONS = {
+    "missing": "is missing",
+    "string_type": "must be text",
+    "string_too_short": "must not be empty",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "list_type": "must be a list",
+}
+
+
+def _explain(obj: Mapping, error: Any) -> str:
+    loc = error["loc"]
+    reason = _REASONS.get(error["type"], error["msg"].lower())
+    if len(loc) >= 2 and loc[0] in ("nodes", "edges") and isinstance(loc[1], int):
+        where, rest = _element_name(obj, loc[0], loc[1]), loc[2:]
+    else:
+        where, rest = "The flow", loc
+    return f"{where}: '{'.'.join(map(str, rest))}' {reason}." if rest else f"{where} {reason}."
+
+
+def _element_name(obj: Mapping, key: str, index: int) -> str:
+    kind = "Node" if key == "nodes" else "Connection"
+    element = obj[key][index]
+    ident = element.get("id") if isinstance(element, Mapping) else None
+    return f"{kind} '{ident}'" if isinstance(ident, str) and ident else f"{kind} #{index + 1}"
+
+
+def _find_duplicate_ids(kind: str, elements: list[FlowNode] | list[FlowEdge]) -> list[str]:
+    seen: set[str] = set()
+    repeated = [e.id for e in elements if e.id in seen or seen.add(e.id)]
+    return [f"Two {kind}s have the id '{ident}'; every {kind} needs its own id." for ident in dict.fromkeys(repeated)]
+
+
+# ------------------------------------------------------------------------------------------------ the node catalogue
+
+
+@dataclass(frozen=True)
+class Names:
+    """Display names by id for summaries: fields, tags and flows by name, entry points by ref. Any may be empty."""
+
+    fields: Mapping[int, str] = field(default_factory=dict)
+    tags: Mapping[int, str] = field(default_factory=dict)
+    flows: Mapping[int, str] = field(default_factory=dict)
+    entry_points: Mapping[int, str] = field(default_factory=dict)
+
+
+Describe = Callable[[Mapping, Names], str]
+Inspect = Callable[[Mapping], list[str]]
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    title: str
+    icon: str  # a Material icon name
+    describe: Describe
+    needs: Inspect | None = None  # None: nothing to configure
+    exit_list: Inspect | None = None  # None: the single exit "next"
+    waits_when: Callable[[Mapping], bool] | bool = False
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    def waits(self, data: Mapping | None) -> bool:
+        """Whether the flow pauses here for the contact (a reply, a button, time passing)."""
+        return self.waits_when(data or {}) if callable(self.waits_when) else self.waits_when
+
+    def exits(self, data: Mapping | None) -> list[str]:
+        return self.exit_list(data or {}) if self.exit_list else ["next"]
+
+    def required(self, data: Mapping | None) -> list[str]:
+        """One sentence per missing or unusable setting, telling the admin what to do."""
+        return self.needs(data or {}) if self.needs else []
+
+    def summary(self, data: Mapping | None, names: Names | None = None) -> str:
+        return self.describe(data or {}, names or Names())
+
+    def default_data(self) -> dict:
+        return copy.deepcopy(dict(self.defaults))
+
+
+def _describe_message(data: Mapping, names: Names) -> str:
+    text = _short(data.get("text")) or "No text yet"
+    titles = [str(button.get("title") or "?") for button in _items(data, "buttons")]
+    return f"{text} · buttons: {', '.join(titles)}" if titles else text
+
+
+def _describe_ask(data: Mapping, names: Names) -> str:
+    return f"{_short(data.get('text')) or 'No question yet'} → {_name(names.fields, data.get('field_id'), 'field')}"
+
+
+def _describe_condition(data: Mapping, names: Names) -> str:
+    rules = [_describe_rule(rule, names) for rule in _items(data, "rules")]
+    joiner = " or " if data.get("match") == "any" else " and "
+    return _short(joiner.join(rules)) or "No rules yet"
+
+
+def _describe_rule(rule: Mapping, names: Names) -> str:
+    name, op = _name(names.fields, rule.get("field_id"), "field"), rule.get("op")
+    if op in ("is_set", "is_not_set"):
+        return f"{name} {op.replace('_', ' ')}"
+    return f"{name} {op or '?'} {_show(rule.get('value'))}"
+
+
+def _describe_set_field(data: Mapping, names: Names) -> str:
+    name, op, value = _name(names.fields, data.get("field_id"), "field"), data.get("op"), _show(data.get("value"))
+    phrases = {"set": f"Set {name} to {value}", "increase": f"Increase {name} by {value}",
+               "decrease": f"Decrease {name} by {value}", "clear": f"Clear {name}"}
+    return phrases.get(op, f"Change {name}")
+
+
+def _describe_tag(data: Mapping, names: Names) -> str:
+    verb = "Remove" if data.get("op") == "remove" else "Add"
+    return f"{verb} {_name(names.tags, data.get('tag_id'), 'tag')}"
+
+
+def _describe_json_get(data: Mapping, names: Names) -> str:
+    source = _name(names.fields, data.get("source_field_id"), "field")
+    return f"{data.get('path') or '?'} from {source} into {_name(names.fields, data.get('field_id'), 'field')}"
+
+
+def _describe_delay(data: Mapping, names: Names) -> str:
+    seconds = data.get("seconds")
+    if not _is_number(seconds) or seconds <= 0:
+        return "No time set"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            return _plural(int(seconds // size), unit)
+    return _plural(seconds, "second")
+
+
+def _describe_randomizer(data: Mapping, names: Names) -> str:
+    branches = _items(data, "branches")
+    weights = [b.get("weight") if _is_number(b.get("weight")) and b.get("weight") > 0 else 0 for b in branches]
+    total = sum(weights) or 1
+    return " · ".join(f"{b.get('id')} {round(100 * w / total)}%" for b, w in zip(branches, weights, strict=True))
+
+
+def _need_message(data: Mapping) -> list[str]:
+    buttons = _items(data, "buttons")
+    return [message for broken, message in (
+        (_blank(data.get("text")), "Write the message text."),
+        (any(_blank(b.get("title")) for b in buttons), "Give every button a title."),
+        (any(_blank(b.get("id")) for b in buttons), "Every button needs an id."),
+    ) if broken]
+
+
+def _need_condition(data: Mapping) -> list[str]:
+    rules = _items(data, "rules")
+    return [message for broken, message in (
+        (not rules, "Add at least one rule."),
+        (data.get("match", "all") not in MATCH_MODES, "Choose whether all or any of the rules must hold."),
+        (any(r.get("field_id") is None for r in rules), "Choose the field for every rule."),
+        (any(r.get("op") not in CONDITION_OPS for r in rules), "Choose a comparison for every rule."),
+    ) if broken]
+
+
+def _need_set_field(data: Mapping) -> list[str]:
+    op, value = data.get("op"), data.get("value")
+    return [message for broken, message in (
+        (data.get("field_id") is None, "Choose the field to change."),
+        (op not in FIELD_OPS, "Choose whether to set, increase, decrease or clear the field."),
+        (op == "set" and value is None, "Give the value to set."),
+        (op in ("increase", "decrease") and not _is_number(value), f"Give the number to {op} the field by."),
+    ) if broken]
+
+
+def _need_randomizer(data: Mapping) -> list[str]:
+    branches = _items(data, "branches")
+    return [message for broken, message in (
+        (not branches, "Add at least one branch."),
+        (any(_blank(b.get("id")) for b in branches), "Every branch needs an id."),
+        (any(not _is_number(b.get("weight")) or b.get("weight") <= 0 for b in branches),
+         "Give every branch a weight above 0."),
+    ) if broken]
+
+
+def _need_referral_link(data: Mapping) -> list[str]:
+    return _need(data, ("entry_point_id", "Choose the entry point the link opens.")) + (
+        [] if "{{link}}" in str(data.get("text") or "") else ["Put {{link}} in the text where the link should go."])
+
+
+def _need_delay(data: Mapping) -> list[str]:
+    seconds = data.get("seconds")
+    return [] if _is_number(seconds) and seconds > 0 else ["Set how long to wait, in seconds."]
+
+
+def _needs(*checks: tuple[str, str]) -> Inspect:
+    return lambda data: _need(data, *checks)
+
+
+def _need(data: Mapping, *checks: tuple[str, str]) -> list[str]:
+    return [message for key, message in checks if _blank(data.get(key))]
+
+
+def _button_exits(data: Mapping) -> list[str]:
+    buttons = _items(data, "buttons")
+    return list(dict.fromkeys(str(b["id"]) for b in buttons if not _blank(b.get("id")))) if buttons else ["next"]
+
+
+def _branch_exits(data: Mapping) -> list[str]:
+    return list(dict.fromkeys(str(b["id"]) for b in _items(data, "branches") if not _blank(b.get("id"))))
+
+
+def _has_buttons(data: Mapping) -> bool:
+    return bool(_items(data, "buttons"))
+
+
+def _items(data: Mapping, key: str) -> list[Mapping]:
+    value = data.get(key)
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _name(known: Mapping[int, str], value: object, kind: str) -> str:
+    if value is None:
+        return f"(no {kind})"
+    return (known.get(value) if isinstance(value, int | str) else None) or f"{kind} #{value}"
+
+
+def _show(value: object) -> str:
+    return f"“{value}”" if isinstance(value, str) else "?" if value is None else str(value)
+
+
+def _short(text: object, limit: int = 60) -> str:
+    line = str(text or "").strip().split("\n", 1)[0].strip()
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def _plural(count: float, unit: str) -> str:
+    return f"{count:g} {unit}" if count == 1 else f"{count:g} {unit}s"
+
+
+def _nothing(data: Mapping, names: Names) -> str:
+    return ""
+
+
+NODE_TYPES: dict[str, NodeSpec] = {
+    "start": NodeSpec("Start", "play_arrow", _nothing),
+    "send_message": NodeSpec(
+        "Send message", "chat", _describe_message, _need_message, _button_exits, _has_buttons,
+        {"text": "", "buttons": []}),
+    "ask": NodeSpec(
+        "Ask a question", "help_outline", _describe_ask,
+        _needs(("text", "Write the question."), ("field_id", "Choose the field to save the answer in.")),
+        waits_when=True, defaults={"text": "", "field_id": None, "retry_text": "Sorry, I did not get that."}),
+    "condition": NodeSpec(
+        "Condition", "call_split", _describe_condition, _need_condition, lambda data: ["true", "false"],
+        defaults={"match": "all", "rules": []}),
+    "set_field": NodeSpec(
+        "Set field", "edit_note", _describe_set_field, _need_set_field,
+        defaults={"field_id": None, "op": "set", "value": ""}),
+    "tag": NodeSpec(
+        "Tag", "sell", _describe_tag,
+        lambda data: _need(data, ("tag_id", "Choose the tag.")) + (
+            [] if data.get("op") in TAG_OPS else ["Choose whether to add or remove the tag."]),
+        defaults={"tag_id": None, "op": "add"}),
+    "send_referral_link": NodeSpec(
+        "Send referral link", "share",
+        lambda data, names: _name(names.entry_points, data.get("entry_point_id"), "entry point"),
+        _need_referral_link, defaults={"entry_point_id": None, "text": "Invite your friends with your link: {{link}}"}),
+    "notify_referrer": NodeSpec(
+        "Notify referrer", "notifications", lambda data, names: _short(data.get("text")) or "No text yet",
+        _needs(("text", "Write the message for the referrer.")), defaults={"text": ""}),
+    "json_get": NodeSpec(
+        "Get data from JSON", "data_object", _describe_json_get,
+        _needs(("source_field_id", "Choose the field that holds the JSON."),
+               ("path", "Write the path to read, for example order.items[0].sku."),
+               ("field_id", "Choose the field to save the value in.")),
+        defaults={"source_field_id": None, "path": "", "field_id": None}),
+    "go_to_flow": NodeSpec(
+        "Go to flow", "shortcut", lambda data, names: _name(names.flows, data.get("flow_id"), "flow"),
+        _needs(("flow_id", "Choose the flow to go to.")), lambda data: [], defaults={"flow_id": None}),
+    "delay": NodeSpec(
+        "Delay", "schedule", _describe_delay, _need_delay, waits_when=True, defaults={"seconds": 60}),
+    "randomizer": NodeSpec(
+        "Randomizer", "shuffle", _describe_randomizer, _need_randomizer, _branch_exits,
+        defaults={"branches": [{"id": "a", "weight": 50}, {"id": "b", "weight": 50}]}),
+    "end": NodeSpec("End", "stop_circle", _nothing, exit_list=lambda data: []),
+}

@@ -1,0 +1,191 @@
+"""The one place that knows graph structure: a flow as a networkx graph, the workspace's cause-and-effect graph of
+flows and triggers, reachability, the next node, and loops that never wait for the contact."""
+
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+
+from runtime.flowdoc import NODE_TYPES, FlowDocument, FlowNode
+
+FIELD_WRITERS = ("set_field", "ask", "json_get")  # node types that save into data["field_id"]
+TAG_NODE_EVENTS = {"add": "tag_added", "remove": "tag_removed"}
+TAG_ACTION_EVENTS = {"add_tag": "tag_added", "remove_tag": "tag_removed"}
+JUMP = "jump"  # handle of the edge from a go_to_flow node back to its own flow's start (see flow_graph)
+
+
+@dataclass(frozen=True)
+class TriggerDef:
+    id: int
+    name: str
+    event: str
+    field_id: int | None = None
+    tag_id: int | None = None
+    entry_point_id: int | None = None
+    actions: tuple[dict, ...] = ()
+    enabled: bool = True
+
+    @classmethod
+    def from_dict(cls, obj: Mapping) -> "TriggerDef":
+        """A trigger in the workspace format; `id` is required, everything else takes the format's default."""
+        actions = obj.get("actions")
+        return cls(
+            id=obj["id"],
+            name=str(obj.get("name") or f"Trigger {obj['id']}"),
+            event=str(obj.get("event") or ""),
+            field_id=obj.get("field_id"),
+            tag_id=obj.get("tag_id"),
+            entry_point_id=obj.get("entry_point_id"),
+            actions=tuple(a for a in actions if isinstance(a, dict)) if isinstance(actions, list) else (),
+            enabled=bool(obj.get("enabled", True)),
+        )
+
+    def listens_to(self, event: str, value: object) -> bool:
+        """Whether this trigger fires when `event` happens to field or tag `value`."""
+        if not self.enabled or self.event != event:
+            return False
+        wanted = self.field_id if event == "field_changed" else self.tag_id
+        return wanted is None or wanted == value
+
+
+def flow_graph(doc: FlowDocument, *, flow_id: int | None = None) -> nx.MultiDiGraph:
+    """Nodes keyed by node id (attributes type, data, waits); one edge per connection the engine can follow
+    (attributes handle, id; keyed by the edge id). Connections to or from missing nodes, and from an exit the node
+    does not have, are left out. With `flow_id`, a go_to_flow node that jumps to this same flow also gets an edge
+    (handle JUMP) to the start, so a loop through such a jump shows up as a cycle."""
+    graph = nx.MultiDiGraph()
+    exits: dict[str, set[str] | None] = {}
+    for node in doc.nodes:
+        spec = NODE_TYPES.get(node.type)
+        graph.add_node(node.id, type=node.type, data=node.data, waits=bool(spec and spec.waits(node.data)))
+        exits[node.id] = set(spec.exits(node.data)) if spec else None
+    graph.add_edges_from(
+        (edge.source, edge.target, edge.id, {"handle": edge.source_handle, "id": edge.id})
+        for edge in doc.edges
+        if edge.target in exits and edge.source in exits
+        and (exits[edge.source] is None or edge.source_handle in exits[edge.source])  # type: ignore[operator]
+    )
+    if flow_id is not None:
+        graph.add_edges_from(_self_jumps(doc, flow_id))
+    return graph
+
+
+def _self_jumps(doc: FlowDocument, flow_id: int) -> Iterator[tuple[str, str, str, dict]]:
+    for node in doc.nodes:
+        if node.type == "go_to_flow" and node.data.get("flow_id") == flow_id:
+            for start in start_nodes(doc):
+                yield node.id, start, f"{JUMP}:{node.id}", {"handle": JUMP, "id": None}
+
+
+def start_nodes(doc: FlowDocument) -> list[str]:
+    return [node.id for node in doc.nodes if node.type == "start"]
+
+
+def next_node(graph: nx.MultiDiGraph, node_id: str, handle: str) -> str | None:
+    """Where the flow goes when it leaves `node_id` through exit `handle`; None when nothing is connected there."""
+    if node_id not in graph:
+        return None
+    return next((target for _, target, h in graph.out_edges(node_id, data="handle") if h == handle), None)
+
+
+def reachable_nodes(graph: nx.DiGraph | nx.MultiDiGraph, start: Hashable | Iterable[Hashable]) -> set:
+    """Every node a run can reach from `start` (one node, or several), the starts included."""
+    starts = [start] if isinstance(start, str) or start in graph else list(start)  # type: ignore[call-overload]
+    reached = {node for node in starts if node in graph}
+    for node in list(reached):
+        reached |= nx.descendants(graph, node)
+    return reached
+
+
+# ------------------------------------------------------------------------------------------------ the workspace
+
+
+def workspace_graph(flows: Mapping[int, FlowDocument], triggers: Sequence[TriggerDef]) -> nx.DiGraph:
+    """Everything that can make something else run: ("node", flow_id, node_id) for every flow node and
+    ("trigger", trigger_id) for every trigger. Edges: a flow's own connections; go_to_flow to the target flow's start;
+    a field or tag change (by a node or a trigger action) to every enabled trigger listening for it; a trigger's
+    start_flow action to that flow's start. Attribute `waits` marks nodes where a run pauses for the contact."""
+    graph = nx.DiGraph()
+    for trigger in triggers:
+        graph.add_node(("trigger", trigger.id), name=trigger.name, waits=False, enabled=trigger.enabled)
+    starts = {flow_id: [("node", flow_id, start) for start in start_nodes(doc)] for flow_id, doc in flows.items()}
+    for flow_id, doc in flows.items():
+        _add_flow(graph, flow_id, doc)
+    for flow_id, doc in flows.items():
+        for node in doc.nodes:
+            source = ("node", flow_id, node.id)
+            graph.add_edges_from((source, target) for target in _node_effects(node, starts, triggers))
+    for trigger in triggers:
+        source = ("trigger", trigger.id)
+        graph.add_edges_from((source, target) for target in _action_effects(trigger, starts, triggers))
+    return graph
+
+
+def _add_flow(graph: nx.DiGraph, flow_id: int, doc: FlowDocument) -> None:
+    inner = flow_graph(doc)
+    graph.add_nodes_from((("node", flow_id, node), {**attrs, "flow_id": flow_id})
+                         for node, attrs in inner.nodes(data=True))
+    graph.add_edges_from((("node", flow_id, source), ("node", flow_id, target), {"handle": handle})
+                         for source, target, handle in inner.edges(data="handle"))
+
+
+def _node_effects(node: FlowNode, starts: Mapping[int, list], triggers: Sequence[TriggerDef]) -> Iterator[tuple]:
+    data = node.data
+    if node.type == "go_to_flow":
+        yield from _starts_of(starts, data.get("flow_id"))
+    elif node.type in FIELD_WRITERS:
+        yield from _listeners(triggers, "field_changed", data.get("field_id"))
+    elif node.type == "tag" and data.get("op") in TAG_NODE_EVENTS:
+        yield from _listeners(triggers, TAG_NODE_EVENTS[data["op"]], data.get("tag_id"))
+
+
+def _action_effects(trigger: TriggerDef, starts: Mapping[int, list], triggers: Sequence[TriggerDef]) -> Iterator:
+    for action in trigger.actions:
+        kind = action.get("type")
+        if kind == "start_flow":
+            yield from _starts_of(starts, action.get("flow_id"))
+        elif kind == "set_field":
+            yield from _listeners(triggers, "field_changed", action.get("field_id"))
+        elif kind in TAG_ACTION_EVENTS:
+            yield from _listeners(triggers, TAG_ACTION_EVENTS[kind], action.get("tag_id"))
+
+
+def _starts_of(starts: Mapping[int, list], flow_id: object) -> list:
+    return starts.get(flow_id, []) if isinstance(flow_id, int) else []
+
+
+def _listeners(triggers: Sequence[TriggerDef], event: str, value: object) -> Iterator[tuple]:
+    if value is not None:
+        yield from (("trigger", trigger.id) for trigger in triggers if trigger.listens_to(event, value))
+
+
+# ------------------------------------------------------------------------------------------------ loops
+
+
+def find_unguarded_cycles(graph: nx.DiGraph | nx.MultiDiGraph) -> list[list]:
+    """One example loop (its nodes in order) per group of nodes that can keep running each other without ever
+    waiting for the contact. Loops through a waiting node are fine, so the waiting nodes' exits are ignored. Works on
+    flow_graph and workspace_graph alike; results follow the graph's node order."""
+    moving = _without_waiting_exits(graph)
+    order = {node: index for index, node in enumerate(graph)}
+    cycles = []
+    for component in nx.strongly_connected_components(moving):
+        first = min(component, key=order.__getitem__)
+        if len(component) == 1 and not moving.has_edge(first, first):
+            continue
+        loop = [source for source, _ in nx.find_cycle(moving.subgraph(component), source=first)]
+        cycles.append(_rotate_to_earliest(loop, order))
+    return sorted(cycles, key=lambda loop: order[loop[0]])
+
+
+def _without_waiting_exits(graph: nx.DiGraph | nx.MultiDiGraph) -> nx.DiGraph:
+    waiting = {node for node, waits in graph.nodes(data="waits") if waits}
+    moving = nx.DiGraph()
+    moving.add_nodes_from(graph)
+    moving.add_edges_from((source, target) for source, target in graph.edges() if source not in waiting)
+    return moving
+
+
+def _rotate_to_earliest(loop: list, order: Mapping) -> list:
+    start = min(range(len(loop)), key=lambda index: order[loop[index]])
+    return loop[start:] + loop[:start]

@@ -1,0 +1,196 @@
+"""One turn of the bot: everything that happens inside one transaction (an open, a reply, a wake-up).
+
+The turn owns the connection, the definitions, the clock reading, and what happened so far — events (which the
+trigger engine consumes while they are being added), messages sent, warnings and the trace the simulator shows.
+Field and tag changes are single SQL statements (upserts, atomic increments) that emit their events.
+"""
+
+import json
+import random
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from runtime.definitions import Definitions, FieldDef
+from runtime.templates import render_template
+from runtime.values import decode_value, encode_value
+
+MAX_TRIGGER_DEPTH = 10  # events caused by events caused by ... deeper than this are dropped, with a warning
+MAX_FLOW_STEPS = 200  # nodes one flow run may visit before it is stopped as a runaway loop
+
+
+@dataclass
+class Event:
+    type: str
+    contact_id: int
+    other_contact_id: int | None = None
+    entry_point_id: int | None = None
+    field_id: int | None = None
+    tag_id: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    depth: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value not in (None, {}) and key != "depth"}
+
+
+@dataclass
+class SentMessage:
+    contact_id: int
+    text: str
+    buttons: list[dict[str, str]] = field(default_factory=list)
+    flow_id: int | None = None
+    node_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value not in (None, [])}
+
+
+class Turn:
+    def __init__(self, connection: sqlite3.Connection, definitions: Definitions, now: datetime, *,
+                 use_draft: bool = False, seed: int | str | None = None) -> None:
+        self.db = connection
+        self.defs = definitions
+        self.now = now
+        self.stamp = now.replace(tzinfo=None).isoformat(" ", "microseconds")  # SQLAlchemy's DATETIME text format
+        self.use_draft = use_draft
+        self.rng = random.Random(seed)
+        self.events: list[Event] = []
+        self.messages: list[SentMessage] = []
+        self.warnings: list[str] = []
+        self.trace: list[dict[str, Any]] = []
+
+    # --- events and the trace ------------------------------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+        self.note("event", event=event.type, contact_id=event.contact_id, **_event_details(event))
+
+    def note(self, kind: str, **details: Any) -> None:
+        self.trace.append({"kind": kind, **details})
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self.note("warning", message=message)
+
+    def write_events(self) -> None:
+        """Store the turn's events (already handled by the trigger engine within this transaction)."""
+        self.db.executemany(
+            "INSERT INTO event_log (type, contact_id, other_contact_id, entry_point_id, field_id, tag_id, data, depth,"
+            " handled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+            [(e.type, e.contact_id, e.other_contact_id, e.entry_point_id, e.field_id, e.tag_id,
+              json.dumps(e.data, ensure_ascii=False) if e.data else "{}", e.depth, self.stamp) for e in self.events],
+        )
+
+    # --- custom fields ---------------------------------------------------------------------------------------------
+
+    def set_field(self, contact_id: int, target: FieldDef, value: Any, depth: int = 0) -> None:
+        """Store an already type-checked value; emits field_changed only when the value really changed."""
+        changed = self.db.execute(
+            "INSERT INTO field_value (contact_id, field_id, value, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+            " WHERE field_value.value IS NOT excluded.value",
+            (contact_id, target.id, encode_value(value), self.stamp),
+        ).rowcount
+        if changed:
+            self.emit(Event("field_changed", contact_id, field_id=target.id, data={"value": value}, depth=depth))
+
+    def add_to_field(self, contact_id: int, target: FieldDef, amount: float, depth: int = 0) -> None:
+        """Increase (or, with a negative amount, decrease) a number field in one atomic statement."""
+        if target.type != "number":
+            self.warn(f"Field '{target.name}' is {target.type}, not a number; it cannot be increased or decreased.")
+            return
+        stored = self.db.execute(
+            "INSERT INTO field_value (contact_id, field_id, value, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT DO UPDATE SET value = CAST(CAST(field_value.value AS NUMERIC) + ? AS TEXT),"
+            " updated_at = excluded.updated_at RETURNING value",
+            (contact_id, target.id, encode_value(amount), self.stamp, amount),
+        ).fetchone()[0]
+        if amount:
+            self.emit(Event("field_changed", contact_id, field_id=target.id, data={"value": decode_value(stored)},
+                            depth=depth))
+
+    def clear_field(self, contact_id: int, target: FieldDef, depth: int = 0) -> None:
+        if self.db.execute("DELETE FROM field_value WHERE contact_id = ? AND field_id = ?",
+                           (contact_id, target.id)).rowcount:
+            self.emit(Event("field_changed", contact_id, field_id=target.id, data={"value": None}, depth=depth))
+
+    def field_values(self, contact_id: int) -> dict[int, Any]:
+        return {field_id: decode_value(value) for field_id, value in self.db.execute(
+            "SELECT field_id, value FROM field_value WHERE contact_id = ?", (contact_id,))}
+
+    # --- tags ------------------------------------------------------------------------------------------------------
+
+    def add_tag(self, contact_id: int, tag_id: int, depth: int = 0, entry_point_id: int | None = None) -> None:
+        if self.db.execute("INSERT INTO contact_tag (contact_id, tag_id, created_at) VALUES (?, ?, ?)"
+                           " ON CONFLICT DO NOTHING", (contact_id, tag_id, self.stamp)).rowcount:
+            self.emit(Event("tag_added", contact_id, tag_id=tag_id, entry_point_id=entry_point_id, depth=depth))
+
+    def remove_tag(self, contact_id: int, tag_id: int, depth: int = 0) -> None:
+        if self.db.execute("DELETE FROM contact_tag WHERE contact_id = ? AND tag_id = ?",
+                           (contact_id, tag_id)).rowcount:
+            self.emit(Event("tag_removed", contact_id, tag_id=tag_id, depth=depth))
+
+    # --- contacts and messages ----------------------------------------------------------------------------------
+
+    def contact(self, contact_id: int | None) -> dict[str, Any] | None:
+        """System fields and custom fields (by name) of a contact, as templates see them."""
+        if contact_id is None:
+            return None
+        row = self.db.execute(
+            "SELECT id, channel, channel_user_id, first_name, last_name, phone, referred_by_id, created_at"
+            " FROM contact WHERE id = ?", (contact_id,)).fetchone()
+        if row is None:
+            return None
+        names = ("user_id", "channel", "channel_user_id", "first_name", "last_name", "phone", "referred_by_id",
+                 "created_at")
+        values = dict(zip(names, row, strict=True))
+        values["full_name"] = f"{values['first_name']} {values['last_name']}".strip()
+        for field_id, value in self.field_values(contact_id).items():
+            if field_id in self.defs.fields_by_id:
+                values[self.defs.fields_by_id[field_id].name] = value
+        return values
+
+    def render(self, text: str, contact_id: int, *, referred_id: int | None = None, extra: dict | None = None) -> str:
+        me = self.contact(contact_id) or {}
+        people = {"referrer": lambda: self.contact(me.get("referred_by_id")),
+                  "referred": lambda: self.contact(referred_id)}
+        loaded: dict[str, dict | None] = {}
+
+        def lookup(name: str) -> Any:
+            if extra and name in extra:
+                return extra[name]
+            person, _, key = name.partition(".")
+            if key and person in people:
+                if person not in loaded:
+                    loaded[person] = people[person]()
+                return (loaded[person] or {}).get(key)
+            return me.get(name, self.defs.bot_name if name == "bot_name" else None)
+
+        rendered = render_template(text, lookup)
+        for name in rendered.missing:
+            self.warn(f"'{{{{{name}}}}}' has no value for contact {contact_id}; it was left out of the message.")
+        return rendered.text
+
+    def send(self, message: SentMessage) -> None:
+        self.db.execute(
+            "INSERT INTO message (contact_id, direction, text, buttons, flow_id, node_id, created_at)"
+            " VALUES (?, 'out', ?, ?, ?, ?, ?)",
+            (message.contact_id, message.text, json.dumps(message.buttons, ensure_ascii=False), message.flow_id,
+             message.node_id, self.stamp),
+        )
+        self.messages.append(message)
+        self.note("message", **message.to_dict())
+
+    def receive(self, contact_id: int, text: str) -> None:
+        self.db.execute("INSERT INTO message (contact_id, direction, text, buttons, created_at)"
+                        " VALUES (?, 'in', ?, '[]', ?)", (contact_id, text, self.stamp))
+        self.note("reply", contact_id=contact_id, text=text)
+
+
+def _event_details(event: Event) -> dict[str, Any]:
+    details = event.to_dict()
+    for key in ("type", "contact_id"):
+        details.pop(key, None)
+    return details

@@ -1,0 +1,342 @@
+"""Checks flows and triggers before publishing and returns every problem as data, so the builder can show them all
+on the canvas at once. Running an invalid flow raises InvalidFlowError, which carries the same problems."""
+
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+
+import networkx as nx
+
+from runtime.flowdoc import NODE_TYPES, FlowDocument, FlowDocumentError, FlowNode, Names, load_flow
+from runtime.graph import TriggerDef, find_unguarded_cycles, flow_graph, reachable_nodes, start_nodes, workspace_graph
+
+ERROR, WARNING = "error", "warning"
+WARNING_CODES = frozenset({"unreachable_node", "dangling_exit", "duplicate_exit", "no_actions"})
+REFERENCE_KINDS = {"field_id": "field", "tag_id": "tag", "flow_id": "flow", "entry_point_id": "entry_point"}
+ACTION_NEEDS = {
+    "set_field": (("field_id", "choose the field it changes"), ("op", "choose set, increase, decrease or clear")),
+    "add_tag": (("tag_id", "choose the tag to add"),),
+    "remove_tag": (("tag_id", "choose the tag to remove"),),
+    "send_message": (("text", "write the message"),),
+    "notify_referrer": (("text", "write the message for the referrer"),),
+    "start_flow": (("flow_id", "choose the flow to start"),),
+}
+MAX_PATH_STEPS = 8
+
+
+@dataclass(frozen=True)
+class ValidationIssue:
+    code: str
+    severity: str  # "error" blocks publishing; "warning" is shown but allowed
+    message: str
+    flow_id: int | None = None
+    node_ids: tuple[str, ...] = ()
+    trigger_ids: tuple[int, ...] = ()
+    flow_ids: tuple[int, ...] = ()
+    flow_nodes: tuple[tuple[int, str], ...] = ()  # (flow id, node id) for problems that span several flows
+
+    def to_dict(self) -> dict:
+        return {key: list(map(_listed, value)) if isinstance(value, tuple) else value
+                for key, value in asdict(self).items()}
+
+
+def _listed(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class WorkspaceIndex(Names):
+    """What exists in the workspace: field, tag and flow names and entry point refs, by id."""
+
+    @classmethod
+    def from_dicts(cls, *, fields: Sequence[Mapping] = (), tags: Sequence[Mapping] = (),
+                   entry_points: Sequence[Mapping] = (), flows: Sequence[Mapping] = ()) -> "WorkspaceIndex":
+        """From elements in the workspace format (each with `id` and `name`, entry points with `ref`)."""
+        return cls(fields=_by_id(fields, "name"), tags=_by_id(tags, "name"),
+                   flows=_by_id(flows, "name"), entry_points=_by_id(entry_points, "ref"))
+
+
+def _by_id(elements: Sequence[Mapping], key: str) -> dict[int, str]:
+    return {e["id"]: str(e.get(key) or e["id"]) for e in elements if isinstance(e.get("id"), int)}
+
+
+class InvalidFlowError(Exception):
+    """Raised when someone runs or publishes a flow that has errors; `issues` holds every problem found."""
+
+    def __init__(self, issues: Sequence[ValidationIssue]) -> None:
+        self.issues = list(issues)
+        errors = [issue.message for issue in self.issues if issue.severity == ERROR]
+        super().__init__("\n".join(["This flow cannot run until these problems are fixed:", *errors]))
+
+
+def has_errors(issues: Sequence[ValidationIssue]) -> bool:
+    return any(issue.severity == ERROR for issue in issues)
+
+
+def validate_flow(flow_id: int | None, doc: FlowDocument | Mapping, index: WorkspaceIndex) -> list[ValidationIssue]:
+    """Every problem of one flow, including loops inside it (and through go-to-flow jumps back to itself)."""
+    try:
+        document = load_flow(doc)
+    except FlowDocumentError as error:
+        return [_broken_document(flow_id, error)]
+    flow = _Flow(flow_id, document, flow_graph(document, flow_id=flow_id), index)
+    steps = [[("node", flow_id, node) for node in loop] for loop in find_unguarded_cycles(flow.graph)]
+    nodes = {("node", flow_id, node): attrs for node, attrs in flow.graph.nodes(data=True)}
+    return _check_flow(flow) + [_cycle_issue(loop, nodes, index) for loop in steps]
+
+
+def validate_workspace(flows: Mapping[int, tuple[str, dict]], triggers: Sequence[dict], index: WorkspaceIndex, *,
+                       link_lint: Sequence[ValidationIssue] = ()) -> list[ValidationIssue]:
+    """Every problem of every flow (id → (name, document)) and trigger (workspace format), plus loops that run
+    across flows and triggers, each reported once; `link_lint` (channel-limit warnings) is passed through."""
+    index = replace(index, flows={**index.flows, **{flow_id: name for flow_id, (name, _) in flows.items()}})
+    issues: list[ValidationIssue] = []
+    documents: dict[int, FlowDocument] = {}
+    for flow_id, (_, raw) in flows.items():
+        try:
+            documents[flow_id] = load_flow(raw)
+        except FlowDocumentError as error:
+            issues.append(_broken_document(flow_id, error))
+            continue
+        issues += _check_flow(_Flow(flow_id, documents[flow_id], flow_graph(documents[flow_id]), index))
+    defs = [TriggerDef.from_dict({**raw, "id": _trigger_id(raw, number)}) for number, raw in enumerate(triggers, 1)]
+    for raw, trigger in zip(triggers, defs, strict=True):
+        issues += _check_trigger(raw, trigger, index)
+    graph = workspace_graph(documents, defs)
+    issues += [_cycle_issue(loop, graph.nodes, index) for loop in find_unguarded_cycles(graph)]
+    return issues + list(link_lint)
+
+
+def _trigger_id(raw: Mapping, number: int) -> int:
+    return raw["id"] if isinstance(raw.get("id"), int) else -number  # a trigger not saved yet has no id
+
+
+def _broken_document(flow_id: int | None, error: FlowDocumentError) -> ValidationIssue:
+    return _issue("bad_document", f"This flow's document is damaged and cannot be opened: {error}", flow_id=flow_id)
+
+
+def _issue(code: str, message: str, **ids: object) -> ValidationIssue:
+    return ValidationIssue(code, WARNING if code in WARNING_CODES else ERROR, message, **ids)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------------------ one flow
+
+
+@dataclass
+class _Flow:
+    id: int | None
+    doc: FlowDocument
+    graph: nx.MultiDiGraph
+    index: WorkspaceIndex
+    nodes: dict[str, FlowNode] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.nodes = self.doc.nodes_by_id()
+
+    def issue(self, code: str, message: str, *node_ids: str) -> ValidationIssue:
+        return _issue(code, message, flow_id=self.id, node_ids=node_ids)
+
+    def label(self, node_id: str) -> str:
+        node = self.nodes[node_id]
+        return _node_label(node.type, node.data, node.id, self.index)
+
+
+def _check_flow(flow: _Flow) -> list[ValidationIssue]:
+    return [*_check_starts(flow), *_check_nodes(flow), *_check_edges(flow), *_check_exits(flow),
+            *_check_reachability(flow)]
+
+
+def _check_starts(flow: _Flow) -> Iterator[ValidationIssue]:
+    starts = start_nodes(flow.doc)
+    if not starts:
+        yield flow.issue("no_start", "This flow has no Start step, so it can never begin. Add a Start step and "
+                                     "connect it to the first step.")
+    elif len(starts) > 1:
+        yield flow.issue("several_starts", f"This flow has {len(starts)} Start steps, but a flow begins at exactly "
+                                           "one. Delete the extra Start steps.", *starts)
+
+
+def _check_nodes(flow: _Flow) -> Iterator[ValidationIssue]:
+    for node in flow.doc.nodes:
+        spec = NODE_TYPES.get(node.type)
+        if spec is None:
+            yield flow.issue("unknown_node_type", f"The step “{node.id}” has the type “{node.type}”, which this "
+                                                  "version of Referflow does not know. Delete or replace it.", node.id)
+            continue
+        label = flow.label(node.id)
+        for requirement in spec.required(node.data):
+            yield flow.issue("missing_setting", f"{label} is not finished. {requirement}", node.id)
+        for kind, value in _find_missing_references(node.data, flow.index):
+            yield flow.issue(f"missing_{kind}", f"{label} uses {_missing_thing(kind, value)}.", node.id)
+
+
+def _check_edges(flow: _Flow) -> Iterator[ValidationIssue]:
+    for edge in flow.doc.edges:
+        source, target = flow.nodes.get(edge.source), flow.nodes.get(edge.target)
+        if source is None or target is None:
+            yield _missing_end(flow, source, target)
+            continue
+        spec = NODE_TYPES.get(source.type)
+        if spec and edge.source_handle not in spec.exits(source.data):
+            yield flow.issue("bad_exit", f"{flow.label(source.id)} has no “{edge.source_handle}” exit, so its "
+                                         f"connection to {flow.label(target.id)} is never used. Remove it.",
+                             source.id, target.id)
+
+
+def _missing_end(flow: _Flow, source: FlowNode | None, target: FlowNode | None) -> ValidationIssue:
+    if source is not None:
+        message = f"{flow.label(source.id)} is connected to a step that no longer exists. Reconnect or remove it."
+    elif target is not None:
+        message = f"A connection into {flow.label(target.id)} comes from a step that no longer exists. Remove it."
+    else:
+        message = "A connection joins two steps that no longer exist. Remove it."
+    return flow.issue("edge_to_missing_node", message, *(node.id for node in (source, target) if node))
+
+
+def _check_exits(flow: _Flow) -> Iterator[ValidationIssue]:
+    used = Counter((edge.source, edge.source_handle) for edge in flow.doc.edges)
+    for node in flow.doc.nodes:
+        spec = NODE_TYPES.get(node.type)
+        for handle in spec.exits(node.data) if spec else ():
+            count = used[node.id, handle]
+            if count == 0:
+                yield flow.issue("dangling_exit", _dangling_message(flow, node, handle), node.id)
+            elif count > 1:
+                yield flow.issue("duplicate_exit", f"{_exit_name(node, handle)} of {flow.label(node.id)} is "
+                                                   f"connected to {count} steps, but only the first is used. Remove "
+                                                   "the extra connections.", node.id)
+
+
+def _dangling_message(flow: _Flow, node: FlowNode, handle: str) -> str:
+    if handle == "next":
+        return f"{flow.label(node.id)} has no next step, so the flow stops after it."
+    return f"{_exit_name(node, handle)} of {flow.label(node.id)} leads nowhere, so the flow stops there."
+
+
+def _exit_name(node: FlowNode, handle: str) -> str:
+    if node.type == "send_message":
+        titles = {str(b.get("id")): b.get("title") for b in node.data.get("buttons") or [] if isinstance(b, dict)}
+        return f"The button “{titles.get(handle) or handle}”"
+    return f"Branch “{handle}”" if node.type == "randomizer" else f"The “{handle}” exit"
+
+
+def _check_reachability(flow: _Flow) -> Iterator[ValidationIssue]:
+    starts = start_nodes(flow.doc)
+    if not starts:
+        return
+    reached = reachable_nodes(flow.graph, starts)
+    for node in flow.doc.nodes:
+        if node.id not in reached:
+            yield flow.issue("unreachable_node", f"{flow.label(node.id)} can never be reached: no path leads to it "
+                                                 "from the Start step.", node.id)
+
+
+# ------------------------------------------------------------------------------------------------ triggers
+
+
+def _check_trigger(raw: Mapping, trigger: TriggerDef, index: WorkspaceIndex) -> Iterator[ValidationIssue]:
+    label = f"Trigger “{trigger.name}”"
+    ids = {"trigger_ids": (trigger.id,)}
+    if not trigger.actions:
+        yield _issue("no_actions", f"{label} has no actions, so it does nothing when it fires.", **ids)
+    for number, action in enumerate(trigger.actions, 1):
+        needs = ACTION_NEEDS.get(action.get("type"))  # type: ignore[arg-type]
+        if needs is None:
+            yield _issue("missing_setting", f"{label} is not finished. Choose what action {number} does.", **ids)
+        for key, what in needs or ():
+            if action.get(key) is None or action.get(key) == "":
+                yield _issue("missing_setting", f"{label} is not finished. In action {number}, {what}.", **ids)
+    for where, kind, value in _find_trigger_references(raw, index):
+        yield _issue(f"missing_{kind}", f"{label} uses {_missing_thing(kind, value)} {where}.", **ids)
+
+
+def _find_trigger_references(raw: Mapping, index: WorkspaceIndex) -> Iterator[tuple[str, str, object]]:
+    for key in ("entry_point_id", "field_id", "tag_id"):
+        for kind, value in _find_missing_references({key: raw.get(key)}, index):
+            yield "in its event filter", kind, value
+    for kind, value in _find_missing_references(raw.get("conditions"), index):
+        yield "in its conditions", kind, value
+    for number, action in enumerate(raw.get("actions") if isinstance(raw.get("actions"), list) else [], 1):
+        for kind, value in _find_missing_references(action, index):
+            yield f"in action {number}", kind, value
+
+
+# ------------------------------------------------------------------------------------------------ references
+
+
+def _find_missing_references(value: object, index: WorkspaceIndex) -> list[tuple[str, object]]:
+    """(kind, id) once each for every reference at any depth (keys like field_id or source_field_id) that names
+    nothing in the workspace."""
+    known = {"field": index.fields, "tag": index.tags, "flow": index.flows, "entry_point": index.entry_points}
+    missing = {(kind, ref) for kind, ref in _walk_references(value)
+               if ref is not None and not (isinstance(ref, int) and ref in known[kind])}
+    return sorted(missing, key=repr)
+
+
+def _walk_references(value: object) -> Iterator[tuple[str, object]]:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            kind = _reference_kind(key)
+            yield from [(kind, item)] if kind else _walk_references(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk_references(item)
+
+
+def _reference_kind(key: object) -> str | None:
+    if not isinstance(key, str):
+        return None
+    return next((kind for suffix, kind in REFERENCE_KINDS.items() if key == suffix or key.endswith(f"_{suffix}")),
+                None)
+
+
+def _missing_thing(kind: str, value: object) -> str:
+    noun = kind.replace("_", " ")
+    return f"{noun} #{value}, which does not exist in this workspace. Choose another {noun}"
+
+
+# ------------------------------------------------------------------------------------------------ loops
+
+
+def _cycle_issue(loop: list[tuple], nodes: Mapping, index: WorkspaceIndex) -> ValidationIssue:
+    flow_ids = list(dict.fromkeys(step[1] for step in loop if step[0] == "node" and step[1] is not None))
+    trigger_ids = tuple(dict.fromkeys(step[1] for step in loop if step[0] == "trigger"))
+    in_one_flow = not trigger_ids and len(flow_ids) <= 1
+    flow_id = flow_ids[0] if in_one_flow and flow_ids else None
+    where = f"In flow “{index.flows[flow_id]}”, these" if flow_id in index.flows else "These"
+    message = (f"{where} steps can repeat forever without waiting for the contact: "
+               f"{_describe_loop(loop, nodes, index, show_flows=not in_one_flow)}. "
+               "Put a question, buttons or a delay inside the loop, or break it.")
+    node_steps = [step for step in loop if step[0] == "node"]
+    return _issue("unguarded_cycle", message, flow_id=flow_id,
+                  node_ids=tuple(dict.fromkeys(step[2] for step in node_steps)), trigger_ids=trigger_ids,
+                  flow_ids=tuple(flow_ids), flow_nodes=tuple(dict.fromkeys((s[1], s[2]) for s in node_steps)))
+
+
+def _describe_loop(loop: list[tuple], nodes: Mapping, index: WorkspaceIndex, *, show_flows: bool) -> str:
+    labels, flow = [], None
+    for step in loop:
+        label = _step_label(step, nodes[step], index)
+        if show_flows and step[0] == "node" and step[1] != flow:
+            label = f"(flow “{index.flows.get(step[1], step[1])}”) {label}"
+        flow = step[1] if step[0] == "node" else None
+        labels.append(label)
+    if len(labels) > MAX_PATH_STEPS:
+        hidden = len(labels) - MAX_PATH_STEPS + 2
+        labels = [*labels[: MAX_PATH_STEPS - 3], f"… {hidden} more steps …", *labels[-1:]]
+    return " → ".join([*labels, f"back to {_step_label(loop[0], nodes[loop[0]], index)}"])
+
+
+def _step_label(step: tuple, attrs: Mapping, index: WorkspaceIndex) -> str:
+    if step[0] == "trigger":
+        return f"trigger “{attrs.get('name', step[1])}”"
+    return _node_label(attrs["type"], attrs["data"], step[2], index)
+
+
+def _node_label(node_type: str, data: Mapping, node_id: str, index: WorkspaceIndex) -> str:
+    """How the admin recognises a node on the canvas: its title and summary."""
+    spec = NODE_TYPES.get(node_type)
+    if spec is None:
+        return f"The step “{node_id}”"
+    summary = spec.summary(data, index)
+    return f"{spec.title} “{summary}”" if summary else spec.title
