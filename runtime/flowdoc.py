@@ -294,7 +294,7 @@ def _has_buttons(data: Mapping) -> bool:
 
 def _items(data: Mapping, key: str) -> list[Mapping]:
     value = data.get(key)
-    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def _blank(value: object) -> bool:

@@ -49,16 +49,13 @@ class TriggerDef:
 
 
 def flow_graph(doc: FlowDocument, *, flow_id: int | None = None) -> nx.MultiDiGraph:
-    """Nodes keyed by node id (attributes type, data, waits); one edge per connection the engine can follow
-    (attributes handle, id; keyed by the edge id). Connections to or from missing nodes, and from an exit the node
-    does not have, are left out. With `flow_id`, a go_to_flow node that jumps to this same flow also gets an edge
-    (handle JUMP) to the start, so a loop through such a jump shows up as a cycle."""
+    """Nodes keyed by node id (attributes type, data, waits, and exits: the node's exit handles, None for an unknown
+    type); one edge per connection the engine can follow (attributes handle, id; keyed by the edge id). Connections
+    to or from missing nodes, and from an exit the node does not have, are left out. With `flow_id`, a go_to_flow node
+    that jumps to this same flow also gets an edge (handle JUMP) to the start, so a loop through it is a cycle."""
     graph = nx.MultiDiGraph()
-    exits: dict[str, set[str] | None] = {}
-    for node in doc.nodes:
-        spec = NODE_TYPES.get(node.type)
-        graph.add_node(node.id, type=node.type, data=node.data, waits=bool(spec and spec.waits(node.data)))
-        exits[node.id] = set(spec.exits(node.data)) if spec else None
+    graph.add_nodes_from((node.id, _node_attributes(node)) for node in doc.nodes)
+    exits = dict(graph.nodes(data="exits"))
     graph.add_edges_from(
         (edge.source, edge.target, edge.id, {"handle": edge.source_handle, "id": edge.id})
         for edge in doc.edges
@@ -68,6 +65,13 @@ def flow_graph(doc: FlowDocument, *, flow_id: int | None = None) -> nx.MultiDiGr
     if flow_id is not None:
         graph.add_edges_from(_self_jumps(doc, flow_id))
     return graph
+
+
+def _node_attributes(node: FlowNode) -> dict:
+    spec = NODE_TYPES.get(node.type)
+    if spec is None:
+        return {"type": node.type, "data": node.data, "waits": False, "exits": None}
+    return {"type": node.type, "data": node.data, "waits": spec.waits(node.data), "exits": spec.exits(node.data)}
 
 
 def _self_jumps(doc: FlowDocument, flow_id: int) -> Iterator[tuple[str, str, str, dict]]:
@@ -166,23 +170,29 @@ def find_unguarded_cycles(graph: nx.DiGraph | nx.MultiDiGraph) -> list[list]:
     """One example loop (its nodes in order) per group of nodes that can keep running each other without ever
     waiting for the contact. Loops through a waiting node are fine, so the waiting nodes' exits are ignored. Works on
     flow_graph and workspace_graph alike; results follow the graph's node order."""
-    moving = _without_waiting_exits(graph)
     order = {node: index for index, node in enumerate(graph)}
+    waiting = {node for node, waits in graph.nodes(data="waits") if waits}
     cycles = []
-    for component in nx.strongly_connected_components(moving):
-        first = min(component, key=order.__getitem__)
-        if len(component) == 1 and not moving.has_edge(first, first):
-            continue
-        loop = [source for source, _ in nx.find_cycle(moving.subgraph(component), source=first)]
-        cycles.append(_rotate_to_earliest(loop, order))
+    for component in _looping_components(graph):  # a loop that never waits lies inside one loop of the whole graph
+        moving = _without_waiting_exits(graph, component, waiting)
+        for inner in _looping_components(moving):
+            first = min(inner, key=order.__getitem__)
+            loop = [source for source, *_ in nx.find_cycle(moving.subgraph(inner), source=first)]
+            cycles.append(_rotate_to_earliest(loop, order))
     return sorted(cycles, key=lambda loop: order[loop[0]])
 
 
-def _without_waiting_exits(graph: nx.DiGraph | nx.MultiDiGraph) -> nx.DiGraph:
-    waiting = {node for node, waits in graph.nodes(data="waits") if waits}
+def _looping_components(graph: nx.DiGraph | nx.MultiDiGraph) -> Iterator[set]:
+    for component in nx.strongly_connected_components(graph):
+        if len(component) > 1 or graph.has_edge(next(iter(component)), next(iter(component))):
+            yield component
+
+
+def _without_waiting_exits(graph: nx.DiGraph | nx.MultiDiGraph, nodes: set, waiting: set) -> nx.DiGraph:
     moving = nx.DiGraph()
-    moving.add_nodes_from(graph)
-    moving.add_edges_from((source, target) for source, target in graph.edges() if source not in waiting)
+    moving.add_nodes_from(nodes)
+    moving.add_edges_from((source, target) for source in nodes - waiting
+                          for target in graph.successors(source) if target in nodes)
     return moving
 
 

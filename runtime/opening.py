@@ -11,7 +11,7 @@ from typing import Any
 
 from runtime.definitions import EntryDef, FieldDef
 from runtime.links import LinkError, ParsedRef, PayloadItem, extract_ref, match_whatsapp_text, parse_ref
-from runtime.turn import Event, Turn
+from runtime.turn import Event, Turn, trace_steps
 from runtime.values import FieldValueError, JsonPathError, coerce_value, decode_value, read_json_path
 
 
@@ -41,8 +41,12 @@ class OpenResult:
     fields: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
-    trace: list[dict[str, Any]] = field(default_factory=list)
+    steps: list = field(default_factory=list, repr=False)  # the turn's raw trace, turned into dicts on demand
     duplicate_event: bool = False
+
+    @property
+    def trace(self) -> list[dict[str, Any]]:
+        return trace_steps(self.steps)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -107,7 +111,7 @@ def summarise_open(turn: Turn, opened: Opened, response: dict[str, Any]) -> Open
     return OpenResult(
         contact_id=opened.contact_id, is_new=opened.is_new, entry=opened.entry.ref if opened.entry else None,
         referral=opened.referral, events=[event.to_dict() for event in turn.events], warnings=turn.warnings,
-        response=response, fields=fields, tags=tags, messages=[m.to_dict() for m in turn.messages], trace=turn.trace,
+        response=response, fields=fields, tags=tags, messages=[m.to_dict() for m in turn.messages], steps=turn.steps,
     )
 
 

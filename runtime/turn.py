@@ -8,8 +8,9 @@ Field and tag changes are single SQL statements (upserts, atomic increments) tha
 import json
 import random
 import sqlite3
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from runtime.definitions import Definitions, FieldDef
@@ -32,7 +33,10 @@ class Event:
     depth: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if value not in (None, {}) and key != "depth"}
+        data = {"type": self.type, "contact_id": self.contact_id, "other_contact_id": self.other_contact_id,
+                "entry_point_id": self.entry_point_id, "field_id": self.field_id, "tag_id": self.tag_id,
+                "data": self.data}
+        return {key: value for key, value in data.items() if value is not None and value != {}}
 
 
 @dataclass
@@ -44,7 +48,9 @@ class SentMessage:
     node_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if value not in (None, [])}
+        data = {"contact_id": self.contact_id, "text": self.text, "buttons": self.buttons, "flow_id": self.flow_id,
+                "node_id": self.node_id}
+        return {key: value for key, value in data.items() if value is not None and value != []}
 
 
 class Turn:
@@ -55,20 +61,28 @@ class Turn:
         self.now = now
         self.stamp = now.replace(tzinfo=None).isoformat(" ", "microseconds")  # SQLAlchemy's DATETIME text format
         self.use_draft = use_draft
-        self.rng = random.Random(seed)
+        self.seed = seed
         self.events: list[Event] = []
         self.messages: list[SentMessage] = []
         self.warnings: list[str] = []
-        self.trace: list[dict[str, Any]] = []
+        self.steps: list[dict[str, Any] | Event] = []  # the trace; events are turned into dicts when read
+
+    @cached_property
+    def rng(self) -> random.Random:
+        return random.Random(self.seed)
+
+    @property
+    def trace(self) -> list[dict[str, Any]]:
+        return trace_steps(self.steps)
 
     # --- events and the trace ------------------------------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
         self.events.append(event)
-        self.note("event", event=event.type, contact_id=event.contact_id, **_event_details(event))
+        self.steps.append(event)
 
     def note(self, kind: str, **details: Any) -> None:
-        self.trace.append({"kind": kind, **details})
+        self.steps.append({"kind": kind, **details})
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -153,6 +167,8 @@ class Turn:
         return values
 
     def render(self, text: str, contact_id: int, *, referred_id: int | None = None, extra: dict | None = None) -> str:
+        if "{{" not in text:
+            return text
         me = self.contact(contact_id) or {}
         people = {"referrer": lambda: self.contact(me.get("referred_by_id")),
                   "referred": lambda: self.contact(referred_id)}
@@ -177,7 +193,8 @@ class Turn:
         self.db.execute(
             "INSERT INTO message (contact_id, direction, text, buttons, flow_id, node_id, created_at)"
             " VALUES (?, 'out', ?, ?, ?, ?, ?)",
-            (message.contact_id, message.text, json.dumps(message.buttons, ensure_ascii=False), message.flow_id,
+            (message.contact_id, message.text,
+             json.dumps(message.buttons, ensure_ascii=False) if message.buttons else "[]", message.flow_id,
              message.node_id, self.stamp),
         )
         self.messages.append(message)
@@ -189,8 +206,11 @@ class Turn:
         self.note("reply", contact_id=contact_id, text=text)
 
 
-def _event_details(event: Event) -> dict[str, Any]:
+def trace_steps(steps: list) -> list[dict[str, Any]]:
+    """What happened, in order: events, triggers, actions, flow steps, messages, warnings."""
+    return [_event_step(step) if isinstance(step, Event) else step for step in steps]
+
+
+def _event_step(event: Event) -> dict[str, Any]:
     details = event.to_dict()
-    for key in ("type", "contact_id"):
-        details.pop(key, None)
-    return details
+    return {"kind": "event", "event": details.pop("type"), **details}

@@ -13,6 +13,7 @@ from runtime.graph import TriggerDef, find_unguarded_cycles, flow_graph, reachab
 ERROR, WARNING = "error", "warning"
 WARNING_CODES = frozenset({"unreachable_node", "dangling_exit", "duplicate_exit", "no_actions"})
 REFERENCE_KINDS = {"field_id": "field", "tag_id": "tag", "flow_id": "flow", "entry_point_id": "entry_point"}
+REFERENCE_SUFFIXES = tuple(REFERENCE_KINDS)
 ACTION_NEEDS = {
     "set_field": (("field_id", "choose the field it changes"), ("op", "choose set, increase, decrease or clear")),
     "add_tag": (("tag_id", "choose the tag to add"),),
@@ -136,6 +137,9 @@ class _Flow:
     def issue(self, code: str, message: str, *node_ids: str) -> ValidationIssue:
         return _issue(code, message, flow_id=self.id, node_ids=node_ids)
 
+    def exits(self, node_id: str) -> list[str] | None:
+        return self.graph.nodes[node_id]["exits"]
+
     def label(self, node_id: str) -> str:
         node = self.nodes[node_id]
         return _node_label(node.type, node.data, node.id, self.index)
@@ -163,11 +167,10 @@ def _check_nodes(flow: _Flow) -> Iterator[ValidationIssue]:
             yield flow.issue("unknown_node_type", f"The step “{node.id}” has the type “{node.type}”, which this "
                                                   "version of Referflow does not know. Delete or replace it.", node.id)
             continue
-        label = flow.label(node.id)
         for requirement in spec.required(node.data):
-            yield flow.issue("missing_setting", f"{label} is not finished. {requirement}", node.id)
+            yield flow.issue("missing_setting", f"{flow.label(node.id)} is not finished. {requirement}", node.id)
         for kind, value in _find_missing_references(node.data, flow.index):
-            yield flow.issue(f"missing_{kind}", f"{label} uses {_missing_thing(kind, value)}.", node.id)
+            yield flow.issue(f"missing_{kind}", f"{flow.label(node.id)} uses {_missing_thing(kind, value)}.", node.id)
 
 
 def _check_edges(flow: _Flow) -> Iterator[ValidationIssue]:
@@ -176,8 +179,8 @@ def _check_edges(flow: _Flow) -> Iterator[ValidationIssue]:
         if source is None or target is None:
             yield _missing_end(flow, source, target)
             continue
-        spec = NODE_TYPES.get(source.type)
-        if spec and edge.source_handle not in spec.exits(source.data):
+        exits = flow.exits(source.id)
+        if exits is not None and edge.source_handle not in exits:
             yield flow.issue("bad_exit", f"{flow.label(source.id)} has no “{edge.source_handle}” exit, so its "
                                          f"connection to {flow.label(target.id)} is never used. Remove it.",
                              source.id, target.id)
@@ -196,8 +199,7 @@ def _missing_end(flow: _Flow, source: FlowNode | None, target: FlowNode | None) 
 def _check_exits(flow: _Flow) -> Iterator[ValidationIssue]:
     used = Counter((edge.source, edge.source_handle) for edge in flow.doc.edges)
     for node in flow.doc.nodes:
-        spec = NODE_TYPES.get(node.type)
-        for handle in spec.exits(node.data) if spec else ():
+        for handle in flow.exits(node.id) or ():
             count = used[node.id, handle]
             if count == 0:
                 yield flow.issue("dangling_exit", _dangling_message(flow, node, handle), node.id)
@@ -273,18 +275,23 @@ def _find_missing_references(value: object, index: WorkspaceIndex) -> list[tuple
     return sorted(missing, key=repr)
 
 
-def _walk_references(value: object) -> Iterator[tuple[str, object]]:
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            kind = _reference_kind(key)
-            yield from [(kind, item)] if kind else _walk_references(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _walk_references(item)
+def _walk_references(value: object) -> list[tuple[str, object]]:
+    found, stack = [], [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack += [child for child in item if isinstance(child, dict | list)]
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if kind := _reference_kind(key):
+                    found.append((kind, child))
+                elif isinstance(child, dict | list):
+                    stack.append(child)
+    return found
 
 
 def _reference_kind(key: object) -> str | None:
-    if not isinstance(key, str):
+    if not isinstance(key, str) or not key.endswith(REFERENCE_SUFFIXES):
         return None
     return next((kind for suffix, kind in REFERENCE_KINDS.items() if key == suffix or key.endswith(f"_{suffix}")),
                 None)
