@@ -3,8 +3,10 @@
 import argparse
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -134,6 +136,21 @@ def _build_parser() -> argparse.ArgumentParser:
     open_link.add_argument("--phone", default="", metavar="P")
     open_link.add_argument("--event-id", metavar="E", help="the inbound event id; a repeated id changes nothing")
     open_link.set_defaults(handler=run_open_link)
+
+    validate = commands.add_parser("validate", help="check flows, triggers and links (JSON; exit 1 on errors)")
+    validate.add_argument("--published", action="store_true", help="check the published copies the live bot runs")
+    validate.set_defaults(handler=run_validate)
+
+    reply = commands.add_parser("reply", help="a message from a contact: answers a question or presses a button")
+    reply.add_argument("text", help="what the contact sends (a button's title answers buttons)")
+    reply.add_argument("--channel-user", required=True, metavar="ID", help="the contact's id on the channel")
+    reply.add_argument("--channel", choices=CHANNEL_CHOICES, help="the contact's channel (needed when the id is on"
+                                                                   " several channels)")
+    reply.set_defaults(handler=run_reply)
+
+    tick = commands.add_parser("tick", help="run the delays that are due, after moving the clock forward")
+    tick.add_argument("--advance", default="0s", metavar="DURATION", help="e.g. 30s, 15m, 2h, 1d, 1h30m (default 0s)")
+    tick.set_defaults(handler=run_tick)
     return parser
 
 
@@ -162,9 +179,8 @@ def _database_refs(config: Config) -> list[str]:
 
 
 def run_import(config: Config, args: argparse.Namespace) -> int:
-    from storage.workspace_io import WorkspaceImportError, import_workspace
-
     from storage.db import open_database
+    from storage.workspace_io import WorkspaceImportError, import_workspace
 
     document = _read_json(args.file)
     database = open_database(url=config.database_url)
@@ -180,9 +196,8 @@ def run_import(config: Config, args: argparse.Namespace) -> int:
 
 
 def run_export(config: Config, args: argparse.Namespace) -> int:
-    from storage.workspace_io import export_workspace
-
     from storage.db import open_database
+    from storage.workspace_io import export_workspace
 
     database = open_database(url=config.database_url)
     try:
@@ -218,6 +233,69 @@ def run_open_link(config: Config, args: argparse.Namespace) -> int:
         database.dispose()
     _emit(result.to_dict())
     return 0
+
+
+def run_validate(config: Config, args: argparse.Namespace) -> int:
+    from storage.db import open_database
+    from storage.flows import workspace_problems
+
+    database = open_database(url=config.database_url)
+    try:
+        with database.session() as session:
+            problems = workspace_problems(session=session, use_draft=not args.published)
+    finally:
+        database.dispose()
+    errors = sum(problem.severity == "error" for problem in problems)
+    _emit({"errors": errors, "warnings": len(problems) - errors, "problems": [p.to_dict() for p in problems]})
+    return 1 if errors else 0
+
+
+def run_reply(config: Config, args: argparse.Namespace) -> int:
+    from runtime.service import Runtime
+    from storage.db import open_database
+
+    database = open_database(url=config.database_url)
+    try:
+        channel = args.channel or _channel_of(database, args.channel_user)
+        with Runtime(database) as runtime:
+            result = runtime.reply(channel=channel, channel_user_id=args.channel_user, text=args.text)
+    finally:
+        database.dispose()
+    _emit(result.to_dict())
+    return 0 if result.contact_id is not None else 1
+
+
+def _channel_of(database, channel_user_id: str) -> str:
+    with database.raw_connection() as connection:
+        channels = [row[0] for row in connection.execute(
+            "SELECT channel FROM contact WHERE channel_user_id = ?", (channel_user_id,))]
+    if len(channels) != 1:
+        where = "no channel" if not channels else "several channels (" + ", ".join(channels) + ")"
+        raise CommandError(f"the id '{channel_user_id}' is on {where}; say which with --channel")
+    return channels[0]
+
+
+def run_tick(config: Config, args: argparse.Namespace) -> int:
+    from runtime.service import Runtime
+    from storage.db import open_database
+
+    advance = parse_duration(args.advance)
+    database = open_database(url=config.database_url)
+    try:
+        with Runtime(database) as runtime:
+            result = runtime.tick(advance)
+    finally:
+        database.dispose()
+    _emit(result.to_dict())
+    return 0
+
+
+def parse_duration(text: str) -> timedelta:
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhdw])", text.strip().lower())
+    if not parts or re.sub(r"[\d.\s]+[smhdw]", "", text.strip().lower()):
+        raise CommandError(f"'{text}' is not a duration; write e.g. 30s, 15m, 2h, 1d or 1h30m")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    return timedelta(seconds=sum(float(number) * seconds[unit] for number, unit in parts))
 
 
 def _read_json(name: str) -> object:

@@ -311,7 +311,8 @@ def _randomizer(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
     if not branches:
         return END
     weights = [max(float(branch.get("weight", 1)), 0) for branch in branches]
-    chosen = turn.rng.choices(branches, weights=weights if sum(weights) else None)[0]
+    chosen = turn.random_for(f"{run.contact_id}:{run.flow_id}:{node_id}").choices(
+        branches, weights=weights if sum(weights) else None)[0]
     turn.note("random_branch", node_id=node_id, branch=chosen.get("id"))
     return chosen.get("id")
 

@@ -171,29 +171,32 @@ def find_unguarded_cycles(graph: nx.DiGraph | nx.MultiDiGraph) -> list[list]:
     waiting for the contact. Loops through a waiting node are fine, so the waiting nodes' exits are ignored. Works on
     flow_graph and workspace_graph alike; results follow the graph's node order."""
     order = {node: index for index, node in enumerate(graph)}
-    waiting = {node for node, waits in graph.nodes(data="waits") if waits}
+    moving = _without_waiting_exits(graph)
     cycles = []
-    for component in _looping_components(graph):  # a loop that never waits lies inside one loop of the whole graph
-        moving = _without_waiting_exits(graph, component, waiting)
-        for inner in _looping_components(moving):
-            first = min(inner, key=order.__getitem__)
-            loop = [source for source, *_ in nx.find_cycle(moving.subgraph(inner), source=first)]
-            cycles.append(_rotate_to_earliest(loop, order))
+    for component in _looping_components(moving):
+        first = min(component, key=order.__getitem__)
+        loop = [source for source, *_ in nx.find_cycle(moving.subgraph(component), source=first)]
+        cycles.append(_rotate_to_earliest(loop, order))
     return sorted(cycles, key=lambda loop: order[loop[0]])
+
+
+def _without_waiting_exits(graph: nx.DiGraph | nx.MultiDiGraph) -> nx.DiGraph:
+    """Only the nodes on some loop of the whole graph (a loop that never waits is one of those), with the edges that
+    leave a node without waiting."""
+    on_loops = {node for component in _looping_components(graph) for node in component}
+    waiting = {node for node, waits in graph.nodes(data="waits") if waits}
+    moving = nx.DiGraph()
+    moving.add_nodes_from(on_loops)
+    moving.add_edges_from((source, target) for source in on_loops - waiting
+                          for target in graph.successors(source) if target in on_loops)
+    return moving
 
 
 def _looping_components(graph: nx.DiGraph | nx.MultiDiGraph) -> Iterator[set]:
     for component in nx.strongly_connected_components(graph):
-        if len(component) > 1 or graph.has_edge(next(iter(component)), next(iter(component))):
+        node = next(iter(component))
+        if len(component) > 1 or graph.has_edge(node, node):
             yield component
-
-
-def _without_waiting_exits(graph: nx.DiGraph | nx.MultiDiGraph, nodes: set, waiting: set) -> nx.DiGraph:
-    moving = nx.DiGraph()
-    moving.add_nodes_from(nodes)
-    moving.add_edges_from((source, target) for source in nodes - waiting
-                          for target in graph.successors(source) if target in nodes)
-    return moving
 
 
 def _rotate_to_earliest(loop: list, order: Mapping) -> list:

@@ -44,10 +44,11 @@ class TurnResult:
     woken: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        data = {"contact": {"id": self.contact_id, "fields": self.fields, "tags": self.tags},
-                "handled": self.handled, "messages": self.messages, "events": self.events,
-                "warnings": self.warnings}
-        return data | ({"woken": self.woken} if self.contact_id is None else {})
+        common = {"messages": self.messages, "events": self.events, "warnings": self.warnings}
+        if self.contact_id is None:
+            return {"woken": self.woken} | common
+        return {"contact": {"id": self.contact_id, "fields": self.fields, "tags": self.tags},
+                "handled": self.handled} | common
 
 
 class Runtime:

@@ -10,7 +10,6 @@ import random
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from runtime.definitions import Definitions, FieldDef
@@ -67,9 +66,10 @@ class Turn:
         self.warnings: list[str] = []
         self.steps: list[dict[str, Any] | Event] = []  # the trace; events are turned into dicts when read
 
-    @cached_property
-    def rng(self) -> random.Random:
-        return random.Random(self.seed)
+    def random_for(self, place: str) -> random.Random:
+        """Unseeded: truly random. Seeded (the simulator, tests): the same seed, contact, place and time give the
+        same draw, so a scenario replays identically."""
+        return random.Random() if self.seed is None else random.Random(f"{self.seed}:{place}:{self.stamp}")
 
     @property
     def trace(self) -> list[dict[str, Any]]:

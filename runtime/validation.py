@@ -56,6 +56,10 @@ class WorkspaceIndex(Names):
         return cls(fields=_by_id(fields, "name"), tags=_by_id(tags, "name"),
                    flows=_by_id(flows, "name"), entry_points=_by_id(entry_points, "ref"))
 
+    @property
+    def by_kind(self) -> dict[str, Mapping[int, str]]:
+        return {"field": self.fields, "tag": self.tags, "flow": self.flows, "entry_point": self.entry_points}
+
 
 def _by_id(elements: Sequence[Mapping], key: str) -> dict[int, str]:
     return {e["id"]: str(e.get(key) or e["id"]) for e in elements if isinstance(e.get("id"), int)}
@@ -269,7 +273,9 @@ def _find_trigger_references(raw: Mapping, index: WorkspaceIndex) -> Iterator[tu
 def _find_missing_references(value: object, index: WorkspaceIndex) -> list[tuple[str, object]]:
     """(kind, id) once each for every reference at any depth (keys like field_id or source_field_id) that names
     nothing in the workspace."""
-    known = {"field": index.fields, "tag": index.tags, "flow": index.flows, "entry_point": index.entry_points}
+    known = index.by_kind
+    if not isinstance(value, dict | list):
+        return []
     missing = {(kind, ref) for kind, ref in _walk_references(value)
                if ref is not None and not (isinstance(ref, int) and ref in known[kind])}
     return sorted(missing, key=repr)

@@ -116,3 +116,73 @@ def test_a_bad_workspace_document_is_refused_with_the_element_named(capsys, tmp_
     code, _, err = run(capsys, "--db", str(tmp_path / "b.db"), "import", str(path))
     assert code == 2
     assert "fields[0] ('referral_points')" in err and "integer" in err
+
+
+def test_the_classic_referral_program_through_the_command_line(capsys, db: str) -> None:
+    def open_link(user: str, name: str, link: str) -> dict:
+        code, out, _ = run(capsys, "--db", db, "open-link", link, "--channel-user", user, "--first-name", name)
+        assert code == 0
+        return out
+
+    ann = open_link("psid-ann", "Ann", "https://m.me/1234567890?ref=giveaway2025")
+    ann_id = ann["contact"]["id"]
+    share = [m["text"] for m in ann["messages"] if m["contact_id"] == ann_id]
+    link = f"https://m.me/1234567890?ref=giveaway2025-c{ann_id}"
+    assert any(link in text for text in share)
+
+    to_ann = []
+    for user, name in [("psid-bob", "Bob"), ("psid-cat", "Cat"), ("psid-dan", "Dan")]:
+        joined = open_link(user, name, link)
+        assert joined["referral"]["status"] == "counted"
+        to_ann.append([m["text"] for m in joined["messages"] if m["contact_id"] == ann_id])
+    assert all(f"{name} joined with your link!" in texts for name, texts in zip(["Bob", "Cat", "Dan"], to_ann))
+    assert any("FRIENDS3" in text for text in to_ann[2])
+    assert not any("FRIENDS3" in text for texts in to_ann[:2] for text in texts)
+
+    selfish = open_link("psid-ann", "Ann", link)
+    assert selfish["referral"]["status"] == "self"
+    assert selfish["contact"]["fields"]["referral_points"] == 3 and "rewarded" in selfish["contact"]["tags"]
+    again = open_link("psid-bob", "Bob", link)
+    assert again["referral"]["status"] == "duplicate"
+    assert [m for m in again["messages"] if m["contact_id"] == ann_id] == []
+
+
+def test_validate_reports_problems_and_fails_on_errors(capsys, db: str, tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "--db", db, "validate")
+    assert code == 0 and out["errors"] == 0
+    looping = json.loads(FIXTURE.read_text())
+    looping["triggers"].append({"id": 9, "name": "Echo", "event": "field_changed", "field_id": 1,
+                                "actions": [{"type": "set_field", "field_id": 1, "op": "increase", "value": 1}]})
+    path = tmp_path / "loop.json"
+    path.write_text(json.dumps(looping))
+    run(capsys, "--db", db, "import", str(path))
+    code, out, _ = run(capsys, "--db", db, "validate")
+    assert code == 1
+    assert any(p["code"] == "unguarded_cycle" and 9 in p["trigger_ids"] for p in out["problems"])
+
+
+def test_reply_and_tick(capsys, tmp_path: Path) -> None:
+    document = json.loads(FIXTURE.read_text())
+    ask = {"schema": 1, "nodes": [
+        {"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
+        {"id": "q", "type": "ask", "position": {"x": 200, "y": 0}, "data": {"text": "Your plan?", "field_id": 3}},
+        {"id": "wait", "type": "delay", "position": {"x": 400, "y": 0}, "data": {"seconds": 600}},
+        {"id": "bye", "type": "send_message", "position": {"x": 600, "y": 0}, "data": {"text": "Enjoy {{plan}}!"}}],
+        "edges": [{"id": "a", "source": "start", "source_handle": "next", "target": "q"},
+                  {"id": "b", "source": "q", "source_handle": "next", "target": "wait"},
+                  {"id": "c", "source": "wait", "source_handle": "next", "target": "bye"}]}
+    document["flows"][0]["draft"] = document["flows"][0]["published"] = ask
+    path, db = tmp_path / "ask.json", str(tmp_path / "ask.db")
+    path.write_text(json.dumps(document))
+    run(capsys, "--db", db, "import", str(path))
+    _, opened, _ = run(capsys, "--db", db, "open-link", "https://t.me/giveaway_helper_bot?start=giveaway2025",
+                       "--channel-user", "77")
+    assert [m["text"] for m in opened["messages"]] == ["Your plan?"]
+    code, replied, _ = run(capsys, "--db", db, "reply", "--channel-user", "77", "pro")
+    assert code == 0 and replied["handled"] is True and replied["contact"]["fields"]["plan"] == "pro"
+    _, early, _ = run(capsys, "--db", db, "tick", "--advance", "5m")
+    assert early["woken"] == 0
+    _, late, _ = run(capsys, "--db", db, "tick", "--advance", "11m")
+    assert late["woken"] == 1 and [m["text"] for m in late["messages"]] == ["Enjoy pro!"]
+    code, unknown, _ = run(capsys, "--db", db, "reply", "--channel-user", "77", "--channel", "viber", "hi")
+    assert code == 1 and "must open a link first" in unknown["warnings"][0]

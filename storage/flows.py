@@ -1,0 +1,70 @@
+"""Flows: validation of the stored workspace, publishing (refused while errors exist) and discarding drafts."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlmodel import Session
+
+from runtime.links import USER_ID_PLACEHOLDER, ChannelIdentities, lint_link
+from runtime.validation import InvalidFlowError, ValidationIssue, WorkspaceIndex, has_errors, validate_workspace
+from storage.models import Flow, utcnow
+from storage.workspace_io import export_workspace
+
+
+def workspace_problems(*, session: Session, use_draft: bool = True, drafts: Mapping[int, dict] | None = None
+                       ) -> list[ValidationIssue]:
+    """Every problem of the workspace's flows (drafts, or the published copies the live bot runs), its triggers and
+    its entry links. `drafts` replaces stored drafts (the canvas validates what is on screen before saving)."""
+    document = export_workspace(session=session)
+    index = WorkspaceIndex.from_dicts(fields=document["fields"], tags=document["tags"],
+                                      entry_points=document["entry_points"], flows=document["flows"])
+    flows = {flow["id"]: (flow["name"], _copy(flow, use_draft, drafts or {})) for flow in document["flows"]}
+    return validate_workspace(flows, document["triggers"], index, link_lint=_lint_entry_links(document))
+
+
+def publish_flow(*, session: Session, flow_id: int) -> Flow:
+    """Copy the draft to the published copy; raises InvalidFlowError listing the errors that concern this flow."""
+    flow = session.get(Flow, flow_id)
+    if flow is None:
+        raise LookupError(f"There is no flow with ID {flow_id}.")
+    problems = [issue for issue in workspace_problems(session=session, use_draft=False, drafts={flow_id: flow.draft})
+                if issue.severity == "error" and (issue.flow_id == flow_id or flow_id in issue.flow_ids)]
+    if has_errors(problems):
+        raise InvalidFlowError(problems)
+    flow.published = flow.draft
+    flow.published_version = flow.version
+    flow.published_at = utcnow()
+    session.add(flow)
+    session.flush()
+    return flow
+
+
+def discard_draft(*, session: Session, flow_id: int) -> Flow:
+    flow = session.get(Flow, flow_id)
+    if flow is None or flow.published is None:
+        raise LookupError("This flow was never published, so there is no published copy to go back to.")
+    flow.draft = flow.published
+    flow.updated_at = utcnow()
+    session.add(flow)
+    session.flush()
+    return flow
+
+
+def _copy(flow: dict[str, Any], use_draft: bool, drafts: Mapping[int, dict]) -> dict:
+    if flow["id"] in drafts:
+        return drafts[flow["id"]]
+    return flow["draft"] if use_draft or flow["published"] is None else flow["published"]
+
+
+def _lint_entry_links(document: dict) -> list[ValidationIssue]:
+    identities = ChannelIdentities(**{key: document["settings"].get(key, "") for key in (
+        "page_id", "instagram_username", "whatsapp_number", "telegram_bot", "viber_uri", "webchat_base_url",
+        "webchat_account_id")})
+    issues = []
+    for entry in document["entry_points"]:
+        for channel in identities.configured_channels():
+            for problem in lint_link(channel, entry["ref"] + "-c" + USER_ID_PLACEHOLDER):
+                issues.append(ValidationIssue(
+                    code="link_limit", severity="warning", flow_id=None, node_ids=(), trigger_ids=(), flow_ids=(),
+                    message=f"Entry point '{entry['ref']}' on {channel}: {problem.message}"))
+    return issues
