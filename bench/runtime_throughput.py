@@ -1,8 +1,12 @@
 """Open-link throughput: the runtime's public entry point against plain sqlite3 doing the same writes per event.
 
 100,000 existing contacts; a mix of new joiners, repeat clicks, referrals (new and existing people, duplicates,
-self-referrals) and payloads (values, pairs, JSON). Both sides run in this process on copies of one database file.
-Prints a table and ends with `runtime/raw ratio: X.XX` (events per second, runtime over baseline).
+self-referrals) and payloads (values, pairs, JSON). Both sides run in this process on copies of one database file,
+in alternating blocks. Two workspaces: links only (an entry point answering with a message), and the classic referral
+program (tests/fixtures/referral_program.json: a "Share" flow answers, and each counted referral runs a trigger that
+increases the referrer's points, notifies them and runs the "Check reward" flow) — there the baseline also writes
+what the trigger and flows write. Ends with `runtime/raw ratio: X.XX` (opens per second, runtime over baseline, links
+only); the line before gives the same with triggers and flows.
 """
 
 import argparse
@@ -23,23 +27,31 @@ from runtime.links import parse_link
 from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import open_database
+from storage.workspace_io import import_workspace
 
 EXISTING = 100_000
 PAGE = "https://m.me/1234567890?ref="
+
+
+FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "referral_program.json"
 
 
 def main() -> None:
     options = _options()
     folder = Path(tempfile.mkdtemp(prefix="referflow-bench-"))
     try:
-        template = folder / "template.db"
-        build_database(template, options.contacts)
         events = make_events(options.events, options.contacts, random.Random(7))
-        shutil.copy(template, folder / "raw.db")
-        shutil.copy(template, folder / "runtime.db")
-        raw, ours = run_interleaved(folder, events)
-        parses = measure_parser(events)
-        report(options, raw, ours, parses)
+        ratios = {}
+        for program in (True, False):
+            template = folder / f"template-{program}.db"
+            build_database(template, options.contacts, program=program)
+            shutil.copy(template, folder / "raw.db")
+            shutil.copy(template, folder / "runtime.db")
+            raw, ours = run_interleaved(folder, events, program)
+            ratios[program] = report(options, raw, ours, program)
+        print(f"{'parse_link':28} {measure_parser(events):>10,.0f} parses/s")
+        print(f"runtime/raw ratio with triggers and flows: {ratios[True]:.2f}")
+        print(f"runtime/raw ratio: {ratios[False]:.2f}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -54,8 +66,14 @@ def _options() -> argparse.Namespace:
 # ------------------------------------------------------------------------------------------------ the data
 
 
-def build_database(path: Path, contacts: int) -> None:
+def build_database(path: Path, contacts: int, *, program: bool) -> None:
     database = open_database(url=f"sqlite:///{path}")
+    if program:
+        with database.write_session() as session:
+            import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+        _add_contacts(database, contacts)
+        database.dispose()
+        return
     with database.raw_connection() as db:
         db.execute("BEGIN IMMEDIATE")
         db.executemany("INSERT INTO custom_field (id, name, type, description, created_at) VALUES (?, ?, ?, '', ?)",
@@ -69,15 +87,22 @@ def build_database(path: Path, contacts: int) -> None:
             " ?, 1, 1, 'first_only', '', 'id', ?)",
             (json.dumps([{"path": "plan", "field_id": 3}, {"path": "seats", "field_id": 4}]), _now()),
         )
+        db.execute("COMMIT")
+    _add_contacts(database, contacts)
+    database.dispose()
+
+
+def _add_contacts(database, contacts: int) -> None:
+    with database.raw_connection() as db:
+        db.execute("BEGIN IMMEDIATE")
         db.executemany(
             "INSERT INTO contact (id, channel, channel_user_id, first_name, last_name, phone, first_ref, last_ref,"
             " created_at, last_seen_at) VALUES (?, 'messenger', ?, ?, '', '', 'giveaway2025', 'giveaway2025', ?, ?)",
             ((i, f"psid{i}", f"Person {i}", _now(), _now()) for i in range(1, contacts + 1)),
         )
         db.executemany("INSERT INTO field_value (contact_id, field_id, value, updated_at) VALUES (?, 1, ?, ?)",
-                       ((i, str(i % 7), _now()) for i in range(1, contacts + 1)))
+                       ((i, str(i % 2), _now()) for i in range(1, contacts + 1)))
         db.execute("COMMIT")
-    database.dispose()
 
 
 def make_events(n: int, contacts: int, rng: random.Random) -> list[dict]:
@@ -115,7 +140,8 @@ def make_events(n: int, contacts: int, rng: random.Random) -> list[dict]:
 # ------------------------------------------------------------------------------------------------ the two sides
 
 
-def run_interleaved(folder: Path, events: list[dict], blocks: int = 20) -> tuple[list[float], list[float]]:
+def run_interleaved(folder: Path, events: list[dict], program: bool, blocks: int = 20
+                    ) -> tuple[list[float], list[float]]:
     """Alternate blocks of baseline and runtime events, so that anything else the machine does hits both alike."""
     raw_db = sqlite3.connect(folder / "raw.db", isolation_level=None)
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000"):
@@ -126,7 +152,7 @@ def run_interleaved(folder: Path, events: list[dict], blocks: int = 20) -> tuple
     with Runtime(database) as runtime:
         for start in range(0, len(events), size):
             block = events[start:start + size]
-            raw += run_baseline(raw_db, block)
+            raw += run_baseline(raw_db, block, program)
             ours += run_runtime(runtime, block)
     raw_db.close()
     database.dispose()
@@ -142,7 +168,7 @@ def run_runtime(runtime: Runtime, events: list[dict]) -> list[float]:
     return latencies
 
 
-def run_baseline(db: sqlite3.Connection, events: list[dict]) -> list[float]:
+def run_baseline(db: sqlite3.Connection, events: list[dict], program: bool) -> list[float]:
     """The same rows per event, written with plain sqlite3 by code that already knows the answers."""
     latencies = []
     for event in events:
@@ -176,16 +202,33 @@ def run_baseline(db: sqlite3.Connection, events: list[dict]) -> list[float]:
                 db.execute("INSERT INTO event_log (type, contact_id, other_contact_id, entry_point_id, data, depth,"
                            " handled, created_at) VALUES ('referred_new_contact', ?, ?, 1, '{}', 0, 0, ?)",
                            (event["referrer"], contact, now))
+                if program:
+                    _write_reward_trigger(db, event["referrer"], 1 if is_new else 0.5, now)
         if is_new:
             db.execute("INSERT INTO event_log (type, contact_id, entry_point_id, data, depth, handled, created_at)"
                        " VALUES ('contact_created', ?, 1, '{}', 0, 0, ?)", (contact, now))
         db.execute("INSERT INTO event_log (type, contact_id, entry_point_id, data, depth, handled, created_at)"
                    " VALUES ('entry_point_opened', ?, 1, '{}', 0, 0, ?)", (contact, now))
+        text = f"Share your link: {PAGE}giveaway2025-c{contact}" if program else "Welcome!"
         db.execute("INSERT INTO message (contact_id, direction, text, buttons, created_at)"
-                   " VALUES (?, 'out', 'Welcome!', '[]', ?)", (contact, now))
+                   " VALUES (?, 'out', ?, '[]', ?)", (contact, text, now))
         db.execute("COMMIT")
         latencies.append(time.perf_counter() - started)
     return latencies
+
+
+def _write_reward_trigger(db: sqlite3.Connection, referrer: int, points: float, now: str) -> None:
+    """What the referral trigger and the "Check reward" flow write, by code that knows the outcome."""
+    db.execute("INSERT INTO trigger_run (trigger_id, contact_id, runs, last_run_at) VALUES (1, ?, 1, ?)"
+               " ON CONFLICT DO UPDATE SET runs = runs + 1, last_run_at = excluded.last_run_at", (referrer, now))
+    db.execute("INSERT INTO field_value (contact_id, field_id, value, updated_at) VALUES (?, 1, ?, ?)"
+               " ON CONFLICT DO UPDATE SET value = CAST(CAST(value AS NUMERIC) + ? AS TEXT),"
+               " updated_at = excluded.updated_at", (referrer, str(points), now, points))
+    db.execute("INSERT INTO event_log (type, contact_id, field_id, data, depth, handled, created_at)"
+               " VALUES ('field_changed', ?, 1, '{}', 1, 1, ?)", (referrer, now))
+    db.executemany("INSERT INTO message (contact_id, direction, text, buttons, created_at)"
+                   " VALUES (?, 'out', ?, '[]', ?)",
+                   [(referrer, "Someone joined with your link!", now), (referrer, "2 of 3 friends joined", now)])
 
 
 def measure_parser(events: list[dict]) -> float:
@@ -200,15 +243,17 @@ def measure_parser(events: list[dict]) -> float:
 # ------------------------------------------------------------------------------------------------ the report
 
 
-def report(options: argparse.Namespace, raw: list[float], ours: list[float], parses: float) -> None:
+def report(options: argparse.Namespace, raw: list[float], ours: list[float], program: bool) -> float:
     rows = [("plain sqlite3 (baseline)", raw), ("Runtime.open_link", ours)]
-    print(f"{options.events:,} opens against {options.contacts:,} existing contacts (WAL, synchronous=NORMAL)")
+    workspace = "referral program: triggers + flows" if program else "links only"
+    print(f"{options.events:,} opens against {options.contacts:,} existing contacts — {workspace}")
     print(f"{'':28} {'opens/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
     for name, latencies in rows:
         print(f"{name:28} {len(latencies) / sum(latencies):>10,.0f} {_percentile(latencies, 50):>8.3f}"
               f" {_percentile(latencies, 99):>8.3f}")
-    print(f"{'parse_link':28} {parses:>10,.0f} parses/s")
-    print(f"runtime/raw ratio: {sum(raw) / sum(ours):.2f}")
+    ratio = sum(raw) / sum(ours)
+    print(f"{'ratio':28} {ratio:>10.2f}\n")
+    return ratio
 
 
 def _percentile(values: list[float], q: int) -> float:

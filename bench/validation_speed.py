@@ -65,10 +65,11 @@ def build_flow(size: int, edge_count: int, rng: random.Random) -> dict:
     exits = [(i, handle) for i, node in enumerate(nodes) for handle in _exits(node)]
     rng.shuffle(exits)
     planted = {(p + 1, "false"): p for p in loops} | {(p, "next"): p + 1 for p in loops}
-    forced = [exit_ for exit_ in exits if exit_ in planted]
-    chosen = forced + [exit_ for exit_ in exits if exit_ not in planted][: edge_count - len(forced)]
-    edges = [_edge(n, source, handle, planted.get((source, handle)), nodes, rng)
-             for n, (source, handle) in enumerate(sorted(chosen))]
+    chained = {(i, _exits(node)[0]): i + 1 for i, node in enumerate(nodes[:-1]) if _exits(node)}  # all reachable
+    fixed = planted | {exit_: target for exit_, target in chained.items() if exit_ not in planted}
+    free = [exit_ for exit_ in exits if exit_ not in fixed][: edge_count - len(fixed)]
+    edges = [_edge(n, source, handle, fixed.get((source, handle)), nodes, rng)
+             for n, (source, handle) in enumerate(sorted([*fixed, *free]))]
     return {"schema": 1, "nodes": nodes, "edges": edges}
 
 

@@ -33,7 +33,8 @@ class Jump:
 
 
 def start_flow(turn: Turn, contact_id: int, flow_id: int, *, depth: int = 0, referred_id: int | None = None) -> None:
-    """Start a flow from its start node; a contact waiting elsewhere leaves that place."""
+    """Start a flow from its start node. A contact waiting elsewhere (a question, buttons, a delay) keeps that place
+    unless this flow waits too: a reward check that only sends a message does not cancel a pending question."""
     run = FlowRun(contact_id, flow_id, depth, referred_id, turn.use_draft)
     start = _start_of(turn, run)
     if start is not None:
@@ -119,7 +120,6 @@ def _walk(turn: Turn, run: FlowRun, node_id: str | None) -> None:
         if steps > MAX_FLOW_STEPS:
             turn.warn(f"Flow '{turn.defs.flows[run.flow_id].name}' was stopped after {MAX_FLOW_STEPS} steps: it "
                       "loops without waiting for the contact. Add a question, buttons or a delay to the loop.")
-            _clear_position(turn, run.contact_id)
             return
         attrs = graph.nodes[node_id]
         turn.note("node", contact_id=run.contact_id, flow_id=run.flow_id, node_id=node_id, type=attrs["type"])
@@ -132,7 +132,6 @@ def _walk(turn: Turn, run: FlowRun, node_id: str | None) -> None:
             graph = turn.defs.flow_graph(run.flow_id, run.use_draft)
             continue
         node_id = None if outcome == END else next_node(graph, node_id, outcome)
-    _clear_position(turn, run.contact_id)
 
 
 def _wait(turn: Turn, run: FlowRun, node_id: str, waiting_for: str, retries: int = 0) -> str:
@@ -254,7 +253,7 @@ def _tag(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
 
 def _send_referral_link(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
     entry = turn.defs.entry_by_id(data.get("entry_point_id"))
-    channel = turn.db.execute("SELECT channel FROM contact WHERE id = ?", (run.contact_id,)).fetchone()[0]
+    channel = turn.contact(run.contact_id)["channel"]
     if entry is None:
         turn.warn("A send-referral-link step points at an entry point that does not exist.")
         return "next"
@@ -268,7 +267,7 @@ def _send_referral_link(turn: Turn, run: FlowRun, node_id: str, data: dict) -> s
 
 
 def _notify_referrer(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
-    referrer = turn.db.execute("SELECT referred_by_id FROM contact WHERE id = ?", (run.contact_id,)).fetchone()[0]
+    referrer = turn.contact(run.contact_id)["referred_by_id"]
     if referrer is None:
         turn.note("skipped", node_id=node_id, reason="this contact was not referred by anyone")
     else:

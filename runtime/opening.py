@@ -294,6 +294,7 @@ class _Opening:
         if status in ("counted", "repeat"):
             self.db.execute("UPDATE contact SET referred_by_id = ? WHERE id = ? AND referred_by_id IS NULL",
                             (referrer_id, contact_id))
+            self.turn.forget(contact_id)
             self.turn.emit(Event(f"referred_{kind}_contact", referrer_id, other_contact_id=contact_id,
                                  entry_point_id=entry.id))
         return {"status": status, "kind": kind, "referrer_id": referrer_id}

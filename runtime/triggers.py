@@ -79,6 +79,6 @@ def _notify_referrer(turn: Turn, run: FlowRun, event: Event, text: str) -> None:
     if event.type in REFERRAL_EVENTS:
         say(turn, run, None, text)
         return
-    referrer = turn.db.execute("SELECT referred_by_id FROM contact WHERE id = ?", (event.contact_id,)).fetchone()[0]
+    referrer = (turn.contact(event.contact_id) or {}).get("referred_by_id")
     if referrer is not None:
         say(turn, run, None, text, to=referrer)

@@ -65,6 +65,7 @@ class Turn:
         self.messages: list[SentMessage] = []
         self.warnings: list[str] = []
         self.steps: list[dict[str, Any] | Event] = []  # the trace; events are turned into dicts when read
+        self._contacts: dict[int, dict[str, Any] | None] = {}  # what templates see, until a field changes
 
     def random_for(self, place: str) -> random.Random:
         """Unseeded: truly random. Seeded (the simulator, tests): the same seed, contact, place and time give the
@@ -78,6 +79,8 @@ class Turn:
     # --- events and the trace ------------------------------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
+        if event.type == "field_changed":
+            self._contacts.pop(event.contact_id, None)
         self.events.append(event)
         self.steps.append(event)
 
@@ -152,6 +155,15 @@ class Turn:
         """System fields and custom fields (by name) of a contact, as templates see them."""
         if contact_id is None:
             return None
+        if contact_id not in self._contacts:
+            self._contacts[contact_id] = self._load_contact(contact_id)
+        return self._contacts[contact_id]
+
+    def forget(self, contact_id: int) -> None:
+        """Drop what was read of a contact after changing it behind the turn's back."""
+        self._contacts.pop(contact_id, None)
+
+    def _load_contact(self, contact_id: int) -> dict[str, Any] | None:
         row = self.db.execute(
             "SELECT id, channel, channel_user_id, first_name, last_name, phone, referred_by_id, created_at"
             " FROM contact WHERE id = ?", (contact_id,)).fetchone()

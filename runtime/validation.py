@@ -85,9 +85,9 @@ def validate_flow(flow_id: int | None, doc: FlowDocument | Mapping, index: Works
     except FlowDocumentError as error:
         return [_broken_document(flow_id, error)]
     flow = _Flow(flow_id, document, flow_graph(document, flow_id=flow_id), index)
-    steps = [[("node", flow_id, node) for node in loop] for loop in find_unguarded_cycles(flow.graph)]
-    nodes = {("node", flow_id, node): attrs for node, attrs in flow.graph.nodes(data=True)}
-    return _check_flow(flow) + [_cycle_issue(loop, nodes, index) for loop in steps]
+    loops = [[("node", flow_id, node) for node in loop] for loop in find_unguarded_cycles(flow.graph)]
+    nodes = {step: flow.graph.nodes[step[2]] for loop in loops for step in loop}
+    return _check_flow(flow) + [_cycle_issue(loop, nodes, index) for loop in loops]
 
 
 def validate_workspace(flows: Mapping[int, tuple[str, dict]], triggers: Sequence[dict], index: WorkspaceIndex, *,
@@ -174,7 +174,7 @@ def _check_nodes(flow: _Flow) -> Iterator[ValidationIssue]:
         for requirement in spec.required(node.data):
             yield flow.issue("missing_setting", f"{flow.label(node.id)} is not finished. {requirement}", node.id)
         for kind, value in _find_missing_references(node.data, flow.index):
-            yield flow.issue(f"missing_{kind}", f"{flow.label(node.id)} uses {_missing_thing(kind, value)}.", node.id)
+            yield flow.issue(f"missing_{kind}", f"{flow.label(node.id)} uses {_missing_thing(kind, value)}", node.id)
 
 
 def _check_edges(flow: _Flow) -> Iterator[ValidationIssue]:
@@ -208,15 +208,19 @@ def _check_exits(flow: _Flow) -> Iterator[ValidationIssue]:
             if count == 0:
                 yield flow.issue("dangling_exit", _dangling_message(flow, node, handle), node.id)
             elif count > 1:
-                yield flow.issue("duplicate_exit", f"{_exit_name(node, handle)} of {flow.label(node.id)} is "
-                                                   f"connected to {count} steps, but only the first is used. Remove "
-                                                   "the extra connections.", node.id)
+                yield flow.issue("duplicate_exit", _duplicate_message(flow, node, handle, count), node.id)
 
 
 def _dangling_message(flow: _Flow, node: FlowNode, handle: str) -> str:
     if handle == "next":
         return f"{flow.label(node.id)} has no next step, so the flow stops after it."
     return f"{_exit_name(node, handle)} of {flow.label(node.id)} leads nowhere, so the flow stops there."
+
+
+def _duplicate_message(flow: _Flow, node: FlowNode, handle: str, count: int) -> str:
+    label = flow.label(node.id)
+    where = label if handle == "next" else f"{_exit_name(node, handle)} of {label}"
+    return f"{where} is connected to {count} next steps, but only the first is used. Remove the extra connections."
 
 
 def _exit_name(node: FlowNode, handle: str) -> str:
@@ -253,7 +257,7 @@ def _check_trigger(raw: Mapping, trigger: TriggerDef, index: WorkspaceIndex) -> 
             if action.get(key) is None or action.get(key) == "":
                 yield _issue("missing_setting", f"{label} is not finished. In action {number}, {what}.", **ids)
     for where, kind, value in _find_trigger_references(raw, index):
-        yield _issue(f"missing_{kind}", f"{label} uses {_missing_thing(kind, value)} {where}.", **ids)
+        yield _issue(f"missing_{kind}", f"{label} uses {_missing_thing(kind, value, where)}", **ids)
 
 
 def _find_trigger_references(raw: Mapping, index: WorkspaceIndex) -> Iterator[tuple[str, str, object]]:
@@ -303,9 +307,10 @@ def _reference_kind(key: object) -> str | None:
                 None)
 
 
-def _missing_thing(kind: str, value: object) -> str:
+def _missing_thing(kind: str, value: object, where: str = "") -> str:
     noun = kind.replace("_", " ")
-    return f"{noun} #{value}, which does not exist in this workspace. Choose another {noun}"
+    where = f" {where}" if where else ""
+    return f"{noun} #{value}{where}, which does not exist in this workspace. Choose another {noun}."
 
 
 # ------------------------------------------------------------------------------------------------ loops
@@ -337,7 +342,7 @@ def _describe_loop(loop: list[tuple], nodes: Mapping, index: WorkspaceIndex, *, 
     if len(labels) > MAX_PATH_STEPS:
         hidden = len(labels) - MAX_PATH_STEPS + 2
         labels = [*labels[: MAX_PATH_STEPS - 3], f"… {hidden} more steps …", *labels[-1:]]
-    return " → ".join([*labels, f"back to {_step_label(loop[0], nodes[loop[0]], index)}"])
+    return " → ".join([*labels, f"back to {labels[0]}"])
 
 
 def _step_label(step: tuple, attrs: Mapping, index: WorkspaceIndex) -> str:

@@ -135,7 +135,8 @@ def test_the_classic_referral_program_through_the_command_line(capsys, db: str) 
         joined = open_link(user, name, link)
         assert joined["referral"]["status"] == "counted"
         to_ann.append([m["text"] for m in joined["messages"] if m["contact_id"] == ann_id])
-    assert all(f"{name} joined with your link!" in texts for name, texts in zip(["Bob", "Cat", "Dan"], to_ann))
+    names = ["Bob", "Cat", "Dan"]
+    assert all(f"{name} joined with your link!" in texts for name, texts in zip(names, to_ann, strict=True))
     assert any("FRIENDS3" in text for text in to_ann[2])
     assert not any("FRIENDS3" in text for texts in to_ann[:2] for text in texts)
 
