@@ -26,6 +26,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, unquote
 
 CHANNELS: tuple[str, ...] = ("messenger", "instagram", "whatsapp", "telegram", "viber", "webchat")
@@ -54,19 +55,24 @@ class ChannelIdentities:
 
     def link_prefix(self, channel: str) -> str | None:
         """The link up to where the (encoded) ref goes, or None when the channel is not set up."""
-        page, user = self.page_id.strip(), self.instagram_username.strip().lstrip("@")
-        phone, bot = re.sub(r"\D", "", self.whatsapp_number), self.telegram_bot.strip().lstrip("@")
-        viber, account = self.viber_uri.strip(), self.webchat_account_id.strip()
-        base = self.webchat_base_url.strip().rstrip("/")
-        prefixes = {
-            "messenger": page and f"https://m.me/{_quote(page)}?ref=",
-            "instagram": user and f"https://ig.me/m/{_quote(user)}?ref=",
-            "whatsapp": phone and f"https://wa.me/{phone}?text=/",
-            "telegram": bot and f"https://t.me/{_quote(bot)}?start=",
-            "viber": viber and f"viber://pa?chatURI={_quote(viber)}&context=",
-            "webchat": base and account and f"{base}/?p={_quote(account)}&ref=",
-        }
-        return prefixes.get(channel) or None
+        return _link_prefixes(self).get(channel) or None
+
+
+@lru_cache(maxsize=64)
+def _link_prefixes(identities: ChannelIdentities) -> dict[str, str]:
+    """Every channel's link prefix, worked out once per set of identities (links are built on the hot path)."""
+    page, user = identities.page_id.strip(), identities.instagram_username.strip().lstrip("@")
+    phone, bot = re.sub(r"\D", "", identities.whatsapp_number), identities.telegram_bot.strip().lstrip("@")
+    viber, account = identities.viber_uri.strip(), identities.webchat_account_id.strip()
+    base = identities.webchat_base_url.strip().rstrip("/")
+    return {
+        "messenger": page and f"https://m.me/{_quote(page)}?ref=",
+        "instagram": user and f"https://ig.me/m/{_quote(user)}?ref=",
+        "whatsapp": phone and f"https://wa.me/{phone}?text=/",
+        "telegram": bot and f"https://t.me/{_quote(bot)}?start=",
+        "viber": viber and f"viber://pa?chatURI={_quote(viber)}&context=",
+        "webchat": base and account and f"{base}/?p={_quote(account)}&ref=",
+    }
 
 
 @dataclass(frozen=True)

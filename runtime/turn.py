@@ -164,37 +164,35 @@ class Turn:
         self._contacts.pop(contact_id, None)
 
     def _load_contact(self, contact_id: int) -> dict[str, Any] | None:
-        row = self.db.execute(
-            "SELECT id, channel, channel_user_id, first_name, last_name, phone, referred_by_id, created_at"
-            " FROM contact WHERE id = ?", (contact_id,)).fetchone()
-        if row is None:
+        rows = self.db.execute(
+            "SELECT c.id, c.channel, c.channel_user_id, c.first_name, c.last_name, c.phone, c.referred_by_id,"
+            " c.created_at, v.field_id, v.value FROM contact c LEFT JOIN field_value v ON v.contact_id = c.id"
+            " WHERE c.id = ?", (contact_id,)).fetchall()
+        if not rows:
             return None
-        names = ("user_id", "channel", "channel_user_id", "first_name", "last_name", "phone", "referred_by_id",
-                 "created_at")
-        values = dict(zip(names, row, strict=True))
+        values = dict(zip(_SYSTEM_FIELDS, rows[0][:8], strict=True))
         values["full_name"] = f"{values['first_name']} {values['last_name']}".strip()
-        for field_id, value in self.field_values(contact_id).items():
+        for *_, field_id, value in rows:
             if field_id in self.defs.fields_by_id:
-                values[self.defs.fields_by_id[field_id].name] = value
+                values[self.defs.fields_by_id[field_id].name] = decode_value(value)
         return values
 
     def render(self, text: str, contact_id: int, *, referred_id: int | None = None, extra: dict | None = None) -> str:
         if "{{" not in text:
             return text
-        me = self.contact(contact_id) or {}
-        people = {"referrer": lambda: self.contact(me.get("referred_by_id")),
+        people = {"me": lambda: self.contact(contact_id),
+                  "referrer": lambda: self.contact((self.contact(contact_id) or {}).get("referred_by_id")),
                   "referred": lambda: self.contact(referred_id)}
-        loaded: dict[str, dict | None] = {}
 
         def lookup(name: str) -> Any:
             if extra and name in extra:
                 return extra[name]
+            if name == "bot_name":
+                return self.defs.bot_name
             person, _, key = name.partition(".")
             if key and person in people:
-                if person not in loaded:
-                    loaded[person] = people[person]()
-                return (loaded[person] or {}).get(key)
-            return me.get(name, self.defs.bot_name if name == "bot_name" else None)
+                return (people[person]() or {}).get(key)
+            return (people["me"]() or {}).get(name)
 
         rendered = render_template(text, lookup)
         for name in rendered.missing:
@@ -216,6 +214,10 @@ class Turn:
         self.db.execute("INSERT INTO message (contact_id, direction, text, buttons, created_at)"
                         " VALUES (?, 'in', ?, '[]', ?)", (contact_id, text, self.stamp))
         self.note("reply", contact_id=contact_id, text=text)
+
+
+_SYSTEM_FIELDS = ("user_id", "channel", "channel_user_id", "first_name", "last_name", "phone", "referred_by_id",
+                  "created_at")
 
 
 def trace_steps(steps: list) -> list[dict[str, Any]]:

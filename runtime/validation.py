@@ -4,6 +4,7 @@ on the canvas at once. Running an invalid flow raises InvalidFlowError, which ca
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 
 import networkx as nx
 
@@ -56,7 +57,7 @@ class WorkspaceIndex(Names):
         return cls(fields=_by_id(fields, "name"), tags=_by_id(tags, "name"),
                    flows=_by_id(flows, "name"), entry_points=_by_id(entry_points, "ref"))
 
-    @property
+    @cached_property
     def by_kind(self) -> dict[str, Mapping[int, str]]:
         return {"field": self.fields, "tag": self.tags, "flow": self.flows, "entry_point": self.entry_points}
 
@@ -293,16 +294,14 @@ def _walk_references(value: object) -> list[tuple[str, object]]:
             stack += [child for child in item if isinstance(child, dict | list)]
         elif isinstance(item, dict):
             for key, child in item.items():
-                if kind := _reference_kind(key):
+                if isinstance(key, str) and key.endswith(REFERENCE_SUFFIXES) and (kind := _reference_kind(key)):
                     found.append((kind, child))
                 elif isinstance(child, dict | list):
                     stack.append(child)
     return found
 
 
-def _reference_kind(key: object) -> str | None:
-    if not isinstance(key, str) or not key.endswith(REFERENCE_SUFFIXES):
-        return None
+def _reference_kind(key: str) -> str | None:
     return next((kind for suffix, kind in REFERENCE_KINDS.items() if key == suffix or key.endswith(f"_{suffix}")),
                 None)
 
