@@ -7,6 +7,7 @@ Prints a table, `validation 10k nodes: X ms (target < 100 ms)` and `validation/b
 """
 
 import argparse
+import gc
 import random
 import sys
 import time
@@ -36,12 +37,12 @@ def main() -> None:
     index = build_index()
     document = load_flow(raw)
     graph = flow_graph(document)
-    timings = {
-        "load_flow (pydantic)": best_of(5, lambda: load_flow(raw)),
-        "flow_graph": best_of(5, lambda: flow_graph(document)),
-        "validate_flow": best_of(5, lambda: validate_flow(1, document, index)),
-        "baseline: SCC + descendants": best_of(5, lambda: run_baseline(graph)),
-    }
+    timings = best_of(5, {
+        "load_flow (pydantic)": lambda: load_flow(raw),
+        "flow_graph": lambda: flow_graph(document),
+        "validate_flow": lambda: validate_flow(1, document, index),
+        "baseline: SCC + descendants": lambda: run_baseline(graph),
+    })
     report(document, validate_flow(1, document, index), timings)
 
 
@@ -136,13 +137,16 @@ def run_baseline(graph: nx.MultiDiGraph) -> None:
     nx.descendants(graph, "n0")
 
 
-def best_of(runs: int, work: Callable[[], object]) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return min(times) * 1000
+def best_of(rounds: int, steps: dict[str, Callable[[], object]]) -> dict[str, float]:
+    """Milliseconds per step, the best of `rounds`; the steps take turns so a busy machine slows all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, work in steps.items():
+            gc.collect()
+            started = time.perf_counter()
+            work()
+            times[name].append(time.perf_counter() - started)
+    return {name: min(runs) * 1000 for name, runs in times.items()}
 
 
 def report(document: FlowDocument, issues: list, timings: dict[str, float]) -> None:

@@ -134,8 +134,8 @@ class Turn:
             self.emit(Event("field_changed", contact_id, field_id=target.id, data={"value": None}, depth=depth))
 
     def field_values(self, contact_id: int) -> dict[int, Any]:
-        return {field_id: decode_value(value) for field_id, value in self.db.execute(
-            "SELECT field_id, value FROM field_value WHERE contact_id = ?", (contact_id,))}
+        """Field values by field ID (from the turn's cache of the contact)."""
+        return (self.contact(contact_id) or {}).get(_BY_ID, {})
 
     # --- tags ------------------------------------------------------------------------------------------------------
 
@@ -172,9 +172,10 @@ class Turn:
             return None
         values = dict(zip(_SYSTEM_FIELDS, rows[0][:8], strict=True))
         values["full_name"] = f"{values['first_name']} {values['last_name']}".strip()
+        by_id = values[_BY_ID] = {}
         for *_, field_id, value in rows:
             if field_id in self.defs.fields_by_id:
-                values[self.defs.fields_by_id[field_id].name] = decode_value(value)
+                by_id[field_id] = values[self.defs.fields_by_id[field_id].name] = decode_value(value)
         return values
 
     def render(self, text: str, contact_id: int, *, referred_id: int | None = None, extra: dict | None = None) -> str:
@@ -216,6 +217,7 @@ class Turn:
         self.note("reply", contact_id=contact_id, text=text)
 
 
+_BY_ID = "\x00fields by id"  # a key no template can name
 _SYSTEM_FIELDS = ("user_id", "channel", "channel_user_id", "first_name", "last_name", "phone", "referred_by_id",
                   "created_at")
 
