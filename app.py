@@ -41,7 +41,7 @@ def load_config(args: argparse.Namespace | None = None) -> Config:
 def serve(config: Config) -> None:
     from nicegui import app, ui
 
-    from builder import auth, overview, settings
+    from builder import analytics, auth, contacts, entry_points, fields, overview, settings, triggers
     from storage.auth import ensure_admin_account
     from storage.db import open_database
 
@@ -57,6 +57,14 @@ def serve(config: Config) -> None:
     ui.page("/login")(auth.create)
     ui.page("/")(overview.create)
     ui.page("/settings")(settings.create)
+    ui.page("/fields")(fields.create)
+    ui.page("/entry-points")(entry_points.create)
+    ui.page("/entry-points/{entry_point_id}")(entry_points.create_editor)
+    ui.page("/triggers")(triggers.create)
+    ui.page("/triggers/{trigger_id}")(triggers.create_editor)
+    ui.page("/contacts")(contacts.create)
+    ui.page("/contacts/{contact_id}")(contacts.create_detail)
+    ui.page("/analytics")(analytics.create)
     ui.run(
         host=config.host,
         port=config.port,

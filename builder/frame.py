@@ -11,6 +11,11 @@ from storage.workspace import get_settings
 # (path, label, icon) — only pages that exist; later capabilities add theirs here.
 NAVIGATION = [
     ("/", "Overview", "dashboard"),
+    ("/entry-points", "Entry points", "link"),
+    ("/fields", "Fields & tags", "label"),
+    ("/triggers", "Triggers", "bolt"),
+    ("/contacts", "Contacts", "people"),
+    ("/analytics", "Analytics", "insights"),
     ("/settings", "Settings", "settings"),
 ]
 

@@ -1,0 +1,10 @@
+"""Analytics (being built)."""
+
+from nicegui import ui
+
+from builder.frame import frame
+
+
+def create() -> None:
+    with frame("Analytics"):
+        ui.label("This page is being built.")

@@ -1,0 +1,77 @@
+"""Draft and published copies: publishing refuses a flow with errors, and says why."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from runtime.validation import InvalidFlowError
+from storage.db import Database
+from storage.flows import discard_draft, publish_flow, workspace_problems
+from storage.models import Flow
+from storage.workspace_io import import_workspace
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
+
+
+@pytest.fixture
+def demo(database: Database) -> Database:
+    with database.write_session() as session:
+        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    return database
+
+
+def edit_draft(database: Database, flow_id: int, change) -> None:
+    with database.write_session() as session:
+        flow = session.get(Flow, flow_id)
+        draft = json.loads(json.dumps(flow.draft))
+        change(draft)
+        flow.draft = draft
+        flow.version += 1
+        session.add(flow)
+
+
+def test_a_valid_draft_is_published(demo: Database) -> None:
+    edit_draft(demo, 2, lambda d: d["nodes"][2]["data"].update(text="Well done! Code: FRIENDS3"))
+    with demo.write_session() as session:
+        flow = publish_flow(session=session, flow_id=2)
+    assert flow.published["nodes"][2]["data"]["text"] == "Well done! Code: FRIENDS3"
+    assert flow.published_version == flow.version
+
+
+def test_publishing_a_loop_that_never_waits_is_refused(demo: Database) -> None:
+    def loop(draft: dict) -> None:  # the reward message leads back to the condition
+        draft["edges"].append({"id": "back", "source": "tag_rewarded", "source_handle": "next", "target": "enough"})
+        draft["edges"] = [e for e in draft["edges"] if e["id"] != "e4"]
+
+    edit_draft(demo, 2, loop)
+    with demo.write_session() as session, pytest.raises(InvalidFlowError) as refused:
+        publish_flow(session=session, flow_id=2)
+    assert [issue.code for issue in refused.value.issues] == ["unguarded_cycle"]
+    assert "never waits" in str(refused.value) or "wait" in refused.value.issues[0].message
+    with demo.session() as session:
+        assert session.get(Flow, 2).published["edges"] == json.loads(FIXTURE.read_text())["flows"][1]["published"][
+            "edges"]  # the live copy is untouched
+
+
+def test_publishing_a_flow_with_a_missing_setting_is_refused(demo: Database) -> None:
+    edit_draft(demo, 1, lambda d: d["nodes"][1]["data"].pop("entry_point_id"))
+    with demo.write_session() as session, pytest.raises(InvalidFlowError) as refused:
+        publish_flow(session=session, flow_id=1)
+    assert {issue.code for issue in refused.value.issues} == {"missing_setting"}
+
+
+def test_problems_of_other_flows_do_not_block_publishing(demo: Database) -> None:
+    edit_draft(demo, 1, lambda d: d["nodes"][1]["data"].pop("entry_point_id"))
+    with demo.write_session() as session:
+        publish_flow(session=session, flow_id=2)
+        assert any(p.code == "missing_setting" for p in workspace_problems(session=session))
+        assert not [p for p in workspace_problems(session=session, use_draft=False) if p.severity == "error"]
+
+
+def test_discarding_a_draft_brings_back_the_published_copy(demo: Database) -> None:
+    edit_draft(demo, 1, lambda d: d["nodes"].append(
+        {"id": "x", "type": "end", "position": {"x": 0, "y": 0}, "data": {}}))
+    with demo.write_session() as session:
+        flow = discard_draft(session=session, flow_id=1)
+        assert flow.draft == flow.published
