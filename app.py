@@ -41,7 +41,18 @@ def load_config(args: argparse.Namespace | None = None) -> Config:
 def serve(config: Config) -> None:
     from nicegui import app, ui
 
-    from builder import analytics, auth, contacts, entry_points, fields, overview, settings, triggers
+    from builder import (
+        analytics,
+        auth,
+        contacts,
+        entry_points,
+        fields,
+        flow_editor,
+        flows,
+        overview,
+        settings,
+        triggers,
+    )
     from storage.auth import ensure_admin_account
     from storage.db import open_database
 
@@ -58,6 +69,8 @@ def serve(config: Config) -> None:
     ui.page("/")(overview.create)
     ui.page("/settings")(settings.create)
     ui.page("/fields")(fields.create)
+    ui.page("/flows")(flows.create)
+    ui.page("/flows/{flow_id}")(flow_editor.create)
     ui.page("/entry-points")(entry_points.create)
     ui.page("/entry-points/{entry_point_id}")(entry_points.create_editor)
     ui.page("/triggers")(triggers.create)

@@ -11,6 +11,7 @@ from storage.workspace import get_settings
 # (path, label, icon) — only pages that exist; later capabilities add theirs here.
 NAVIGATION = [
     ("/", "Overview", "dashboard"),
+    ("/flows", "Flows", "account_tree"),
     ("/entry-points", "Entry points", "link"),
     ("/fields", "Fields & tags", "label"),
     ("/triggers", "Triggers", "bolt"),
