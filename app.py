@@ -172,6 +172,13 @@ def _build_parser() -> argparse.ArgumentParser:
     tick = commands.add_parser("tick", help="run the delays that are due, after moving the clock forward")
     tick.add_argument("--advance", default="0s", metavar="DURATION", help="e.g. 30s, 15m, 2h, 1d, 1h30m (default 0s)")
     tick.set_defaults(handler=run_tick)
+
+    scenario = commands.add_parser("scenario", help="simulator scenarios (docs/scenario-format.md)")
+    scenario_commands = scenario.add_subparsers(dest="scenario_command", parser_class=_Parser, required=True)
+    scenario_run = scenario_commands.add_parser("run", help="run scenarios in the sandbox; exit 1 if one fails")
+    scenario_run.add_argument("files", nargs="+", metavar="FILE")
+    scenario_run.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
+    scenario_run.set_defaults(handler=run_scenarios)
     return parser
 
 
@@ -309,6 +316,23 @@ def run_tick(config: Config, args: argparse.Namespace) -> int:
         database.dispose()
     _emit(result.to_dict())
     return 0
+
+
+def run_scenarios(config: Config, args: argparse.Namespace) -> int:
+    from runtime.scenarios import ScenarioError
+    from storage.sandbox import run_scenario_file
+
+    reports = []
+    for name in args.files:
+        try:
+            reports.append(run_scenario_file(Path(name), live_url=config.database_url))
+        except ScenarioError as error:
+            raise CommandError(f"{name}: {error}") from None
+    if args.json:
+        _emit([report.to_dict() for report in reports])
+    else:
+        print("\n\n".join(report.to_text() for report in reports))
+    return 0 if all(report.passed for report in reports) else 1
 
 
 def parse_duration(text: str) -> timedelta:

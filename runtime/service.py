@@ -109,6 +109,11 @@ class Runtime:
             result.woken = woken
             return result
 
+    def contact_data(self, contact_id: int) -> tuple[dict[str, Any], list[str]]:
+        """A contact's field values (by name) and tag names, as stored now."""
+        with self._turn() as turn:
+            return read_contact_data(turn, contact_id)
+
     def definitions(self) -> Definitions:
         with self._lock:
             return self._definitions.get(self._connection)

@@ -187,3 +187,32 @@ def test_reply_and_tick(capsys, tmp_path: Path) -> None:
     assert late["woken"] == 1 and [m["text"] for m in late["messages"]] == ["Enjoy pro!"]
     code, unknown, _ = run(capsys, "--db", db, "reply", "--channel-user", "77", "--channel", "viber", "hi")
     assert code == 1 and "must open a link first" in unknown["warnings"][0]
+
+
+SCENARIO = ROOT / "tests" / "fixtures" / "scenarios" / "referral_program.json"
+
+
+def test_scenario_run_passes_and_fails(capsys, tmp_path: Path) -> None:
+    code = main(["--db", str(tmp_path / "s.db"), "scenario", "run", str(SCENARIO)])
+    out = capsys.readouterr().out
+    assert code == 0 and "Scenario 'Classic referral program': passed" in out and "6 passed, 0 failed" in out
+    broken = json.loads(SCENARIO.read_text())
+    broken["workspace"] = str(FIXTURE)
+    broken["steps"][-1]["expect"].append({"message_to": "dan", "contains": "You won"})
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(broken))
+    code = main(["--db", str(tmp_path / "s.db"), "scenario", "run", str(SCENARIO), str(path)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "✗ 6. dan opens" in out and "expected dan to receive a message containing 'You won'" in out
+
+
+def test_scenario_run_against_the_workspace_sandbox(capsys, db: str, tmp_path: Path) -> None:
+    scenario = json.loads(SCENARIO.read_text())
+    del scenario["workspace"]
+    path = tmp_path / "here.json"
+    path.write_text(json.dumps(scenario))
+    assert main(["--db", db, "scenario", "run", str(path)]) == 0
+    assert main(["--db", db, "scenario", "run", str(path)]) == 0  # the sandbox is reset before each run
+    code, out, _ = run(capsys, "--db", db, "export")
+    assert code == 0  # the live workspace is still readable and untouched by simulated people

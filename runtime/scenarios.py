@@ -1,0 +1,186 @@
+"""Scenarios: saved simulator steps with expectations, re-run as regression tests (docs/scenario-format.md).
+
+A scenario runs through the same `Runtime` entry points as live processing, against a sandbox the caller provides.
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from runtime.opening import Inbound
+from runtime.service import Runtime
+
+FORMAT = "referflow-scenario"
+BLOCKED = ("self", "duplicate", "unknown_referrer", "disabled")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_PERSON_ID = re.compile(r"\{\{\s*(\w+)\.id\s*\}\}")
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be run as written; the message names the step."""
+
+
+class SimulatedClock:
+    """The simulator's clock: starts at the real time and only moves when a step advances it."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class StepReport:
+    number: int
+    description: str
+    failures: list[str] = field(default_factory=list)
+    result: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+@dataclass
+class ScenarioReport:
+    name: str
+    steps: list[StepReport]
+
+    @property
+    def passed(self) -> bool:
+        return all(step.passed for step in self.steps)
+
+    def to_text(self) -> str:
+        lines = [f"Scenario '{self.name}': {'passed' if self.passed else 'FAILED'}"]
+        for step in self.steps:
+            lines.append(f"  {'✓' if step.passed else '✗'} {step.number}. {step.description}")
+            lines.extend(f"      {failure}" for failure in step.failures)
+        failed = sum(not step.passed for step in self.steps)
+        lines.append(f"  {len(self.steps) - failed} passed, {failed} failed")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "steps": [
+            {"number": s.number, "description": s.description, "passed": s.passed, "failures": s.failures}
+            for s in self.steps]}
+
+
+def check_scenario(scenario: object) -> list[str]:
+    """Every problem that stops a scenario from running, naming the step."""
+    if not isinstance(scenario, dict) or scenario.get("format") != FORMAT:
+        return [f"A scenario is a JSON object with \"format\": \"{FORMAT}\"."]
+    steps, people = scenario.get("steps"), scenario.get("people", {})
+    if not isinstance(steps, list) or not steps:
+        return ["The scenario has no steps."]
+    problems = []
+    for number, step in enumerate(steps, 1):
+        kinds = [key for key in ("open", "reply", "press", "advance") if isinstance(step, dict) and key in step]
+        if len(kinds) != 1:
+            problems.append(f"Step {number}: say exactly one of open, reply, press or advance.")
+        elif kinds[0] != "advance" and step.get("as") not in people:
+            problems.append(f"Step {number}: 'as' must name one of the scenario's people ({', '.join(people)}).")
+        elif kinds[0] == "advance" and not _DURATION.search(str(step["advance"])):
+            problems.append(f"Step {number}: '{step['advance']}' is not a duration such as 30s, 15m, 2h or 1d.")
+    return problems
+
+
+def run_scenario(runtime: Runtime, clock: SimulatedClock, scenario: dict) -> ScenarioReport:
+    """Run every step in order against the runtime's (sandbox) database and check its expectations."""
+    problems = check_scenario(scenario)
+    if problems:
+        raise ScenarioError(" ".join(problems))
+    run = _Run(runtime, clock, scenario)
+    return ScenarioReport(scenario.get("name", "Scenario"),
+                          [run.step(number, step) for number, step in enumerate(scenario["steps"], 1)])
+
+
+class _Run:
+    def __init__(self, runtime: Runtime, clock: SimulatedClock, scenario: dict) -> None:
+        self.runtime, self.clock = runtime, clock
+        self.people: dict[str, dict] = scenario.get("people", {})
+        self.ids: dict[str, int] = {}
+
+    def step(self, number: int, step: dict) -> StepReport:
+        description, result = self.perform(step)
+        report = StepReport(number, description, result=result)
+        for expectation in step.get("expect", []):
+            failure = self.check(expectation, result)
+            if failure:
+                report.failures.append(failure)
+        return report
+
+    def perform(self, step: dict) -> tuple[str, dict]:
+        if "advance" in step:
+            self.clock.now += _duration(str(step["advance"]))
+            return f"advance the clock {step['advance']}", self.runtime.tick().to_dict()
+        person = step["as"]
+        profile = self.people[person]
+        if "open" in step:
+            link = self.fill(str(step["open"]))
+            result = self.runtime.open_link(Inbound(
+                text=link, channel=profile.get("channel", "messenger"), channel_user_id=self.channel_user(person),
+                first_name=profile.get("first_name", person.title()), last_name=profile.get("last_name", ""),
+                phone=profile.get("phone", ""), event_id=step.get("event_id")))
+            self.ids[person] = result.contact_id
+            return f"{person} opens {link}", result.to_dict()
+        text = str(step.get("reply", step.get("press")))
+        verb = "replies" if "reply" in step else "presses"
+        result = self.runtime.reply(channel=profile.get("channel", "messenger"),
+                                    channel_user_id=self.channel_user(person), text=text)
+        return f"{person} {verb} '{text}'", result.to_dict()
+
+    def check(self, expectation: dict, result: dict) -> str | None:
+        if "message_to" in expectation:
+            return self.check_message(expectation, result)
+        if "referral" in expectation:
+            status = (result.get("referral") or {}).get("status")
+            wanted = expectation["referral"]
+            ok = status in BLOCKED if wanted == "blocked" else status == wanted
+            return None if ok else f"expected the referral to be {wanted}, but it was {status or 'not attempted'}"
+        if "field" in expectation or "tag" in expectation:
+            return self.check_contact(expectation)
+        if "warning" in expectation:
+            found = any(expectation["warning"].lower() in w.lower() for w in result.get("warnings", []))
+            return None if found else f"expected a warning containing '{expectation['warning']}'"
+        return f"unknown expectation {expectation}"
+
+    def check_message(self, expectation: dict, result: dict) -> str | None:
+        person = expectation["message_to"]
+        texts = [m["text"] for m in result.get("messages", []) if m["contact_id"] == self.ids.get(person)]
+        if "contains" in expectation:
+            wanted = self.fill(str(expectation["contains"]))
+            if not any(wanted in text for text in texts):
+                return f"expected {person} to receive a message containing '{wanted}'; got {texts or 'nothing'}"
+        if expectation.get("nothing") and texts:
+            return f"expected no message to {person}; got {texts}"
+        return None
+
+    def check_contact(self, expectation: dict) -> str | None:
+        person = expectation.get("of")
+        if person not in self.ids:
+            return f"'{person}' has not opened a link yet in this scenario"
+        fields, tags = self.runtime.contact_data(self.ids[person])
+        if "field" in expectation:
+            actual = fields.get(expectation["field"])
+            if actual != expectation.get("equals"):
+                return f"expected {person}'s {expectation['field']} to be {expectation.get('equals')!r}, got {actual!r}"
+            return None
+        present = expectation["tag"] in tags
+        if present != expectation.get("present", True):
+            return f"expected {person} {'to have' if expectation.get('present', True) else 'not to have'} " \
+                   f"tag '{expectation['tag']}'; their tags: {tags or 'none'}"
+        return None
+
+    def channel_user(self, person: str) -> str:
+        return str(self.people[person].get("channel_user_id", f"sim-{person}"))
+
+    def fill(self, text: str) -> str:
+        """`{{ann.id}}` becomes Ann's contact id once Ann exists."""
+        return _PERSON_ID.sub(lambda m: str(self.ids.get(m[1], m[0])), text)
+
+
+def _duration(text: str) -> timedelta:
+    return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(text.lower())))

@@ -1,0 +1,496 @@
+"""Entry points: the admin's input shapes, saving and deleting, activity counts, the links each channel gets, and how
+a pasted link would land (the same rules as runtime/opening.py, without writing anything).
+
+Decisions where the brief was silent:
+- Refs are unique exactly as written (the runtime matches refs case-sensitively, like the database).
+- A message response may be empty: the contact then gets no answer, but triggers still run.
+- Payload mapping keys are unique regardless of case (the runtime lower-cases them); JSON paths may repeat, so one
+  JSON value can fill several fields.
+- Problems are keyed by the input they belong to: ``ref``, ``response_flow_id``, ``payload_mapping.1.key``...
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from sqlmodel import Session, SQLModel, select
+
+from runtime.links import (
+    USER_ID_PLACEHOLDER,
+    ChannelIdentities,
+    LinkError,
+    LintProblem,
+    ParsedLink,
+    PayloadItem,
+    build_link,
+    check_entry_ref,
+    lint_link,
+    match_whatsapp_text,
+    parse_link,
+    referral_template,
+)
+from runtime.values import FieldValueError, JsonPathError, coerce_value, parse_json_path, read_json_path
+from storage.models import REFERRAL_POLICIES, Contact, CustomField, EntryPoint, Flow, Tag
+from storage.workspace import get_settings
+
+
+class _MappingRow(SQLModel):
+    @field_validator("field_id", check_fields=False)
+    @classmethod
+    def check_field(cls, value: int | None) -> int:
+        if value is None:
+            raise ValueError("Choose the field that receives this value.")
+        return value
+
+
+class PayloadMappingRow(_MappingRow):
+    """A key in the link (`giveaway--738--gold`) and the field its value fills."""
+
+    key: str
+    field_id: int | None = Field(default=None, validate_default=True)
+
+    @field_validator("key")
+    @classmethod
+    def check_key(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("Type the key the link uses, e.g. 738 or color.")
+        if "--" in value or "–" in value or "—" in value or value.endswith("-"):
+            raise ValueError("A key cannot contain '--' or a long dash, nor end with '-': links use '--' to "
+                             "separate values.")
+        return value
+
+
+class JsonMappingRow(_MappingRow):
+    """A path in the link's JSON data (`order.items[0].sku`) and the field its value fills."""
+
+    path: str
+    field_id: int | None = Field(default=None, validate_default=True)
+
+    @field_validator("path")
+    @classmethod
+    def check_path(cls, value: str) -> str:
+        try:
+            parse_json_path(value)
+        except JsonPathError as error:
+            raise ValueError(f"{error} Write names joined by dots and list positions in brackets, e.g. "
+                             "order.items[0].sku.") from None
+        return value.strip()
+
+
+_CHOICES = {
+    "response_type": (("message", "flow"), "Choose whether the entry point answers with a message or starts a flow."),
+    "referral_policy": (REFERRAL_POLICIES, "Choose 'count each person once' or 'count every open'."),
+    "referrer_match": (("id", "phone", "id_or_phone"), "Choose how the referrer is found: by contact ID, by phone, "
+                                                        "or by either."),
+}
+
+
+class _EntryPointChecks(SQLModel):
+    """The checks an entry point's values pass; None (an update leaving a value alone) passes them all."""
+
+    @field_validator("name", "ref", check_fields=False)
+    @classmethod
+    def check_text(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if info.field_name == "name" and not value.strip():
+            raise ValueError("Give the entry point a name; admins see it in lists.")
+        if info.field_name == "ref" and (reason := check_entry_ref(value.strip())):
+            raise ValueError(reason)
+        return value.strip()
+
+    @field_validator(*_CHOICES, check_fields=False)
+    @classmethod
+    def check_choice(cls, value: str | None, info: ValidationInfo) -> str | None:
+        allowed, message = _CHOICES[info.field_name]
+        if value is not None and value not in allowed:
+            raise ValueError(message)
+        return value
+
+    @field_validator("whatsapp_pattern", check_fields=False)
+    @classmethod
+    def check_pattern(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None if value is None else ""
+        try:
+            match_whatsapp_text("", value)
+        except LinkError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+
+class EntryPointCreate(_EntryPointChecks):
+    name: str
+    ref: str
+    active: bool = True
+    response_type: str = "message"
+    response_message: str = ""
+    response_flow_id: int | None = None
+    segment_tag_id: int | None = None
+    default_field_id: int | None = None
+    payload_mapping: list[PayloadMappingRow] = []
+    json_mapping: list[JsonMappingRow] = []
+    referrals_enabled: bool = True
+    referral_policy: str = "first_only"
+    referrer_match: str = "id"
+    whatsapp_pattern: str = ""
+
+
+class EntryPointUpdate(_EntryPointChecks):
+    """Only the values given change; to clear a picker (flow, tag, default field) pass it as None explicitly."""
+
+    name: str | None = None
+    ref: str | None = None
+    active: bool | None = None
+    response_type: str | None = None
+    response_message: str | None = None
+    response_flow_id: int | None = None
+    segment_tag_id: int | None = None
+    default_field_id: int | None = None
+    payload_mapping: list[PayloadMappingRow] | None = None
+    json_mapping: list[JsonMappingRow] | None = None
+    referrals_enabled: bool | None = None
+    referral_policy: str | None = None
+    referrer_match: str | None = None
+    whatsapp_pattern: str | None = None
+
+
+class EntryPointError(ValueError):
+    """The entry point was not saved; `problems` maps each input (``ref``, ``payload_mapping.0.key``) to what to fix."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("\n".join(problems.values()))
+        self.problems = problems
+
+
+def describe_problems(error: ValidationError) -> dict[str, str]:
+    """The input shapes' validation errors keyed like EntryPointError's problems."""
+    problems: dict[str, str] = {}
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        problems.setdefault(key, problem["msg"].removeprefix("Value error, "))
+    return problems
+
+
+# --- reading ----------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EntryPointSummary:
+    """One row of the entry point list, with its activity."""
+
+    id: int
+    name: str
+    ref: str
+    active: bool
+    response_type: str
+    response_message: str
+    flow_name: str | None
+    segment_tag: str | None
+    opens: int
+    new_contacts: int
+    referrals: int
+
+
+_SUMMARY_SQL = sa.text("""
+    SELECT e.id, e.name, e.ref, e.active, e.response_type, e.response_message, f.name, t.name,
+           coalesce(o.opens, 0), coalesce(o.new_contacts, 0), coalesce(r.referrals, 0)
+    FROM entry_point e
+    LEFT JOIN flow f ON f.id = e.response_flow_id
+    LEFT JOIN tag t ON t.id = e.segment_tag_id
+    LEFT JOIN (SELECT entry_point_id, count(*) AS opens, sum(is_new_contact) AS new_contacts
+               FROM link_open WHERE entry_point_id IS NOT NULL GROUP BY entry_point_id) o ON o.entry_point_id = e.id
+    LEFT JOIN (SELECT entry_point_id, count(*) AS referrals FROM referral
+               WHERE status IN ('counted', 'repeat') GROUP BY entry_point_id) r ON r.entry_point_id = e.id
+    ORDER BY lower(e.name), e.id
+""")
+
+
+def list_entry_points(*, session: Session) -> list[EntryPointSummary]:
+    """Every entry point with its opens, new contacts and counted referrals, aggregated in SQL in one query."""
+    return [EntryPointSummary(row[0], row[1], row[2], bool(row[3]), *row[4:8], int(row[8]), int(row[9]), int(row[10]))
+            for row in session.execute(_SUMMARY_SQL)]
+
+
+@dataclass(frozen=True)
+class EntryPointActivity:
+    """What is recorded for one entry point: what deleting it would touch."""
+
+    opens: int
+    referrals: int
+    triggers: int
+
+
+def count_activity(*, session: Session, entry_point_id: int) -> EntryPointActivity:
+    row = session.execute(sa.text(
+        "SELECT (SELECT count(*) FROM link_open WHERE entry_point_id = :id),"
+        " (SELECT count(*) FROM referral WHERE entry_point_id = :id AND status IN ('counted', 'repeat')),"
+        " (SELECT count(*) FROM trigger WHERE entry_point_id = :id)"), {"id": entry_point_id}).one()
+    return EntryPointActivity(*row)
+
+
+def get_entry_point(*, session: Session, entry_point_id: int) -> EntryPoint | None:
+    return session.get(EntryPoint, entry_point_id)
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the editor's pickers offer, id → label."""
+
+    flows: dict[int, str]
+    tags: dict[int, str]
+    fields: dict[int, str]
+
+
+def list_choices(*, session: Session) -> Choices:
+    fields = session.exec(select(CustomField.id, CustomField.name, CustomField.type).order_by(CustomField.name))
+    return Choices(
+        flows=dict(session.exec(select(Flow.id, Flow.name).order_by(Flow.name)).all()),
+        tags=dict(session.exec(select(Tag.id, Tag.name).order_by(Tag.name)).all()),
+        fields={field_id: f"{name} ({kind})" for field_id, name, kind in fields},
+    )
+
+
+def check_ref(*, session: Session, ref: str, entry_point_id: int | None = None) -> str | None:
+    """None when `ref` can name this entry point, else why not (the grammar, or another entry point has it)."""
+    ref = ref.strip()
+    if reason := check_entry_ref(ref):
+        return reason
+    other = session.exec(select(EntryPoint.name).where(EntryPoint.ref == ref, EntryPoint.id != entry_point_id)).first()
+    return f"The entry point '{other}' already uses the ref '{ref}'; every ref must be unique." if other else None
+
+
+# --- writing ----------------------------------------------------------------------------------------------------------
+
+def create_entry_point(*, session: Session, data: EntryPointCreate) -> EntryPoint:
+    """Raises EntryPointError when the ref is taken or a picked flow, tag or field is gone."""
+    values = data.model_dump()
+    _raise_problems(session, values, None)
+    entry_point = EntryPoint(**values)
+    session.add(entry_point)
+    session.flush()
+    return entry_point
+
+
+def update_entry_point(*, session: Session, entry_point_id: int, data: EntryPointUpdate) -> EntryPoint:
+    entry_point = session.get(EntryPoint, entry_point_id)
+    if entry_point is None:
+        raise LookupError("This entry point no longer exists; it may have been deleted.")
+    values = {name: getattr(entry_point, name) for name in EntryPointCreate.model_fields}
+    values |= data.model_dump(exclude_unset=True)
+    _raise_problems(session, values, entry_point_id)
+    for name, value in values.items():
+        setattr(entry_point, name, value)
+    session.add(entry_point)
+    session.flush()
+    return entry_point
+
+
+def delete_entry_point(*, session: Session, entry_point_id: int) -> None:
+    """Its referral records and the triggers that listen to it go too; recorded opens stay, without an entry point."""
+    entry_point = session.get(EntryPoint, entry_point_id)
+    if entry_point is not None:
+        session.delete(entry_point)
+        session.flush()
+
+
+def _raise_problems(session: Session, values: dict[str, Any], entry_point_id: int | None) -> None:
+    if problems := _find_problems(session, values, entry_point_id):
+        raise EntryPointError(problems)
+
+
+def _find_problems(session: Session, values: dict[str, Any], entry_point_id: int | None) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    if reason := check_ref(session=session, ref=values["ref"], entry_point_id=entry_point_id):
+        problems["ref"] = reason
+    if values["response_type"] == "flow" and values["response_flow_id"] is None:
+        problems["response_flow_id"] = "Choose the flow this entry point starts."
+    pickers = [("response_flow_id", Flow, "flow"), ("segment_tag_id", Tag, "tag"),
+               ("default_field_id", CustomField, "field")]
+    pickers += [(f"{kind}.{index}.field_id", CustomField, "field")
+                for kind in ("payload_mapping", "json_mapping") for index in range(len(values[kind]))]
+    for key, model, noun in pickers:
+        chosen = _picked(values, key)
+        if chosen is not None and session.get(model, chosen) is None:
+            problems.setdefault(key, f"That {noun} no longer exists; choose another.")
+    seen: set[str] = set()
+    for index, row in enumerate(values["payload_mapping"]):
+        if row["key"].lower() in seen:
+            problems.setdefault(f"payload_mapping.{index}.key", f"The key '{row['key']}' is mapped twice; a key "
+                                                                 "can fill only one field.")
+        seen.add(row["key"].lower())
+    return problems
+
+
+def _picked(values: dict[str, Any], key: str) -> int | None:
+    kind, _, rest = key.partition(".")
+    if not rest:
+        return values[kind]
+    index, _, name = rest.partition(".")
+    return values[kind][int(index)][name]
+
+
+# --- links ------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ChannelLinks:
+    """A channel's entry link, the personal referral link template, and the channel limits either breaks."""
+
+    channel: str
+    entry_link: str
+    referral_link: str
+    problems: tuple[LintProblem, ...]
+
+
+def channel_identities(*, session: Session) -> ChannelIdentities:
+    settings = get_settings(session=session)
+    return ChannelIdentities(**{name: getattr(settings, name) for name in ChannelIdentities.__dataclass_fields__})
+
+
+def build_entry_links(ref: str, identities: ChannelIdentities) -> list[ChannelLinks]:
+    """Links for every configured channel; empty when none is set up or the ref cannot name an entry point."""
+    if check_entry_ref(ref):
+        return []
+    links = []
+    for channel in identities.configured_channels():
+        problems = (*lint_link(channel, ref), *lint_link(channel, ref + "-c" + USER_ID_PLACEHOLDER))
+        links.append(ChannelLinks(channel, build_link(channel, ref, identities),
+                                  referral_template(channel, ref, identities), tuple(dict.fromkeys(problems))))
+    return links
+
+
+# --- a pasted link, explained -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Landing:
+    """One value of a link and the field it lands in: `saved` is the value as stored, or `problem` says why not."""
+
+    source: str
+    value: str
+    field: str | None
+    how: str
+    saved: str | None
+    problem: str | None
+
+
+@dataclass(frozen=True)
+class LinkExplanation:
+    parsed: ParsedLink
+    entry: EntryPoint | None
+    entry_note: str | None
+    referrer_contact: str | None
+    referrer_note: str | None
+    payload: tuple[Landing, ...]
+    json_values: tuple[Landing, ...]
+    json_note: str | None
+
+
+def explain_link(*, session: Session, text: str) -> LinkExplanation:
+    """How the runtime would read a pasted link against this workspace: nothing is written."""
+    parsed = parse_link(text, session.exec(select(EntryPoint.ref)).all())
+    entry = session.exec(select(EntryPoint).where(EntryPoint.ref == parsed.entry)).first() if parsed.entry else None
+    live = entry if entry is not None and entry.active else None
+    fields = {field.id: field for field in session.exec(select(CustomField))}
+    entry_note = None
+    if entry is not None and not entry.active:
+        entry_note = "This entry point is switched off: the person gets the default reply and nothing in the link " \
+                     "is saved."
+    contact, referrer_note = _explain_referrer(session, parsed.referrer, live)
+    payload = tuple(_land_payload(item, live, fields) for item in parsed.payload)
+    json_values, json_note = _land_json(parsed.json, live, fields)
+    return LinkExplanation(parsed, entry, entry_note, contact, referrer_note, payload, json_values, json_note)
+
+
+def _explain_referrer(session: Session, referrer: str | None, entry: EntryPoint | None
+                      ) -> tuple[str | None, str | None]:
+    if referrer is None:
+        return None, None
+    if entry is None:
+        return None, "Ignored: the link's entry point is unknown or switched off."
+    contact = find_referrer(session=session, referrer=referrer, match=entry.referrer_match)
+    if contact is None:
+        how = {"id": "contact ID", "phone": "phone", "id_or_phone": "contact ID or phone"}[entry.referrer_match]
+        return None, f"No contact has the {how} '{referrer}', so no referral would be counted."
+    if not entry.referrals_enabled:
+        return describe_contact(contact), "Referrals are off for this entry point, so the referrer is not credited."
+    return describe_contact(contact), None
+
+
+def _land_payload(item: PayloadItem, entry: EntryPoint | None, fields: dict[int, CustomField]) -> Landing:
+    source = "first value" if item.key is None else f"key '{item.key}'"
+    key = (item.key or "").strip().lower()
+    mapping = {str(row["key"]).strip().lower(): row["field_id"] for row in entry.payload_mapping} if entry else {}
+    if item.key is None:
+        target, how = fields.get(entry.default_field_id) if entry else None, "default payload field"
+    elif key in mapping:
+        target, how = fields.get(mapping[key]), "this entry point's payload mapping"
+    elif key.isdigit():
+        target, how = fields.get(int(key)), "field ID"
+    else:
+        target, how = next((f for f in fields.values() if f.name.lower() == key), None), "field name"
+    if target is None:
+        missing = ("This entry point has no default payload field" if item.key is None
+                   else f"No custom field has the ID or name '{item.key}'")
+        return Landing(source, item.value, None, how, None, f"{missing}, so the value is not saved.")
+    return _land(source, item.value, target, how, entry)
+
+
+def _land_json(data: dict | None, entry: EntryPoint | None, fields: dict[int, CustomField]
+               ) -> tuple[tuple[Landing, ...], str | None]:
+    if data is None:
+        return (), None
+    if entry is None:
+        return (), "The JSON is not saved: the link's entry point is unknown or switched off."
+    if not entry.json_mapping:
+        return (), "This entry point has no JSON mapping, so the JSON is not saved."
+    landings = []
+    for row in entry.json_mapping:
+        target, source = fields.get(row["field_id"]), f"JSON path '{row['path']}'"
+        try:
+            value = read_json_path(data, row["path"])
+        except JsonPathError as error:
+            landings.append(Landing(source, "", target.name if target else None, "JSON mapping", None, str(error)))
+            continue
+        if target is None:
+            landings.append(Landing(source, show_value(value), None, "JSON mapping", None,
+                                    f"The field with ID {row['field_id']} no longer exists."))
+            continue
+        landings.append(_land(source, value, target, "JSON mapping", entry))
+    return tuple(landings), None
+
+
+def _land(source: str, value: Any, target: CustomField, how: str, entry: EntryPoint | None) -> Landing:
+    shown = show_value(value)
+    if entry is None:
+        return Landing(source, shown, target.name, how, None, "Not saved: the link's entry point is unknown or "
+                                                              "switched off.")
+    try:
+        saved = coerce_value(target.name, target.type, value)
+    except FieldValueError as error:
+        return Landing(source, shown, target.name, how, None, str(error))
+    return Landing(source, shown, target.name, how, show_value(saved), None)
+
+
+def describe_contact(contact: Contact) -> str:
+    name = f"{contact.first_name} {contact.last_name}".strip() or "A contact without a name"
+    return f"{name} (contact #{contact.id} on {contact.channel})"
+
+
+def find_referrer(*, session: Session, referrer: str, match: str) -> Contact | None:
+    """The contact a link's referrer names, found as the runtime finds it (by contact ID, phone, or either)."""
+    if match in ("id", "id_or_phone") and referrer.isdigit() and len(referrer) <= 18:
+        contact = session.get(Contact, int(referrer))
+        if contact is not None:
+            return contact
+    digits = "".join(char for char in referrer if char.isdigit())
+    if match in ("phone", "id_or_phone") and digits:
+        return session.exec(select(Contact).where(
+            sa.or_(Contact.phone == digits, sa.and_(Contact.channel == "whatsapp", Contact.channel_user_id == digits))
+        ).order_by(Contact.id).limit(1)).first()
+    return None
+
+
+def show_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

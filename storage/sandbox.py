@@ -1,0 +1,112 @@
+"""The simulator's sandbox: a separate SQLite file that mirrors the workspace's definitions and holds only simulated
+contacts. Live contacts are never read or written: the sandbox has its own contact tables, and syncing copies only
+definition tables from the live file.
+"""
+
+import json
+import sqlite3
+import tempfile
+from pathlib import Path
+
+from runtime.scenarios import ScenarioError, ScenarioReport, SimulatedClock, run_scenario
+from runtime.service import Runtime
+from storage.db import Database, open_database
+from storage.workspace_io import WorkspaceImportError, import_workspace
+
+# Definition tables in foreign-key order (parents first).
+DEFINITIONS = ("workspace_settings", "custom_field", "tag", "flow", "entry_point", "trigger")
+# What simulated people leave behind; emptied by a reset (contacts cascade to their values, tags, messages...).
+SIMULATED = ("processed_event", "wake_up", "flow_position", "event_log", "link_open", "referral", "message",
+             "trigger_run", "contact_tag", "field_value", "contact")
+
+
+def sandbox_url(live_url: str) -> str:
+    """`data/referflow.db` → `data/referflow.sandbox.db`, next to the live file."""
+    if not live_url.startswith("sqlite:///") or live_url.endswith(":memory:"):
+        raise ValueError("The simulator needs the workspace in a SQLite file.")
+    path = Path(live_url.removeprefix("sqlite:///"))
+    return f"sqlite:///{path.with_name(path.stem + '.sandbox' + path.suffix)}"
+
+
+def open_sandbox(live: Database) -> Database:
+    """The sandbox database next to the live one, migrated and with the live definitions copied in."""
+    sandbox = open_database(url=sandbox_url(live.url))
+    sync_definitions(live=live, sandbox=sandbox)
+    return sandbox
+
+
+def sync_definitions(*, live: Database, sandbox: Database) -> None:
+    """Make the sandbox's definitions equal to the live ones, keeping every id (the canvas lights nodes by id) and the
+    simulated contacts (their values for a deleted field go with the field)."""
+    live_path = live.url.removeprefix("sqlite:///")
+    with sandbox.raw_connection() as connection:
+        connection.execute("ATTACH DATABASE ? AS live", (live_path,))
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            for table in reversed(DEFINITIONS):
+                connection.execute(f'DELETE FROM main."{table}" WHERE id NOT IN (SELECT id FROM live."{table}")')
+            for table in DEFINITIONS:
+                _upsert_all(connection, table)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        finally:
+            connection.execute("DETACH DATABASE live")
+
+
+def reset_sandbox(sandbox: Database) -> None:
+    """Forget every simulated person and everything that happened to them; definitions stay."""
+    with sandbox.raw_connection() as connection:
+        connection.execute("BEGIN IMMEDIATE")
+        for table in SIMULATED:
+            connection.execute(f'DELETE FROM "{table}"')
+        connection.execute("COMMIT")
+
+
+def _upsert_all(connection: sqlite3.Connection, table: str) -> None:
+    columns = [row[1] for row in connection.execute(f'PRAGMA main.table_info("{table}")')]
+    names = ", ".join(f'"{column}"' for column in columns)
+    updates = ", ".join(f'"{column}" = excluded."{column}"' for column in columns if column != "id")
+    connection.execute(
+        f'INSERT INTO main."{table}" ({names}) SELECT {names} FROM live."{table}" WHERE true'
+        f" ON CONFLICT (id) DO UPDATE SET {updates}"
+    )
+
+
+def run_scenario_file(path: Path, *, live_url: str) -> ScenarioReport:
+    """Run one scenario file: in a fresh sandbox made from the scenario's own `workspace` file when it names one,
+    else in the (reset) sandbox of the workspace at `live_url`."""
+    scenario = _read_scenario(path)
+    with tempfile.TemporaryDirectory(prefix="referflow-scenario-") as folder:
+        if scenario.get("workspace"):
+            sandbox = open_database(url=f"sqlite:///{Path(folder) / 'sandbox.db'}")
+            document = _read_scenario(path.parent / scenario["workspace"], what="workspace")
+            if scenario.get("settings"):
+                document = {**document, "settings": {**document.get("settings", {}), **scenario["settings"]}}
+            try:
+                with sandbox.write_session() as session:
+                    import_workspace(session=session, document=document)
+            except WorkspaceImportError as error:
+                raise ScenarioError(f"its workspace {scenario['workspace']} cannot be imported: {error}") from None
+        else:
+            live = open_database(url=live_url)
+            sandbox = open_sandbox(live)
+            live.dispose()
+            reset_sandbox(sandbox)
+        clock = SimulatedClock()
+        try:
+            with Runtime(sandbox, clock=clock, use_draft=scenario.get("copy") == "draft",
+                         seed=scenario.get("seed", 1)) as runtime:
+                return run_scenario(runtime, clock, scenario)
+        finally:
+            sandbox.dispose()
+
+
+def _read_scenario(path: Path, what: str = "scenario") -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ScenarioError(f"cannot read the {what} file {path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise ScenarioError(f"the {what} file {path} is not valid JSON (line {error.lineno}: {error.msg})") from None
