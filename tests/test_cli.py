@@ -214,5 +214,5 @@ def test_scenario_run_against_the_workspace_sandbox(capsys, db: str, tmp_path: P
     path.write_text(json.dumps(scenario))
     assert main(["--db", db, "scenario", "run", str(path)]) == 0
     assert main(["--db", db, "scenario", "run", str(path)]) == 0  # the sandbox is reset before each run
-    code, out, _ = run(capsys, "--db", db, "export")
-    assert code == 0  # the live workspace is still readable and untouched by simulated people
+    code, document, _ = run(capsys, "--db", db, "export")
+    assert code == 0 and [e["ref"] for e in document["entry_points"]] == ["giveaway2025"]  # live workspace intact
