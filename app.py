@@ -51,6 +51,7 @@ def serve(config: Config) -> None:
         flows,
         overview,
         settings,
+        simulator,
         triggers,
     )
     from storage.auth import ensure_admin_account
@@ -78,6 +79,7 @@ def serve(config: Config) -> None:
     ui.page("/contacts")(contacts.create)
     ui.page("/contacts/{contact_id}")(contacts.create_detail)
     ui.page("/analytics")(analytics.create)
+    ui.page("/simulator")(simulator.create)
     ui.run(
         host=config.host,
         port=config.port,

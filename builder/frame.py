@@ -17,6 +17,7 @@ NAVIGATION = [
     ("/triggers", "Triggers", "bolt"),
     ("/contacts", "Contacts", "people"),
     ("/analytics", "Analytics", "insights"),
+    ("/simulator", "Simulator", "science"),
     ("/settings", "Settings", "settings"),
 ]
 

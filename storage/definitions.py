@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Session, select
 
 from runtime.flowdoc import NODE_TYPES
@@ -277,9 +277,11 @@ def _trigger_uses(session: Session, key: str, value: int, name: str | None) -> l
     for trigger in session.exec(select(Trigger).order_by(Trigger.id)):
         where = f"Trigger “{trigger.name}”"
         if getattr(trigger, key) == value:
-            uses.append(Use(where, f"starts when this {noun} changes", "the trigger is deleted with it"))
+            change = "changes" if noun == "field" else "is added or removed"
+            uses.append(Use(where, f"starts when this {noun} {change}", "the trigger is deleted with it"))
+        rules = trigger.conditions.get("rules") or []
         uses += [Use(where, f"condition {number}", problem)
-                 for number, rule in enumerate(trigger.conditions.get("rules") or [], 1) if value in _references(rule, key)]
+                 for number, rule in enumerate(rules, 1) if value in _references(rule, key)]
         for number, action in enumerate(trigger.actions, 1):
             if value in _references(action, key) or _mentions(action.get("text"), name):
                 uses.append(Use(where, f"action {number} ({ACTION_WORDS.get(action.get('type'), '?')})", problem))
@@ -356,6 +358,8 @@ def trigger_context(*, session: Session, trigger_id: int | None = None) -> dict:
 class RuleInput(BaseModel):
     """A condition on the context contact's field: {"field_id": 1, "op": ">=", "value": 3}."""
 
+    model_config = ConfigDict(validate_default=True)
+
     field_id: int | None = None
     op: str = "=="
     value: Any = None
@@ -406,6 +410,8 @@ class ConditionsInput(BaseModel):
 
 class ActionInput(BaseModel):
     """One action; only the keys of its type are kept (docs/workspace-format.md, trigger actions)."""
+
+    model_config = ConfigDict(validate_default=True)
 
     type: str
     field_id: int | None = None
@@ -489,6 +495,8 @@ class ActionInput(BaseModel):
 class TriggerCreate(BaseModel):
     """A trigger as the editor sends it; validate with `context=trigger_context(session=...)`."""
 
+    model_config = ConfigDict(validate_default=True)
+
     name: str
     event: str
     entry_point_id: int | None = None
@@ -571,7 +579,7 @@ class TriggerRow:
 
 def list_triggers(*, session: Session) -> list[TriggerRow]:
     runs = dict(session.execute(sa.text("SELECT trigger_id, SUM(runs) FROM trigger_run GROUP BY trigger_id")).all())
-    triggers = session.exec(select(Trigger).order_by(Trigger.event, Trigger.position, Trigger.id))
+    triggers = session.exec(select(Trigger).order_by(Trigger.position, Trigger.id))
     return [TriggerRow(trigger, runs.get(trigger.id, 0)) for trigger in triggers]
 
 

@@ -339,3 +339,16 @@ class DefinitionsVersion(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     version: int = 0
+
+
+class Scenario(SQLModel, table=True):
+    """A simulator scenario saved from the builder (docs/scenario-format.md); the document is the same format as a
+    scenario file."""
+
+    __tablename__ = "scenario"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(sa.String, nullable=False, unique=True))
+    document: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
