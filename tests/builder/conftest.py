@@ -10,5 +10,5 @@ async def admin(app_env, user: User) -> User:
     await user.open("/login")
     user.find(marker="password").type(ADMIN_PASSWORD)
     user.find(marker="sign-in").click()
-    await user.should_see(marker="navigation")
+    await user.should_see(marker="navigation", retries=50)  # signing in hashes a password: slow on a busy machine
     return user

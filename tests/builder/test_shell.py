@@ -16,13 +16,13 @@ async def test_wrong_password_is_refused_then_rate_limited(app_env, user: User) 
     for left in (4, 3, 2, 1):
         user.find(marker="password").type("wrong password")
         user.find(marker="sign-in").click()
-        await user.should_see(f"That password is not right. {left} tr")
+        await user.should_see(f"That password is not right. {left} tr", retries=50)
     user.find(marker="password").type("wrong password")
     user.find(marker="sign-in").click()
-    await user.should_see("0 tries left before a 10-minute pause.")
+    await user.should_see("0 tries left before a 10-minute pause.", retries=50)
     user.find(marker="password").type(ADMIN_PASSWORD)
     user.find(marker="sign-in").click()
-    await user.should_see("Too many wrong passwords. Try again in 10 minutes.")
+    await user.should_see("Too many wrong passwords. Try again in 10 minutes.", retries=50)
     await user.should_not_see(marker="navigation")
 
 

@@ -114,8 +114,8 @@ def test_duplicates_copy_the_draft_under_a_free_name(demo: Database) -> None:
 def test_delete_reports_what_used_the_flow(demo: Database) -> None:
     with demo.write_session() as session:
         jumper = create_flow(session=session, name="Jump", document={"nodes": [
-            {"id": "start", "type": "start", "data": {}},
-            {"id": "go", "type": "go_to_flow", "data": {"flow_id": 2}}],
+            {"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
+            {"id": "go", "type": "go_to_flow", "position": {"x": 260, "y": 0}, "data": {"flow_id": 2}}],
             "edges": [{"id": "e1", "source": "start", "target": "go"}]})
     with demo.session() as session:
         before = flow_users(session=session, flow_id=2)
@@ -187,3 +187,11 @@ def test_import_without_a_name_uses_a_placeholder(database: Database) -> None:
     with database.write_session() as session:
         flow = import_flow(session=session, document={"format": FLOW_FORMAT, "flow": HELLO})
     assert flow.name == "Imported flow"
+
+
+@pytest.mark.xfail(strict=True, reason="runtime/flowdoc.py Position: an int default reaches the float serializer")
+def test_a_node_without_a_position_is_placed_at_the_origin(database: Database) -> None:
+    with database.write_session() as session:
+        flow = create_flow(session=session, name="Bare", document={"nodes": [{"id": "start", "type": "start"}],
+                                                                   "edges": []})
+    assert flow.draft["nodes"][0]["position"] == {"x": 0, "y": 0}

@@ -1,0 +1,248 @@
+// The flow canvas: Vue Flow drawing the nodes and edges that Python sends, and reporting what the admin does.
+// Python holds the document of record; this component only draws it, applies positions and selection locally while
+// the admin drags or clicks, and emits every structural change (add, move, connect, delete) for Python to decide.
+import { h, markRaw, nextTick, watch } from "vue";
+import { ConnectionMode, Handle, MarkerType, Position, VueFlow, useVueFlow } from "@vue-flow/core";
+import { Background } from "@vue-flow/background";
+import { Controls } from "@vue-flow/controls";
+import { MiniMap } from "@vue-flow/minimap";
+import coreCss from "@vue-flow/core/dist/style.css";
+import themeCss from "@vue-flow/core/dist/theme-default.css";
+import controlsCss from "@vue-flow/controls/dist/style.css";
+import minimapCss from "@vue-flow/minimap/dist/style.css";
+import canvasCss from "./flow_canvas.css";
+
+export const NODE_MIME = "application/x-referflow-node"; // what the palette puts in dataTransfer
+const NODE_WIDTH = 210; // .rf-node width in flow_canvas.css
+const BADGE_COLORS = { error: "#dc2626", warning: "#ea580c" };
+let instances = 0;
+
+injectStyle("referflow-canvas-style", [coreCss, themeCss, controlsCss, minimapCss, canvasCss].join("\n"));
+
+function injectStyle(id, css) {
+  if (typeof document === "undefined" || document.getElementById(id)) return;
+  const style = document.createElement("style");
+  style.id = id;
+  style.textContent = css;
+  document.head.append(style);
+}
+
+// One step of a flow: icon, title, summary, a badge when validation found problems, and its handles.
+const StepNode = markRaw({
+  name: "RfStepNode",
+  inheritAttrs: false,
+  props: ["id", "data", "selected"],
+  render() {
+    const data = this.data || {};
+    const exits = data.exits || [];
+    const inline = exits.length === 1 && !exits[0].label; // a lone unnamed exit sits on the title row
+    const problems = data.problems || [];
+    return h("div", {
+      class: ["rf-node", `rf-node--${data.kind}`, data.badge && `rf-node--${data.badge}`, data.lit && "rf-node--lit"],
+      "data-node-id": this.id,
+      "data-kind": data.kind,
+    }, [
+      h("div", { class: "rf-node__head" }, [
+        data.target ? h(Handle, { type: "target", position: Position.Left, class: "rf-handle rf-handle--in" }) : null,
+        h("span", { class: "material-icons rf-node__icon" }, data.icon),
+        h("span", { class: "rf-node__title" }, data.title),
+        inline ? sourceHandle(exits[0]) : null,
+      ]),
+      data.badge ? h("span", {
+        class: `rf-node__badge rf-node__badge--${data.badge}`, "data-badge": data.badge, title: problems.join("\n"),
+      }, String(problems.length || "!")) : null,
+      data.summary ? h("div", { class: "rf-node__summary", title: data.summary }, data.summary) : null,
+      !inline && exits.length ? h("div", { class: "rf-node__exits" }, exits.map((exit) =>
+        h("div", { class: "rf-exit", "data-exit": exit.id }, [
+          h("span", { class: "rf-exit__label", title: exit.label }, exit.label),
+          sourceHandle(exit),
+        ]))) : null,
+    ]);
+  },
+});
+
+function sourceHandle(exit) {
+  // connectable: 1 — a handle that already has its edge cannot start another (one exit, one next step)
+  return h(Handle, {
+    id: exit.id, type: "source", position: Position.Right, connectable: 1, class: "rf-handle rf-handle--out",
+    isValidConnection: acceptsConnection,
+  });
+}
+
+function acceptsConnection(connection, { edges, targetNode }) {
+  if (!targetNode?.data?.target) return false; // a start step has no way in
+  return !edges.some((e) => e.source === connection.source && e.sourceHandle === connection.sourceHandle);
+}
+
+export default {
+  name: "FlowCanvas",
+  props: {
+    nodes: { type: Array, default: () => [] },
+    edges: { type: Array, default: () => [] },
+    editable: { type: Boolean, default: true },
+  },
+  emits: ["nodes_moved", "deleted", "connected", "selected", "node_dropped", "viewport", "ready"],
+  setup(props, { emit }) {
+    const flowId = `referflow-canvas-${++instances}`;
+    const store = useVueFlow(flowId);
+    store.applyDefault.value = false; // positions and selection are applied here, structure by Python
+    store.setNodes(props.nodes);
+    store.setEdges(props.edges);
+    const pending = { removedNodes: new Set(), removedEdges: new Set(), scheduled: false };
+    let lastSelection = "";
+    let connecting = null;
+    let fitted = false;
+
+    store.onNodesChange((changes) => {
+      store.applyNodeChanges(changes.filter((c) => c.type !== "remove" && c.type !== "add"));
+      changes.filter((c) => c.type === "remove").forEach((c) => pending.removedNodes.add(c.id));
+      afterChanges();
+    });
+    store.onEdgesChange((changes) => {
+      store.applyEdgeChanges(changes.filter((c) => c.type !== "remove" && c.type !== "add"));
+      changes.filter((c) => c.type === "remove").forEach((c) => pending.removedEdges.add(c.id));
+      afterChanges();
+    });
+    store.onNodeDragStop(({ nodes }) => {
+      emit("nodes_moved", { moves: nodes.map((n) => ({ id: n.id, x: Math.round(n.position.x), y: Math.round(n.position.y) })) });
+    });
+    store.onConnectStart((params) => { connecting = { ...params, done: false }; });
+    store.onConnect((c) => {
+      if (connecting) connecting.done = true;
+      emit("connected", { source: c.source, source_handle: c.sourceHandle, target: c.target });
+    });
+    store.onConnectEnd((event) => setTimeout(() => connectOnNodeBody(event), 0));
+    store.onNodesInitialized(() => {
+      if (fitted) return;
+      fitted = true;
+      store.fitView({ padding: 0.15, maxZoom: 1 }).then(() => { reportViewport(); emit("ready", {}); });
+    });
+    store.onViewportChangeEnd(reportViewport);
+    watch(() => props.nodes, (nodes) => store.setNodes(nodes));
+    watch(() => props.edges, (edges) => store.setEdges(edges));
+
+    // Several changes arrive for one gesture (Delete removes nodes, then their edges): report them once.
+    function afterChanges() {
+      if (pending.scheduled) return;
+      pending.scheduled = true;
+      queueMicrotask(() => {
+        pending.scheduled = false;
+        if (pending.removedNodes.size || pending.removedEdges.size) {
+          emit("deleted", { nodes: [...pending.removedNodes], edges: [...pending.removedEdges] });
+          pending.removedNodes.clear();
+          pending.removedEdges.clear();
+        }
+        const nodes = store.getSelectedNodes.value.map((n) => n.id);
+        const edges = store.getSelectedEdges.value.map((e) => e.id);
+        const key = JSON.stringify([nodes, edges]);
+        if (key !== lastSelection) {
+          lastSelection = key;
+          emit("selected", { nodes, edges });
+        }
+      });
+    }
+
+    // Dropping a connection anywhere on a node's body connects to that node, not only on its small handle.
+    function connectOnNodeBody(event) {
+      const start = connecting;
+      connecting = null;
+      if (!start || start.done || start.handleType !== "source" || !event) return;
+      const point = event.changedTouches?.[0] ?? event;
+      const element = document.elementFromPoint(point.clientX, point.clientY)?.closest(".vue-flow__node");
+      const target = element && store.findNode(element.dataset.id);
+      if (!target || target.id === start.nodeId) return;
+      const connection = { source: start.nodeId, sourceHandle: start.handleId, target: target.id };
+      if (acceptsConnection(connection, { edges: store.edges.value, targetNode: target })) {
+        emit("connected", { source: start.nodeId, source_handle: start.handleId, target: target.id });
+      }
+    }
+
+    function reportViewport() {
+      const { x, y, zoom } = store.viewport.value;
+      const { width, height } = store.dimensions.value;
+      const center = { x: (width / 2 - x) / zoom, y: (height / 2 - y) / zoom };
+      emit("viewport", { zoom, new_node_at: { x: Math.round(center.x - NODE_WIDTH / 2), y: Math.round(center.y - 30) } });
+    }
+
+    function onDragOver(event) {
+      if (!props.editable || !event.dataTransfer?.types?.includes(NODE_MIME)) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+    }
+
+    function onDrop(event) {
+      const type = event.dataTransfer?.getData(NODE_MIME);
+      if (!props.editable || !type) return;
+      event.preventDefault();
+      const point = store.screenToFlowCoordinate({ x: event.clientX, y: event.clientY });
+      emit("node_dropped", { type, x: Math.round(point.x - NODE_WIDTH / 2), y: Math.round(point.y - 20) });
+    }
+
+    // Python → canvas: the nodes that changed (whole views), the ids that went away, and the full edge list.
+    function applyGraph(patch) {
+      const changed = new Map((patch.nodes || []).map((node) => [node.id, node]));
+      const removed = new Set(patch.removed || []);
+      if (changed.size || removed.size) {
+        const updated = [...changed.keys()];
+        store.setNodes((current) => {
+          const next = [];
+          for (const node of current) {
+            if (removed.has(node.id)) continue;
+            next.push(changed.get(node.id) ?? node);
+            changed.delete(node.id);
+          }
+          return next.concat([...changed.values()]);
+        });
+        nextTick(() => store.updateNodeInternals(updated));
+      }
+      if (patch.edges) store.setEdges(patch.edges);
+    }
+
+    function focusNode(id) {
+      const node = store.findNode(id);
+      if (!node) return false;
+      store.removeSelectedElements();
+      store.addSelectedNodes([node]);
+      const { width, height } = node.dimensions;
+      const zoom = Math.max(store.viewport.value.zoom, 0.8);
+      store.setCenter(node.computedPosition.x + width / 2, node.computedPosition.y + height / 2, { zoom, duration: 300 });
+      return true;
+    }
+
+    function fitView() {
+      return store.fitView({ padding: 0.15, maxZoom: 1, duration: 300 }).then(() => true);
+    }
+
+    return { flowId, onDragOver, onDrop, applyGraph, focusNode, fitView };
+  },
+  render() {
+    const editable = this.editable;
+    return h("div", { class: "rf-canvas", onDragover: this.onDragOver, onDrop: this.onDrop }, [
+      h(VueFlow, {
+        id: this.flowId,
+        nodeTypes: { step: StepNode },
+        applyDefault: false,
+        connectionMode: ConnectionMode.Strict,
+        defaultEdgeOptions: { markerEnd: MarkerType.ArrowClosed, type: "default" },
+        deleteKeyCode: editable ? ["Delete", "Backspace"] : null,
+        nodesDraggable: editable,
+        nodesConnectable: editable,
+        edgesUpdatable: false,
+        minZoom: 0.1,
+        maxZoom: 2,
+        connectionRadius: 30,
+        elevateEdgesOnSelect: true,
+      }, {
+        default: () => [
+          h(Background, { gap: 20, patternColor: "#cbd5e1" }),
+          h(Controls, { showInteractive: false }),
+          h(MiniMap, { pannable: true, zoomable: true, nodeColor: miniMapColor, nodeStrokeWidth: 2 }),
+        ],
+      }),
+    ]);
+  },
+};
+
+function miniMapColor(node) {
+  return BADGE_COLORS[node.data?.badge] || (node.data?.kind === "start" ? "#4f46e5" : "#94a3b8");
+}

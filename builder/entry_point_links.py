@@ -1,0 +1,223 @@
+"""The link parts of the Entry points pages: each channel's links with copy buttons and QR codes, and the box that
+explains any pasted link."""
+
+import base64
+import json
+from collections.abc import Callable
+
+from nicegui import ui
+
+from builder.context import database
+from runtime.qr import qr_png, qr_svg
+from storage.entry_points import (
+    ChannelLinks,
+    Landing,
+    LinkExplanation,
+    build_entry_links,
+    channel_identities,
+    explain_link,
+)
+
+CHANNEL_NAMES = {"messenger": "Messenger", "instagram": "Instagram", "whatsapp": "WhatsApp", "telegram": "Telegram",
+                 "viber": "Viber", "webchat": "Web chat"}
+CHANNEL_NOTES = {
+    "whatsapp": "WhatsApp has no ref parameter: the person must send the pre-filled message for the bot to read it.",
+    "telegram": "Telegram delivers the ref as the message /start REF when the person taps Start.",
+}
+
+
+def links_card(current_ref: Callable[[], str]) -> Callable[[], None]:
+    """The card with every configured channel's links for the ref `current_ref()` returns; call the result to redraw
+    it after the ref changed."""
+    with database().session() as session:
+        identities = channel_identities(session=session)
+
+    @ui.refreshable
+    def draw() -> None:
+        ref = current_ref()
+        with ui.card().classes("w-full gap-3").mark("links"):
+            ui.label("Links").classes("text-lg font-medium")
+            if not identities.configured_channels():
+                _explain_no_channels()
+                return
+            links = build_entry_links(ref, identities)
+            if not links:
+                ui.label("Type a valid ref above to see its links.").classes("text-slate-500").mark("links-empty")
+                return
+            _draw_tabs(ref, links)
+
+    draw()
+    return draw.refresh
+
+
+def _explain_no_channels() -> None:
+    with ui.row().classes("items-center gap-2").mark("no-channels"):
+        ui.icon("info", color="indigo-6")
+        ui.label("No channel is set up yet, so there are no links to show. Add your Facebook page, Instagram "
+                 "username, WhatsApp number, Telegram bot, Viber URI or web chat in")
+        ui.link("Settings", "/settings").classes("text-indigo-700 font-medium").mark("settings-link")
+
+
+def _draw_tabs(ref: str, links: list[ChannelLinks]) -> None:
+    with ui.tabs().props("dense align=left no-caps active-color=indigo-7 indicator-color=indigo-7") \
+            .classes("w-full text-slate-600") as tabs:
+        for item in links:
+            ui.tab(item.channel, CHANNEL_NAMES[item.channel]).mark(f"tab-{item.channel}")
+    with ui.tab_panels(tabs, value=links[0].channel).classes("w-full").props("animated=false"):
+        for item in links:
+            with ui.tab_panel(item.channel).classes("p-0 pt-2"):
+                _draw_channel(ref, item)
+
+
+def _draw_channel(ref: str, item: ChannelLinks) -> None:
+    with ui.row().classes("w-full no-wrap gap-6 items-start"):
+        with ui.column().classes("flex-1 min-w-0 gap-2"):
+            _link_row("Entry link", "Share it anywhere; opening it brings people into this entry point.",
+                      item.entry_link, f"entry-link-{item.channel}")
+            _link_row("Personal referral link", "The bot sends each contact this link with their own ID in place "
+                      "of {{user_id}}.", item.referral_link, f"referral-link-{item.channel}")
+            if note := CHANNEL_NOTES.get(item.channel):
+                ui.label(note).classes("text-sm text-slate-500")
+            _draw_problems(item)
+        _draw_qr(ref, item)
+
+
+def _link_row(title: str, hint: str, link: str, marker: str) -> None:
+    with ui.column().classes("w-full gap-0"):
+        ui.label(title).classes("text-sm font-medium text-slate-700")
+        ui.label(hint).classes("text-xs text-slate-500")
+        with ui.row().classes("w-full no-wrap items-center gap-1 mt-1 rounded bg-slate-100 pl-3 pr-1 py-1"):
+            ui.label(link).classes("flex-1 min-w-0 font-mono text-sm break-all text-slate-800").mark(marker)
+            copy = ui.button(icon="content_copy").props("flat round dense color=indigo-7").mark(f"copy-{marker}")
+            copy.tooltip("Copy link")
+            copy.on("click", _notify_copied,
+                    js_handler=f"() => Quasar.copyToClipboard({json.dumps(link)}).then(() => emit(true), "
+                               "() => emit(false))")
+
+
+def _notify_copied(event) -> None:
+    if event.args is False:
+        ui.notify("Your browser did not allow copying; select the link and copy it by hand.", type="warning")
+    else:
+        ui.notify("Link copied to the clipboard.", type="positive")
+
+
+def _draw_problems(item: ChannelLinks) -> None:
+    if not item.problems:
+        with ui.row().classes("items-center gap-1 text-sm text-emerald-700").mark(f"fits-{item.channel}"):
+            ui.icon("check_circle", size="xs")
+            ui.label(f"Both links fit {CHANNEL_NAMES[item.channel]}'s limits.")
+        return
+    for problem in item.problems:
+        with ui.row().classes("w-full no-wrap items-start gap-2 rounded bg-red-50 p-2 text-sm text-red-800") \
+                .mark(f"problem-{item.channel}"):
+            ui.icon("error", size="xs").classes("mt-0.5")
+            ui.label(problem.message).classes("flex-1 min-w-0")
+
+
+def _draw_qr(ref: str, item: ChannelLinks) -> None:
+    svg = base64.b64encode(qr_svg(item.entry_link)).decode("ascii")
+    name = f"{ref}-{item.channel}"
+    with ui.column().classes("items-center gap-1 shrink-0"):
+        ui.image(f"data:image/svg+xml;base64,{svg}").classes("w-36 h-36 bg-white rounded border") \
+            .props(f'alt="QR code of the {CHANNEL_NAMES[item.channel]} entry link"').mark(f"qr-{item.channel}")
+        with ui.row().classes("gap-1"):
+            ui.button("PNG", icon="download", on_click=lambda: ui.download(qr_png(item.entry_link), f"{name}.png",
+                                                                          "image/png")) \
+                .props("flat dense no-caps color=indigo-7").mark(f"download-png-{item.channel}")
+            ui.button("SVG", icon="download", on_click=lambda: ui.download(qr_svg(item.entry_link), f"{name}.svg",
+                                                                          "image/svg+xml")) \
+                .props("flat dense no-caps color=indigo-7").mark(f"download-svg-{item.channel}")
+
+
+# --- the paste box --------------------------------------------------------------------------------------------------
+
+def paste_box() -> None:
+    """A card where any link, ref or `/start` text is read the way the runtime reads it."""
+    with ui.card().classes("w-full gap-2").mark("paste-box"):
+        ui.label("Test a link").classes("text-lg font-medium")
+        ui.label("Paste any link, ref or '/start …' text to see how the bot reads it. Nothing is saved.") \
+            .classes("text-slate-500")
+        pasted = ui.input("Link", placeholder="https://m.me/…?ref=giveaway2025-c42--gold") \
+            .props("clearable outlined dense").classes("w-full font-mono").mark("paste-link")
+
+        @ui.refreshable
+        def breakdown() -> None:
+            text = (pasted.value or "").strip()
+            if text:
+                with database().session() as session:
+                    _draw_explanation(explain_link(session=session, text=text))
+
+        breakdown()
+        pasted.on_value_change(breakdown.refresh)
+
+
+def _draw_explanation(found: LinkExplanation) -> None:
+    parsed = found.parsed
+    with ui.column().classes("w-full gap-3 mt-1").mark("breakdown"):
+        with ui.grid(columns="auto 1fr").classes("w-full gap-x-6 gap-y-1 items-baseline"):
+            _fact("Channel", CHANNEL_NAMES.get(parsed.channel or "", "not a channel link (a bare ref or text)"),
+                  "parsed-channel")
+            _fact("Ref", parsed.ref or "—", "parsed-ref", mono=True)
+            _entry_fact(found)
+            if parsed.referrer is not None:
+                referrer = f"{parsed.referrer} → {found.referrer_contact}" if found.referrer_contact else \
+                    parsed.referrer
+                _fact("Referrer", referrer, "parsed-referrer", note=found.referrer_note)
+        if found.payload:
+            _landings("Payload", found.payload, "payload-landing")
+        if parsed.json is not None:
+            ui.label("JSON data").classes("text-sm font-medium text-slate-700")
+            ui.label(json.dumps(parsed.json, ensure_ascii=False)).classes("font-mono text-sm break-all") \
+                .mark("parsed-json")
+            if found.json_note:
+                ui.label(found.json_note).classes("text-sm text-amber-800").mark("json-note")
+            if found.json_values:
+                _landings("JSON values", found.json_values, "json-landing")
+        _notes(parsed.warnings, "warning", "amber", "parsed-warning")
+        _notes([problem.message for problem in parsed.lint], "error", "red", "parsed-lint")
+
+
+def _fact(label: str, value: str, marker: str, *, mono: bool = False, note: str | None = None) -> None:
+    ui.label(label).classes("text-sm text-slate-500")
+    with ui.column().classes("gap-0 min-w-0"):
+        ui.label(value).classes(("font-mono " if mono else "") + "break-all text-slate-800").mark(marker)
+        if note:
+            ui.label(note).classes("text-sm text-amber-800").mark(f"{marker}-note")
+
+
+def _entry_fact(found: LinkExplanation) -> None:
+    ui.label("Entry point").classes("text-sm text-slate-500")
+    with ui.column().classes("gap-0"):
+        if found.entry is None:
+            ui.label("none — the person gets the default reply").classes("text-slate-800").mark("parsed-entry")
+            return
+        ui.link(f"{found.entry.name} ({found.entry.ref})", f"/entry-points/{found.entry.id}") \
+            .classes("text-indigo-700").mark("parsed-entry")
+        if found.entry_note:
+            ui.label(found.entry_note).classes("text-sm text-amber-800").mark("parsed-entry-note")
+
+
+def _landings(title: str, landings: tuple[Landing, ...], marker: str) -> None:
+    ui.label(title).classes("text-sm font-medium text-slate-700")
+    with ui.grid(columns="minmax(8rem, auto) minmax(6rem, auto) 1fr").classes("w-full gap-x-4 gap-y-1 text-sm"):
+        for heading in ("In the link", "Value", "Lands in"):
+            ui.label(heading).classes("text-xs uppercase tracking-wide text-slate-500")
+        for number, landing in enumerate(landings):
+            ui.label(landing.source).classes("text-slate-600")
+            ui.label(landing.value).classes("font-mono break-all")
+            with ui.column().classes("gap-0").mark(f"{marker}-{number}"):
+                where = f"{landing.field} (by {landing.how})" if landing.field else f"no field (by {landing.how})"
+                ui.label(where).classes("text-slate-800")
+                if landing.problem:
+                    ui.label(landing.problem).classes("text-amber-800")
+                else:
+                    ui.label(f"saved as {landing.saved}").classes("text-emerald-700")
+
+
+def _notes(messages, icon: str, color: str, marker: str) -> None:
+    for message in messages:
+        with ui.row().classes(f"w-full no-wrap items-start gap-2 rounded bg-{color}-50 p-2 text-sm text-{color}-800") \
+                .mark(marker):
+            ui.icon(icon, size="xs").classes("mt-0.5")
+            ui.label(message).classes("flex-1 min-w-0")

@@ -1,0 +1,150 @@
+import json
+from pathlib import Path
+
+import pytest
+from nicegui import ui
+from nicegui.testing import User
+from nicegui.testing.user_interaction import UserInteraction
+
+from storage.db import open_database
+from storage.definitions import list_fields
+from storage.models import Contact, ContactTag, FieldValue
+from storage.workspace_io import import_workspace
+
+DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
+
+
+@pytest.fixture
+def demo(app_env: Path) -> Path:
+    """The demo referral program in the app's database, with two contacts: one with points, one tagged rewarded."""
+    database = open_database(url=f"sqlite:///{app_env}")
+    with database.write_session() as session:
+        import_workspace(session=session, document=json.loads(DEMO.read_text()))
+        session.add_all([Contact(id=1, channel="telegram", channel_user_id="1"),
+                         Contact(id=2, channel="telegram", channel_user_id="2")])
+        session.flush()
+        session.add_all([FieldValue(contact_id=1, field_id=1, value="3"), FieldValue(contact_id=2, field_id=1, value="1"),
+                         ContactTag(contact_id=2, tag_id=2)])
+    database.dispose()
+    return app_env
+
+
+def choose(user: User, marker: str, label: str) -> None:
+    """Open a select and click one of its options, as a person would."""
+    select = user.find(kind=ui.select, marker=marker)
+    select.click()
+    UserInteraction(user, select.elements, label).click()
+
+
+def value_of(user: User, marker: str) -> object:
+    return next(iter(user.find(marker=marker).elements)).value
+
+
+async def test_lists_fields_with_ids_types_and_counts(demo: Path, admin: User) -> None:
+    await admin.open("/fields")
+    await admin.should_see("referral_points")
+    await admin.should_see(marker="field-id-4")
+    row = next(iter(admin.find(marker="field-1").elements))
+    texts = {getattr(child, "text", None) for child in row.descendants()}
+    assert {"1", "referral_points", "Number", "2"} <= texts  # id, name, type, contacts with a value
+    await admin.should_see("Received the referral coupon")  # a tag's description
+
+
+async def test_copy_button_says_what_it_copied(demo: Path, admin: User) -> None:
+    await admin.open("/fields")
+    admin.find(marker="copy-field-2").click()
+    await admin.should_see("Field ID 2 (coupon_code) copied.")
+
+
+async def test_create_field_keeps_bad_input_and_explains(demo: Path, admin: User) -> None:
+    await admin.open("/fields")
+    admin.find(marker="new-field").click()
+    admin.find(marker="field-name").type("12345")
+    admin.find(marker="save-field").click()
+    await admin.should_see("A field name cannot be only digits")
+    assert value_of(admin, "field-name") == "12345"
+    admin.find(marker="field-name").clear().type("Referral_Points")
+    admin.find(marker="save-field").click()
+    await admin.should_see("There is already a field called 'referral_points'")
+    admin.find(marker="field-name").clear().type("points-2")
+    admin.find(marker="save-field").click()
+    await admin.should_see("uses only letters, digits, underscores and spaces")
+    admin.find(marker="field-name").clear().type("birthday")
+    choose(admin, "field-type", "Date")
+    admin.find(marker="field-description").type("When to send the birthday coupon")
+    admin.find(marker="save-field").click()
+    await admin.should_see("Field 'birthday' created (ID 5).")
+    await admin.should_see(marker="field-5")
+    await admin.should_see("When to send the birthday coupon")
+
+
+async def test_rename_field_and_type_is_locked_once_contacts_have_values(demo: Path, admin: User) -> None:
+    await admin.open("/fields")
+    admin.find(marker="edit-field-1").click()
+    await admin.should_see("2 contacts already have a value in this field, so its type stays number")
+    assert not next(iter(admin.find(marker="field-type").elements)).enabled
+    admin.find(marker="field-name").clear().type("points")
+    admin.find(marker="save-field").click()
+    await admin.should_see("Field 'points' saved (ID 1).")
+    admin.find(marker="edit-field-2").click()  # no values yet: the type may change
+    choose(admin, "field-type", "Number")
+    admin.find(marker="save-field").click()
+    await admin.should_see("Field 'coupon_code' saved (ID 2).")
+    database = open_database(url=f"sqlite:///{demo}")
+    with database.session() as session:
+        fields = {row.id: (row.name, row.type) for row in list_fields(session=session)}
+    database.dispose()
+    assert fields[1] == ("points", "number") and fields[2] == ("coupon_code", "number")
+
+
+async def test_delete_field_lists_what_uses_it_and_the_values_lost(demo: Path, admin: User) -> None:
+    await admin.open("/fields")
+    admin.find(marker="delete-field-1").click()
+    await admin.should_see(marker="delete-dialog")
+    await admin.should_see("Flow “Check reward” · step “enough” (Condition) (draft and published)")
+    await admin.should_see("Trigger “Referred a new contact” · action 1 (set field)")
+    await admin.should_see("2 contact values will be deleted.")
+    admin.find(marker="cancel").click()
+    await admin.should_see(marker="field-1")
+
+    admin.find(marker="delete-field-3").click()
+    await admin.should_see("Entry point “Giveaway 2025” (giveaway2025) · JSON path “plan”")
+    await admin.should_see("This mapping is removed.")
+    admin.find(marker="confirm-delete").click()
+    await admin.should_see("Field 'plan' deleted.")
+    await admin.should_not_see(marker="field-3")
+
+
+async def test_tags_create_rename_and_delete(demo: Path, admin: User) -> None:
+    await admin.open("/fields")
+    admin.find(marker="new-tag").click()
+    admin.find(marker="tag-name").type("Giveaway")
+    admin.find(marker="save-tag").click()
+    await admin.should_see("There is already a tag called 'giveaway'")
+    assert value_of(admin, "tag-name") == "Giveaway"
+    admin.find(marker="tag-name").clear().type("vip")
+    admin.find(marker="tag-description").type("Spent over 100")
+    admin.find(marker="save-tag").click()
+    await admin.should_see("Tag 'vip' created.")
+    await admin.should_see("Spent over 100")
+
+    admin.find(marker="edit-tag-2").click()
+    admin.find(marker="tag-name").clear().type("coupon sent")
+    admin.find(marker="save-tag").click()
+    await admin.should_see("Tag 'coupon sent' saved.")
+
+    admin.find(marker="delete-tag-2").click()
+    await admin.should_see("Flow “Check reward” · step “tag_rewarded” (Tag) (draft and published)")
+    await admin.should_see("1 contact will lose this tag.")
+    admin.find(marker="confirm-delete").click()
+    await admin.should_see("Tag 'coupon sent' deleted.")
+    await admin.should_not_see(marker="tag-2")
+
+    admin.find(marker="delete-tag-1").click()
+    await admin.should_see("Entry point “Giveaway 2025” (giveaway2025) · segment tag")
+
+
+async def test_empty_workspace_says_what_fields_are_for(admin: User) -> None:
+    await admin.open("/fields")
+    await admin.should_see(marker="no-fields")
+    await admin.should_see(marker="no-tags")
