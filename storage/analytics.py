@@ -111,14 +111,16 @@ class _Where:
     since: str  # '' for all time
     entry: int | None
 
-    def sql(self, table: str = "") -> str:
+    def sql(self, table: str = "", *, nullable: bool = False) -> str:
         """The period and entry point condition, written so that SQLite ranges over ix_*_entry_time per entry point
-        (a bare created_at range would scan the whole table)."""
-        prefix = f"{table}." if table else ""
+        (a bare created_at range would read the whole table). `nullable`: the table keeps rows without entry point."""
+        column = f"{table}.entry_point_id" if table else "entry_point_id"
+        created = f"{table}.created_at" if table else "created_at"
         if self.entry is not None:
-            return f"{prefix}entry_point_id = :entry AND {prefix}created_at >= :since"
-        return (f"({prefix}entry_point_id IN (SELECT id FROM entry_point) OR {prefix}entry_point_id IS NULL)"
-                f" AND {prefix}created_at >= :since")
+            return f"{column} = :entry AND {created} >= :since"
+        entries = f"{column} IN (SELECT id FROM entry_point)"
+        return f"({entries} OR {column} IS NULL) AND {created} >= :since" if nullable else \
+            f"{entries} AND {created} >= :since"
 
     @property
     def params(self) -> dict[str, Any]:
@@ -134,8 +136,8 @@ _REFERRALS = (f"coalesce(sum(status IN {COUNTED}), 0), coalesce(sum(status = 'se
 
 def _entry_rows(session: Session, where: _Where) -> list[EntryStats]:
     opens = {row[0]: row[1:] for row in _rows(
-        session, f"SELECT entry_point_id, {_OPENS} FROM link_open WHERE {where.sql()} GROUP BY entry_point_id",
-        **where.params)}
+        session, f"SELECT entry_point_id, {_OPENS} FROM link_open WHERE {where.sql(nullable=True)}"
+                 " GROUP BY entry_point_id", **where.params)}
     referrals = {row[0]: row[1:] for row in _rows(
         session, f"SELECT entry_point_id, {_REFERRALS} FROM referral WHERE {where.sql()} GROUP BY entry_point_id",
         **where.params)}
@@ -149,7 +151,7 @@ def _entry_rows(session: Session, where: _Where) -> list[EntryStats]:
 
 
 def _total(session: Session, where: _Where, query: AnalyticsQuery) -> EntryStats:
-    opens = _rows(session, f"SELECT {_OPENS} FROM link_open WHERE {where.sql()}", **where.params)[0]
+    opens = _rows(session, f"SELECT {_OPENS} FROM link_open WHERE {where.sql(nullable=True)}", **where.params)[0]
     referrals = _rows(session, f"SELECT {_REFERRALS} FROM referral WHERE {where.sql()}", **where.params)[0]
     return _stats(query.entry_point_id, "Total", "", opens, referrals)
 
@@ -163,7 +165,7 @@ def _stats(entry_id: int | None, name: str, ref: str, opens: tuple | None, refer
 def _series(session: Session, where: _Where, first_day: date | None, today: date) -> list[DayPoint]:
     """One point per day from the period's first day (for all time: the first day with activity) to today."""
     opens = dict(_rows(session, f"SELECT substr(created_at, 1, 10) AS day, count(*) FROM link_open"
-                                f" WHERE {where.sql()} GROUP BY day", **where.params))
+                                f" WHERE {where.sql(nullable=True)} GROUP BY day", **where.params))
     referrals = dict(_rows(session, f"SELECT substr(created_at, 1, 10) AS day, count(*) FROM referral"
                                     f" WHERE {where.sql()} AND status IN {COUNTED} GROUP BY day", **where.params))
     if first_day is None:
@@ -180,9 +182,10 @@ def _series(session: Session, where: _Where, first_day: date | None, today: date
 
 
 def _top_referrers(session: Session, where: _Where) -> list[TopReferrer]:
-    rows = _rows(session, f"SELECT x.referrer_id, c.first_name, c.last_name, count(*) AS made FROM referral x"
-                          f" JOIN contact c ON c.id = x.referrer_id WHERE {where.sql('x')} AND x.status IN {COUNTED}"
-                          f" GROUP BY x.referrer_id ORDER BY made DESC, x.referrer_id LIMIT {TOP_REFERRERS}",
+    rows = _rows(session, f"SELECT t.referrer_id, c.first_name, c.last_name, t.made FROM (SELECT referrer_id,"
+                          f" count(*) AS made FROM referral WHERE {where.sql()} AND status IN {COUNTED}"
+                          f" GROUP BY referrer_id ORDER BY made DESC, referrer_id LIMIT {TOP_REFERRERS}) t"
+                          " JOIN contact c ON c.id = t.referrer_id ORDER BY t.made DESC, t.referrer_id",
                  **where.params)
     return [TopReferrer(contact_id, display_name(first, last, contact_id), made)
             for contact_id, first, last, made in rows]

@@ -12,7 +12,7 @@ Decisions where the brief was silent:
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ SORTS = ("created", "name", "referrals")
 COUNTED = "('counted', 'repeat')"
 TREE_DEPTH = 3
 TREE_CAP = 200
+FEW_MATCHES = 2000  # a search matching at most this many contacts is paged through their ids
 
 
 @dataclass(frozen=True)
@@ -77,15 +78,36 @@ class ContactPage:
 def list_contacts(*, session: Session, query: ContactQuery) -> ContactPage:
     """One page of contacts with their referral counts and number-field values: a count, an indexed page query over
     ids only (LIMIT/OFFSET) and three lookups for the page's ids."""
-    conditions, params = _search_conditions(query.search)
-    total = _scalar(session, f"SELECT count(*) FROM contact c {_where(conditions)}", **params)
+    selection = _select(session, query.search)
     if query.sort == "referrals":
-        ids = _ids_by_referrals(session, query, conditions, params, total)
+        ids = _ids_by_referrals(session, query, selection)
     else:
-        ids = _ids(session, _order(query, dense=not query.search or _offset(query) + query.page_size <= total // 8),
-                   conditions, params, _offset(query), query.page_size)
+        ids = _ids(session, query, selection, selection.conditions, _offset(query), query.page_size)
     number_fields = list_number_fields(session=session)
-    return ContactPage(_load_rows(session, ids, number_fields), total, query, number_fields)
+    return ContactPage(_load_rows(session, ids, number_fields), selection.total, query, number_fields)
+
+
+@dataclass(frozen=True)
+class _Selection:
+    conditions: list[str]
+    params: dict[str, Any]
+    total: int
+    by_index: bool  # False when the conditions list the ids: sorting them beats walking ix_contact_created_at
+
+
+def _select(session: Session, search: str) -> _Selection:
+    """Which contacts the search selects, and how many. A search reads the table once: when it matches few people,
+    their ids become the condition; when it matches many, walking ix_contact_created_at finds a page of them quickly
+    and only the count reads the rest of the table."""
+    if not search:
+        return _Selection([], {}, _scalar(session, "SELECT count(*) FROM contact"), by_index=True)
+    conditions, params = _search_conditions(search)
+    few = [row[0] for row in _rows(session, f"SELECT c.id FROM contact c {_where(conditions)} LIMIT :few",
+                                   few=FEW_MATCHES + 1, **params)]
+    if len(few) <= FEW_MATCHES:
+        return _Selection(["c.id IN :matches"], {"matches": few or [0]}, len(few), by_index=False)
+    total = _scalar(session, f"SELECT count(*) FROM contact c {_where(conditions)}", **params)
+    return _Selection(conditions, params, total, by_index=True)
 
 
 def list_number_fields(*, session: Session) -> list[NumberField]:
@@ -104,8 +126,8 @@ def _search_conditions(search: str) -> tuple[list[str], dict[str, Any]]:
         return [], {}
     escaped = re.sub(r"([\\%_])", r"\\\1", search)
     params: dict[str, Any] = {"pattern": f"%{escaped}%"}
-    parts = ["(c.first_name || ' ' || c.last_name) LIKE :pattern ESCAPE '\\'",
-             "c.channel_user_id LIKE :pattern ESCAPE '\\'"]
+    names = ["(c.first_name || ' ' || c.last_name)"] if " " in search else ["c.first_name", "c.last_name"]
+    parts = [f"{column} LIKE :pattern ESCAPE '\\'" for column in (*names, "c.channel_user_id")]
     digits = re.sub(r"\D", "", search)
     if digits and re.fullmatch(r"[\d\s()+.-]+", search):
         parts.append("c.phone LIKE :phone")
@@ -116,37 +138,34 @@ def _search_conditions(search: str) -> tuple[list[str], dict[str, Any]]:
     return [f"({' OR '.join(parts)})"], params
 
 
-def _order(query: ContactQuery, *, dense: bool) -> str:
+def _order(query: ContactQuery, *, by_index: bool) -> str:
     direction = "DESC" if query.descending else "ASC"
     if query.sort == "name":  # nameless contacts last, whichever the direction
         return (f"(c.first_name = '' AND c.last_name = ''), c.first_name COLLATE NOCASE {direction},"
                 f" c.last_name COLLATE NOCASE {direction}, c.id {direction}")
-    # Walking ix_contact_created_at stops after the page, unless matches are rare: then every row of the index would
-    # be looked up, and one scan of the table plus a small sort is cheaper ("+" keeps SQLite off the index).
-    column = "c.created_at" if dense else "+c.created_at"
+    column = "c.created_at" if by_index else "+c.created_at"  # "+" keeps SQLite off the index
     return f"{column} {direction}, c.id {direction}"
 
 
-def _ids_by_referrals(session: Session, query: ContactQuery, conditions: list[str], params: dict[str, Any],
-                      total: int) -> list[int]:
+def _ids_by_referrals(session: Session, query: ContactQuery, selection: _Selection) -> list[int]:
     """Sorting 100,000 contacts by an aggregate is slow; instead page through the people who referred someone
     (sorted by how many) and the people who did not (newest first), one section after the other."""
     direction = "DESC" if query.descending else "ASC"
     referrers = (f"FROM (SELECT referrer_id, count(*) AS made FROM referral WHERE status IN {COUNTED}"
-                 f" GROUP BY referrer_id) m JOIN contact c ON c.id = m.referrer_id {_where(conditions)}")
-    referring = _scalar(session, f"SELECT count(*) {referrers}", **params)
-    others = [*conditions, f"NOT EXISTS (SELECT 1 FROM referral x WHERE x.referrer_id = c.id"
-                           f" AND x.status IN {COUNTED})"]
+                 f" GROUP BY referrer_id) m JOIN contact c ON c.id = m.referrer_id {_where(selection.conditions)}")
+    referring = _scalar(session, f"SELECT count(*) {referrers}", **selection.params)
+    others = [*selection.conditions, f"NOT EXISTS (SELECT 1 FROM referral x WHERE x.referrer_id = c.id"
+                                     f" AND x.status IN {COUNTED})"]
 
     def fetch_referrers(offset: int, limit: int) -> list[int]:
         return [row[0] for row in _rows(
             session, f"SELECT c.id {referrers} ORDER BY m.made {direction}, c.created_at {direction}, c.id {direction}"
-                     " LIMIT :limit OFFSET :offset", limit=limit, offset=offset, **params)]
+                     " LIMIT :limit OFFSET :offset", limit=limit, offset=offset, **selection.params)]
 
     def fetch_others(offset: int, limit: int) -> list[int]:
-        return _ids(session, _order(query, dense=True), others, params, offset, limit)
+        return _ids(session, replace(query, sort="created"), selection, others, offset, limit)
 
-    sections = [(referring, fetch_referrers), (total - referring, fetch_others)]
+    sections = [(referring, fetch_referrers), (selection.total - referring, fetch_others)]
     ids: list[int] = []
     offset = _offset(query)
     for size, fetch in sections if query.descending else reversed(sections):
@@ -156,10 +175,12 @@ def _ids_by_referrals(session: Session, query: ContactQuery, conditions: list[st
     return ids
 
 
-def _ids(session: Session, order: str, conditions: list[str], params: dict[str, Any], offset: int,
+def _ids(session: Session, query: ContactQuery, selection: _Selection, conditions: list[str], offset: int,
          limit: int) -> list[int]:
+    order = _order(query, by_index=selection.by_index)
     return [row[0] for row in _rows(session, f"SELECT c.id FROM contact c {_where(conditions)} ORDER BY {order}"
-                                             " LIMIT :limit OFFSET :offset", limit=limit, offset=offset, **params)]
+                                             " LIMIT :limit OFFSET :offset", limit=limit, offset=offset,
+                                    **selection.params)]
 
 
 def _where(conditions: list[str]) -> str:

@@ -7,7 +7,7 @@ from tests.conftest import ADMIN_PASSWORD
 @pytest.mark.parametrize("path", ["/", "/settings"])
 async def test_pages_send_strangers_to_the_login(app_env, user: User, path: str) -> None:
     await user.open(path)
-    await user.should_see("Sign in to manage your bot.")
+    await user.should_see("Sign in to manage your bot.", retries=50)
     await user.should_not_see(marker="navigation")
 
 
@@ -27,11 +27,11 @@ async def test_wrong_password_is_refused_then_rate_limited(app_env, user: User) 
 
 
 async def test_sign_in_then_log_out(admin: User) -> None:
-    await admin.should_see("Overview")
+    await admin.should_see("Overview", retries=50)
     admin.find(marker="logout").click()
-    await admin.should_see("Sign in to manage your bot.")
+    await admin.should_see("Sign in to manage your bot.", retries=50)
     await admin.open("/settings")
-    await admin.should_see("Sign in to manage your bot.")
+    await admin.should_see("Sign in to manage your bot.", retries=50)
 
 
 @pytest.fixture
@@ -41,18 +41,18 @@ def first_start_env(app_env, monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_first_start_asks_for_a_password(first_start_env, user: User) -> None:
     await user.open("/settings")
-    await user.should_see("Choose the admin password")
+    await user.should_see("Choose the admin password", retries=50)
     user.find(marker="new-password").type("short")
     user.find(marker="confirm-password").type("short")
     user.find(marker="create-password").click()
-    await user.should_see("Use at least 8 characters.")
+    await user.should_see("Use at least 8 characters.", retries=50)
     user.find(marker="new-password").clear().type("a-long-password")
     user.find(marker="confirm-password").clear().type("a-long-passw0rd")
     user.find(marker="create-password").click()
-    await user.should_see("The two passwords are not the same.")
+    await user.should_see("The two passwords are not the same.", retries=50)
     user.find(marker="confirm-password").clear().type("a-long-password")
     user.find(marker="create-password").click()
-    await user.should_see("Bot name")  # landed on the page asked for, /settings
+    await user.should_see("Bot name", retries=50)  # landed on the page asked for, /settings
 
 
 async def test_settings_save_and_keep_bad_input_with_a_reason(admin: User) -> None:
@@ -60,13 +60,13 @@ async def test_settings_save_and_keep_bad_input_with_a_reason(admin: User) -> No
     admin.find(marker="bot_name").clear().type("Giveaway bot")
     admin.find(marker="telegram_bot").type("shop_helper")
     admin.find(marker="save-settings").click()
-    await admin.should_see("Nothing was saved: fix the fields marked in red.")
+    await admin.should_see("Nothing was saved: fix the fields marked in red.", retries=50)
     assert admin.find(marker="telegram_bot").elements.pop().value == "shop_helper"  # what the admin typed stays
     admin.find(marker="telegram_bot").clear().type("@shop_helper_bot")
     admin.find(marker="whatsapp_number").type("+1 (555) 123-4567")
     admin.find(marker="save-settings").click()
-    await admin.should_see("Settings saved.")
+    await admin.should_see("Settings saved.", retries=50)
     await admin.open("/settings")
     assert admin.find(marker="telegram_bot").elements.pop().value == "shop_helper_bot"
     assert admin.find(marker="whatsapp_number").elements.pop().value == "15551234567"
-    await admin.should_see("Giveaway bot")
+    await admin.should_see("Giveaway bot", retries=50)

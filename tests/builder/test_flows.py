@@ -1,0 +1,214 @@
+"""The Flows page through NiceGUI's User: list, create, rename, duplicate, delete, import/export, templates."""
+
+import json
+from pathlib import Path
+
+import pytest
+from nicegui import ui
+from nicegui.elements.upload_files import SmallFileUpload
+from nicegui.testing import User
+
+from storage.db import Database, open_database
+from storage.flow_catalogue import create_flow, list_flows, save_draft
+from storage.models import Flow
+from storage.workspace_io import import_workspace
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
+
+
+@pytest.fixture(autouse=True)
+def no_demo_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REFERFLOW_SEED_DEMO", "0")  # these tests start from an empty workspace
+
+
+@pytest.fixture
+def app_db(app_env: Path, admin: User) -> Database:
+    """The database of the app under test (opened after the app created it)."""
+    database = open_database(url=f"sqlite:///{app_env}")
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def demo(app_db: Database) -> Database:
+    with app_db.write_session() as session:
+        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    return app_db
+
+
+def flow_names(database: Database) -> list[str]:
+    with database.session() as session:
+        return [flow.name for flow in list_flows(session=session)]
+
+
+async def test_an_empty_workspace_offers_to_create_or_add_the_template(admin: User) -> None:
+    await admin.open("/flows")
+    await admin.should_see("No flows yet — create one or add the Referral program template")
+    admin.find(marker="empty-template").click()
+    await admin.should_see(marker="flow-list")
+    await admin.should_see("Referral program: Created 2 fields ('referral_points', 'coupon_code'), 1 tag")
+    await admin.should_see("Check reward")
+    await admin.should_not_see("No flows yet — create one or add the Referral program template")
+    assert len(admin.find("Published").elements) == 2
+
+
+async def test_the_list_shows_status_problems_and_last_edit(admin: User, demo: Database) -> None:
+    with demo.write_session() as session:
+        save_draft(session=session, flow_id=1, document=session.get(Flow, 1).draft)  # edited after publishing
+        create_flow(session=session, name="Welcome", document={"nodes": [
+            {"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
+            {"id": "hi", "type": "send_message", "position": {"x": 260, "y": 0}, "data": {"text": ""}}],
+            "edges": [{"id": "e1", "source": "start", "target": "hi"}]})
+    await admin.open("/flows")
+    with admin.scope(marker="flow-row-1"):
+        await admin.should_see("Share")
+        await admin.should_see("Changed since publishing")
+        await admin.should_see("just now")
+    with admin.scope(marker="flow-row-2"):
+        await admin.should_see("Published")
+        await admin.should_see("None")
+    with admin.scope(marker="flow-row-3"):
+        await admin.should_see("Draft")
+        await admin.should_see("1 error")  # the message has no text
+        await admin.should_see("1 warning")  # and leads nowhere
+    admin.find(marker="open-3").click()
+    await admin.should_see("Flows")
+    assert admin.back_history[-1] == "/flows/3"
+
+
+async def test_create_asks_for_a_name_then_opens_the_flow(admin: User, app_db: Database) -> None:
+    await admin.open("/flows")
+    admin.find(marker="new-flow").click()
+    admin.find(marker="save-name").click()
+    await admin.should_see("Give the flow a name.")
+    admin.find(marker="flow-name").type("Welcome")
+    admin.find(marker="save-name").click()
+    await admin.should_see("Flows")
+    assert flow_names(app_db) == ["Welcome"]
+    with app_db.session() as session:
+        [flow] = list_flows(session=session)
+    assert admin.back_history[-1] == f"/flows/{flow.id}"
+
+
+async def test_rename_keeps_a_taken_name_to_fix(admin: User, demo: Database) -> None:
+    await admin.open("/flows")
+    admin.find(marker="rename-1").click()
+    admin.find(marker="flow-name").clear().type("Check reward")
+    admin.find(marker="save-name").click()
+    await admin.should_see("A flow called 'Check reward' already exists; choose another name.")
+    assert admin.find(marker="flow-name").elements.pop().value == "Check reward"
+    admin.find(marker="flow-name").clear().type("Share your link")
+    admin.find(marker="save-name").click()
+    await admin.should_see("Renamed to 'Share your link'.")
+    with admin.scope(marker="flow-row-1"):
+        await admin.should_see("Share your link")
+    assert flow_names(demo) == ["Check reward", "Share your link"]
+
+
+async def test_duplicate_adds_a_draft_copy(admin: User, demo: Database) -> None:
+    await admin.open("/flows")
+    admin.find(marker="duplicate-2").click()
+    await admin.should_see("Created 'Check reward (copy)', a copy of the draft of 'Check reward'.")
+    with admin.scope(marker="flow-row-3"):
+        await admin.should_see("Check reward (copy)")
+        await admin.should_see("Draft")
+
+
+async def test_delete_lists_what_uses_the_flow_before_deleting(admin: User, demo: Database) -> None:
+    await admin.open("/flows")
+    admin.find(marker="delete-2").click()
+    with admin.scope(marker="delete-dialog"):
+        await admin.should_see("Delete flow 'Check reward'?")
+        await admin.should_see("Trigger 'Referred a new contact'")
+        await admin.should_see("Trigger 'Referred an existing contact'")
+    admin.find(marker="cancel-delete").click()
+    await admin.should_not_see(marker="delete-dialog")
+    assert flow_names(demo) == ["Check reward", "Share"]
+
+    admin.find(marker="delete-2").click()
+    admin.find(marker="confirm-delete").click()
+    await admin.should_see("Deleted 'Check reward'. 2 places no longer point at it.")
+    await admin.should_not_see(marker="flow-row-2")
+    with admin.scope(marker="flow-row-1"):
+        await admin.should_see("Share")
+    assert flow_names(demo) == ["Share"]
+
+
+async def test_deleting_an_unused_flow_says_nothing_uses_it(admin: User, app_db: Database) -> None:
+    with app_db.write_session() as session:
+        create_flow(session=session, name="Scratch")
+    await admin.open("/flows")
+    admin.find(marker="delete-1").click()
+    await admin.should_see("Nothing uses this flow.")
+    admin.find(marker="confirm-delete").click()
+    await admin.should_see("Deleted 'Scratch'.")
+    await admin.should_see("No flows yet — create one or add the Referral program template")
+
+
+async def test_export_downloads_the_flow_as_json(admin: User, demo: Database) -> None:
+    await admin.open("/flows")
+    admin.find(marker="export-2").click()
+    response = await admin.download.next()
+    document = json.loads(response.content)
+    assert (document["format"], document["name"]) == ("referflow-flow", "Check reward")
+    assert [node["id"] for node in document["flow"]["nodes"]][:2] == ["start", "enough"]
+
+
+async def upload(admin: User, name: str, content: bytes) -> None:
+    admin.find(marker="import-flow").click()
+    [element] = admin.find(marker="import-upload").elements
+    assert isinstance(element, ui.upload)
+    await element.handle_uploads([SmallFileUpload(name, "application/json", content)])
+
+
+async def test_import_adds_an_exported_flow_under_a_free_name(admin: User, demo: Database) -> None:
+    with demo.session() as session:
+        from storage.flow_catalogue import export_flow
+
+        exported = json.dumps(export_flow(session=session, flow_id=1)).encode()
+    await admin.open("/flows")
+    await upload(admin, "share.flow.json", exported)
+    await admin.should_see("Imported flow 'Share (2)'.")
+    await admin.should_not_see(marker="import-dialog")
+    with admin.scope(marker="flow-row-3"):
+        await admin.should_see("Share (2)")
+        await admin.should_see("Draft")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b'{"format": "referflow-flow", ', "'bad.json' is not valid JSON (line 1, column 29: Expecting property name"),
+    (b"\xff\xfe\x00", "'bad.json' is not a text file"),
+    (b'{"format": "referflow-workspace", "version": 1}',
+     "'bad.json' was not imported. This file is not a Referflow flow export (its 'format' should be"),
+    (b'{"format": "referflow-flow", "name": "X", "flow": {"nodes": [{"id": "a"}], "edges": []}}',
+     "Node 'a': 'type' is missing."),
+])
+async def test_import_explains_a_bad_file(admin: User, app_db: Database, content: bytes, message: str) -> None:
+    await admin.open("/flows")
+    await upload(admin, "bad.json", content)
+    with admin.scope(marker="import-dialog"):
+        await admin.should_see(message)
+    assert flow_names(app_db) == []
+
+
+async def test_the_template_asks_before_replacing_a_flow_with_the_same_name(admin: User, app_db: Database) -> None:
+    with app_db.write_session() as session:
+        create_flow(session=session, name="Share")
+    await admin.open("/flows")
+    admin.find(marker="template-referral-program").click()
+    with admin.scope(marker="overwrite-dialog"):
+        await admin.should_see("Flow 'Share'")
+    admin.find(marker="cancel-overwrite").click()
+    await admin.should_not_see(marker="overwrite-dialog")
+    assert flow_names(app_db) == ["Share"]
+
+    admin.find(marker="template-referral-program").click()
+    admin.find(marker="confirm-overwrite").click()
+    with admin.scope(marker="template-report-referral-program"):
+        await admin.should_see("updated 1 flow ('Share')")
+    assert flow_names(app_db) == ["Check reward", "Share"]
+
+    admin.find(marker="template-referral-program").click()  # a second time: nothing to replace, nothing doubled
+    with admin.scope(marker="template-report-referral-program"):
+        await admin.should_see("Everything was already in place; nothing changed.")
+    assert flow_names(app_db) == ["Check reward", "Share"]
