@@ -78,7 +78,7 @@ def _copy_id(row: FieldRow) -> None:
 
 
 def open_field_dialog(row: FieldRow | None) -> None:
-    with ui.dialog() as dialog, ui.card().classes("w-[30rem] gap-2").mark("field-dialog"):
+    with _dialog() as dialog, ui.card().classes("w-[30rem] gap-2").mark("field-dialog"):
         ui.label("New field" if row is None else f"Edit field {row.id}").classes("text-lg font-medium")
         inputs = {
             "name": ui.input("Name", value=row.name if row else "").props(f'hint="{NAME_HINT}"').classes("w-full")
@@ -158,7 +158,7 @@ def show_tags() -> None:
 
 
 def open_tag_dialog(row: TagRow | None) -> None:
-    with ui.dialog() as dialog, ui.card().classes("w-[30rem] gap-2").mark("tag-dialog"):
+    with _dialog() as dialog, ui.card().classes("w-[30rem] gap-2").mark("tag-dialog"):
         ui.label("New tag" if row is None else f"Edit tag '{row.name}'").classes("text-lg font-medium")
         inputs = {
             "name": ui.input("Name", value=row.name if row else "").classes("w-full").mark("tag-name")
@@ -206,6 +206,13 @@ def _delete_tag(row: TagRow) -> None:
 # ---------------------------------------------------------------------------------------------- shared pieces
 
 
+def _dialog() -> ui.dialog:
+    """A dialog that removes itself once closed, so closed forms never linger on the page."""
+    dialog = ui.dialog()
+    dialog.on_value_change(lambda event: None if event.value else dialog.delete())
+    return dialog
+
+
 def _section_header(title: str, subtitle: str, button: str, marker: str, on_click: Callable) -> None:
     with ui.row().classes("w-full items-start justify-between no-wrap"):
         with ui.column().classes("gap-0"):
@@ -248,7 +255,7 @@ def _show_errors(inputs: dict, error: ValidationError) -> None:
 
 
 def _confirm_deletion(title: str, usage: Usage, lost: str, on_delete: Callable) -> None:
-    with ui.dialog() as dialog, ui.card().classes("w-[36rem] gap-3").mark("delete-dialog"):
+    with _dialog() as dialog, ui.card().classes("w-[36rem] gap-3").mark("delete-dialog"):
         ui.label(title).classes("text-lg font-medium")
         if usage.uses:
             ui.label("It is used here:").classes("font-medium")

@@ -26,4 +26,5 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("REFERFLOW_DB", str(db_path))
     monkeypatch.delenv("REFERFLOW_DATABASE_URL", raising=False)
     monkeypatch.setenv("REFERFLOW_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    monkeypatch.setenv("REFERFLOW_SEED_DEMO", "0")  # tests start from an empty workspace unless they import one
     return db_path

@@ -67,7 +67,7 @@ async def test_a_new_entry_point_is_created_and_listed(admin: User, app_database
     await admin.open("/entry-points")
     await admin.should_see("No entry points yet.")
     admin.find(marker="new-entry-point").click()
-    await admin.should_see("New entry point")
+    await admin.should_see(marker="save-entry-point")
     admin.find(marker="name").type("Black Friday")
     admin.find(marker="ref").type("black-friday")
     admin.find(marker="response_message").type("Hi {{first_name}}, here is your deal!")

@@ -49,7 +49,8 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     data_dir = tmp_path_factory.mktemp("live")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}  # else NiceGUI enters its test mode
-    env.update(REFERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD, REFERFLOW_STORAGE_SECRET="e2e-secret")
+    env.update(REFERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD, REFERFLOW_STORAGE_SECRET="e2e-secret",
+               REFERFLOW_SEED_DEMO=os.environ.get("REFERFLOW_SEED_DEMO", "0"))
     env.pop("REFERFLOW_DATABASE_URL", None)
     log = (data_dir / "server.log").open("w")
     process = subprocess.Popen(
