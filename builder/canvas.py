@@ -201,13 +201,20 @@ def delete_elements(document: Mapping, node_ids: Iterable[str] = (), edge_ids: I
 
 
 def set_node_data(document: Mapping, node_id: str, data: Mapping) -> dict:
-    """A copy with the node's settings replaced; connections from exits the node no longer has (a deleted button
-    or branch) go with them."""
+    """A copy with the node's settings replaced. When one exit is swapped for another (a message's first button
+    replaces its plain next step) the connection moves along; connections from exits that are gone go with them."""
     doc = copy.deepcopy(dict(document))
     node = next(node for node in doc["nodes"] if node["id"] == node_id)
-    node["data"] = copy.deepcopy(dict(data))
     spec = NODE_TYPES.get(node["type"])
-    if spec is not None:
-        exits = set(spec.exits(node["data"]))
-        doc["edges"] = [edge for edge in doc["edges"] if edge["source"] != node_id or edge["source_handle"] in exits]
+    if spec is None:
+        node["data"] = copy.deepcopy(dict(data))
+        return doc
+    before = spec.exits(node["data"])
+    node["data"] = copy.deepcopy(dict(data))
+    after = spec.exits(node["data"])
+    gone, new = [e for e in before if e not in after], [e for e in after if e not in before]
+    for edge in doc["edges"]:
+        if edge["source"] == node_id and len(gone) == len(new) == 1 and edge["source_handle"] == gone[0]:
+            edge["source_handle"] = new[0]
+    doc["edges"] = [edge for edge in doc["edges"] if edge["source"] != node_id or edge["source_handle"] in after]
     return doc

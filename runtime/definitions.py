@@ -78,7 +78,7 @@ class Definitions:
     refs: tuple[str, ...] = field(default=())
     flows: dict[int, FlowDef] = field(default_factory=dict)
     triggers_by_event: dict[str, tuple[TriggerRule, ...]] = field(default_factory=dict)
-    _graphs: dict = field(default_factory=dict, compare=False, repr=False)
+    _graphs: dict = field(default_factory=dict, compare=False, repr=False)  # derived things, built on first use
 
     def flow_graph(self, flow_id: int, use_draft: bool):
         """The networkx graph of a flow's published (or draft) copy, built once per snapshot; None when missing."""
@@ -92,8 +92,19 @@ class Definitions:
             self._graphs[key] = flow_graph(load_flow(document)) if document is not None else None
         return self._graphs[key]
 
-    def entry_by_id(self, entry_point_id: int) -> EntryDef | None:
-        return next((entry for entry in self.entries_by_ref.values() if entry.id == entry_point_id), None)
+    def flow_start(self, flow_id: int, use_draft: bool) -> str | None:
+        """The start node's id (the first, if a broken draft has several), cached with the graph."""
+        key = ("start", flow_id, use_draft)
+        if key not in self._graphs:
+            graph = self.flow_graph(flow_id, use_draft)
+            self._graphs[key] = next((node for node, attrs in graph.nodes(data=True) if attrs["type"] == "start"),
+                                     None) if graph is not None else None
+        return self._graphs[key]
+
+    def entry_by_id(self, entry_point_id: int | None) -> EntryDef | None:
+        if "entries" not in self._graphs:
+            self._graphs["entries"] = {entry.id: entry for entry in self.entries_by_ref.values()}
+        return self._graphs["entries"].get(entry_point_id)
 
     def field_for_key(self, key: str, entry: EntryDef | None) -> FieldDef | None:
         """The field a payload key names: the entry point's own mapping first, then a field ID, then a field name."""

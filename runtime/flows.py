@@ -97,7 +97,7 @@ def _start_of(turn: Turn, run: FlowRun) -> str | None:
         reason = "does not exist" if flow is None else "has not been published yet"
         turn.warn(f"Flow {flow.name if flow else run.flow_id!r} {reason}; it was not started.")
         return None
-    start = next((node for node, attrs in graph.nodes(data=True) if attrs["type"] == "start"), None)
+    start = turn.defs.flow_start(run.flow_id, run.use_draft)
     if start is None:
         turn.warn(f"Flow '{flow.name}' has no start node; it was not started.")
     else:

@@ -77,8 +77,9 @@ class ContactPage:
 
 def list_contacts(*, session: Session, query: ContactQuery) -> ContactPage:
     """One page of contacts with their referral counts and number-field values: a count, an indexed page query over
-    ids only (LIMIT/OFFSET) and three lookups for the page's ids."""
+    ids only (LIMIT/OFFSET) and three lookups for the page's ids. A page past the end gives the last page."""
     selection = _select(session, query.search)
+    query = replace(query, page=min(query.page, max(1, -(-selection.total // query.page_size))))  # past the end
     if query.sort == "referrals":
         ids = _ids_by_referrals(session, query, selection)
     else:
