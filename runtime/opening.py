@@ -12,7 +12,7 @@ from typing import Any
 from runtime.definitions import EntryDef, FieldDef
 from runtime.links import LinkError, ParsedRef, PayloadItem, extract_ref, match_whatsapp_text, parse_ref
 from runtime.turn import Event, Turn, trace_steps
-from runtime.values import FieldValueError, JsonPathError, coerce_value, decode_value, read_json_path
+from runtime.values import FieldValueError, JsonPathError, coerce_value, read_json_path
 
 
 @dataclass(frozen=True)
@@ -116,18 +116,8 @@ def summarise_open(turn: Turn, opened: Opened, response: dict[str, Any]) -> Open
 
 
 def read_contact_data(turn: Turn, contact_id: int) -> tuple[dict[str, Any], list[str]]:
-    """The contact's field values (by field name) and tag names, in one query."""
-    fields, tags = {}, []
-    for kind, item_id, value in turn.db.execute(
-        "SELECT 'f', field_id, value FROM field_value WHERE contact_id = ?"
-        " UNION ALL SELECT 't', tag_id, NULL FROM contact_tag WHERE contact_id = ? ORDER BY 1, 2",
-        (contact_id, contact_id),
-    ):
-        if kind == "f" and item_id in turn.defs.fields_by_id:
-            fields[turn.defs.fields_by_id[item_id].name] = decode_value(value)
-        elif kind == "t" and item_id in turn.defs.tags_by_id:
-            tags.append(turn.defs.tags_by_id[item_id])
-    return fields, sorted(tags)
+    """The contact's field values (by field name) and tag names."""
+    return turn.fields_and_tags(contact_id)
 
 
 class _Opening:

@@ -79,7 +79,7 @@ class Turn:
     # --- events and the trace ------------------------------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
-        if event.type == "field_changed":
+        if event.type in ("field_changed", "tag_added", "tag_removed"):
             self._contacts.pop(event.contact_id, None)
         self.events.append(event)
         self.steps.append(event)
@@ -164,19 +164,32 @@ class Turn:
         self._contacts.pop(contact_id, None)
 
     def _load_contact(self, contact_id: int) -> dict[str, Any] | None:
+        """The contact row, its field values and its tags in one query."""
         rows = self.db.execute(
-            "SELECT c.id, c.channel, c.channel_user_id, c.first_name, c.last_name, c.phone, c.referred_by_id,"
-            " c.created_at, v.field_id, v.value FROM contact c LEFT JOIN field_value v ON v.contact_id = c.id"
-            " WHERE c.id = ?", (contact_id,)).fetchall()
-        if not rows:
+            "SELECT 0, id, channel, channel_user_id, first_name, last_name, phone, referred_by_id, created_at"
+            " FROM contact WHERE id = ?1"
+            " UNION ALL SELECT 1, field_id, value, NULL, NULL, NULL, NULL, NULL, NULL FROM field_value"
+            " WHERE contact_id = ?1"
+            " UNION ALL SELECT 2, tag_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM contact_tag"
+            " WHERE contact_id = ?1 ORDER BY 1", (contact_id,)).fetchall()
+        if not rows or rows[0][0] != 0:
             return None
-        values = dict(zip(_SYSTEM_FIELDS, rows[0][:8], strict=True))
+        values = dict(zip(_SYSTEM_FIELDS, rows[0][1:], strict=True))
         values["full_name"] = f"{values['first_name']} {values['last_name']}".strip()
-        by_id = values[_BY_ID] = {}
-        for *_, field_id, value in rows:
-            if field_id in self.defs.fields_by_id:
-                by_id[field_id] = values[self.defs.fields_by_id[field_id].name] = decode_value(value)
+        by_id, tags = values[_BY_ID], values[_TAGS] = {}, []
+        for kind, item_id, value, *_ in rows[1:]:
+            if kind == 1 and item_id in self.defs.fields_by_id:
+                by_id[item_id] = values[self.defs.fields_by_id[item_id].name] = decode_value(value)
+            elif kind == 2 and item_id in self.defs.tags_by_id:
+                tags.append(self.defs.tags_by_id[item_id])
         return values
+
+    def fields_and_tags(self, contact_id: int) -> tuple[dict[str, Any], list[str]]:
+        """A contact's field values by field name and sorted tag names, as stored now."""
+        contact = self.contact(contact_id) or {}
+        names = self.defs.fields_by_id
+        fields = {names[field_id].name: value for field_id, value in sorted(contact.get(_BY_ID, {}).items())}
+        return fields, sorted(contact.get(_TAGS, []))
 
     def render(self, text: str, contact_id: int, *, referred_id: int | None = None, extra: dict | None = None) -> str:
         if "{{" not in text:
@@ -217,7 +230,8 @@ class Turn:
         self.note("reply", contact_id=contact_id, text=text)
 
 
-_BY_ID = "\x00fields by id"  # a key no template can name
+_BY_ID = "\x00fields by id"  # keys no template can name
+_TAGS = "\x00tags"
 _SYSTEM_FIELDS = ("user_id", "channel", "channel_user_id", "first_name", "last_name", "phone", "referred_by_id",
                   "created_at")
 

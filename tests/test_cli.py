@@ -214,5 +214,6 @@ def test_scenario_run_against_the_workspace_sandbox(capsys, db: str, tmp_path: P
     path.write_text(json.dumps(scenario))
     assert main(["--db", db, "scenario", "run", str(path)]) == 0
     assert main(["--db", db, "scenario", "run", str(path)]) == 0  # the sandbox is reset before each run
+    capsys.readouterr()
     code, document, _ = run(capsys, "--db", db, "export")
     assert code == 0 and [e["ref"] for e in document["entry_points"]] == ["giveaway2025"]  # live workspace intact
