@@ -51,11 +51,11 @@ def links_card(current_ref: Callable[[], str]) -> Callable[[], None]:
 
 
 def _explain_no_channels() -> None:
-    with ui.row().classes("items-center gap-2").mark("no-channels"):
-        ui.icon("info", color="indigo-6")
+    with ui.row().classes("w-full no-wrap items-center gap-3 rounded bg-indigo-50 p-3").mark("no-channels"):
+        ui.icon("info", color="indigo-7")
         ui.label("No channel is set up yet, so there are no links to show. Add your Facebook page, Instagram "
-                 "username, WhatsApp number, Telegram bot, Viber URI or web chat in")
-        ui.link("Settings", "/settings").classes("text-indigo-700 font-medium").mark("settings-link")
+                 "username, WhatsApp number, Telegram bot, Viber URI or web chat in the settings.").classes("flex-1")
+        ui.link("Open settings", "/settings").classes("shrink-0 font-medium text-indigo-700").mark("settings-link")
 
 
 def _draw_tabs(ref: str, links: list[ChannelLinks]) -> None:
@@ -88,7 +88,8 @@ def _link_row(title: str, hint: str, link: str, marker: str) -> None:
         ui.label(hint).classes("text-xs text-slate-500")
         with ui.row().classes("w-full no-wrap items-center gap-1 mt-1 rounded bg-slate-100 pl-3 pr-1 py-1"):
             ui.label(link).classes("flex-1 min-w-0 font-mono text-sm break-all text-slate-800").mark(marker)
-            copy = ui.button(icon="content_copy").props("flat round dense color=indigo-7").mark(f"copy-{marker}")
+            copy = ui.button(icon="content_copy").props("flat round dense color=indigo-7") \
+                .props(f'aria-label="Copy {title.lower()}"').mark(f"copy-{marker}")
             copy.tooltip("Copy link")
             copy.on("click", _notify_copied,
                     js_handler=f"() => Quasar.copyToClipboard({json.dumps(link)}).then(() => emit(true), "
@@ -119,7 +120,7 @@ def _draw_qr(ref: str, item: ChannelLinks) -> None:
     svg = base64.b64encode(qr_svg(item.entry_link)).decode("ascii")
     name = f"{ref}-{item.channel}"
     with ui.column().classes("items-center gap-1 shrink-0"):
-        ui.image(f"data:image/svg+xml;base64,{svg}").classes("w-36 h-36 bg-white rounded border") \
+        ui.image(f"data:image/svg+xml;base64,{svg}").classes("w-36 h-36 bg-white rounded border border-slate-200") \
             .props(f'alt="QR code of the {CHANNEL_NAMES[item.channel]} entry link"').mark(f"qr-{item.channel}")
         with ui.row().classes("gap-1"):
             ui.button("PNG", icon="download", on_click=lambda: ui.download(qr_png(item.entry_link), f"{name}.png",
@@ -139,7 +140,7 @@ def paste_box() -> None:
         ui.label("Paste any link, ref or '/start …' text to see how the bot reads it. Nothing is saved.") \
             .classes("text-slate-500")
         pasted = ui.input("Link", placeholder="https://m.me/…?ref=giveaway2025-c42--gold") \
-            .props("clearable outlined dense").classes("w-full font-mono").mark("paste-link")
+            .props('clearable outlined dense input-class="font-mono"').classes("w-full").mark("paste-link")
 
         @ui.refreshable
         def breakdown() -> None:

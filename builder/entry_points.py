@@ -1,7 +1,10 @@
 """Entry points: the list with each one's activity, and the editor (ref, response, payload, referrals, links)."""
 
+from collections.abc import Callable
+
 from nicegui import ui
 from pydantic import ValidationError
+from sqlmodel import Session
 
 from builder.context import database
 from builder.entry_point_links import links_card, paste_box
@@ -13,6 +16,8 @@ from storage.entry_points import (
     EntryPointError,
     EntryPointSummary,
     EntryPointUpdate,
+    check_json_path,
+    check_payload_key,
     check_ref,
     count_activity,
     create_entry_point,
@@ -27,7 +32,7 @@ from storage.models import EntryPoint
 
 POLICIES = {"first_only": "Count each person once", "every_open": "Count every open"}
 REFERRER_MATCHES = {"id": "Contact ID", "phone": "Phone number", "id_or_phone": "Contact ID or phone number"}
-LIST_COLUMNS = "minmax(12rem, 1.4fr) minmax(10rem, 1.6fr) minmax(6rem, 0.8fr) repeat(3, 5.5rem)"
+LIST_COLUMNS = "minmax(12rem, 1.4fr) minmax(10rem, 1.6fr) minmax(6rem, 0.8fr) repeat(3, 7.5rem)"
 
 
 def create() -> None:
@@ -50,7 +55,7 @@ def create() -> None:
 
 
 def _draw_list(summaries: list[EntryPointSummary]) -> None:
-    with ui.grid(columns=LIST_COLUMNS).classes("w-full gap-x-4 gap-y-0 items-center text-sm"):
+    with ui.grid(columns=LIST_COLUMNS).classes("w-full gap-0 items-center text-sm"):
         for heading, align in [("Entry point", ""), ("Response", ""), ("Segment", ""), ("Opens", "text-right"),
                                ("New contacts", "text-right"), ("Referrals", "text-right")]:
             ui.label(heading).classes(f"px-4 py-2 text-xs uppercase tracking-wide text-slate-500 {align}")
@@ -94,31 +99,30 @@ def create_editor(entry_point_id: str) -> None:
         with ui.row().classes("items-center gap-1 -mt-2"):
             ui.link("All entry points", "/entry-points").classes("text-indigo-700 text-sm").mark("back")
             ui.icon("chevron_right", color="grey-6")
-            ui.label(entry.name if entry else "New entry point").classes("text-sm text-slate-600")
+            crumb = ui.label(entry.name if entry else "New entry point").classes("text-sm text-slate-600")
         if entry is None and entry_point_id != "new":
             ui.label("This entry point does not exist; it may have been deleted.").mark("not-found")
             return
-        _Editor(entry, choices)
+        _Editor(entry, choices, crumb)
 
 
-def _find(session, entry_point_id: str) -> EntryPoint | None:
+def _find(session: Session, entry_point_id: str) -> EntryPoint | None:
     return get_entry_point(session=session, entry_point_id=int(entry_point_id)) if entry_point_id.isdigit() else None
 
 
 class _Editor:
     """The form of one entry point: what the admin typed stays until it is saved or they leave."""
 
-    def __init__(self, entry: EntryPoint | None, choices: Choices) -> None:
-        self.entry = entry
-        self.choices = choices
+    def __init__(self, entry: EntryPoint | None, choices: Choices, crumb: ui.label) -> None:
+        self.entry, self.choices, self.crumb = entry, choices, crumb
         saved = entry or EntryPoint(name="", ref="")
         self.inputs: dict[str, ui.element] = {}
-        self.payload_rows = _Rows("payload_mapping", "key", "Key in the link", "e.g. 738 or color", choices.fields,
-                                  saved.payload_mapping)
-        self.json_rows = _Rows("json_mapping", "path", "JSON path", "e.g. order.items[0].sku", choices.fields,
-                               saved.json_mapping)
+        self.payload_rows = _Rows("payload_mapping", "key", "Key in the link", "e.g. 738 or color", check_payload_key,
+                                  choices.fields, saved.payload_mapping)
+        self.json_rows = _Rows("json_mapping", "path", "JSON path", "e.g. order.items[0].sku", check_json_path,
+                               choices.fields, saved.json_mapping)
         self._draw_basics(saved)
-        self.refresh_links = links_card(lambda: self.inputs["ref"].value.strip())
+        self.refresh_links = links_card(lambda: (self.inputs["ref"].value or "").strip())
         self._draw_response(saved)
         self._draw_payload(saved)
         self._draw_referrals(saved)
@@ -136,20 +140,23 @@ class _Editor:
                 ui.label("Entry point").classes("text-lg font-medium")
                 ui.space()
                 self.inputs["active"] = ui.switch("Active", value=saved.active).mark("active")
-            with ui.grid(columns=2).classes("w-full gap-x-6 gap-y-1"):
+            with ui.grid(columns=2).classes("w-full gap-x-6 gap-y-1 pb-3"):
                 self.inputs["name"] = ui.input("Name", value=saved.name).props('hint="Only admins see it"') \
                     .mark("name")
-                self.inputs["ref"] = ui.input("Ref", value=saved.ref, on_change=self._check_ref) \
+                self.inputs["ref"] = ui.input("Ref", value=saved.ref, validation=self._check_ref,
+                                              on_change=self._follow_ref) \
                     .props('hint="Goes into every link: letters, digits, _ and single hyphens, e.g. black-friday"') \
-                    .classes("font-mono").mark("ref")
+                    .props('input-class="font-mono"').mark("ref")
 
-    def _check_ref(self) -> None:
-        ref = self.inputs["ref"].value or ""
-        entry_point_id = self.entry.id if self.entry else None
+    def _check_ref(self, ref: str | None) -> str | None:
+        """Checked as the admin types: the grammar, and that no other entry point has the ref."""
+        if not (ref or "").strip():
+            return None
         with database().session() as session:
-            self.inputs["ref"].error = check_ref(session=session, ref=ref, entry_point_id=entry_point_id) \
-                if ref.strip() else None
-        if not check_entry_ref(ref.strip()):
+            return check_ref(session=session, ref=ref, entry_point_id=self.entry.id if self.entry else None)
+
+    def _follow_ref(self) -> None:
+        if not check_entry_ref((self.inputs["ref"].value or "").strip()):
             self.refresh_links()
 
     def _draw_response(self, saved: EntryPoint) -> None:
@@ -174,17 +181,18 @@ class _Editor:
     def _draw_payload(self, saved: EntryPoint) -> None:
         with ui.card().classes("w-full gap-2"):
             ui.label("Payload").classes("text-lg font-medium")
-            ui.label("Data carried in the link after the ref, saved into contact fields: ref--value, "
-                     "ref--key--value, or ref jsondata--{…}.").classes("text-slate-500")
+            ui.markdown("Data carried in the link after the ref, saved into contact fields: one value "
+                        "(`ref--gold`), keys and values (`ref--color--gold`) or JSON "
+                        "(`refjsondata--{\"plan\":\"pro\"}`).").classes("text-slate-500")
             self.inputs["default_field_id"] = ui.select(
                 self.choices.fields, label="Default payload field", value=saved.default_field_id, clearable=True) \
-                .props('hint="Where a single value (ref--value) goes"').classes("w-1/2").mark("default_field_id")
+                .props('hint="Where a single value goes (ref--gold)"').classes("w-1/2").mark("default_field_id")
             ui.label("Payload keys").classes("font-medium mt-2")
             ui.label("A key in the link that fills a field; keys that are a field's ID or name work without a row.") \
                 .classes("text-sm text-slate-500")
             self.payload_rows.draw()
             ui.label("JSON mapping").classes("font-medium mt-2")
-            ui.label("Where values of the link's JSON data (jsondata--{…}) go.").classes("text-sm text-slate-500")
+            ui.markdown("Where values of the link's JSON data (`jsondata--{…}`) go.").classes("text-sm text-slate-500")
             self.json_rows.draw()
 
     def _draw_referrals(self, saved: EntryPoint) -> None:
@@ -209,17 +217,14 @@ class _Editor:
         ui.label("For referrals shared as a message, e.g. You were recommended by (?P<referrer>\\+?\\d{7,15}). "
                  "Name the parts to read (?P<ref>…) and/or (?P<referrer>…).").classes("text-sm text-slate-500")
         with ui.grid(columns=2).classes("w-full gap-x-6 gap-y-1"):
-            pattern = ui.input("Pattern (a regular expression, optional)", value=saved.whatsapp_pattern) \
-                .classes("font-mono").mark("whatsapp_pattern")
+            pattern = ui.input("Pattern (a regular expression, optional)", value=saved.whatsapp_pattern,
+                               validation=_pattern_problem).props('input-class="font-mono"').mark("whatsapp_pattern")
             sample = ui.input("Try a message", placeholder="You were recommended by +15551234567").mark("sample")
         result = ui.label().classes("text-sm").mark("pattern-result")
 
         def test_pattern() -> None:
-            pattern.error = None
             result.text, color = _try_pattern(pattern.value or "", sample.value or "")
             result.classes(replace=f"text-sm {color}")
-            if color == "text-red-700":
-                pattern.error, result.text = result.text, ""
 
         pattern.on_value_change(test_pattern)
         sample.on_value_change(test_pattern)
@@ -249,7 +254,7 @@ class _Editor:
             return ui.notify(str(error), type="negative")
         if self.entry is None:
             ui.navigate.to(f"/entry-points/{saved.id}")
-        self.entry = saved
+        self.entry, self.crumb.text = saved, saved.name
         ui.notify(f"Entry point “{saved.name}” saved.", type="positive")
         self.refresh_links()
 
@@ -282,7 +287,7 @@ class _Editor:
         ui.navigate.to("/entry-points")
 
 
-def _write(session, entry: EntryPoint | None, data: EntryPointCreate | EntryPointUpdate) -> EntryPoint:
+def _write(session: Session, entry: EntryPoint | None, data: EntryPointCreate | EntryPointUpdate) -> EntryPoint:
     if entry is None:
         return create_entry_point(session=session, data=data)
     return update_entry_point(session=session, entry_point_id=entry.id, data=data)
@@ -300,14 +305,20 @@ def _count(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
-def _try_pattern(pattern: str, sample: str) -> tuple[str, str]:
-    """What the live test box says, and its colour."""
-    if not pattern.strip():
-        return "", "text-slate-500"
+def _pattern_problem(pattern: str | None) -> str | None:
     try:
-        groups = match_whatsapp_text(sample, pattern)
+        if (pattern or "").strip():
+            match_whatsapp_text("", pattern)
     except LinkError as error:
-        return str(error), "text-red-700"
+        return str(error)
+    return None
+
+
+def _try_pattern(pattern: str, sample: str) -> tuple[str, str]:
+    """What the live test box says, and its colour; a broken pattern is explained under the pattern itself."""
+    if not pattern.strip() or _pattern_problem(pattern):
+        return "", "text-slate-500"
+    groups = match_whatsapp_text(sample, pattern)
     if not sample:
         return "Type a sample message to try the pattern.", "text-slate-500"
     if groups is None:
@@ -319,9 +330,10 @@ def _try_pattern(pattern: str, sample: str) -> tuple[str, str]:
 class _Rows:
     """Editable mapping rows (key or path → field); the typed values live in `rows` so redrawing keeps them."""
 
-    def __init__(self, kind: str, key: str, label: str, placeholder: str, fields: dict[int, str],
-                 saved: list[dict]) -> None:
+    def __init__(self, kind: str, key: str, label: str, placeholder: str, check: Callable[[str], str | None],
+                 fields: dict[int, str], saved: list[dict]) -> None:
         self.kind, self.key, self.label, self.placeholder, self.fields = kind, key, label, placeholder, fields
+        self.check = check
         self.rows = [{key: str(row.get(key, "")), "field_id": row.get("field_id")} for row in saved]
         self.drawn: list[tuple[ui.input, ui.select]] = []
 
@@ -332,8 +344,9 @@ class _Rows:
         with ui.column().classes("w-full gap-1"):
             for number, row in enumerate(self.rows):
                 with ui.row().classes("w-full no-wrap items-start gap-3"):
-                    typed = ui.input(self.label, placeholder=self.placeholder).bind_value(row, self.key) \
-                        .classes("flex-1 font-mono").mark(f"{prefix}-{self.key}-{number}")
+                    typed = ui.input(self.label, placeholder=self.placeholder, validation=self.check_typed) \
+                        .bind_value(row, self.key) \
+                        .classes("flex-1").props('input-class="font-mono"').mark(f"{prefix}-{self.key}-{number}")
                     ui.icon("east", color="grey-6").classes("mt-5")
                     field = ui.select(self.fields, label="Field").bind_value(row, "field_id").classes("flex-1") \
                         .mark(f"{prefix}-field-{number}")
@@ -343,6 +356,10 @@ class _Rows:
                 self.drawn.append((typed, field))
             ui.button("Add row", icon="add", on_click=self.add).props("flat dense no-caps color=indigo-7") \
                 .mark(f"add-{prefix}-row")
+
+    def check_typed(self, value: str | None) -> str | None:
+        """Checked as the admin types, once there is something to check."""
+        return self.check(value) if (value or "").strip() else None
 
     def add(self) -> None:
         self.rows.append({self.key: "", "field_id": None})

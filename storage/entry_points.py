@@ -54,13 +54,9 @@ class PayloadMappingRow(_MappingRow):
     @field_validator("key")
     @classmethod
     def check_key(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("Type the key the link uses, e.g. 738 or color.")
-        if "--" in value or "–" in value or "—" in value or value.endswith("-"):
-            raise ValueError("A key cannot contain '--' or a long dash, nor end with '-': links use '--' to "
-                             "separate values.")
-        return value
+        if reason := check_payload_key(value):
+            raise ValueError(reason)
+        return value.strip()
 
 
 class JsonMappingRow(_MappingRow):
@@ -72,12 +68,27 @@ class JsonMappingRow(_MappingRow):
     @field_validator("path")
     @classmethod
     def check_path(cls, value: str) -> str:
-        try:
-            parse_json_path(value)
-        except JsonPathError as error:
-            raise ValueError(f"{error} Write names joined by dots and list positions in brackets, e.g. "
-                             "order.items[0].sku.") from None
+        if reason := check_json_path(value):
+            raise ValueError(reason)
         return value.strip()
+
+
+def check_payload_key(key: str) -> str | None:
+    """None when `key` can travel in a link as a payload key, else what to fix."""
+    key = key.strip()
+    if not key:
+        return "Type the key the link uses, e.g. 738 or color."
+    if "--" in key or "–" in key or "—" in key or key.endswith("-"):
+        return "A key cannot contain '--' or a long dash, nor end with '-': links use '--' to separate values."
+    return None
+
+
+def check_json_path(path: str) -> str | None:
+    try:
+        parse_json_path(path)
+    except JsonPathError as error:
+        return f"{error} Write names joined by dots and list positions in brackets, e.g. order.items[0].sku."
+    return None
 
 
 _CHOICES = {
@@ -270,7 +281,7 @@ def create_entry_point(*, session: Session, data: EntryPointCreate) -> EntryPoin
     _raise_problems(session, values, None)
     entry_point = EntryPoint(**values)
     session.add(entry_point)
-    session.flush()
+    _flush(session, entry_point.ref)
     return entry_point
 
 
@@ -284,7 +295,7 @@ def update_entry_point(*, session: Session, entry_point_id: int, data: EntryPoin
     for name, value in values.items():
         setattr(entry_point, name, value)
     session.add(entry_point)
-    session.flush()
+    _flush(session, entry_point.ref)
     return entry_point
 
 
@@ -294,6 +305,14 @@ def delete_entry_point(*, session: Session, entry_point_id: int) -> None:
     if entry_point is not None:
         session.delete(entry_point)
         session.flush()
+
+
+def _flush(session: Session, ref: str) -> None:
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:  # another admin saved the same ref a moment ago
+        raise EntryPointError({"ref": f"Another entry point already uses the ref '{ref}'; every ref must be "
+                                      "unique."}) from None
 
 
 def _raise_problems(session: Session, values: dict[str, Any], entry_point_id: int | None) -> None:
@@ -430,11 +449,11 @@ def _land_payload(item: PayloadItem, entry: EntryPoint | None, fields: dict[int,
         target, how = fields.get(int(key)), "field ID"
     else:
         target, how = next((f for f in fields.values() if f.name.lower() == key), None), "field name"
-    if target is None:
-        missing = ("This entry point has no default payload field" if item.key is None
-                   else f"No custom field has the ID or name '{item.key}'")
-        return Landing(source, item.value, None, how, None, f"{missing}, so the value is not saved.")
-    return _land(source, item.value, target, how, entry)
+    if target is not None or entry is None:
+        return _land(source, item.value, target, how, entry)
+    missing = ("This entry point has no default payload field" if item.key is None
+               else f"No custom field has the ID or name '{item.key}'")
+    return Landing(source, item.value, None, how, None, f"{missing}, so the value is not saved.")
 
 
 def _land_json(data: dict | None, entry: EntryPoint | None, fields: dict[int, CustomField]
@@ -461,11 +480,11 @@ def _land_json(data: dict | None, entry: EntryPoint | None, fields: dict[int, Cu
     return tuple(landings), None
 
 
-def _land(source: str, value: Any, target: CustomField, how: str, entry: EntryPoint | None) -> Landing:
+def _land(source: str, value: Any, target: CustomField | None, how: str, entry: EntryPoint | None) -> Landing:
     shown = show_value(value)
-    if entry is None:
-        return Landing(source, shown, target.name, how, None, "Not saved: the link's entry point is unknown or "
-                                                              "switched off.")
+    if entry is None or target is None:
+        return Landing(source, shown, target.name if target else None, how, None,
+                       "Not saved: the link's entry point is unknown or switched off.")
     try:
         saved = coerce_value(target.name, target.type, value)
     except FieldValueError as error:

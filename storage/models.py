@@ -205,6 +205,7 @@ class Referral(SQLModel, table=True):
         ),
         sa.Index("ix_referral_referrer", "referrer_id", "status"),
         sa.Index("ix_referral_entry_time", "entry_point_id", "created_at"),
+        sa.Index("ix_referral_entry_status", "entry_point_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -219,7 +220,10 @@ class Referral(SQLModel, table=True):
 
 class LinkOpen(SQLModel, table=True):
     __tablename__ = "link_open"
-    __table_args__ = (sa.Index("ix_link_open_entry_time", "entry_point_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_link_open_entry_time", "entry_point_id", "created_at"),
+        sa.Index("ix_link_open_entry_new", "entry_point_id", "is_new_contact"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     entry_point_id: int | None = Field(default=None, foreign_key="entry_point.id", ondelete="SET NULL")

@@ -98,9 +98,9 @@ async def test_the_ref_is_checked_while_typing(admin: User, demo: Database) -> N
 async def test_saving_keeps_what_was_typed_and_marks_each_problem(admin: User, demo: Database) -> None:
     await admin.open("/entry-points/new")
     admin.find(marker="ref").type("giveaway2025")
-    admin.find(marker="response_type").click()
-    UserInteraction(admin, admin.find(marker="response_type").elements, "Start a flow").click()
+    next(iter(admin.find(marker="response_type").elements)).value = "flow"  # the User cannot click a toggle's button
     admin.find(marker="add-json-row").click()
+    await admin.should_see(marker="json-path-0")
     admin.find(marker="json-path-0").type("order..sku")
     admin.find(marker="save-entry-point").click()
     await admin.should_see("Nothing was saved: fix the fields marked in red.")
@@ -130,9 +130,14 @@ async def test_editing_saves_payload_and_json_mappings(admin: User, demo: Databa
     assert value_of(admin, "json-path-0") == "plan" and value_of(admin, "json-path-1") == "seats"
     admin.find(marker="name").clear().type("Giveaway 2026")
     admin.find(marker="remove-json-0").click()
+    await admin.should_not_see(marker="json-path-1")
     admin.find(marker="add-payload-row").click()
+    await admin.should_see(marker="payload-key-0")
     admin.find(marker="add-payload-row").click()
-    admin.find(marker="payload-key-0").type("gold")
+    await admin.should_see(marker="payload-key-1")
+    admin.find(marker="payload-key-0").type("gold--")
+    await admin.should_see("A key cannot contain '--' or a long dash")  # checked while typing
+    admin.find(marker="payload-key-0").clear().type("gold")
     choose(admin, "payload-field-0", "plan (text)")
     admin.find(marker="payload-key-1").type("GOLD")
     choose(admin, "payload-field-1", "seats (number)")
@@ -273,9 +278,11 @@ async def test_the_paste_box_explains_referrer_payload_and_json(admin: User, dem
     await admin.should_see("saved as pro", marker="json-landing-0")
     await admin.should_see("Field 'seats' is a number; 'three' was not saved.", marker="json-landing-1")
 
-    admin.find(marker="paste-link").clear().type("https://t.me/giveaway_helper_bot?start=giveawy2025")
+    admin.find(marker="paste-link").clear().type("https://t.me/giveaway_helper_bot?start=giveawy2025--gold")
+    await admin.should_see("Telegram", marker="parsed-channel")
     await admin.should_see("No entry point has the ref 'giveawy2025'. Did you mean 'giveaway2025'?")
     await admin.should_see("none — the person gets the default reply", marker="parsed-entry")
+    await admin.should_see("Not saved: the link's entry point is unknown", marker="payload-landing-0")
 
 
 async def test_the_paste_box_shows_channel_limit_problems(admin: User, demo: Database) -> None:

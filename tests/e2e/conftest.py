@@ -15,7 +15,7 @@ from playwright.sync_api import Page
 from tests.conftest import ADMIN_PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "test-results" / "screenshots"
+SCREENSHOTS = ROOT / "screenshots"  # not under test-results/, which pytest-playwright empties at every start
 CHROMIUM_ARGS = ["--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--no-sandbox", "--disable-dev-shm-usage"]
 
