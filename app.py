@@ -20,6 +20,7 @@ class Config:
     port: int = 8080
     admin_password: str | None = None
     storage_secret: str | None = None
+    seed_demo: bool = True
 
 
 def load_config(args: argparse.Namespace | None = None) -> Config:
@@ -35,6 +36,7 @@ def load_config(args: argparse.Namespace | None = None) -> Config:
         port=int(getattr(args, "port", None) or env.get("REFERFLOW_PORT", 8080)),
         admin_password=env.get("REFERFLOW_ADMIN_PASSWORD") or None,
         storage_secret=env.get("REFERFLOW_STORAGE_SECRET") or None,
+        seed_demo=env.get("REFERFLOW_SEED_DEMO", "1").strip().lower() not in ("0", "false", "no", "off"),
     )
 
 
@@ -56,12 +58,15 @@ def serve(config: Config) -> None:
     )
     from storage.auth import ensure_admin_account
     from storage.db import open_database
+    from storage.templates import seed_demo_workspace
 
     database = open_database(url=config.database_url)
     with database.write_session() as session:
         secret = ensure_admin_account(
             session=session, password=config.admin_password, storage_secret=config.storage_secret
         )
+        if config.seed_demo:
+            seed_demo_workspace(session=session)
     app.state.referflow_database = database
     app.on_shutdown(database.dispose)
     app.add_middleware(auth.AuthMiddleware)

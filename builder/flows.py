@@ -26,7 +26,14 @@ from storage.flow_catalogue import (
     rename_flow,
 )
 from storage.flows import workspace_problems
-from storage.templates import TEMPLATES, apply_template, changed_names, preview_template, summarise_report
+from storage.templates import (
+    TEMPLATES,
+    apply_template,
+    changed_names,
+    has_channels,
+    preview_template,
+    summarise_report,
+)
 from storage.workspace_io import WorkspaceImportError
 
 Refresh = Callable[[], None]
@@ -35,8 +42,11 @@ STATUS_LOOK = {  # status -> (label, badge colour, explanation)
     "published": ("Published", "positive", "The live bot runs exactly this draft."),
     "changed": ("Changed since publishing", "warning", "The live bot still runs the last published copy."),
 }
-GRID = "grid w-full items-center gap-x-4 grid-cols-[minmax(0,1fr)_13rem_9rem_8rem_10rem]"
+GRID = "grid w-full items-center gap-x-4"
+GRID_COLUMNS = "grid-template-columns: minmax(0, 1fr) 13rem 10rem 8rem 9rem"  # name, status, problems, edited, actions
 MAX_IMPORT_BYTES = 2_000_000
+UPLOAD_CSS = ".flow-upload .q-uploader__subtitle { display: none } .flow-upload .q-uploader__list { min-height: 0;" \
+             " padding: 0 }"
 
 
 def create() -> None:
@@ -65,7 +75,8 @@ def _show_flows(refresh: Refresh, reports: dict[str, ui.label]) -> None:
         _show_empty_state(refresh, reports)
         return
     with ui.card().classes("w-full gap-0 p-0").mark("flow-list"):
-        with ui.element("div").classes(f"{GRID} px-4 py-2 text-xs uppercase tracking-wide text-slate-500"):
+        with ui.element("div").classes(f"{GRID} px-4 py-2 text-xs uppercase tracking-wide text-slate-500").style(
+                GRID_COLUMNS):
             for heading in ("Name", "Status", "Problems", "Last edited", ""):
                 ui.label(heading)
         for flow in flows:
@@ -89,7 +100,8 @@ def _show_empty_state(refresh: Refresh, reports: dict[str, ui.label]) -> None:
 
 def _show_flow_row(flow: FlowSummary, counts: tuple[int, int], refresh: Refresh) -> None:
     label, colour, explanation = STATUS_LOOK[flow.status]
-    with ui.element("div").classes(f"{GRID} px-4 py-2 hover:bg-slate-50").mark(f"flow-row-{flow.id}"):
+    with ui.element("div").classes(f"{GRID} px-4 py-2 hover:bg-slate-50").style(GRID_COLUMNS).mark(
+            f"flow-row-{flow.id}"):
         ui.link(flow.name, f"/flows/{flow.id}").classes(
             "font-medium text-indigo-700 no-underline hover:underline truncate").mark(f"open-{flow.id}")
         with ui.element("div"):
@@ -117,7 +129,8 @@ def _show_problem_counts(flow_id: int, errors: int, warnings: int) -> None:
 
 
 def _action_button(icon: str, tip: str, marker: str, on_click: Callable[[], Any]) -> None:
-    ui.button(icon=icon, on_click=on_click).props("flat round dense color=grey-8").tooltip(tip).mark(marker)
+    ui.button(icon=icon, on_click=on_click).props(f'flat round dense color=grey-8 aria-label="{tip}"').tooltip(
+        tip).mark(marker)
 
 
 def _count_problems(problems: list[ValidationIssue], flow_id: int) -> tuple[int, int]:
@@ -247,8 +260,8 @@ def _export(flow: FlowSummary) -> None:
     except FlowError as error:
         ui.notify(str(error), type="negative")
         return
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    ui.download.content(text, f"{_file_stem(flow.name)}.flow.json", "application/json")
+    content = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    ui.download.content(content, f"{_file_stem(flow.name)}.flow.json", "application/json")
 
 
 def _file_stem(name: str) -> str:
@@ -270,11 +283,13 @@ def _import_dialog(refresh: Refresh) -> None:
                 dialog.close()
                 refresh()
             else:
-                problem.text, problem.visible = message, True
+                _show_problem(problem, message)
 
-        ui.upload(label="Flow file (.json)", auto_upload=True, max_file_size=MAX_IMPORT_BYTES, on_upload=receive,
-                  on_rejected=lambda: _show_problem(problem, "That file is too large for a flow (over 2 MB).")
-                  ).props('accept=".json,application/json" flat bordered').classes("w-full").mark("import-upload")
+        ui.add_css(UPLOAD_CSS)
+        too_large = "That file is too large for a flow (over 2 MB)."
+        ui.upload(label="Drop a flow file (.json) here, or click +", auto_upload=True, max_file_size=MAX_IMPORT_BYTES,
+                  on_upload=receive, on_rejected=lambda: _show_problem(problem, too_large)).props(
+            'accept=".json,application/json" flat bordered').classes("w-full flow-upload").mark("import-upload")
         with ui.row().classes("w-full justify-end"):
             ui.button("Close", on_click=dialog.close).props("flat").mark("close-import")
     dialog.on_value_change(lambda event: None if event.value else dialog.delete())
@@ -336,8 +351,12 @@ async def _apply_template(name: str, refresh: Refresh, reports: dict[str, ui.lab
     except WorkspaceImportError as error:
         ui.notify(f"The {name} template could not be added: {error}", type="negative", multi_line=True)
         return
-    summary = f"{name}: {summarise_report(report)}"
-    ui.notify(summary, type="positive" if report.changed else "info", multi_line=True)
+    with database().session() as session:
+        channels = has_channels(session=session)
+    summary = f"{name}: {summarise_report(report)}" + ("" if channels else (
+        " Fill in your bot's channels in Settings so the Share flow can build personal links."))
+    ui.notify(f"{name} added; the Templates card lists what changed." if report.changed else
+              f"{name}: everything was already in place.", type="positive" if report.changed else "info")
     refresh()
     reports[name].text, reports[name].visible = summary, True
 

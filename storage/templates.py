@@ -11,7 +11,9 @@ from pathlib import Path
 
 from sqlmodel import Session, func, select
 
+from runtime.links import ChannelIdentities
 from storage.models import CustomField, EntryPoint, Flow, Tag, Trigger
+from storage.workspace import get_settings
 from storage.workspace_io import ImportReport, import_workspace, preview_import
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "assets" / "templates"
@@ -57,6 +59,13 @@ def seed_demo_workspace(*, session: Session) -> bool:
         return False
     apply_template(session=session, name="Referral program")
     return True
+
+
+def has_channels(*, session: Session) -> bool:
+    """Whether the bot is on at least one channel, so that templates that send personal links can build them."""
+    settings = get_settings(session=session)
+    names = ChannelIdentities.__dataclass_fields__
+    return bool(ChannelIdentities(**{name: getattr(settings, name) for name in names}).configured_channels())
 
 
 def load_template(name: str) -> dict:

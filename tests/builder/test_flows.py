@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,11 @@ from nicegui import ui
 from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing import User
 
+from builder.flows import describe_age
 from storage.db import Database, open_database
-from storage.flow_catalogue import create_flow, list_flows, save_draft
+from storage.flow_catalogue import create_flow, export_flow, list_flows, save_draft
 from storage.models import Flow
+from storage.workspace import SettingsUpdate, save_settings
 from storage.workspace_io import import_workspace
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
@@ -55,10 +58,22 @@ async def test_an_empty_workspace_offers_to_create_or_add_the_template(admin: Us
     await admin.should_see("No flows yet — create one or add the Referral program template")
     admin.find(marker="empty-template").click()
     await admin.should_see(marker="flow-list")
-    await admin.should_see("Referral program: Created 2 fields ('referral_points', 'coupon_code'), 1 tag")
+    await admin.should_see("Referral program added; the Templates card lists what changed.")
+    assert report_text(admin).startswith("Referral program: Created 2 fields ('referral_points', 'coupon_code'), ")
     await admin.should_see("Check reward")
     await admin.should_not_see("No flows yet — create one or add the Referral program template")
     assert len(admin.find("Published").elements) == 2
+    assert report_text(admin).endswith("Fill in your bot's channels in Settings so the Share flow can build "
+                                       "personal links.")
+
+
+async def test_the_template_report_skips_the_channel_hint_once_a_channel_is_set(admin: User, app_db: Database) -> None:
+    with app_db.write_session() as session:
+        save_settings(session=session, update=SettingsUpdate(bot_name="Shop", telegram_bot="shop_helper_bot"))
+    await admin.open("/flows")
+    admin.find(marker="template-referral-program").click()
+    await admin.should_see(marker="flow-list")
+    assert report_text(admin).endswith("2 triggers ('Referred a new contact', 'Referred an existing contact').")
 
 
 async def test_the_list_shows_status_problems_and_last_edit(admin: User, demo: Database) -> None:
@@ -87,6 +102,7 @@ async def test_the_list_shows_status_problems_and_last_edit(admin: User, demo: D
 async def test_create_asks_for_a_name_then_opens_the_flow(admin: User, app_db: Database) -> None:
     await admin.open("/flows")
     admin.find(marker="new-flow").click()
+    await admin.should_see(marker="name-dialog")
     admin.find(marker="save-name").click()
     await admin.should_see("Give the flow a name.")
     admin.find(marker="flow-name").type("Welcome")
@@ -98,6 +114,7 @@ async def test_create_asks_for_a_name_then_opens_the_flow(admin: User, app_db: D
 async def test_rename_keeps_a_taken_name_to_fix(admin: User, demo: Database) -> None:
     await admin.open("/flows")
     admin.find(marker="rename-1").click()
+    await admin.should_see(marker="name-dialog")
     admin.find(marker="flow-name").clear().type("Check reward")
     admin.find(marker="save-name").click()
     await admin.should_see("A flow called 'Check reward' already exists; choose another name.")
@@ -114,6 +131,7 @@ async def test_duplicate_adds_a_draft_copy(admin: User, demo: Database) -> None:
     await admin.open("/flows")
     admin.find(marker="duplicate-2").click()
     await admin.should_see("Created 'Check reward (copy)', a copy of the draft of 'Check reward'.")
+    await admin.should_see(marker="flow-row-3")
     with admin.scope(marker="flow-row-3"):
         await admin.should_see("Check reward (copy)")
         await admin.should_see("Draft")
@@ -122,6 +140,7 @@ async def test_duplicate_adds_a_draft_copy(admin: User, demo: Database) -> None:
 async def test_delete_lists_what_uses_the_flow_before_deleting(admin: User, demo: Database) -> None:
     await admin.open("/flows")
     admin.find(marker="delete-2").click()
+    await admin.should_see(marker="delete-dialog")
     with admin.scope(marker="delete-dialog"):
         await admin.should_see("Delete flow 'Check reward'?")
         await admin.should_see("Trigger 'Referred a new contact'")
@@ -131,6 +150,7 @@ async def test_delete_lists_what_uses_the_flow_before_deleting(admin: User, demo
     assert flow_names(demo) == ["Check reward", "Share"]
 
     admin.find(marker="delete-2").click()
+    await admin.should_see(marker="delete-dialog")
     admin.find(marker="confirm-delete").click()
     await admin.should_see("Deleted 'Check reward'. 2 places no longer point at it.")
     await admin.should_not_see(marker="flow-row-2")
@@ -144,6 +164,7 @@ async def test_deleting_an_unused_flow_says_nothing_uses_it(admin: User, app_db:
         create_flow(session=session, name="Scratch")
     await admin.open("/flows")
     admin.find(marker="delete-1").click()
+    await admin.should_see(marker="delete-dialog")
     await admin.should_see("Nothing uses this flow.")
     admin.find(marker="confirm-delete").click()
     await admin.should_see("Deleted 'Scratch'.")
@@ -168,8 +189,6 @@ async def upload(admin: User, name: str, content: bytes) -> None:
 
 async def test_import_adds_an_exported_flow_under_a_free_name(admin: User, demo: Database) -> None:
     with demo.session() as session:
-        from storage.flow_catalogue import export_flow
-
         exported = json.dumps(export_flow(session=session, flow_id=1)).encode()
     await admin.open("/flows")
     await upload(admin, "share.flow.json", exported)
@@ -181,7 +200,7 @@ async def test_import_adds_an_exported_flow_under_a_free_name(admin: User, demo:
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    (b'{"format": "referflow-flow", ', "'bad.json' is not valid JSON (line 1, column 29: Expecting property name"),
+    (b'{"format": "referflow-flow", ', "'bad.json' is not valid JSON (line 1, column 30: Expecting property name"),
     (b"\xff\xfe\x00", "'bad.json' is not a text file"),
     (b'{"format": "referflow-workspace", "version": 1}',
      "'bad.json' was not imported. This file is not a Referflow flow export (its 'format' should be"),
@@ -201,6 +220,7 @@ async def test_the_template_asks_before_replacing_a_flow_with_the_same_name(admi
         create_flow(session=session, name="Share")
     await admin.open("/flows")
     admin.find(marker="template-referral-program").click()
+    await admin.should_see(marker="overwrite-dialog")
     with admin.scope(marker="overwrite-dialog"):
         await admin.should_see("Flow 'Share'")
     admin.find(marker="cancel-overwrite").click()
@@ -208,12 +228,29 @@ async def test_the_template_asks_before_replacing_a_flow_with_the_same_name(admi
     assert flow_names(app_db) == ["Share"]
 
     admin.find(marker="template-referral-program").click()
+    await admin.should_see(marker="overwrite-dialog")
     admin.find(marker="confirm-overwrite").click()
-    with admin.scope(marker="template-report-referral-program"):
-        await admin.should_see("updated 1 flow ('Share')")
+    await admin.should_see("Referral program added; the Templates card lists what changed.")
+    assert "; updated 1 flow ('Share')." in report_text(admin)
     assert flow_names(app_db) == ["Check reward", "Share"]
 
     admin.find(marker="template-referral-program").click()  # a second time: nothing to replace, nothing doubled
-    with admin.scope(marker="template-report-referral-program"):
-        await admin.should_see("Everything was already in place; nothing changed.")
+    await admin.should_see("Referral program: everything was already in place.")
+    assert report_text(admin).startswith("Referral program: Everything was already in place; nothing changed.")
     assert flow_names(app_db) == ["Check reward", "Share"]
+
+
+def report_text(admin: User) -> str:
+    [label] = admin.find(marker="template-report-referral-program").elements
+    return label.text
+
+
+@pytest.mark.parametrize(("ago", "shown"), [
+    (timedelta(seconds=30), "just now"), (timedelta(minutes=1), "1 minute ago"),
+    (timedelta(minutes=59), "59 minutes ago"),
+    (timedelta(hours=2), "2 hours ago"), (timedelta(days=1), "yesterday"), (timedelta(days=6), "6 days ago"),
+    (timedelta(days=8), "May 2, 2025"),
+])
+def test_last_edited_reads_like_a_person_would_say_it(ago: timedelta, shown: str) -> None:
+    now = datetime(2025, 5, 10, 12, 0, tzinfo=UTC)
+    assert describe_age((now - ago).replace(tzinfo=None), now) == shown  # SQLite gives naive UTC times

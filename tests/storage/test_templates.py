@@ -17,6 +17,7 @@ from storage.templates import (
     TemplateError,
     apply_template,
     changed_names,
+    has_channels,
     load_template,
     preview_template,
     seed_demo_workspace,
@@ -111,6 +112,15 @@ def test_the_template_leaves_the_settings_alone(database: Database) -> None:
     with database.session() as session:
         settings = get_settings(session=session)
     assert (settings.bot_name, settings.page_id, settings.telegram_bot) == ("Shop", "999", "x_bot")
+
+
+def test_has_channels_tells_whether_personal_links_can_be_built(database: Database) -> None:
+    with database.session() as session:
+        assert has_channels(session=session) is False
+    with database.write_session() as session:
+        save_settings(session=session, update=SettingsUpdate(bot_name="Shop", whatsapp_number="+1 555 123 4567"))
+    with database.session() as session:
+        assert has_channels(session=session) is True
 
 
 def test_an_unknown_template_is_explained(database: Database) -> None:
