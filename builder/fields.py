@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from nicegui import ui
+from nicegui import run, ui
 from pydantic import ValidationError
 
 from builder.context import database
@@ -29,6 +29,7 @@ from storage.definitions import (
     update_field,
     update_tag,
 )
+from storage.models import CustomField, Tag
 
 TYPE_WORDS = {"text": "Text", "number": "Number", "boolean": "Yes / no", "date": "Date", "datetime": "Date and time",
               "json": "JSON"}
@@ -63,13 +64,14 @@ def _field_row(row: FieldRow) -> None:
     with _grid(FIELD_COLUMNS).classes("border-t border-slate-100 pt-2").mark(f"field-{row.id}"):
         with ui.row().classes("items-center gap-0 no-wrap"):
             ui.label(str(row.id)).classes("font-mono text-slate-700").mark(f"field-id-{row.id}")
-            ui.button(icon="content_copy", on_click=lambda: _copy_id(row)).props("flat dense round size=sm") \
-                .classes("text-slate-500").tooltip("Copy the field ID").mark(f"copy-field-{row.id}")
+            ui.button(icon="content_copy", on_click=lambda: _copy_id(row)) \
+                .props(f'flat dense round size=sm color=grey-7 aria-label="Copy field ID {row.id}"') \
+                .tooltip("Copy the field ID").mark(f"copy-field-{row.id}")
         ui.label(row.name).classes("font-medium break-all")
         ui.badge(TYPE_WORDS.get(row.type, row.type)).props("outline color=indigo-7").classes("justify-self-start")
         ui.label(row.description or "—").classes("text-slate-500 text-sm break-words")
         ui.label(f"{row.values:,}").classes("text-right tabular-nums").tooltip("Contacts with a value")
-        _row_actions(f"field-{row.id}", lambda: open_field_dialog(row), lambda: confirm_field_deletion(row))
+        _row_actions(f"field-{row.id}", row.name, lambda: open_field_dialog(row), lambda: confirm_field_deletion(row))
 
 
 def _copy_id(row: FieldRow) -> None:
@@ -101,36 +103,40 @@ def open_field_dialog(row: FieldRow | None) -> None:
     dialog.open()
 
 
-def _save_field(dialog: ui.dialog, inputs: dict, row: FieldRow | None) -> None:
+async def _save_field(dialog: ui.dialog, inputs: dict, row: FieldRow | None) -> None:
     form = {name: element.value or "" for name, element in inputs.items()}
     try:
-        with database().write_session() as session:
-            if row is None:
-                saved = create_field(session=session, data=FieldCreate.model_validate(
-                    form, context=field_context(session=session)))
-            else:
-                saved = update_field(session=session, field_id=row.id, data=FieldUpdate.model_validate(
-                    form, context=field_context(session=session, field_id=row.id)))
+        saved = await run.io_bound(_write_field, form, row)
     except ValidationError as error:
         _show_errors(inputs, error)
         return
-    dialog.close()
-    ui.notify(f"Field '{saved.name}' {'created' if row is None else 'saved'} (ID {saved.id}).", type="positive")
-    show_fields.refresh()
+    with ui.context.client:  # the dialog is gone once closed
+        dialog.close()
+        await show_fields.refresh()
+        ui.notify(f"Field '{saved.name}' {'created' if row is None else 'saved'} (ID {saved.id}).", type="positive")
+
+
+def _write_field(form: dict, row: FieldRow | None) -> CustomField:
+    with database().write_session() as session:
+        if row is None:
+            data = FieldCreate.model_validate(form, context=field_context(session=session))
+            return create_field(session=session, data=data)
+        data = FieldUpdate.model_validate(form, context=field_context(session=session, field_id=row.id))
+        return update_field(session=session, field_id=row.id, data=data)
 
 
 def confirm_field_deletion(row: FieldRow) -> None:
     with database().session() as session:
         usage = find_field_usage(session=session, field_id=row.id)
-    lost = f"{usage.contacts:,} contact value{'s' if usage.contacts != 1 else ''} will be deleted."
+    lost = f"The values of {usage.contacts:,} contact{'s' if usage.contacts != 1 else ''} will be deleted." \
+        if usage.contacts else "No contact has a value in it."
     _confirm_deletion(f"Delete the field '{row.name}' (ID {row.id})?", usage, lost, lambda: _delete_field(row))
 
 
-def _delete_field(row: FieldRow) -> None:
-    with database().write_session() as session:
-        delete_field(session=session, field_id=row.id)
+async def _delete_field(row: FieldRow) -> None:
+    await run.io_bound(_in_write_session, delete_field, field_id=row.id)
+    await show_fields.refresh()
     ui.notify(f"Field '{row.name}' deleted.", type="positive")
-    show_fields.refresh()
 
 
 # ---------------------------------------------------------------------------------------------- tags
@@ -153,7 +159,7 @@ def show_tags() -> None:
                 ui.label(row.name).classes("font-medium break-all")
                 ui.label(row.description or "—").classes("text-slate-500 text-sm break-words")
                 ui.label(f"{row.contacts:,}").classes("text-right tabular-nums").tooltip("Contacts tagged")
-                _row_actions(f"tag-{row.id}", lambda row=row: open_tag_dialog(row),
+                _row_actions(f"tag-{row.id}", row.name, lambda row=row: open_tag_dialog(row),
                              lambda row=row: confirm_tag_deletion(row))
 
 
@@ -171,39 +177,48 @@ def open_tag_dialog(row: TagRow | None) -> None:
     dialog.open()
 
 
-def _save_tag(dialog: ui.dialog, inputs: dict, row: TagRow | None) -> None:
+async def _save_tag(dialog: ui.dialog, inputs: dict, row: TagRow | None) -> None:
     form = {name: element.value or "" for name, element in inputs.items()}
     try:
-        with database().write_session() as session:
-            if row is None:
-                saved = create_tag(session=session, data=TagCreate.model_validate(
-                    form, context=tag_context(session=session)))
-            else:
-                saved = update_tag(session=session, tag_id=row.id, data=TagUpdate.model_validate(
-                    form, context=tag_context(session=session, tag_id=row.id)))
+        saved = await run.io_bound(_write_tag, form, row)
     except ValidationError as error:
         _show_errors(inputs, error)
         return
-    dialog.close()
-    ui.notify(f"Tag '{saved.name}' {'created' if row is None else 'saved'}.", type="positive")
-    show_tags.refresh()
+    with ui.context.client:  # the dialog is gone once closed
+        dialog.close()
+        await show_tags.refresh()
+        ui.notify(f"Tag '{saved.name}' {'created' if row is None else 'saved'}.", type="positive")
+
+
+def _write_tag(form: dict, row: TagRow | None) -> Tag:
+    with database().write_session() as session:
+        if row is None:
+            data = TagCreate.model_validate(form, context=tag_context(session=session))
+            return create_tag(session=session, data=data)
+        data = TagUpdate.model_validate(form, context=tag_context(session=session, tag_id=row.id))
+        return update_tag(session=session, tag_id=row.id, data=data)
 
 
 def confirm_tag_deletion(row: TagRow) -> None:
     with database().session() as session:
         usage = find_tag_usage(session=session, tag_id=row.id)
-    lost = f"{usage.contacts:,} contact{'s' if usage.contacts != 1 else ''} will lose this tag."
+    lost = f"{usage.contacts:,} contact{'s' if usage.contacts != 1 else ''} will lose this tag." \
+        if usage.contacts else "No contact has this tag."
     _confirm_deletion(f"Delete the tag '{row.name}'?", usage, lost, lambda: _delete_tag(row))
 
 
-def _delete_tag(row: TagRow) -> None:
-    with database().write_session() as session:
-        delete_tag(session=session, tag_id=row.id)
+async def _delete_tag(row: TagRow) -> None:
+    await run.io_bound(_in_write_session, delete_tag, tag_id=row.id)
+    await show_tags.refresh()
     ui.notify(f"Tag '{row.name}' deleted.", type="positive")
-    show_tags.refresh()
 
 
 # ---------------------------------------------------------------------------------------------- shared pieces
+
+
+def _in_write_session(write: Callable, **arguments: object) -> None:
+    with database().write_session() as session:
+        write(session=session, **arguments)
 
 
 def _dialog() -> ui.dialog:
@@ -232,11 +247,12 @@ def _header_row(columns: str, titles: list[str]) -> None:
             ui.label(title).classes(f"text-xs uppercase tracking-wide text-slate-500{align}")
 
 
-def _row_actions(marker: str, on_edit: Callable, on_delete: Callable) -> None:
+def _row_actions(marker: str, name: str, on_edit: Callable, on_delete: Callable) -> None:
     with ui.row().classes("gap-0 justify-end no-wrap"):
-        ui.button(icon="edit", on_click=on_edit).props("flat dense round").classes("text-slate-600") \
+        ui.button(icon="edit", on_click=on_edit).props(f'flat dense round color=grey-7 aria-label="Edit {name}"') \
             .tooltip("Rename or describe").mark(f"edit-{marker}")
-        ui.button(icon="delete", on_click=on_delete).props("flat dense round").classes("text-red-700") \
+        ui.button(icon="delete", on_click=on_delete) \
+            .props(f'flat dense round color=grey-7 aria-label="Delete {name}"') \
             .tooltip("Delete").mark(f"delete-{marker}")
 
 
@@ -266,11 +282,12 @@ def _confirm_deletion(title: str, usage: Usage, lost: str, on_delete: Callable) 
                         ui.label(use.effect[:1].upper() + use.effect[1:] + ".").classes("text-sm text-slate-500")
         else:
             ui.label("Nothing in your entry points, flows or triggers uses it.").classes("text-slate-600")
-        ui.label(lost).classes("text-red-700").mark("lost")
+        ui.label(lost).classes("text-red-700" if usage.contacts else "text-slate-600").mark("lost")
 
-        def delete() -> None:
-            dialog.close()
-            on_delete()
+        async def delete() -> None:
+            with ui.context.client:  # the dialog is gone once closed
+                dialog.close()
+                await on_delete()
 
         with ui.row().classes("w-full justify-end"):
             ui.button("Cancel", on_click=dialog.close).props("flat").mark("cancel")

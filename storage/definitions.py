@@ -24,6 +24,7 @@ from storage.models import FIELD_TYPES, TRIGGER_EVENTS, CustomField, EntryPoint,
 from storage.workspace_io import ACTION_KEYS, CONDITION_OPS, FIELD_OPS
 
 NAME_PATTERN = re.compile(r"[\w ]+")
+FIELD_NAME_PATTERN = re.compile(r"\w+")
 ENTRY_EVENTS = ("contact_created", "entry_point_opened", "referred_new_contact", "referred_existing_contact")
 TAG_EVENTS = ("tag_added", "tag_removed")
 ORDERED_TYPES = ("number", "date", "datetime")
@@ -100,6 +101,9 @@ class TagUpdate(TagCreate):
 def _check_name(value: str, info: ValidationInfo, noun: str) -> str:
     if not value:
         raise ValueError(f"Give the {noun} a name.")
+    if noun == "field" and not FIELD_NAME_PATTERN.fullmatch(value):
+        raise ValueError("A field name uses only letters, digits and underscores, e.g. referral_points: it is "
+                         "written in {{templates}} and in links.")
     if not NAME_PATTERN.fullmatch(value):
         raise ValueError(f"A {noun} name uses only letters, digits, underscores and spaces.")
     context = info.context or {}
@@ -251,28 +255,32 @@ def _flow_uses(session: Session, key: str, value: int, name: str | None) -> list
     or insert {{name}} in a text."""
     uses = []
     for flow in session.exec(select(Flow).order_by(Flow.id)):
-        copies: dict[str, list[str]] = {}
+        copies: dict[tuple[str, str], list[str]] = {}
         for copy_name, document in (("draft", flow.draft), ("published", flow.published)):
             for node in (document or {}).get("nodes") or []:
-                if isinstance(node, dict) and _node_uses(node.get("data"), key, value, name):
-                    copies.setdefault(_node_label(node), []).append(copy_name)
-        uses += [Use(f"Flow “{flow.name}”", f"step {label} ({' and '.join(kinds)})",
-                     "it will show a problem until you change it") for label, kinds in copies.items()]
+                if isinstance(node, dict) and (effect := _node_use(node.get("data"), key, value, name)):
+                    copies.setdefault((_node_label(node), effect), []).append(copy_name)
+        uses += [Use(f"Flow “{flow.name}”", f"{label} ({' and '.join(kinds)})", effect)
+                 for (label, effect), kinds in copies.items()]
     return uses
 
 
-def _node_uses(data: object, key: str, value: int, name: str | None) -> bool:
-    return value in _references(data, key) or _mentions(_texts(data), name)
+def _node_use(data: object, key: str, value: int, name: str | None) -> str | None:
+    if value in _references(data, key):
+        return PROBLEM
+    return f"where it inserts {{{{{name}}}}}, the message will show nothing" if _mentions(_texts(data), name) else None
 
 
 def _node_label(node: dict) -> str:
     spec = NODE_TYPES.get(node.get("type"))
-    return f"“{node.get('id')}” ({spec.title if spec else node.get('type')})"
+    return f"{spec.title if spec else node.get('type')} step “{node.get('id')}”"
+
+
+PROBLEM = "it will show a problem until you change it"
 
 
 def _trigger_uses(session: Session, key: str, value: int, name: str | None) -> list[Use]:
     noun = "field" if key == "field_id" else "tag"
-    problem = "it will show a problem until you change it"
     uses = []
     for trigger in session.exec(select(Trigger).order_by(Trigger.id)):
         where = f"Trigger “{trigger.name}”"
@@ -280,11 +288,11 @@ def _trigger_uses(session: Session, key: str, value: int, name: str | None) -> l
             change = "changes" if noun == "field" else "is added or removed"
             uses.append(Use(where, f"starts when this {noun} {change}", "the trigger is deleted with it"))
         rules = trigger.conditions.get("rules") or []
-        uses += [Use(where, f"condition {number}", problem)
+        uses += [Use(where, f"condition {number}", PROBLEM)
                  for number, rule in enumerate(rules, 1) if value in _references(rule, key)]
         for number, action in enumerate(trigger.actions, 1):
             if value in _references(action, key) or _mentions(action.get("text"), name):
-                uses.append(Use(where, f"action {number} ({ACTION_WORDS.get(action.get('type'), '?')})", problem))
+                uses.append(Use(where, f"action {number} ({ACTION_WORDS.get(action.get('type'), '?')})", PROBLEM))
     return uses
 
 
@@ -329,12 +337,18 @@ class FieldChoice:
 
 
 @dataclass(frozen=True)
+class EntryChoice:
+    name: str
+    ref: str
+
+
+@dataclass(frozen=True)
 class Choices:
-    """What a trigger can point at, by id: fields (name and type), tags, entry points ("name (ref)"), flows."""
+    """What a trigger can point at, by id: fields, tags (names), entry points, flows (names)."""
 
     fields: dict[int, FieldChoice]
     tags: dict[int, str]
-    entry_points: dict[int, str]
+    entry_points: dict[int, EntryChoice]
     flows: dict[int, str]
 
 
@@ -343,7 +357,7 @@ def load_choices(*, session: Session) -> Choices:
         fields={row.id: FieldChoice(row.name, row.type) for row in session.exec(select(CustomField).order_by(
             CustomField.name))},
         tags=dict(session.exec(select(Tag.id, Tag.name).order_by(Tag.name)).all()),
-        entry_points={row.id: f"{row.name} ({row.ref})" for row in session.exec(select(EntryPoint).order_by(
+        entry_points={row.id: EntryChoice(row.name, row.ref) for row in session.exec(select(EntryPoint).order_by(
             EntryPoint.name))},
         flows=dict(session.exec(select(Flow.id, Flow.name).order_by(Flow.name)).all()),
     )

@@ -23,8 +23,8 @@ def demo(app_env: Path) -> Path:
         session.add_all([Contact(id=1, channel="telegram", channel_user_id="1"),
                          Contact(id=2, channel="telegram", channel_user_id="2")])
         session.flush()
-        session.add_all([FieldValue(contact_id=1, field_id=1, value="3"), FieldValue(contact_id=2, field_id=1, value="1"),
-                         ContactTag(contact_id=2, tag_id=2)])
+        session.add_all([FieldValue(contact_id=1, field_id=1, value="3"),
+                         FieldValue(contact_id=2, field_id=1, value="1"), ContactTag(contact_id=2, tag_id=2)])
     database.dispose()
     return app_env
 
@@ -68,7 +68,10 @@ async def test_create_field_keeps_bad_input_and_explains(demo: Path, admin: User
     await admin.should_see("There is already a field called 'referral_points'")
     admin.find(marker="field-name").clear().type("points-2")
     admin.find(marker="save-field").click()
-    await admin.should_see("uses only letters, digits, underscores and spaces")
+    await admin.should_see("A field name uses only letters, digits and underscores")
+    admin.find(marker="field-name").clear().type("loyalty points")
+    admin.find(marker="save-field").click()
+    await admin.should_see("it is written in {{templates}} and in links")
     admin.find(marker="field-name").clear().type("birthday")
     choose(admin, "field-type", "Date")
     admin.find(marker="field-description").type("When to send the birthday coupon")
@@ -101,9 +104,9 @@ async def test_delete_field_lists_what_uses_it_and_the_values_lost(demo: Path, a
     await admin.open("/fields")
     admin.find(marker="delete-field-1").click()
     await admin.should_see(marker="delete-dialog")
-    await admin.should_see("Flow “Check reward” · step “enough” (Condition) (draft and published)")
+    await admin.should_see("Flow “Check reward” · Condition step “enough” (draft and published)")
     await admin.should_see("Trigger “Referred a new contact” · action 1 (set field)")
-    await admin.should_see("2 contact values will be deleted.")
+    await admin.should_see("The values of 2 contacts will be deleted.")
     admin.find(marker="cancel").click()
     await admin.should_see(marker="field-1")
 
@@ -132,9 +135,10 @@ async def test_tags_create_rename_and_delete(demo: Path, admin: User) -> None:
     admin.find(marker="tag-name").clear().type("coupon sent")
     admin.find(marker="save-tag").click()
     await admin.should_see("Tag 'coupon sent' saved.")
+    await admin.should_see(kind=ui.label, content="coupon sent")  # the list shows the new name
 
     admin.find(marker="delete-tag-2").click()
-    await admin.should_see("Flow “Check reward” · step “tag_rewarded” (Tag) (draft and published)")
+    await admin.should_see("Flow “Check reward” · Tag step “tag_rewarded” (draft and published)")
     await admin.should_see("1 contact will lose this tag.")
     admin.find(marker="confirm-delete").click()
     await admin.should_see("Tag 'coupon sent' deleted.")

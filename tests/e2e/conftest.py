@@ -84,6 +84,7 @@ def admin_page(page: Page, live_app: LiveApp) -> Page:
 def screenshot(page: Page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    page.evaluate("window.scrollTo(0, 0)")  # a full-page picture of a scrolled page draws the header mid-way
     page.screenshot(path=str(path), full_page=True)
     return path
 

@@ -1,0 +1,175 @@
+import json
+from pathlib import Path
+
+import pytest
+from nicegui import ui
+from nicegui.testing import User
+from nicegui.testing.user_interaction import UserInteraction
+
+from storage.db import open_database
+from storage.models import Contact, Trigger, TriggerRun
+from storage.workspace_io import import_workspace
+
+DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
+
+
+@pytest.fixture
+def demo(app_env: Path) -> Path:
+    """The demo referral program in the app's database; its first trigger ran 3 times for two referrers."""
+    database = open_database(url=f"sqlite:///{app_env}")
+    with database.write_session() as session:
+        import_workspace(session=session, document=json.loads(DEMO.read_text()))
+        session.add_all([Contact(id=1, channel="telegram", channel_user_id="1"),
+                         Contact(id=2, channel="telegram", channel_user_id="2")])
+        session.flush()
+        session.add_all([TriggerRun(trigger_id=1, contact_id=1, runs=2),
+                         TriggerRun(trigger_id=1, contact_id=2, runs=1)])
+    database.dispose()
+    return app_env
+
+
+def stored_triggers(db_path: Path) -> dict[str, Trigger]:
+    database = open_database(url=f"sqlite:///{db_path}")
+    with database.session() as session:
+        from sqlmodel import select
+
+        triggers = {trigger.name: trigger for trigger in session.exec(select(Trigger))}
+    database.dispose()
+    return triggers
+
+
+def choose(user: User, marker: str, label: str) -> None:
+    """Open a select and click one of its options, as a person would."""
+    select = user.find(kind=ui.select, marker=marker)
+    select.click()
+    UserInteraction(user, select.elements, label).click()
+
+
+def value_of(user: User, marker: str) -> object:
+    return next(iter(user.find(marker=marker).elements)).value
+
+
+async def test_list_describes_each_trigger(demo: Path, admin: User) -> None:
+    await admin.open("/triggers")
+    await admin.should_see("Referred a new contact via giveaway2025")
+    await admin.should_see("increase referral_points by 1, then notify the referrer, then start flow Check reward")
+    await admin.should_see("Referred an existing contact via giveaway2025")
+    await admin.should_see("· no conditions")
+    await admin.should_see(kind=ui.label, content="ran 3 times", marker="runs-1")
+    await admin.should_see(kind=ui.label, content="ran 0 times", marker="runs-2")
+    await admin.should_not_see(marker="problem")
+
+
+async def test_enable_switch_saves_at_once(demo: Path, admin: User) -> None:
+    await admin.open("/triggers")
+    admin.find(marker="enabled-2").click()
+    await admin.should_see("Trigger 'Referred an existing contact' is off.")
+    assert stored_triggers(demo)["Referred an existing contact"].enabled is False
+    admin.find(marker="enabled-2").click()
+    await admin.should_see("Trigger 'Referred an existing contact' is on.")
+    assert stored_triggers(demo)["Referred an existing contact"].enabled is True
+
+
+async def test_create_trigger_shows_errors_next_to_rows_and_keeps_input(demo: Path, admin: User) -> None:
+    await admin.open("/triggers/new")
+    admin.find(marker="save-trigger").click()
+    await admin.should_see("Give the trigger a name.")
+    await admin.should_see("Add at least one action")
+
+    admin.find(marker="trigger-name").type("Welcome gift")
+    choose(admin, "trigger-event", "A new contact arrives")
+    await admin.should_see(marker="trigger-filter")
+    admin.find(marker="add-condition").click()
+    await admin.should_see(marker="condition-0-field")
+    choose(admin, "condition-0-field", "seats (number)")
+    choose(admin, "condition-0-op", "≥ at least")
+    admin.find(marker="condition-0-value").type("two")
+    admin.find(marker="add-action").click()
+    await admin.should_see(marker="action-0-type")
+    choose(admin, "action-0-type", "Set field")
+    await admin.should_see(marker="action-0-field")
+    choose(admin, "action-0-field", "coupon_code (text)")
+    await admin.should_see(kind=ui.select, marker="action-0-field", content="coupon_code (text)")
+    choose(admin, "action-0-op", "increase by")
+    await admin.should_see(kind=ui.input, marker="action-0-value", content="By")
+    admin.find(marker="action-0-value").type("1")
+    admin.find(marker="save-trigger").click()
+    await admin.should_see("Nothing was saved: fix the parts marked in red.")
+    await admin.should_see("Field 'seats' is a number; 'two' was not saved.")
+    await admin.should_see("Only number fields can be increased or decreased; 'coupon_code' is text.")
+    assert value_of(admin, "trigger-name") == "Welcome gift"
+    assert value_of(admin, "condition-0-value") == "two"
+    assert "Welcome gift" not in stored_triggers(demo)
+
+    admin.find(marker="condition-0-value").clear().type("2")
+    choose(admin, "action-0-op", "set to")
+    admin.find(marker="action-0-value").clear().type("WELCOME10")
+    admin.find(marker="add-action").click()
+    await admin.should_see(marker="action-1-type")
+    choose(admin, "action-1-type", "Send message")
+    await admin.should_see(marker="action-1-text")
+    admin.find(marker="action-1-text").type("Here is your code: {{coupon_code}}")
+    admin.find(marker="save-trigger").click()
+    await admin.should_see("Trigger 'Welcome gift' saved.")
+    await admin.should_see(marker="no-problems")
+    trigger = stored_triggers(demo)["Welcome gift"]
+    assert trigger.event == "contact_created" and trigger.entry_point_id is None
+    assert trigger.conditions == {"match": "all", "rules": [{"field_id": 4, "op": ">=", "value": 2}]}
+    assert trigger.actions == [{"type": "set_field", "field_id": 2, "op": "set", "value": "WELCOME10"},
+                               {"type": "send_message", "text": "Here is your code: {{coupon_code}}"}]
+
+
+async def test_edit_reorder_and_delete_a_trigger(demo: Path, admin: User) -> None:
+    await admin.open("/triggers/1")
+    assert value_of(admin, "trigger-name") == "Referred a new contact"
+    assert value_of(admin, "action-0-value") == "1"
+    admin.find(marker="action-2-up").click()  # start the flow before notifying
+    await admin.should_see(marker="action-1-flow")
+    admin.find(marker="action-0-remove").click()
+    await admin.should_not_see(marker="action-2-type")
+    admin.find(marker="trigger-name").clear().type("Referred an EXISTING contact")
+    admin.find(marker="save-trigger").click()
+    await admin.should_see("Another trigger is already called 'Referred an existing contact'.")
+    admin.find(marker="trigger-name").clear().type("Welcome the referrer")
+    admin.find(marker="save-trigger").click()
+    await admin.should_see("Trigger 'Welcome the referrer' saved.")
+    trigger = stored_triggers(demo)["Welcome the referrer"]
+    assert [action["type"] for action in trigger.actions] == ["start_flow", "notify_referrer"]
+
+    admin.find(marker="delete-trigger").click()
+    await admin.should_see("Delete the trigger 'Welcome the referrer'?")
+    admin.find(marker="confirm-delete").click()
+    await admin.should_see(marker="new-trigger")  # back on the list
+    await admin.should_not_see(kind=ui.link, content="Welcome the referrer")
+    assert "Welcome the referrer" not in stored_triggers(demo)
+
+
+async def test_a_trigger_cycle_is_shown_in_the_editor_and_on_the_list(demo: Path, admin: User) -> None:
+    await admin.open("/triggers/new")
+    admin.find(marker="trigger-name").type("Points echo")
+    choose(admin, "trigger-event", "A field changes")
+    await admin.should_see(kind=ui.select, marker="trigger-filter", content="Any field")
+    choose(admin, "trigger-filter", "referral_points")
+    admin.find(marker="add-action").click()
+    await admin.should_see(marker="action-0-type")
+    choose(admin, "action-0-type", "Set field")
+    await admin.should_see(marker="action-0-field")
+    choose(admin, "action-0-field", "referral_points (number)")
+    await admin.should_see(kind=ui.input, marker="action-0-value", content="e.g. 1")  # a number field's input
+    admin.find(marker="action-0-value").type("5")
+    admin.find(marker="save-trigger").click()
+    await admin.should_see("Trigger 'Points echo' saved.")
+    await admin.should_see("can repeat forever without waiting for the contact: trigger “Points echo”")
+
+    await admin.open("/triggers")
+    await admin.should_see("Field referral_points changes")
+    await admin.should_see("set referral_points to 5")
+    await admin.should_see(marker="problem")
+    await admin.should_see("Error")
+
+
+async def test_unknown_trigger_says_so(admin: User) -> None:
+    await admin.open("/triggers/999")
+    await admin.should_see("There is no trigger '999'")
+    await admin.open("/triggers")
+    await admin.should_see(marker="no-triggers")
