@@ -34,9 +34,11 @@ from storage.contacts import (
 COLUMNS = [
     {"name": "name", "label": "Name", "field": "name", "align": "left", "sortable": True},
     {"name": "channel", "label": "Channel", "field": "channel", "align": "left"},
-    {"name": "created", "label": "Created (UTC)", "field": "created", "align": "left", "sortable": True},
+    {"name": "created", "label": "Created (UTC)", "field": "created", "align": "left", "sortable": True,
+     "sortOrder": "da"},
     {"name": "referred_by", "label": "Referred by", "field": "referred_by", "align": "left"},
-    {"name": "referrals", "label": "Referrals", "field": "referrals", "align": "right", "sortable": True},
+    {"name": "referrals", "label": "Referrals", "field": "referrals", "align": "right", "sortable": True,
+     "sortOrder": "da"},
 ]
 STATUS_COLORS = {"counted": "positive", "repeat": "teal", "duplicate": "orange", "self": "negative",
                  "unknown_referrer": "grey", "disabled": "grey"}
@@ -55,7 +57,8 @@ def create() -> None:
             count = ui.label().classes("text-slate-500").mark("contact-count")
         table = ui.table(rows=[], columns=COLUMNS, row_key="id", pagination={
             "rowsPerPage": PAGE_SIZES[0], "page": 1, "sortBy": "created", "descending": True, "rowsNumber": 0,
-        }).classes("w-full").props(f":rows-per-page-options={list(PAGE_SIZES)} flat bordered").mark("contacts-table")
+        }).classes("w-full").props("flat bordered").mark("contacts-table")
+        table.props["rows-per-page-options"] = list(PAGE_SIZES)
         _add_link_slots(table)
         table.on("request", lambda e: _show_page(table, count, search.value, e.args["pagination"]), ["pagination"])
         search.on_value_change(lambda: _show_page(table, count, search.value, {**table.pagination, "page": 1}))
@@ -307,16 +310,18 @@ def _transcript_card(contact_id: int) -> None:
         if not messages:
             ui.label("No messages yet.").classes("text-slate-500")
             return
-        with ui.scroll_area().classes("w-full h-96 bg-slate-50 rounded"):
+        with ui.scroll_area().classes("w-full h-96 bg-slate-50 rounded") as area:
             for message in messages:
                 from_bot = message.direction == "out"
                 with ui.chat_message(name="Bot" if from_bot else "Contact", stamp=_when(message.created_at),
-                                     sent=from_bot).props(f"bg-color={'indigo-1' if from_bot else 'white'}"):
+                                     sent=from_bot).props(f"bg-color={'indigo-1' if from_bot else 'white'}").classes(
+                        "self-end" if from_bot else "self-start"):
                     ui.label(message.text).classes("whitespace-pre-line break-words")
                     if message.buttons:
                         with ui.row().classes("gap-1 mt-1"):
                             for title in message.buttons:
                                 ui.button(title).props("outline dense no-caps size=sm disable").classes("px-2")
+        ui.timer(0.2, lambda: area.scroll_to(percent=1), once=True)  # the newest messages first in view
 
 
 # --- formatting -------------------------------------------------------------------------------------------------------

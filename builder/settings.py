@@ -3,6 +3,7 @@
 from nicegui import ui
 from pydantic import ValidationError
 
+from builder import workspace_transfer
 from builder.context import database
 from builder.frame import frame
 from storage.workspace import SettingsUpdate, get_settings, save_settings
@@ -38,6 +39,7 @@ def create() -> None:
                 for name, label, hint in CHANNEL_FIELDS:
                     inputs[name] = ui.input(label, value=getattr(current, name)).props(f'hint="{hint}"').mark(name)
         ui.button("Save settings", icon="save", on_click=lambda: _save(inputs)).mark("save-settings")
+        workspace_transfer.card()
 
 
 def _save(inputs: dict) -> None:

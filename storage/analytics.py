@@ -24,7 +24,7 @@ from storage.contacts import display_name
 PERIODS = {"7d": ("Last 7 days", 7), "30d": ("Last 30 days", 30), "90d": ("Last 90 days", 90),
            "all": ("All time", None)}
 COUNTED = "('counted', 'repeat')"
-NO_ENTRY_POINT = "No entry point (unknown or switched-off links)"
+NO_ENTRY_POINT = "Unknown or switched-off links"
 TOP_REFERRERS = 10
 VIRAL_COEFFICIENT = ("Viral coefficient: on average, how many people each referrer brought in "
                      "(counted referrals ÷ people who referred at least one).")
@@ -104,6 +104,18 @@ def summarise(*, session: Session, query: AnalyticsQuery, now: datetime | None =
     series = _series(session, where, first_day, today)
     return AnalyticsSummary(query, series[0].day if series else first_day, today, rows, total, series,
                             _top_referrers(session, where))
+
+
+@dataclass(frozen=True)
+class EntryChoice:
+    id: int
+    name: str
+    ref: str
+
+
+def list_entry_choices(*, session: Session) -> list[EntryChoice]:
+    return [EntryChoice(*row) for row in _rows(session, "SELECT id, name, ref FROM entry_point"
+                                                        " ORDER BY name COLLATE NOCASE, id")]
 
 
 @dataclass(frozen=True)

@@ -123,8 +123,6 @@ def display_name(first_name: str, last_name: str, contact_id: int | None) -> str
 
 
 def _search_conditions(search: str) -> tuple[list[str], dict[str, Any]]:
-    if not search:
-        return [], {}
     escaped = re.sub(r"([\\%_])", r"\\\1", search)
     params: dict[str, Any] = {"pattern": f"%{escaped}%"}
     names = ["(c.first_name || ' ' || c.last_name)"] if " " in search else ["c.first_name", "c.last_name"]
@@ -421,6 +419,8 @@ def build_referral_tree(*, session: Session, contact_id: int, depth: int = TREE_
     for node_id, parent_id, level, *_ in shown_rows:
         nodes[parent_id].children.append(nodes[node_id])
         per_level[level] = per_level.get(level, 0) + 1
+    for node in nodes.values():
+        node.children.sort(key=lambda child: (-child.brought_in, child.id))  # the biggest branches first
     return ReferralTree(nodes[contact_id], per_level, len(shown_rows), capped=len(rows) - 1 > cap)
 
 

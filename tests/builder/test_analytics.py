@@ -1,0 +1,134 @@
+"""The analytics page: counts that follow the runtime's opens, the period and entry point filters, the CSV."""
+
+import asyncio
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from nicegui import ui
+from nicegui.testing import User
+
+from runtime.opening import Inbound
+from runtime.service import Runtime
+from storage.analytics import AnalyticsQuery, summarise, summary_csv
+from storage.db import Database, open_database
+from storage.workspace_io import import_workspace
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
+LINK = "https://m.me/1234567890?ref=giveaway2025"
+
+
+@pytest.fixture
+def app_database(app_env: Path, admin: User) -> Database:
+    database = open_database(url=f"sqlite:///{app_env}")
+    with database.write_session() as session:
+        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    yield database
+    database.dispose()
+
+
+def open_link(database: Database, user: str, link: str, *, days_ago: int = 0) -> int:
+    moment = datetime.now(UTC) - timedelta(days=days_ago)
+    with Runtime(database, clock=lambda: moment) as runtime:
+        return runtime.open_link(Inbound(text=link, channel="messenger", channel_user_id=user,
+                                         first_name=user.title())).contact_id
+
+
+def run_campaign(database: Database) -> int:
+    """Ann brings Bob in; Ann tries her own link; Bob clicks again; Cat has a link with an unknown referrer; Dan
+    opens a link no entry point knows. Returns Ann's id."""
+    ann = open_link(database, "ann", LINK)
+    open_link(database, "bob", f"{LINK}-c{ann}")
+    open_link(database, "ann", f"{LINK}-c{ann}")
+    open_link(database, "bob", f"{LINK}-c{ann}")
+    open_link(database, "cat", f"{LINK}-c999999")
+    open_link(database, "dan", "https://m.me/1234567890?ref=nothing-here")
+    return ann
+
+
+def figure(user: User, name: str) -> str:
+    card = user.find(marker=f"figure-{name}").elements.pop()
+    return next(element.text for element in card.descendants() if isinstance(element, ui.label))
+
+
+async def figure_becomes(user: User, name: str, expected: str) -> None:
+    """Refreshes run in the background: wait a little for the figure, like should_see does."""
+    for _ in range(20):
+        if figure(user, name) == expected:
+            return
+        await asyncio.sleep(0.05)
+    assert figure(user, name) == expected
+
+
+def stats_rows(user: User) -> dict[str, dict]:
+    return {row["name"]: row for row in user.find(marker="stats-table").elements.pop().rows}
+
+
+async def test_counts_follow_the_opens_including_blocked_referrals(admin: User, app_database: Database) -> None:
+    await admin.open("/analytics")
+    await admin.should_see("No link was opened in this period.")
+    assert figure(admin, "opens") == "0" and figure(admin, "viral-coefficient") == "—"
+
+    ann = run_campaign(app_database)
+    await admin.open("/analytics")
+    await admin.should_not_see(marker="no-activity")
+    assert [figure(admin, name) for name in ("opens", "unique-people", "new-contacts", "referrals-counted",
+                                             "referrals-blocked", "viral-coefficient")] == [
+        "6", "4", "4", "1", "3", "1.00"]
+    rows = stats_rows(admin)
+    giveaway = rows["Giveaway 2025"]
+    assert (giveaway["opens"], giveaway["people"], giveaway["new"], giveaway["existing"]) == (5, 3, 3, 0)
+    assert (giveaway["counted"], giveaway["self"], giveaway["duplicate"], giveaway["unknown"]) == (1, 1, 1, 1)
+    assert rows["Unknown or switched-off links"]["opens"] == 1
+    assert rows["Total"]["opens"] == 6
+    await admin.should_see("1 referral")
+    await admin.should_see(marker=f"referrer-{ann}")
+    await admin.should_see("counted referrals ÷ people who referred at least one")
+    chart = admin.find(marker="chart").elements.pop()
+    assert chart.options["series"][0]["data"][-1] == 6 and chart.options["series"][1]["data"][-1] == 1
+
+
+async def test_the_period_and_the_entry_point_narrow_the_numbers(admin: User, app_database: Database) -> None:
+    open_link(app_database, "old", LINK, days_ago=20)
+    open_link(app_database, "new", LINK)
+    open_link(app_database, "lost", "https://m.me/1234567890?ref=nothing-here")
+    await admin.open("/analytics")
+    assert figure(admin, "opens") == "3"
+    with admin.client:
+        admin.find(marker="period").elements.pop().set_value("7d")
+    await figure_becomes(admin, "opens", "2")
+    assert len(admin.find(marker="chart").elements.pop().options["xAxis"]["data"]) == 7
+    with admin.client:
+        admin.find(marker="entry-filter").elements.pop().set_value(1)
+    await figure_becomes(admin, "opens", "1")
+    assert list(stats_rows(admin)) == ["Giveaway 2025"]  # no total row for a single entry point
+
+
+async def test_the_csv_holds_the_table(admin: User, app_database: Database) -> None:
+    run_campaign(app_database)
+    await admin.open("/analytics")
+    admin.find(marker="download-csv").click()
+    response = await admin.download.next()
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [row["Entry point"] for row in rows] == [
+        "Giveaway 2025", "Unknown or switched-off links", "Total"]
+    giveaway = rows[0]
+    assert giveaway["Ref"] == "giveaway2025" and giveaway["Opens"] == "5" and giveaway["Referrals counted"] == "1"
+    assert (giveaway["Blocked: self-referral"], giveaway["Blocked: duplicate"],
+            giveaway["Blocked: unknown referrer"], giveaway["Blocked: referrals off"]) == ("1", "1", "1", "0")
+    assert giveaway["Viral coefficient"] == "1.0" and rows[1]["Viral coefficient"] == ""
+
+
+def test_all_time_starts_at_the_first_day_with_activity(database: Database) -> None:
+    with database.write_session() as session:
+        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    open_link(database, "early", LINK, days_ago=120)
+    with database.session() as session:
+        summary = summarise(session=session, query=AnalyticsQuery(period="all"))
+        empty = summarise(session=session, query=AnalyticsQuery(period="90d"))
+    assert len(summary.days) == 121 and summary.days[0].opens == 1 and summary.total.opens == 1
+    assert empty.total.opens == 0 and len(empty.days) == 90
+    assert summary_csv(empty).splitlines()[-1] == "Total,,0,0,0,0,0,0,0,0,0,0,"
