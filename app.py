@@ -58,15 +58,18 @@ def serve(config: Config) -> None:
     )
     from storage.auth import ensure_admin_account
     from storage.db import open_database
+    from storage.scenario_store import seed_demo_scenario
     from storage.templates import seed_demo_workspace
+    from storage.workspace import seed_demo_settings
 
     database = open_database(url=config.database_url)
     with database.write_session() as session:
         secret = ensure_admin_account(
             session=session, password=config.admin_password, storage_secret=config.storage_secret
         )
-        if config.seed_demo:
-            seed_demo_workspace(session=session)
+        if config.seed_demo and seed_demo_workspace(session=session):
+            seed_demo_settings(session=session)
+            seed_demo_scenario(session=session)
     app.state.referflow_database = database
     app.on_shutdown(database.dispose)
     app.add_middleware(auth.AuthMiddleware)

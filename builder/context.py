@@ -7,7 +7,7 @@ from nicegui import app
 from runtime.scenarios import SimulatedClock
 from runtime.service import Runtime
 from storage.db import Database
-from storage.sandbox import open_sandbox
+from storage.sandbox import open_sandbox, sync_definitions
 
 
 def database() -> Database:
@@ -21,6 +21,12 @@ class SimulatorBench:
     database: Database
     runtime: Runtime
     clock: SimulatedClock
+    synced_version: int | None = None
+
+    def sync(self) -> None:
+        """Copy the live definitions in, when any changed since the last copy."""
+        self.synced_version = sync_definitions(live=database(), sandbox=self.database,
+                                               known_version=self.synced_version)
 
 
 def simulator() -> SimulatorBench:
@@ -31,5 +37,12 @@ def simulator() -> SimulatorBench:
         clock = SimulatedClock()
         bench = SimulatorBench(sandbox, Runtime(sandbox, clock=clock, seed=1), clock)
         app.state.referflow_simulator = bench
-        app.on_shutdown(lambda: (bench.runtime.close(), sandbox.dispose()))
+        app.on_shutdown(lambda: _close(bench))
     return bench
+
+
+def _close(bench: SimulatorBench) -> None:
+    bench.runtime.close()
+    bench.database.dispose()
+    if getattr(app.state, "referflow_simulator", None) is bench:
+        del app.state.referflow_simulator

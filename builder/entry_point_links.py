@@ -147,13 +147,13 @@ def paste_box() -> None:
             text = (pasted.value or "").strip()
             if text:
                 with database().session() as session:
-                    _draw_explanation(explain_link(session=session, text=text))
+                    draw_explanation(explain_link(session=session, text=text))
 
         breakdown()
         pasted.on_value_change(breakdown.refresh)
 
 
-def _draw_explanation(found: LinkExplanation) -> None:
+def draw_explanation(found: LinkExplanation) -> None:
     parsed = found.parsed
     with ui.column().classes("w-full gap-3 mt-1").mark("breakdown"):
         with ui.grid(columns="auto 1fr").classes("w-full gap-x-6 gap-y-1 items-baseline"):

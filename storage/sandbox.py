@@ -35,9 +35,14 @@ def open_sandbox(live: Database) -> Database:
     return sandbox
 
 
-def sync_definitions(*, live: Database, sandbox: Database) -> None:
+def sync_definitions(*, live: Database, sandbox: Database, known_version: int | None = None) -> int:
     """Make the sandbox's definitions equal to the live ones, keeping every id (the canvas lights nodes by id) and the
-    simulated contacts (their values for a deleted field go with the field)."""
+    simulated contacts (their values for a deleted field go with the field). Returns the live definitions version;
+    given the version of the last sync, nothing is copied when no definition changed since."""
+    with live.raw_connection() as connection:
+        version = connection.execute("SELECT version FROM definitions_version WHERE id = 1").fetchone()[0]
+    if version == known_version:
+        return version
     live_path = live.url.removeprefix("sqlite:///")
     with sandbox.raw_connection() as connection:
         connection.execute("ATTACH DATABASE ? AS live", (live_path,))
@@ -53,6 +58,7 @@ def sync_definitions(*, live: Database, sandbox: Database) -> None:
             raise
         finally:
             connection.execute("DETACH DATABASE live")
+    return version
 
 
 def reset_sandbox(sandbox: Database) -> None:

@@ -102,3 +102,12 @@ def save_settings(*, session: Session, update: SettingsUpdate) -> WorkspaceSetti
     session.add(settings)
     session.flush()
     return settings
+
+
+def seed_demo_settings(*, session: Session) -> None:
+    """Example channel identities for the demo workspace, so its Share flow can build links in the simulator right
+    away; only when settings were never saved. The admin replaces them on the Settings page."""
+    if session.get(WorkspaceSettings, 1) is None:
+        save_settings(session=session, update=SettingsUpdate(
+            bot_name="Demo referral bot", page_id="1234567890", telegram_bot="demo_referral_bot",
+            default_reply="Hi {{first_name}}! How can I help?"))
