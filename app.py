@@ -266,10 +266,10 @@ def run_open_link(config: Config, args: argparse.Namespace) -> int:
     database = open_database(url=config.database_url)
     try:
         with Runtime(database) as runtime:
-            result = runtime.open_link(inbound)
+            output = runtime.open_link(inbound).to_dict()
     finally:
         database.dispose()
-    _emit(result.to_dict())
+    _emit(output)
     return 0
 
 

@@ -2,7 +2,9 @@
 the engine and the validator share."""
 
 import copy
-from collections.abc import Callable, Mapping
+import gc
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,12 +76,28 @@ def load_flow(obj: object) -> FlowDocument:
         raise FlowDocumentError([f"This flow was saved by a newer Referflow (flow schema {schema}); "
                                  f"this version reads schema {SCHEMA_VERSION}."])
     try:
-        document = FlowDocument.model_validate(dict(obj))
+        with paused_gc():
+            document = FlowDocument.model_validate(dict(obj))
     except ValidationError as error:
         raise FlowDocumentError(list(dict.fromkeys(_explain(obj, e) for e in error.errors()))) from None
     if problems := _find_duplicate_ids("node", document.nodes) + _find_duplicate_ids("connection", document.edges):
         raise FlowDocumentError(problems)
     return document
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection inside the block. Reading or checking a big flow creates tens of thousands of
+    small objects that outlive the block and hold no cycles; left on, the collector keeps re-scanning all of them
+    while they are built, which more than doubles the time for a 10,000-node flow. Reference counting still frees
+    everything as usual, and the collector is switched back on afterwards only if it was on before."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 _REASONS = {

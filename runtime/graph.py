@@ -1,12 +1,13 @@
 """The one place that knows graph structure: a flow as a networkx graph, the workspace's cause-and-effect graph of
 flows and triggers, reachability, the next node, and loops that never wait for the contact."""
 
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import networkx as nx
 
-from runtime.flowdoc import NODE_TYPES, FlowDocument, FlowNode
+from runtime.flowdoc import NODE_TYPES, FlowDocument, FlowNode, paused_gc
 
 FIELD_WRITERS = ("set_field", "ask", "json_get")  # node types that save into data["field_id"]
 TAG_NODE_EVENTS = {"add": "tag_added", "remove": "tag_removed"}
@@ -52,18 +53,74 @@ def flow_graph(doc: FlowDocument, *, flow_id: int | None = None) -> nx.MultiDiGr
     """Nodes keyed by node id (attributes type, data, waits, and exits: the node's exit handles, None for an unknown
     type); one edge per connection the engine can follow (attributes handle, id; keyed by the edge id). Connections
     to or from missing nodes, and from an exit the node does not have, are left out. With `flow_id`, a go_to_flow node
-    that jumps to this same flow also gets an edge (handle JUMP) to the start, so a loop through it is a cycle."""
-    graph = nx.MultiDiGraph()
-    graph.add_nodes_from((node.id, _node_attributes(node)) for node in doc.nodes)
-    exits = dict(graph.nodes(data="exits"))
-    add_edge = graph.add_edge  # one call per edge: add_edges_from costs a third more
-    for edge in doc.edges:
-        if edge.target in exits and edge.source in exits and (
-                exits[edge.source] is None or edge.source_handle in exits[edge.source]):  # type: ignore[operator]
-            add_edge(edge.source, edge.target, edge.id, handle=edge.source_handle, id=edge.id)
-    if flow_id is not None:
-        graph.add_edges_from(_self_jumps(doc, flow_id))
+    that jumps to this same flow also gets an edge (handle JUMP) to the start, so a loop through it is a cycle.
+    `graph.graph["next"]` maps (node id, exit) to the node that exit leads to, for next_node; change the graph and
+    it is stale."""
+    with paused_gc():
+        flow = map_flow(doc, flow_id=flow_id)
+        graph = nx.MultiDiGraph()
+        graph.add_nodes_from(flow.nodes.items())
+        add_edge = graph.add_edge  # one call per edge: add_edges_from costs a third more
+        for source, target, handle, key, edge_id in flow.connections:
+            add_edge(source, target, key, handle=handle, id=edge_id)
+        graph.graph["next"] = _first_targets(graph)
     return graph
+
+
+def next_node(graph: nx.MultiDiGraph, node_id: str, handle: str) -> str | None:
+    """Where the flow goes when it leaves `node_id` (in a graph from flow_graph) through exit `handle`; None when
+    nothing is connected there."""
+    return graph.graph["next"].get((node_id, handle))
+
+
+def start_nodes(doc: FlowDocument) -> list[str]:
+    return [node.id for node in doc.nodes if node.type == "start"]
+
+
+@dataclass(frozen=True)
+class FlowMap:
+    """What flow_graph is made of, as plain dicts and tuples: `nodes` holds each node's attributes by id, in order;
+    `connections` each edge as (source, target, handle, key, edge id), in order. Validation asks its questions of a
+    big flow here: building the networkx graph of 20,000 connections alone would take most of the time it may spend."""
+
+    nodes: dict[str, dict]
+    connections: list[tuple[str, str, str, str, str | None]]
+
+    @cached_property
+    def successors(self) -> dict[str, list[str]]:
+        """Node id → the targets of its connections, in order (a target twice when two connections lead there)."""
+        successors: dict[str, list[str]] = {node: [] for node in self.nodes}
+        for source, target, _, _, _ in self.connections:
+            successors[source].append(target)
+        return successors
+
+    def reachable_from(self, starts: Iterable[str]) -> set[str]:
+        """What reachable_nodes answers for flow_graph."""
+        successors = self.successors
+        reached = {node for node in starts if node in successors}
+        unexplored = list(reached)
+        while unexplored:
+            for target in successors[unexplored.pop()]:
+                if target not in reached:
+                    reached.add(target)
+                    unexplored.append(target)
+        return reached
+
+    def unguarded_cycles(self) -> list[list[str]]:
+        """What find_unguarded_cycles answers for flow_graph."""
+        waiting = {node for node, attributes in self.nodes.items() if attributes["waits"]}
+        moving = _without_waiting_nodes(self.successors.items(), waiting)
+        return _find_loops(moving, {node: index for index, node in enumerate(self.nodes)})
+
+
+def map_flow(doc: FlowDocument, *, flow_id: int | None = None) -> FlowMap:
+    """The nodes and connections of flow_graph(doc, flow_id=flow_id), without the graph."""
+    nodes = {node.id: _node_attributes(node) for node in doc.nodes}
+    connections = [(edge.source, edge.target, edge.source_handle, edge.id, edge.id) for edge in doc.edges
+                   if edge.target in nodes and _has_exit(nodes.get(edge.source), edge.source_handle)]
+    if flow_id is not None:
+        connections += _self_jumps(doc, flow_id)
+    return FlowMap(nodes, connections)
 
 
 def _node_attributes(node: FlowNode) -> dict:
@@ -73,22 +130,22 @@ def _node_attributes(node: FlowNode) -> dict:
     return {"type": node.type, "data": node.data, "waits": spec.waits(node.data), "exits": spec.exits(node.data)}
 
 
-def _self_jumps(doc: FlowDocument, flow_id: int) -> Iterator[tuple[str, str, str, dict]]:
-    for node in doc.nodes:
-        if node.type == "go_to_flow" and node.data.get("flow_id") == flow_id:
-            for start in start_nodes(doc):
-                yield node.id, start, f"{JUMP}:{node.id}", {"handle": JUMP, "id": None}
+def _has_exit(attributes: dict | None, handle: str) -> bool:
+    return attributes is not None and (attributes["exits"] is None or handle in attributes["exits"])
 
 
-def start_nodes(doc: FlowDocument) -> list[str]:
-    return [node.id for node in doc.nodes if node.type == "start"]
+def _self_jumps(doc: FlowDocument, flow_id: int) -> list[tuple[str, str, str, str, None]]:
+    starts = start_nodes(doc)
+    return [(node.id, start, JUMP, f"{JUMP}:{node.id}", None) for node in doc.nodes
+            if node.type == "go_to_flow" and node.data.get("flow_id") == flow_id for start in starts]
 
 
-def next_node(graph: nx.MultiDiGraph, node_id: str, handle: str) -> str | None:
-    """Where the flow goes when it leaves `node_id` through exit `handle`; None when nothing is connected there."""
-    if node_id not in graph:
-        return None
-    return next((target for _, target, h in graph.out_edges(node_id, data="handle") if h == handle), None)
+def _first_targets(graph: nx.MultiDiGraph) -> dict[tuple[str, str], str]:
+    # An exit with several connections goes where the first of the node's out-edges with that handle goes.
+    targets: dict[tuple[str, str], str] = {}
+    for source, target, handle in graph.edges(data="handle"):
+        targets.setdefault((source, handle), target)
+    return targets
 
 
 def reachable_nodes(graph: nx.DiGraph | nx.MultiDiGraph, start: Hashable | Iterable[Hashable]) -> set:
@@ -125,11 +182,11 @@ def workspace_graph(flows: Mapping[int, FlowDocument], triggers: Sequence[Trigge
 
 
 def _add_flow(graph: nx.DiGraph, flow_id: int, doc: FlowDocument) -> None:
-    inner = flow_graph(doc)
+    inner = map_flow(doc)
     graph.add_nodes_from((("node", flow_id, node), {**attrs, "flow_id": flow_id})
-                         for node, attrs in inner.nodes(data=True))
+                         for node, attrs in inner.nodes.items())
     graph.add_edges_from((("node", flow_id, source), ("node", flow_id, target), {"handle": handle})
-                         for source, target, handle in inner.edges(data="handle"))
+                         for source, target, handle, _, _ in inner.connections)
 
 
 def _node_effects(node: FlowNode, starts: Mapping[int, list], triggers: Sequence[TriggerDef]) -> Iterator[tuple]:
@@ -169,33 +226,40 @@ def find_unguarded_cycles(graph: nx.DiGraph | nx.MultiDiGraph) -> list[list]:
     """One example loop (its nodes in order) per group of nodes that can keep running each other without ever
     waiting for the contact. Loops through a waiting node are fine, so the waiting nodes' exits are ignored. Works on
     flow_graph and workspace_graph alike; results follow the graph's node order."""
-    order = {node: index for index, node in enumerate(graph)}
-    moving = _without_waiting_exits(graph)
-    cycles = []
-    for component in _looping_components(moving):
-        first = min(component, key=order.__getitem__)
-        loop = [source for source, *_ in nx.find_cycle(moving.subgraph(component), source=first)]
-        cycles.append(_rotate_to_earliest(loop, order))
-    return sorted(cycles, key=lambda loop: order[loop[0]])
-
-
-def _without_waiting_exits(graph: nx.DiGraph | nx.MultiDiGraph) -> nx.DiGraph:
-    """Only the nodes on some loop of the whole graph (a loop that never waits is one of those), with the edges that
-    leave a node without waiting."""
-    on_loops = {node for component in _looping_components(graph) for node in component}
     waiting = {node for node, waits in graph.nodes(data="waits") if waits}
+    moving = _without_waiting_nodes(graph.adjacency(), waiting)
+    return _find_loops(moving, {node: index for index, node in enumerate(graph)})
+
+
+def _without_waiting_nodes(adjacency: Iterable[tuple[Hashable, Iterable]], waiting: Container) -> nx.DiGraph:
+    """The edges between nodes that do not wait, from (node, its successors in order) pairs: a loop that never waits
+    uses only these, and a node left without any edge cannot be on one."""
     moving = nx.DiGraph()
-    moving.add_nodes_from(on_loops)
-    moving.add_edges_from((source, target) for source in on_loops - waiting
-                          for target in graph.successors(source) if target in on_loops)
+    moving.add_edges_from((source, target) for source, targets in adjacency if source not in waiting
+                          for target in targets if target not in waiting)
     return moving
 
 
-def _looping_components(graph: nx.DiGraph | nx.MultiDiGraph) -> Iterator[set]:
+def _find_loops(moving: nx.DiGraph, order: Mapping) -> list[list]:
+    cycles = []
+    for component in _looping_components(moving):
+        first = min(component, key=order.__getitem__)
+        cycles.append(_rotate_to_earliest(_find_loop(moving, component, first), order))
+    return sorted(cycles, key=lambda loop: order[loop[0]])
+
+
+def _looping_components(graph: nx.DiGraph) -> Iterator[set]:
     for component in nx.strongly_connected_components(graph):
         node = next(iter(component))
         if len(component) > 1 or graph.has_edge(node, node):
             yield component
+
+
+def _find_loop(graph: nx.DiGraph, component: set, first: Hashable) -> list:
+    # A graph of its own rather than a subgraph view: a view may list a node's successors in set order, and the loop
+    # found would then change from one run to the next.
+    inside = nx.DiGraph([(source, target) for source, target in graph.edges(component) if target in component])
+    return [source for source, _ in nx.find_cycle(inside, source=first)]
 
 
 def _rotate_to_earliest(loop: list, order: Mapping) -> list:

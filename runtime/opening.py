@@ -5,6 +5,7 @@ Written with plain SQL on one sqlite3 connection: upserts and atomic statements,
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -31,26 +32,53 @@ class Inbound:
 
 @dataclass
 class OpenResult:
+    """What one open did. Events, messages and the trace are turned into dicts when read; the contact's fields and
+    tags are read when first asked for (live processing rarely needs them), as they are stored at that moment."""
+
     contact_id: int
     is_new: bool
     entry: str | None
     referral: dict[str, Any] | None
-    events: list[dict[str, Any]]
     warnings: list[str]
     response: dict[str, Any]
-    fields: dict[str, Any] = field(default_factory=dict)
-    tags: list[str] = field(default_factory=list)
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    steps: list = field(default_factory=list, repr=False)  # the turn's raw trace, turned into dicts on demand
+    raw_events: list = field(default_factory=list, repr=False)  # Event objects, or dicts from a stored result
+    raw_messages: list = field(default_factory=list, repr=False)  # SentMessage objects, or dicts
+    steps: list = field(default_factory=list, repr=False)  # the turn's raw trace
     duplicate_event: bool = False
+    read_contact: Callable[[], tuple[dict[str, Any], list[str]]] | None = field(default=None, repr=False)
+    _contact: tuple[dict[str, Any], list[str]] | None = field(default=None, repr=False)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return [e if isinstance(e, dict) else e.to_dict() for e in self.raw_events]
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return [m if isinstance(m, dict) else m.to_dict() for m in self.raw_messages]
 
     @property
     def trace(self) -> list[dict[str, Any]]:
         return trace_steps(self.steps)
 
-    def to_dict(self) -> dict[str, Any]:
+    @property
+    def fields(self) -> dict[str, Any]:
+        return self._contact_data()[0]
+
+    @property
+    def tags(self) -> list[str]:
+        return self._contact_data()[1]
+
+    def _contact_data(self) -> tuple[dict[str, Any], list[str]]:
+        if self._contact is None:
+            self._contact = self.read_contact() if self.read_contact else ({}, [])
+        return self._contact
+
+    def to_dict(self, *, with_contact_data: bool = True) -> dict[str, Any]:
+        contact = {"id": self.contact_id, "is_new": self.is_new}
+        if with_contact_data:
+            contact |= {"fields": self.fields, "tags": self.tags}
         return {
-            "contact": {"id": self.contact_id, "is_new": self.is_new, "fields": self.fields, "tags": self.tags},
+            "contact": contact,
             "entry": self.entry,
             "referral": self.referral,
             "events": self.events,
@@ -65,8 +93,8 @@ class OpenResult:
         contact = data["contact"]
         return cls(
             contact_id=contact["id"], is_new=contact["is_new"], entry=data["entry"], referral=data["referral"],
-            events=data["events"], warnings=data["warnings"], response=data["response"], fields=contact["fields"],
-            tags=contact["tags"], messages=data.get("messages", []),
+            warnings=data["warnings"], response=data["response"], raw_events=data["events"],
+            raw_messages=data.get("messages", []),
         )
 
 
@@ -102,16 +130,17 @@ def claim_event(turn: Turn, event_id: str) -> OpenResult | None:
 
 
 def remember_event(turn: Turn, event_id: str, result: OpenResult) -> None:
+    """Keep what the open did, for a retry of the same event (the contact's data is read afresh then)."""
+    record = result.to_dict(with_contact_data=False)
     turn.db.execute("UPDATE processed_event SET result = ? WHERE event_id = ?",
-                    (json.dumps(result.to_dict(), ensure_ascii=False, default=str), event_id))
+                    (json.dumps(record, ensure_ascii=False, default=str), event_id))
 
 
 def summarise_open(turn: Turn, opened: Opened, response: dict[str, Any]) -> OpenResult:
-    fields, tags = read_contact_data(turn, opened.contact_id)
     return OpenResult(
         contact_id=opened.contact_id, is_new=opened.is_new, entry=opened.entry.ref if opened.entry else None,
-        referral=opened.referral, events=[event.to_dict() for event in turn.events], warnings=turn.warnings,
-        response=response, fields=fields, tags=tags, messages=[m.to_dict() for m in turn.messages], steps=turn.steps,
+        referral=opened.referral, warnings=turn.warnings, response=response, raw_events=turn.events,
+        raw_messages=turn.messages, steps=turn.steps,
     )
 
 

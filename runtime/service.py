@@ -68,19 +68,19 @@ class Runtime:
     def open_link(self, inbound: Inbound) -> OpenResult:
         """Process one inbound open in one BEGIN IMMEDIATE transaction (DOMAIN §4), triggers and flows included."""
         with self._turn() as turn:
-            if inbound.event_id is not None:
-                earlier = claim_event(turn, inbound.event_id)
-                if earlier is not None:
-                    return earlier
-            opened = process_open(turn, inbound)
-            handled = dispatch_events(turn)
-            response = _respond(turn, opened)
-            dispatch_events(turn, handled)
-            turn.write_events()
-            result = summarise_open(turn, opened, response)
-            if inbound.event_id is not None:
-                remember_event(turn, inbound.event_id, result)
-            return result
+            result = claim_event(turn, inbound.event_id) if inbound.event_id is not None else None
+            if result is None:
+                opened = process_open(turn, inbound)
+                handled = dispatch_events(turn)
+                response = _respond(turn, opened)
+                dispatch_events(turn, handled)
+                turn.write_events()
+                result = summarise_open(turn, opened, response)
+                if inbound.event_id is not None:
+                    remember_event(turn, inbound.event_id, result)
+        contact_id = result.contact_id
+        result.read_contact = lambda: self.contact_data(contact_id)
+        return result
 
     def reply(self, *, channel: str, channel_user_id: str, text: str) -> TurnResult:
         """A message from a contact: it answers the question or buttons they wait at, else gets the default reply."""
@@ -111,7 +111,7 @@ class Runtime:
 
     def contact_data(self, contact_id: int) -> tuple[dict[str, Any], list[str]]:
         """A contact's field values (by name) and tag names, as stored now."""
-        with self._turn() as turn:
+        with self._turn(begin="BEGIN") as turn:
             return read_contact_data(turn, contact_id)
 
     def definitions(self) -> Definitions:
@@ -129,10 +129,10 @@ class Runtime:
         self.close()
 
     @contextmanager
-    def _turn(self, advance: timedelta = timedelta(0)) -> Iterator[Turn]:
+    def _turn(self, advance: timedelta = timedelta(0), begin: str = "BEGIN IMMEDIATE") -> Iterator[Turn]:
         with self._lock:
             connection = self._connection
-            connection.execute("BEGIN IMMEDIATE")
+            connection.execute(begin)
             try:
                 yield Turn(connection, self._definitions.get(connection), self.clock() + advance,
                            use_draft=self.use_draft, seed=self.seed)

@@ -6,15 +6,21 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 
-import networkx as nx
-
-from runtime.flowdoc import NODE_TYPES, FlowDocument, FlowDocumentError, FlowNode, Names, load_flow
-from runtime.graph import TriggerDef, find_unguarded_cycles, flow_graph, reachable_nodes, start_nodes, workspace_graph
+from runtime.flowdoc import NODE_TYPES, FlowDocument, FlowDocumentError, FlowNode, Names, load_flow, paused_gc
+from runtime.graph import (
+    FlowMap,
+    TriggerDef,
+    find_unguarded_cycles,
+    map_flow,
+    start_nodes,
+    workspace_graph,
+)
 
 ERROR, WARNING = "error", "warning"
 WARNING_CODES = frozenset({"unreachable_node", "dangling_exit", "duplicate_exit", "no_actions"})
 REFERENCE_KINDS = {"field_id": "field", "tag_id": "tag", "flow_id": "flow", "entry_point_id": "entry_point"}
 REFERENCE_SUFFIXES = tuple(REFERENCE_KINDS)
+CONTAINERS = (dict, list)  # where references can hide; a tuple, as isinstance is quicker with one than with dict | list
 ACTION_NEEDS = {
     "set_field": (("field_id", "choose the field it changes"), ("op", "choose set, increase, decrease or clear")),
     "add_tag": (("tag_id", "choose the tag to add"),),
@@ -85,10 +91,11 @@ def validate_flow(flow_id: int | None, doc: FlowDocument | Mapping, index: Works
         document = load_flow(doc)
     except FlowDocumentError as error:
         return [_broken_document(flow_id, error)]
-    flow = _Flow(flow_id, document, flow_graph(document, flow_id=flow_id), index)
-    loops = [[("node", flow_id, node) for node in loop] for loop in find_unguarded_cycles(flow.graph)]
-    nodes = {step: flow.graph.nodes[step[2]] for loop in loops for step in loop}
-    return _check_flow(flow) + [_cycle_issue(loop, nodes, index) for loop in loops]
+    with paused_gc():
+        flow = _Flow(flow_id, document, map_flow(document, flow_id=flow_id), index)
+        loops = [[("node", flow_id, node) for node in loop] for loop in flow.map.unguarded_cycles()]
+        nodes = {step: flow.map.nodes[step[2]] for loop in loops for step in loop}
+        return _check_flow(flow) + [_cycle_issue(loop, nodes, index) for loop in loops]
 
 
 def validate_workspace(flows: Mapping[int, tuple[str, dict]], triggers: Sequence[dict], index: WorkspaceIndex, *,
@@ -104,7 +111,7 @@ def validate_workspace(flows: Mapping[int, tuple[str, dict]], triggers: Sequence
         except FlowDocumentError as error:
             issues.append(_broken_document(flow_id, error))
             continue
-        issues += _check_flow(_Flow(flow_id, documents[flow_id], flow_graph(documents[flow_id]), index))
+        issues += _check_flow(_Flow(flow_id, documents[flow_id], map_flow(documents[flow_id]), index))
     defs = [TriggerDef.from_dict({**raw, "id": _trigger_id(raw, number)}) for number, raw in enumerate(triggers, 1)]
     for raw, trigger in zip(triggers, defs, strict=True):
         issues += _check_trigger(raw, trigger, index)
@@ -132,18 +139,17 @@ def _issue(code: str, message: str, **ids: object) -> ValidationIssue:
 class _Flow:
     id: int | None
     doc: FlowDocument
-    graph: nx.MultiDiGraph
+    map: FlowMap
     index: WorkspaceIndex
     nodes: dict[str, FlowNode] = field(init=False)
+    exits: dict[str, list[str] | None] = field(init=False)  # node id → its exit handles, None for an unknown type
 
     def __post_init__(self) -> None:
         self.nodes = self.doc.nodes_by_id()
+        self.exits = {node: attributes["exits"] for node, attributes in self.map.nodes.items()}
 
     def issue(self, code: str, message: str, *node_ids: str) -> ValidationIssue:
         return _issue(code, message, flow_id=self.id, node_ids=node_ids)
-
-    def exits(self, node_id: str) -> list[str] | None:
-        return self.graph.nodes[node_id]["exits"]
 
     def label(self, node_id: str) -> str:
         node = self.nodes[node_id]
@@ -179,16 +185,14 @@ def _check_nodes(flow: _Flow) -> Iterator[ValidationIssue]:
 
 
 def _check_edges(flow: _Flow) -> Iterator[ValidationIssue]:
+    nodes, exits = flow.nodes, flow.exits
     for edge in flow.doc.edges:
-        source, target = flow.nodes.get(edge.source), flow.nodes.get(edge.target)
-        if source is None or target is None:
-            yield _missing_end(flow, source, target)
-            continue
-        exits = flow.exits(source.id)
-        if exits is not None and edge.source_handle not in exits:
-            yield flow.issue("bad_exit", f"{flow.label(source.id)} has no “{edge.source_handle}” exit, so its "
-                                         f"connection to {flow.label(target.id)} is never used. Remove it.",
-                             source.id, target.id)
+        if edge.source not in nodes or edge.target not in nodes:
+            yield _missing_end(flow, nodes.get(edge.source), nodes.get(edge.target))
+        elif exits[edge.source] is not None and edge.source_handle not in exits[edge.source]:  # type: ignore[operator]
+            yield flow.issue("bad_exit", f"{flow.label(edge.source)} has no “{edge.source_handle}” exit, so its "
+                                         f"connection to {flow.label(edge.target)} is never used. Remove it.",
+                             edge.source, edge.target)
 
 
 def _missing_end(flow: _Flow, source: FlowNode | None, target: FlowNode | None) -> ValidationIssue:
@@ -204,8 +208,8 @@ def _missing_end(flow: _Flow, source: FlowNode | None, target: FlowNode | None) 
 def _check_exits(flow: _Flow) -> Iterator[ValidationIssue]:
     used = Counter((edge.source, edge.source_handle) for edge in flow.doc.edges)
     for node in flow.doc.nodes:
-        for handle in flow.exits(node.id) or ():
-            count = used[node.id, handle]
+        for handle in flow.exits[node.id] or ():
+            count = used.get((node.id, handle), 0)
             if count == 0:
                 yield flow.issue("dangling_exit", _dangling_message(flow, node, handle), node.id)
             elif count > 1:
@@ -235,7 +239,7 @@ def _check_reachability(flow: _Flow) -> Iterator[ValidationIssue]:
     starts = start_nodes(flow.doc)
     if not starts:
         return
-    reached = reachable_nodes(flow.graph, starts)
+    reached = flow.map.reachable_from(starts)
     for node in flow.doc.nodes:
         if node.id not in reached:
             yield flow.issue("unreachable_node", f"{flow.label(node.id)} can never be reached: no path leads to it "
@@ -279,11 +283,9 @@ def _find_missing_references(value: object, index: WorkspaceIndex) -> list[tuple
     """(kind, id) once each for every reference at any depth (keys like field_id or source_field_id) that names
     nothing in the workspace."""
     known = index.by_kind
-    if not isinstance(value, dict | list):
-        return []
     missing = {(kind, ref) for kind, ref in _walk_references(value)
                if ref is not None and not (isinstance(ref, int) and ref in known[kind])}
-    return sorted(missing, key=repr)
+    return sorted(missing, key=repr) if missing else []
 
 
 def _walk_references(value: object) -> list[tuple[str, object]]:
@@ -291,12 +293,12 @@ def _walk_references(value: object) -> list[tuple[str, object]]:
     while stack:
         item = stack.pop()
         if isinstance(item, list):
-            stack += [child for child in item if isinstance(child, dict | list)]
+            stack += [child for child in item if isinstance(child, CONTAINERS)]
         elif isinstance(item, dict):
             for key, child in item.items():
                 if isinstance(key, str) and key.endswith(REFERENCE_SUFFIXES) and (kind := _reference_kind(key)):
                     found.append((kind, child))
-                elif isinstance(child, dict | list):
+                elif isinstance(child, CONTAINERS):
                     stack.append(child)
     return found
 
