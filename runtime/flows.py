@@ -253,7 +253,7 @@ def _tag(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
 
 def _send_referral_link(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
     entry = turn.defs.entry_by_id(data.get("entry_point_id"))
-    channel = turn.contact(run.contact_id)["channel"]
+    channel = turn.channel_of(run.contact_id)
     if entry is None:
         turn.warn("A send-referral-link step points at an entry point that does not exist.")
         return "next"

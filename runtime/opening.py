@@ -164,6 +164,7 @@ class _Opening:
         ref, entry_ref, referrer, payload, json_payload = self.read_link()
         entry = self.resolve_entry(entry_ref, ref)
         contact_id, is_new = self.upsert_contact(ref)
+        self.turn.know_channel(contact_id, self.inbound.channel)
         self.turn.note("contact", contact_id=contact_id, is_new=is_new, entry=entry.ref if entry else None)
         if entry is not None:
             self.apply_payload(contact_id, entry, payload)

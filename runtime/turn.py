@@ -64,8 +64,9 @@ class Turn:
         self.events: list[Event] = []
         self.messages: list[SentMessage] = []
         self.warnings: list[str] = []
-        self.steps: list[dict[str, Any] | Event] = []  # the trace; events are turned into dicts when read
+        self.steps: list[dict[str, Any] | Event | SentMessage] = []  # the trace; objects become dicts when read
         self._contacts: dict[int, dict[str, Any] | None] = {}  # what templates see, until a field changes
+        self._channels: dict[int, str] = {}  # a contact's channel never changes
 
     def random_for(self, place: str) -> random.Random:
         """Unseeded: truly random. Seeded (the simulator, tests): the same seed, contact, place and time give the
@@ -159,6 +160,14 @@ class Turn:
             self._contacts[contact_id] = self._load_contact(contact_id)
         return self._contacts[contact_id]
 
+    def channel_of(self, contact_id: int) -> str:
+        if contact_id not in self._channels:
+            self._channels[contact_id] = (self.contact(contact_id) or {}).get("channel", "")
+        return self._channels[contact_id]
+
+    def know_channel(self, contact_id: int, channel: str) -> None:
+        self._channels[contact_id] = channel
+
     def forget(self, contact_id: int) -> None:
         """Drop what was read of a contact after changing it behind the turn's back."""
         self._contacts.pop(contact_id, None)
@@ -222,7 +231,7 @@ class Turn:
              message.node_id, self.stamp),
         )
         self.messages.append(message)
-        self.note("message", **message.to_dict())
+        self.steps.append(message)
 
     def receive(self, contact_id: int, text: str) -> None:
         self.db.execute("INSERT INTO message (contact_id, direction, text, buttons, created_at)"
@@ -238,7 +247,8 @@ _SYSTEM_FIELDS = ("user_id", "channel", "channel_user_id", "first_name", "last_n
 
 def trace_steps(steps: list) -> list[dict[str, Any]]:
     """What happened, in order: events, triggers, actions, flow steps, messages, warnings."""
-    return [_event_step(step) if isinstance(step, Event) else step for step in steps]
+    return [_event_step(step) if isinstance(step, Event) else {"kind": "message", **step.to_dict()}
+            if isinstance(step, SentMessage) else step for step in steps]
 
 
 def _event_step(event: Event) -> dict[str, Any]:
