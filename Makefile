@@ -47,8 +47,18 @@ $(DEV_INSTALLED): pyproject.toml $(INSTALLED)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-# Front-end assets (the flow canvas bundle) are built here once they exist.
-assets:
+# Front-end assets: the flow canvas (Vue Flow, bundled by esbuild with `vue` left to NiceGUI) in assets/dist/.
+CANVAS_BUNDLE := assets/dist/flow_canvas.js
+NPM_INSTALLED := node_modules/.stamp-npm-ci
+
+assets: $(CANVAS_BUNDLE)
+
+$(CANVAS_BUNDLE): $(NPM_INSTALLED) $(wildcard assets/canvas/*)
+	node assets/canvas/build.mjs
+
+$(NPM_INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # The browser tests use Debian's Chromium ($$REFERFLOW_CHROMIUM points at another one).
 chromium:

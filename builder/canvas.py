@@ -5,19 +5,20 @@ The canvas draws what `show` sends and reports what the admin does: nodes droppe
 connected, selected. Nothing changes structurally until Python applies the edit and shows the result."""
 
 import copy
+import json
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from nicegui import ui
-from typing_extensions import Self
 
 from runtime.flowdoc import NODE_TYPES, Names
 from runtime.validation import ERROR, ValidationIssue
 
+GRAPH_NONE = '{"nodes":[],"edges":[]}'
 BUNDLE = Path(__file__).resolve().parents[1] / "assets" / "dist" / "flow_canvas.js"
 NODE_MIME = "application/x-referflow-node"  # the palette's dataTransfer type, as in flow_canvas.js
-NUDGE = 30  # a new node that would sit on another moves this far right and down
+NODE_SPACE = (240, 110)  # room a node takes on the canvas (.rf-node is 210 px wide, about 60–100 px high)
 
 
 def canvas_is_built() -> bool:
@@ -25,27 +26,32 @@ def canvas_is_built() -> bool:
 
 
 class FlowCanvas(ui.element, component=BUNDLE):
-    """Python API: `show(nodes, edges)`, `focus_node(id)`, `fit_view()`, `new_node_at`; events through `on_*`."""
+    """Python API: `show(nodes, edges)`, `select_nodes(ids)`, `focus_node(id)`, `fit_view()`, `new_node_at`; events
+    through the `on_*` methods."""
 
     def __init__(self, *, editable: bool = True) -> None:
         super().__init__()
-        self._props["nodes"] = []
-        self._props["edges"] = []
+        self._props["graph"] = GRAPH_NONE  # JSON text: a string prop is not wrapped node by node in observables
         self._props["editable"] = editable
-        self._shown: dict[str, dict] = {}
+        self.nodes: list[dict] = []  # what the canvas draws now
+        self.edges: list[dict] = []
         self.new_node_at: dict[str, int] | None = None  # top-left for a node in the middle of the visible area
         self.on("viewport", self._remember_viewport)
 
     def show(self, nodes: list[dict], edges: list[dict]) -> None:
         """Draw these nodes and edges; after the first time only what changed travels to the browser."""
-        shown, edges_before = self._shown, self._props["edges"]
-        self._shown = {node["id"]: node for node in nodes}
-        self._props["nodes"], self._props["edges"] = nodes, edges
-        if not shown:
-            self.update()
+        before = {node["id"]: node for node in self.nodes}
+        edges_before, first = self.edges, not self.nodes and not self.edges
+        self.nodes, self.edges = nodes, edges
+        graph = json.dumps({"nodes": nodes, "edges": edges}, ensure_ascii=False, separators=(",", ":"))
+        if first:
+            self._props["graph"] = graph
             return
-        patch = {"nodes": [node for node in nodes if shown.get(node["id"]) != node],
-                 "removed": [node_id for node_id in shown if node_id not in self._shown],
+        with self._props.suspend_updates():  # kept for a later full render; the patch below is what travels now
+            self._props["graph"] = graph
+        now = {node["id"] for node in nodes}
+        patch = {"nodes": [node for node in nodes if before.get(node["id"]) != node],
+                 "removed": [node_id for node_id in before if node_id not in now],
                  "edges": edges if edges != edges_before else None}
         if patch["nodes"] or patch["removed"] or patch["edges"] is not None:
             self.run_method("applyGraph", patch)
@@ -53,6 +59,10 @@ class FlowCanvas(ui.element, component=BUNDLE):
     def focus_node(self, node_id: str) -> None:
         """Select the node and bring it to the middle of the canvas."""
         self.run_method("focusNode", node_id)
+
+    def select_nodes(self, node_ids: list[str]) -> None:
+        """Make these nodes the selection (none: clear it) without moving the view."""
+        self.run_method("selectNodes", node_ids)
 
     def fit_view(self) -> None:
         self.run_method("fitView")
@@ -79,6 +89,49 @@ class FlowCanvas(ui.element, component=BUNDLE):
 
     def _remember_viewport(self, event: Any) -> None:
         self.new_node_at = event.args.get("new_node_at")
+
+
+def build_palette(*, on_click: Callable[[str], Any]) -> ui.card:
+    """Every node type with its icon and title: click one to add it, or drag it onto the canvas."""
+    with ui.card().classes("overflow-auto gap-0 p-2").style("width: 10rem; flex-shrink: 0; height: 100%") \
+            .mark("palette") as palette:
+        ui.label("Steps").classes("text-xs uppercase tracking-wide text-slate-500 px-1")
+        ui.label("Click to add, or drag onto the canvas.").classes("text-xs text-slate-400 px-1 leading-tight mb-1")
+        for node_type, spec in NODE_TYPES.items():
+            row = ui.row().classes("w-full items-center gap-2 no-wrap px-1 py-1 rounded cursor-grab hover:bg-indigo-50")
+            with row.props('draggable="true"').mark(f"palette-{node_type}") as item:
+                ui.icon(spec.icon, size="xs", color="indigo-7")
+                ui.label(spec.title).classes("text-[13px] truncate")
+            item.on("dragstart", js_handler=f"(e) => e.dataTransfer.setData('{NODE_MIME}', '{node_type}')")
+            item.on("click", lambda node_type=node_type: on_click(node_type))
+    return palette
+
+
+def show_problems(panel: ui.element, problems: list[ValidationIssue] | None, *,
+                  on_click: Callable[[ValidationIssue], Any]) -> None:
+    """The problems list under the canvas (None: not checked yet); clicking a problem calls `on_click(problem)`."""
+    panel.clear()
+    with panel:
+        if problems is None:
+            ui.label("Checking the flow…").classes("text-sm text-slate-500")
+            return
+        if not problems:
+            ui.label("No problems: this flow is ready to publish.").classes("text-sm text-green-700") \
+                .mark("no-problems")
+            return
+        errors = sum(issue.severity == ERROR for issue in problems)
+        ui.label(f"Problems: {_count(errors, 'error')}, {_count(len(problems) - errors, 'warning')}") \
+            .classes("text-xs uppercase tracking-wide text-slate-500").mark("problem-count")
+        for issue in problems:
+            error = issue.severity == ERROR
+            row = ui.row().classes("w-full items-start no-wrap gap-2 cursor-pointer hover:bg-slate-50 rounded py-0.5")
+            with row.on("click", lambda issue=issue: on_click(issue)).mark("problem"):
+                ui.icon("error" if error else "warning", size="xs", color="red-7" if error else "orange-8")
+                ui.label(issue.message).classes("text-sm text-slate-700")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 # ---------------------------------------------------------------------------------------------- the view
@@ -144,34 +197,43 @@ class EditRefused(ValueError):
     """An edit the canvas asked for that would break the document; the message is for the admin."""
 
 
+# Every edit returns a new document and never changes the one it is given: the unchanged nodes and edges are shared
+# with the previous document (and the undo history), so an edit of a large flow costs little.
+
+
 def add_node(document: Mapping, node_type: str, position: Mapping) -> tuple[dict, str]:
-    """A copy of the document with a new node of `node_type` (default settings) at `position`, nudged off any node
-    already there; returns the copy and the new node's id."""
+    """The document with a new node of `node_type` (default settings) at `position`, nudged off any node already
+    there; returns it and the new node's id."""
     if node_type not in NODE_TYPES:
         raise EditRefused(f"There is no step type “{node_type}”.")
-    doc = copy.deepcopy(dict(document))
-    taken = {node["id"] for node in doc["nodes"]}
+    taken = {node["id"] for node in document["nodes"]}
     node_id = next(f"{node_type}_{n}" for n in range(1, len(taken) + 2) if f"{node_type}_{n}" not in taken)
-    x, y = round(position.get("x", 0)), round(position.get("y", 0))
-    occupied = {(round(node["position"]["x"]), round(node["position"]["y"])) for node in doc["nodes"]}
-    while any(abs(x - ox) < NUDGE and abs(y - oy) < NUDGE for ox, oy in occupied):
-        x, y = x + NUDGE, y + NUDGE
-    doc["nodes"].append({"id": node_id, "type": node_type, "position": {"x": x, "y": y},
-                         "data": NODE_TYPES[node_type].default_data()})
-    return doc, node_id
+    x, y = _free_spot(document, round(position.get("x", 0)), round(position.get("y", 0)))
+    node = {"id": node_id, "type": node_type, "position": {"x": x, "y": y},
+            "data": NODE_TYPES[node_type].default_data()}
+    return {**document, "nodes": [*document["nodes"], node]}, node_id
+
+
+def _free_spot(document: Mapping, x: int, y: int) -> tuple[int, int]:
+    """(x, y) when no node sits there, else the nearest place below, right, above or left where none does."""
+    taken = [(node["position"]["x"], node["position"]["y"]) for node in document["nodes"]]
+    width, height = NODE_SPACE
+    for step in range(40):
+        for dx, dy in ((0, step), (step, 0), (0, -step), (-step, 0)) if step else ((0, 0),):
+            spot = (x + dx * width, y + dy * height)
+            if all(abs(spot[0] - ox) >= width or abs(spot[1] - oy) >= height for ox, oy in taken):
+                return spot
+    return x, y
 
 
 def move_nodes(document: Mapping, moves: Iterable[Mapping]) -> dict:
-    doc = copy.deepcopy(dict(document))
     where = {move["id"]: {"x": round(move["x"]), "y": round(move["y"])} for move in moves}
-    for node in doc["nodes"]:
-        if node["id"] in where:
-            node["position"] = where[node["id"]]
-    return doc
+    nodes = [{**node, "position": where[node["id"]]} if node["id"] in where else node for node in document["nodes"]]
+    return {**document, "nodes": nodes}
 
 
 def connect(document: Mapping, source: str, handle: str, target: str) -> dict:
-    """A copy with the edge source/handle → target; refused when that exit is taken or the target cannot be
+    """The document with the edge source/handle → target; refused when that exit is taken or the target cannot be
     entered. Validation judges everything else (loops, dead ends)."""
     nodes = {node["id"]: node for node in document["nodes"]}
     if source not in nodes or target not in nodes:
@@ -183,38 +245,33 @@ def connect(document: Mapping, source: str, handle: str, target: str) -> dict:
         raise EditRefused("Nothing can lead into the Start step; connect it to the first step instead.")
     if any(edge["source"] == source and edge["source_handle"] == handle for edge in document["edges"]):
         raise EditRefused("That exit already leads somewhere. Delete its connection first.")
-    doc = copy.deepcopy(dict(document))
-    taken = {edge["id"] for edge in doc["edges"]}
+    taken = {edge["id"] for edge in document["edges"]}
     edge_id = next(f"e{n}" for n in range(1, len(taken) + 2) if f"e{n}" not in taken)
-    doc["edges"].append({"id": edge_id, "source": source, "source_handle": handle, "target": target})
-    return doc
+    edge = {"id": edge_id, "source": source, "source_handle": handle, "target": target}
+    return {**document, "edges": [*document["edges"], edge]}
 
 
 def delete_elements(document: Mapping, node_ids: Iterable[str] = (), edge_ids: Iterable[str] = ()) -> dict:
-    """A copy without these nodes (and every edge touching them) and these edges."""
+    """The document without these nodes (and every edge touching them) and these edges."""
     gone, cut = set(node_ids), set(edge_ids)
-    doc = copy.deepcopy(dict(document))
-    doc["nodes"] = [node for node in doc["nodes"] if node["id"] not in gone]
-    doc["edges"] = [edge for edge in doc["edges"]
-                    if edge["id"] not in cut and edge["source"] not in gone and edge["target"] not in gone]
-    return doc
+    return {**document, "nodes": [node for node in document["nodes"] if node["id"] not in gone],
+            "edges": [edge for edge in document["edges"]
+                      if edge["id"] not in cut and edge["source"] not in gone and edge["target"] not in gone]}
 
 
 def set_node_data(document: Mapping, node_id: str, data: Mapping) -> dict:
-    """A copy with the node's settings replaced. When one exit is swapped for another (a message's first button
-    replaces its plain next step) the connection moves along; connections from exits that are gone go with them."""
-    doc = copy.deepcopy(dict(document))
-    node = next(node for node in doc["nodes"] if node["id"] == node_id)
-    spec = NODE_TYPES.get(node["type"])
+    """The document with the node's settings replaced. When one exit is swapped for another (a message's first
+    button replaces its plain next step) the connection moves along; connections from exits that are gone go too."""
+    old = next(node for node in document["nodes"] if node["id"] == node_id)
+    new_node = {**old, "data": copy.deepcopy(dict(data))}
+    nodes = [new_node if node["id"] == node_id else node for node in document["nodes"]]
+    spec = NODE_TYPES.get(old["type"])
     if spec is None:
-        node["data"] = copy.deepcopy(dict(data))
-        return doc
-    before = spec.exits(node["data"])
-    node["data"] = copy.deepcopy(dict(data))
-    after = spec.exits(node["data"])
+        return {**document, "nodes": nodes}
+    before, after = spec.exits(old["data"]), spec.exits(new_node["data"])
     gone, new = [e for e in before if e not in after], [e for e in after if e not in before]
-    for edge in doc["edges"]:
-        if edge["source"] == node_id and len(gone) == len(new) == 1 and edge["source_handle"] == gone[0]:
-            edge["source_handle"] = new[0]
-    doc["edges"] = [edge for edge in doc["edges"] if edge["source"] != node_id or edge["source_handle"] in after]
-    return doc
+    moved = {gone[0]: new[0]} if len(gone) == len(new) == 1 else {}
+    edges = [{**edge, "source_handle": moved[edge["source_handle"]]}
+             if edge["source"] == node_id and edge["source_handle"] in moved else edge for edge in document["edges"]]
+    return {**document, "nodes": nodes,
+            "edges": [edge for edge in edges if edge["source"] != node_id or edge["source_handle"] in after]}

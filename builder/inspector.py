@@ -188,7 +188,7 @@ def _condition_form(inspector: Inspector, data: dict) -> None:
 
 
 def _rule_row(inspector: Inspector, rules: list, index: int, rule: dict) -> None:
-    with ui.column().classes("w-full gap-1 border rounded p-2"):
+    with ui.column().classes("w-full gap-1 border border-slate-200 rounded p-2"):
         with ui.row().classes("w-full items-center no-wrap gap-1"):
             ui.select(inspector.field_options(), value=rule.get("field_id"), label="Field",
                       on_change=lambda e: inspector.set_item("rules", index, "field_id", e.value)) \
@@ -202,7 +202,7 @@ def _rule_row(inspector: Inspector, rules: list, index: int, rule: dict) -> None
                                            value.set_visibility(e.value not in ("is_set", "is_not_set")))) \
                 .props("outlined dense options-dense").classes("w-32").mark("rule-op")
             value = ui.input("Value", value=_shown(rule.get("value"))).props("outlined dense").classes("grow") \
-                .mark("rule-value")
+                .without_auto_validation().mark("rule-value")
         value.set_visibility(rule.get("op") not in ("is_set", "is_not_set"))
 
         def typed(event: Any) -> None:
@@ -222,7 +222,7 @@ def _set_field_form(inspector: Inspector, data: dict) -> None:
                                    value.set_visibility(e.value != "clear"))) \
         .props("outlined dense").classes("w-full").mark("node-op")
     value = ui.input("Value", value=_shown(data.get("value"))).props("outlined dense").classes("w-full") \
-        .mark("node-value")
+        .without_auto_validation().mark("node-value")
     value.set_visibility(data.get("op") != "clear")
 
     def typed(event: Any) -> None:
@@ -246,8 +246,8 @@ def _tag_form(inspector: Inspector, data: dict) -> None:
 
 
 def _referral_link_form(inspector: Inspector, data: dict) -> None:
-    inspector.picker("entry_point_id", "Entry point the link opens", inspector.choices.entry_points,
-                     empty="Add an entry point first.")
+    entry_points = {i: f"{c.name} ({c.ref})" for i, c in inspector.choices.entry_points.items()}
+    inspector.picker("entry_point_id", "Entry point the link opens", entry_points, empty="Add an entry point first.")
     inspector.template("text", "Message (put {{link}} where the link goes)", extra=("link",))
 
 
@@ -275,7 +275,7 @@ def _delay_form(inspector: Inspector, data: dict) -> None:
     unit = next((name for name, size in reversed(DELAY_UNITS.items()) if seconds and seconds % size == 0), "seconds")
     with ui.row().classes("w-full no-wrap gap-1"):
         amount = ui.number("Wait", value=seconds / DELAY_UNITS[unit] if seconds else None, min=0) \
-            .props("outlined dense").classes("grow").mark("node-delay")
+            .props("outlined dense").classes("grow").without_auto_validation().mark("node-delay")
         units = ui.select(list(DELAY_UNITS), value=unit).props("outlined dense").classes("w-28").mark("node-unit")
 
     def changed() -> None:
@@ -295,7 +295,7 @@ def _randomizer_form(inspector: Inspector, data: dict) -> None:
         with ui.row().classes("w-full items-center no-wrap gap-2"):
             ui.label(f"Branch {branch.get('id')}").classes("w-20 text-sm")
             weight = ui.number("Weight", value=branch.get("weight"), min=0).props("outlined dense") \
-                .classes("grow").mark("branch-weight")
+                .classes("grow").without_auto_validation().mark("branch-weight")
             weight.on_value_change(lambda e, i=index, w=weight: _set_weight(inspector, i, w))
             ui.button(icon="close", on_click=lambda i=index: inspector.replace_items(
                 "branches", [b for n, b in enumerate(branches) if n != i])) \

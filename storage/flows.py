@@ -44,6 +44,8 @@ def discard_draft(*, session: Session, flow_id: int) -> Flow:
     if flow is None or flow.published is None:
         raise LookupError("This flow was never published, so there is no published copy to go back to.")
     flow.draft = flow.published
+    flow.version += 1
+    flow.published_version = flow.version  # the draft is the published copy again: nothing left to publish
     flow.updated_at = utcnow()
     session.add(flow)
     session.flush()

@@ -1,8 +1,8 @@
 // The flow canvas: Vue Flow drawing the nodes and edges that Python sends, and reporting what the admin does.
 // Python holds the document of record; this component only draws it, applies positions and selection locally while
 // the admin drags or clicks, and emits every structural change (add, move, connect, delete) for Python to decide.
-import { h, markRaw, nextTick, watch } from "vue";
-import { ConnectionMode, Handle, MarkerType, Position, VueFlow, useVueFlow } from "@vue-flow/core";
+import { Teleport, h, markRaw, nextTick, onMounted, ref, shallowRef, watch } from "vue";
+import { ConnectionMode, Handle, MarkerType, Position, VueFlow, getRectOfNodes, useVueFlow } from "@vue-flow/core";
 import { Background } from "@vue-flow/background";
 import { Controls } from "@vue-flow/controls";
 import { MiniMap } from "@vue-flow/minimap";
@@ -17,14 +17,18 @@ const NODE_WIDTH = 210; // .rf-node width in flow_canvas.css
 const BADGE_COLORS = { error: "#dc2626", warning: "#ea580c" };
 let instances = 0;
 
-injectStyle("referflow-canvas-style", [coreCss, themeCss, controlsCss, minimapCss, canvasCss].join("\n"));
+const CSS = [coreCss, themeCss, controlsCss, minimapCss, canvasCss].join("\n");
 
-function injectStyle(id, css) {
-  if (typeof document === "undefined" || document.getElementById(id)) return;
+// The canvas lives in a shadow root: the page's own styles (Quasar, Tailwind) neither restyle it nor make the
+// browser recompute styles for thousands of canvas elements, and the page's Tailwind observer does not rescan them.
+function attachShadowCanvas(host) {
+  const root = host.shadowRoot ?? host.attachShadow({ mode: "open" });
   const style = document.createElement("style");
-  style.id = id;
-  style.textContent = css;
-  document.head.append(style);
+  style.textContent = CSS;
+  const mount = document.createElement("div");
+  mount.className = "rf-mount";
+  root.replaceChildren(style, mount);
+  return mount;
 }
 
 // One step of a flow: icon, title, summary, a badge when validation found problems, and its handles.
@@ -77,21 +81,23 @@ function acceptsConnection(connection, { edges, targetNode }) {
 export default {
   name: "FlowCanvas",
   props: {
-    nodes: { type: Array, default: () => [] },
-    edges: { type: Array, default: () => [] },
+    graph: { type: String, default: '{"nodes":[],"edges":[]}' }, // JSON: {nodes, edges} in Vue Flow's shape
     editable: { type: Boolean, default: true },
   },
   emits: ["nodes_moved", "deleted", "connected", "selected", "node_dropped", "viewport", "ready"],
   setup(props, { emit }) {
     const flowId = `referflow-canvas-${++instances}`;
+    const host = shallowRef(null);
+    const shadowMount = shallowRef(null);
+    const mapShown = ref(false);
     const store = useVueFlow(flowId);
     store.applyDefault.value = false; // positions and selection are applied here, structure by Python
-    store.setNodes(props.nodes);
-    store.setEdges(props.edges);
+    setGraph(props.graph);
     const pending = { removedNodes: new Set(), removedEdges: new Set(), scheduled: false };
     let lastSelection = "";
     let connecting = null;
     let fitted = false;
+    let userMoved = false;
 
     store.onNodesChange((changes) => {
       store.applyNodeChanges(changes.filter((c) => c.type !== "remove" && c.type !== "add"));
@@ -115,11 +121,27 @@ export default {
     store.onNodesInitialized(() => {
       if (fitted) return;
       fitted = true;
-      store.fitView({ padding: 0.15, maxZoom: 1 }).then(() => { reportViewport(); emit("ready", {}); });
+      store.fitView({ padding: 0.1, maxZoom: 1 }).then(() => emit("ready", {}));
     });
-    store.onViewportChangeEnd(reportViewport);
-    watch(() => props.nodes, (nodes) => store.setNodes(nodes));
-    watch(() => props.edges, (edges) => store.setEdges(edges));
+    // The page may still be settling its layout after the first fit: keep the flow fitted until the admin pans
+    // or zooms.
+    store.onMoveStart(({ event }) => { if (event?.sourceEvent) userMoved = true; });
+    watch(() => [store.dimensions.value.width, store.dimensions.value.height], () => {
+      if (fitted && !userMoved) store.fitView({ padding: 0.1, maxZoom: 1 });
+    });
+    // Every way the view changes (wheel, drag, the zoom buttons, fitting) ends up here, once it settles.
+    let settle = null;
+    watch(() => [store.viewport.value.x, store.viewport.value.y, store.viewport.value.zoom], () => {
+      clearTimeout(settle);
+      settle = setTimeout(reportViewport, 200);
+    });
+    watch(() => props.graph, setGraph);
+
+    function setGraph(text) {
+      const { nodes, edges } = JSON.parse(text);
+      store.setNodes(nodes);
+      store.setEdges(edges.map(drawnEdge));
+    }
 
     // Several changes arrive for one gesture (Delete removes nodes, then their edges): report them once.
     function afterChanges() {
@@ -148,7 +170,8 @@ export default {
       connecting = null;
       if (!start || start.done || start.handleType !== "source" || !event) return;
       const point = event.changedTouches?.[0] ?? event;
-      const element = document.elementFromPoint(point.clientX, point.clientY)?.closest(".vue-flow__node");
+      const root = shadowMount.value?.getRootNode() ?? document; // inside the shadow root, not the page's host
+      const element = root.elementFromPoint(point.clientX, point.clientY)?.closest(".vue-flow__node");
       const target = element && store.findNode(element.dataset.id);
       if (!target || target.id === start.nodeId) return;
       const connection = { source: start.nodeId, sourceHandle: start.handleId, target: target.id };
@@ -157,7 +180,19 @@ export default {
       }
     }
 
+    // The minimap helps only when part of the flow is out of view; otherwise it would just cover steps.
+    function updateMiniMap() {
+      const nodes = store.getNodes.value;
+      const { x, y, zoom } = store.viewport.value;
+      const { width, height } = store.dimensions.value;
+      if (!nodes.length || !width) return;
+      const r = getRectOfNodes(nodes);
+      const left = -x / zoom, top = -y / zoom, right = left + width / zoom, bottom = top + height / zoom;
+      mapShown.value = r.x < left || r.y < top || r.x + r.width > right || r.y + r.height > bottom;
+    }
+
     function reportViewport() {
+      updateMiniMap();
       const { x, y, zoom } = store.viewport.value;
       const { width, height } = store.dimensions.value;
       const center = { x: (width / 2 - x) / zoom, y: (height / 2 - y) / zoom };
@@ -193,16 +228,22 @@ export default {
           }
           return next.concat([...changed.values()]);
         });
-        nextTick(() => store.updateNodeInternals(updated));
+        nextTick(() => { store.updateNodeInternals(updated); updateMiniMap(); });
       }
-      if (patch.edges) store.setEdges(patch.edges);
+      if (patch.edges) store.setEdges(patch.edges.map(drawnEdge));
+    }
+
+    function selectNodes(ids) {
+      const nodes = ids.map((id) => store.findNode(id)).filter(Boolean);
+      store.removeSelectedElements();
+      if (nodes.length) store.addSelectedNodes(nodes);
+      return nodes.length;
     }
 
     function focusNode(id) {
       const node = store.findNode(id);
       if (!node) return false;
-      store.removeSelectedElements();
-      store.addSelectedNodes([node]);
+      selectNodes([id]);
       const { width, height } = node.dimensions;
       const zoom = Math.max(store.viewport.value.zoom, 0.8);
       store.setCenter(node.computedPosition.x + width / 2, node.computedPosition.y + height / 2, { zoom, duration: 300 });
@@ -213,35 +254,48 @@ export default {
       return store.fitView({ padding: 0.15, maxZoom: 1, duration: 300 }).then(() => true);
     }
 
-    return { flowId, onDragOver, onDrop, applyGraph, focusNode, fitView };
+    onMounted(() => { shadowMount.value = attachShadowCanvas(host.value); });
+
+    return { flowId, host, shadowMount, mapShown, onDragOver, onDrop, applyGraph, selectNodes, focusNode, fitView };
   },
   render() {
-    const editable = this.editable;
-    return h("div", { class: "rf-canvas", onDragover: this.onDragOver, onDrop: this.onDrop }, [
-      h(VueFlow, {
-        id: this.flowId,
-        nodeTypes: { step: StepNode },
-        applyDefault: false,
-        connectionMode: ConnectionMode.Strict,
-        defaultEdgeOptions: { markerEnd: MarkerType.ArrowClosed, type: "default" },
-        deleteKeyCode: editable ? ["Delete", "Backspace"] : null,
-        nodesDraggable: editable,
-        nodesConnectable: editable,
-        edgesUpdatable: false,
-        minZoom: 0.1,
-        maxZoom: 2,
-        connectionRadius: 30,
-        elevateEdgesOnSelect: true,
-      }, {
-        default: () => [
-          h(Background, { gap: 20, patternColor: "#cbd5e1" }),
-          h(Controls, { showInteractive: false }),
-          h(MiniMap, { pannable: true, zoomable: true, nodeColor: miniMapColor, nodeStrokeWidth: 2 }),
-        ],
-      }),
-    ]);
+    const canvas = this.shadowMount ? h(Teleport, { to: this.shadowMount }, [this.renderCanvas()]) : null;
+    return h("div", { ref: "host", class: "rf-host", style: "width: 100%; height: 100%" }, [canvas]);
+  },
+  methods: {
+    renderCanvas() {
+      const editable = this.editable;
+      return h("div", { class: "rf-canvas", onDragover: this.onDragOver, onDrop: this.onDrop }, [
+        h(VueFlow, {
+          id: this.flowId,
+          nodeTypes: { step: StepNode },
+          applyDefault: false,
+          connectionMode: ConnectionMode.Strict,
+          deleteKeyCode: editable ? ["Delete", "Backspace"] : null,
+          nodesDraggable: editable,
+          nodesConnectable: editable,
+          edgesUpdatable: false,
+          minZoom: 0.1,
+          maxZoom: 2,
+          connectionRadius: 30,
+          elevateEdgesOnSelect: true,
+        }, {
+          default: () => [
+            h(Background, { gap: 20, patternColor: "#cbd5e1" }),
+            h(Controls, { showInteractive: false }),
+            this.mapShown ? h(MiniMap, { position: "bottom-left", class: "rf-minimap", pannable: true, zoomable: true,
+              nodeColor: miniMapColor, nodeStrokeWidth: 2, width: 180, height: 120 }) : null,
+          ],
+        }),
+      ]);
+    },
   },
 };
+
+// Orthogonal edges with rounded corners and an arrowhead: branches that fan out from one step stay easy to follow.
+function drawnEdge(edge) {
+  return { ...edge, type: "smoothstep", markerEnd: MarkerType.ArrowClosed, pathOptions: { borderRadius: 10, offset: 24 } };
+}
 
 function miniMapColor(node) {
   return BADGE_COLORS[node.data?.badge] || (node.data?.kind === "start" ? "#4f46e5" : "#94a3b8");

@@ -1,0 +1,169 @@
+"""The flow canvas in real Chromium: drawing, dragging from the palette, connecting handles with the mouse, live
+validation badges, publishing, and what survives a reload."""
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from storage.db import open_database
+from storage.flow_catalogue import create_flow
+from storage.workspace_io import import_workspace
+from tests.e2e.conftest import LiveApp, screenshot
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
+
+
+@pytest.fixture(scope="module")
+def flows(live_app: LiveApp) -> Iterator[dict[str, int]]:
+    """Flow ids by name in the live app: the referral program's two flows, a new flow and one with a bad loop."""
+    db = open_database(url=f"sqlite:///{live_app.db_path}")
+    with db.write_session() as session:
+        report = import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+        ids = {"Share": report.ids["flows"][1], "Check reward": report.ids["flows"][2]}
+        ids["Welcome"] = create_flow(session=session, name="Welcome").id
+        ids["Counting"] = create_flow(session=session, name="Counting", document=_loop_document()).id
+    db.dispose()
+    yield ids
+
+
+def _loop_document() -> dict:
+    nodes = [("start", "start", {}), ("bump", "set_field", {"field_id": 1, "op": "increase", "value": 1}),
+             ("check", "condition", {"rules": [{"field_id": 1, "op": ">=", "value": 10}]}), ("end", "end", {})]
+    edges = [("start", "next", "bump"), ("bump", "next", "check"), ("check", "false", "bump"), ("check", "true", "end")]
+    return {"schema": 1,
+            "nodes": [{"id": i, "type": t, "position": {"x": 260 * n, "y": 40 * (n % 2)}, "data": d}
+                      for n, (i, t, d) in enumerate(nodes)],
+            "edges": [{"id": f"e{n}", "source": s, "source_handle": h, "target": t}
+                      for n, (s, h, t) in enumerate(edges, 1)]}
+
+
+def open_flow(page: Page, live_app: LiveApp, flow_id: int, nodes: int) -> None:
+    page.goto(f"{live_app.url}/flows/{flow_id}")
+    expect(page.locator(".vue-flow__node")).to_have_count(nodes)
+    page.wait_for_timeout(400)  # the first fit of the view
+
+
+def node(page: Page, node_id: str) -> Locator:
+    return page.locator(f'.vue-flow__node[data-id="{node_id}"]')
+
+
+def drag(page: Page, source: Locator, target: Locator) -> None:
+    """Press on the middle of `source`, move in small steps (Vue Flow follows the pointer), release on `target`."""
+    start, end = _middle(source), _middle(target)
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(start[0] + 12, start[1] + 6, steps=4)
+    page.mouse.move(*end, steps=10)
+    page.mouse.up()
+
+
+def _middle(locator: Locator) -> tuple[float, float]:
+    box = locator.bounding_box()
+    assert box is not None
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def overlapping(page: Page) -> list[tuple[str, str]]:
+    boxes = {n.get_attribute("data-id"): n.bounding_box() for n in page.locator(".vue-flow__node").all()}
+    ids = sorted(boxes)
+    return [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:] if _intersect(boxes[a], boxes[b])]
+
+
+def _intersect(a: dict, b: dict) -> bool:
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
+@pytest.mark.parametrize(("name", "nodes", "edges", "texts"), [
+    ("Share", 3, 2, ["Send referral link", "giveaway2025"]),
+    ("Check reward", 6, 6, ["referral_points >= 3", "true", "false", "Add rewarded", "You did it, {{first_name}}!"]),
+])
+def test_the_demo_flows_read_well(admin_page: Page, live_app: LiveApp, flows: dict, name: str, nodes: int,
+                                  edges: int, texts: list[str]) -> None:
+    page = admin_page
+    open_flow(page, live_app, flows[name], nodes)
+    expect(page.locator(".vue-flow__edge")).to_have_count(edges)
+    for text in texts:
+        expect(page.locator(".vue-flow__node").get_by_text(text).first).to_be_visible()
+    expect(page.get_by_text("No problems: this flow is ready to publish.")).to_be_visible()
+    assert overlapping(page) == []
+    zoom = page.locator(".vue-flow__transformationpane").evaluate("e => new DOMMatrix(getComputedStyle(e).transform).a")
+    assert zoom >= 0.7, f"the whole flow fits only at zoom {zoom:.2f}: too small to read"
+    expect(page.locator(".vue-flow__minimap")).to_have_count(0)  # everything is in view: no map needed
+    screenshot(page, f"canvas-{name.lower().replace(' ', '-')}")
+    page.locator(".vue-flow__controls-zoomin").click()
+    page.locator(".vue-flow__controls-zoomin").click()
+    expect(page.locator(".vue-flow__minimap")).to_be_visible()  # part of the flow is out of view now
+
+
+def test_build_a_flow_with_the_mouse_publish_and_reload(admin_page: Page, live_app: LiveApp, flows: dict) -> None:
+    page = admin_page
+    open_flow(page, live_app, flows["Welcome"], 1)
+    expect(page.get_by_text("Draft · never published")).to_be_visible()
+
+    start = node(page, "start").bounding_box()
+    pane = page.locator(".vue-flow__pane")
+    pane_box = pane.bounding_box()
+    page.locator(".q-card").get_by_text("Send message", exact=True).drag_to(pane, target_position={
+        "x": start["x"] - pane_box["x"] + 360, "y": start["y"] - pane_box["y"] + 120})
+    expect(page.locator(".vue-flow__node")).to_have_count(2)
+    message = node(page, "send_message_1")
+    expect(message.locator('[data-badge="error"]')).to_be_visible()  # no text yet
+
+    drag(page, node(page, "start").locator(".vue-flow__handle.source"), message.locator(".vue-flow__handle.target"))
+    expect(page.locator(".vue-flow__edge")).to_have_count(1)
+
+    page.get_by_label("Message text").fill("Welcome, {{first_name}}! Glad you came.")
+    expect(message.get_by_text("Welcome, {{first_name}}! Glad you came.")).to_be_visible()
+    expect(message.locator('[data-badge="warning"]')).to_be_visible()  # its exit leads nowhere yet
+
+    page.locator(".q-card").get_by_text("End", exact=True).click()  # added in the middle of the view
+    expect(page.locator(".vue-flow__node")).to_have_count(3)
+    end = node(page, "end_1")
+    drag(page, message.locator(".vue-flow__handle.source"), end.locator(".rf-node__head"))  # onto the node's body
+    expect(page.locator(".vue-flow__edge")).to_have_count(2)
+    expect(page.locator(".rf-node__badge")).to_have_count(0)
+    expect(page.get_by_text("No problems: this flow is ready to publish.")).to_be_visible()
+
+    end.click()
+    page.keyboard.press("Delete")
+    expect(page.locator(".vue-flow__node")).to_have_count(2)
+    page.locator(".vue-flow__pane").click(position={"x": 60, "y": 60})
+    page.keyboard.press("Control+z")
+    expect(page.locator(".vue-flow__node")).to_have_count(3)
+    expect(page.locator(".vue-flow__edge")).to_have_count(2)
+    screenshot(page, "canvas-built-by-hand")
+
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_text("Published: the live bot now runs this version.")).to_be_visible()
+    expect(page.get_by_text("Published", exact=True)).to_be_visible()
+
+    page.reload()
+    expect(page.locator(".vue-flow__node")).to_have_count(3)
+    expect(page.locator(".vue-flow__edge")).to_have_count(2)
+    expect(node(page, "send_message_1").get_by_text("Welcome, {{first_name}}! Glad you came.")).to_be_visible()
+    expect(page.get_by_text("Published", exact=True)).to_be_visible()
+
+
+def test_a_loop_that_never_waits_is_refused_and_shown(admin_page: Page, live_app: LiveApp, flows: dict) -> None:
+    page = admin_page
+    open_flow(page, live_app, flows["Counting"], 4)
+    expect(node(page, "bump").locator('[data-badge="error"]')).to_be_visible()
+    problem = page.get_by_text("can repeat forever without waiting for the contact")
+    expect(problem).to_be_visible()
+    problem.click()  # focuses the first step of the loop
+    expect(node(page, "bump")).to_have_class(re.compile(r"\bselected\b"))
+    expect(page.get_by_label("Field", exact=True)).to_be_visible()  # its inspector form
+
+    page.get_by_role("button", name="Publish").click()
+    dialog = page.locator(".q-dialog")
+    expect(dialog.get_by_text("This flow cannot be published yet")).to_be_visible()
+    expect(dialog.get_by_text("can repeat forever without waiting for the contact")).to_be_visible()
+    screenshot(page, "canvas-publish-refused")
+    dialog.get_by_role("button", name="OK").click()
+    page.reload()
+    expect(page.get_by_text("Draft · never published")).to_be_visible()
