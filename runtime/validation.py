@@ -105,18 +105,20 @@ def validate_workspace(flows: Mapping[int, tuple[str, dict]], triggers: Sequence
     index = replace(index, flows={**index.flows, **{flow_id: name for flow_id, (name, _) in flows.items()}})
     issues: list[ValidationIssue] = []
     documents: dict[int, FlowDocument] = {}
-    for flow_id, (_, raw) in flows.items():
-        try:
-            documents[flow_id] = load_flow(raw)
-        except FlowDocumentError as error:
-            issues.append(_broken_document(flow_id, error))
-            continue
-        issues += _check_flow(_Flow(flow_id, documents[flow_id], map_flow(documents[flow_id]), index))
-    defs = [TriggerDef.from_dict({**raw, "id": _trigger_id(raw, number)}) for number, raw in enumerate(triggers, 1)]
-    for raw, trigger in zip(triggers, defs, strict=True):
-        issues += _check_trigger(raw, trigger, index)
-    graph = workspace_graph(documents, defs)
-    issues += [_cycle_issue(loop, graph.nodes, index) for loop in find_unguarded_cycles(graph)]
+    with paused_gc():
+        for flow_id, (_, raw) in flows.items():
+            try:
+                documents[flow_id] = load_flow(raw)
+            except FlowDocumentError as error:
+                issues.append(_broken_document(flow_id, error))
+                continue
+            issues += _check_flow(_Flow(flow_id, documents[flow_id], map_flow(documents[flow_id]), index))
+        defs = [TriggerDef.from_dict({**raw, "id": _trigger_id(raw, number)})
+                for number, raw in enumerate(triggers, 1)]
+        for raw, trigger in zip(triggers, defs, strict=True):
+            issues += _check_trigger(raw, trigger, index)
+        graph = workspace_graph(documents, defs)
+        issues += [_cycle_issue(loop, graph.nodes, index) for loop in find_unguarded_cycles(graph)]
     return issues + list(link_lint)
 
 
@@ -185,14 +187,14 @@ def _check_nodes(flow: _Flow) -> Iterator[ValidationIssue]:
 
 
 def _check_edges(flow: _Flow) -> Iterator[ValidationIssue]:
-    nodes, exits = flow.nodes, flow.exits
-    for edge in flow.doc.edges:
-        if edge.source not in nodes or edge.target not in nodes:
-            yield _missing_end(flow, nodes.get(edge.source), nodes.get(edge.target))
-        elif exits[edge.source] is not None and edge.source_handle not in exits[edge.source]:  # type: ignore[operator]
-            yield flow.issue("bad_exit", f"{flow.label(edge.source)} has no “{edge.source_handle}” exit, so its "
-                                         f"connection to {flow.label(edge.target)} is never used. Remove it.",
-                             edge.source, edge.target)
+    for edge in flow.map.left_out:  # the connections the engine cannot follow; the others are fine
+        source, target = flow.nodes.get(edge.source), flow.nodes.get(edge.target)
+        if source is None or target is None:
+            yield _missing_end(flow, source, target)
+        else:
+            yield flow.issue("bad_exit", f"{flow.label(source.id)} has no “{edge.source_handle}” exit, so its "
+                                         f"connection to {flow.label(target.id)} is never used. Remove it.",
+                             source.id, target.id)
 
 
 def _missing_end(flow: _Flow, source: FlowNode | None, target: FlowNode | None) -> ValidationIssue:

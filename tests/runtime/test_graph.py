@@ -2,14 +2,16 @@
 
 import networkx as nx
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from runtime.flowdoc import NODE_TYPES, FlowDocument, load_flow
 from runtime.graph import (
+    JUMP,
     TriggerDef,
     find_unguarded_cycles,
     flow_graph,
+    map_flow,
     next_node,
     reachable_nodes,
     start_nodes,
@@ -91,10 +93,28 @@ def test_next_node_follows_the_exit_the_engine_takes(node_id, handle, expected):
     assert next_node(flow_graph(MENU), node_id, handle) == expected
 
 
+def test_the_graph_carries_where_each_exit_leads_so_next_node_is_one_lookup():
+    assert flow_graph(MENU).graph["next"] == {("start", "next"): "menu", ("menu", "yes"): "thanks",
+                                              ("menu", "no"): "bye", ("thanks", "next"): "bye"}
+
+
+def test_an_exit_connected_twice_leads_where_its_first_connection_goes():
+    doc = flow({"start": "start", "a": "end", "b": "end"}, "start.next>a", "start.next>b")
+    assert next_node(flow_graph(doc), "start", "next") == "a"
+
+
 def test_connections_the_engine_can_never_follow_are_left_out_of_the_graph():
     doc = flow({"start": "start", "end": "end", "odd": ("mystery", {})},
                "start.next>end", "start.next>gone", "ghost.next>end", "end.next>start", "odd.whatever>end")
     assert sorted(flow_graph(doc).edges(data="handle")) == [("odd", "end", "whatever"), ("start", "end", "next")]
+
+
+def test_map_flow_holds_the_graphs_nodes_and_the_connections_it_leaves_out():
+    doc = flow({"start": "start", "end": "end"},
+               "start.next>end", "start.next>gone", "ghost.next>end", "end.next>start")
+    flow_map = map_flow(doc)
+    assert flow_map.nodes == dict(flow_graph(doc).nodes(data=True))
+    assert [edge.id for edge in flow_map.left_out] == ["e2", "e3", "e4"]
 
 
 def test_start_nodes_and_reachable_nodes():
@@ -110,6 +130,29 @@ def test_a_flow_id_adds_the_jump_back_to_its_own_start_so_the_loop_is_visible():
     assert find_unguarded_cycles(flow_graph(doc)) == []
     assert find_unguarded_cycles(flow_graph(doc, flow_id=1)) == [["start", "again"]]
     assert find_unguarded_cycles(flow_graph(doc, flow_id=2)) == []
+
+
+KINDS = [("start", {}), ("send_message", {"text": "Hi"}), ("send_message", BUTTONS), ("ask", {"field_id": 1}),
+         ("condition", {"rules": []}), ("set_field", {"field_id": 1}), ("delay", {"seconds": 5}),
+         ("randomizer", BRANCHES), ("go_to_flow", {"flow_id": 1}), ("end", {}), ("mystery", {})]
+HANDLES = ["next", "true", "false", "yes", "no", "a", "b", JUMP]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 10).flatmap(lambda n: st.tuples(
+    st.lists(st.sampled_from(KINDS), min_size=n, max_size=n),
+    st.lists(st.tuples(st.integers(0, n), st.sampled_from(HANDLES), st.integers(0, n)), max_size=3 * n))))
+@example(([("send_message", BUTTONS), ("end", {}), ("end", {})], [(0, "yes", 1), (0, "no", 2), (0, "no", 1)]))
+def test_map_flow_and_next_node_answer_what_the_networkx_graph_answers(case):
+    kinds, wiring = case  # node n{len(kinds)} does not exist
+    doc = flow({f"n{i}": kind for i, kind in enumerate(kinds)}, *(f"n{s}.{h}>n{t}" for s, h, t in wiring))
+    graph, flow_map, starts = flow_graph(doc, flow_id=1), map_flow(doc, flow_id=1), start_nodes(doc)
+    assert flow_map.reachable_from(starts) == reachable_nodes(graph, starts)
+    assert flow_map.unguarded_cycles() == find_unguarded_cycles(graph)
+    for node in graph:
+        for handle in HANDLES:
+            first = next((target for _, target, h in graph.out_edges(node, data="handle") if h == handle), None)
+            assert next_node(graph, node, handle) == first
 
 
 # --- loops -----------------------------------------------------------------------------------------------------------

@@ -2,13 +2,14 @@
 
 Each file in tests/fixtures/flows/ is a small workspace document plus `expect`, the codes it must produce."""
 
+import gc
 import json
 import random
 from pathlib import Path
 
 import pytest
 
-from runtime.flowdoc import NODE_TYPES, FlowDocumentError, Names, load_flow
+from runtime.flowdoc import NODE_TYPES, FlowDocumentError, Names, load_flow, paused_gc
 from runtime.validation import (
     InvalidFlowError,
     ValidationIssue,
@@ -159,6 +160,20 @@ def test_a_10000_node_20000_edge_flow_validates_and_finds_its_loops():
     issues = validate_flow(1, random_flow(10_000, random.Random(3)), WorkspaceIndex(fields={1: "points"}))
     assert {issue.code for issue in issues} <= {"unguarded_cycle", "unreachable_node"}
     assert [issue.code for issue in issues].count("unguarded_cycle") >= 1
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_garbage_collection_paused_for_a_big_flow_is_left_as_it_was(enabled):
+    was_enabled = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        validate_flow(1, random_flow(100, random.Random(3)), WorkspaceIndex())
+        with pytest.raises(RuntimeError), paused_gc():
+            assert not gc.isenabled()
+            raise RuntimeError("the work inside failed")
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was_enabled else gc.disable()
 
 
 def random_flow(size: int, rng: random.Random) -> dict:

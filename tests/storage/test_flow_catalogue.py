@@ -189,7 +189,6 @@ def test_import_without_a_name_uses_a_placeholder(database: Database) -> None:
     assert flow.name == "Imported flow"
 
 
-@pytest.mark.xfail(strict=True, reason="runtime/flowdoc.py Position: an int default reaches the float serializer")
 def test_a_node_without_a_position_is_placed_at_the_origin(database: Database) -> None:
     with database.write_session() as session:
         flow = create_flow(session=session, name="Bare", document={"nodes": [{"id": "start", "type": "start"}],
