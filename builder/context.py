@@ -23,10 +23,9 @@ class SimulatorBench:
     clock: SimulatedClock
     synced_version: int | None = None
 
-    def sync(self) -> None:
+    def sync(self, live: Database) -> None:
         """Copy the live definitions in, when any changed since the last copy."""
-        self.synced_version = sync_definitions(live=database(), sandbox=self.database,
-                                               known_version=self.synced_version)
+        self.synced_version = sync_definitions(live=live, sandbox=self.database, known_version=self.synced_version)
 
 
 def simulator() -> SimulatorBench:

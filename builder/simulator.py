@@ -84,7 +84,7 @@ class Simulation:
         return self.bench.database
 
     def prepare(self, *, use_draft: bool) -> Definitions:
-        self.bench.sync()
+        self.bench.sync(self.live)
         self.bench.runtime.use_draft = use_draft
         return self.bench.runtime.definitions()
 
