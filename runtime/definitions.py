@@ -3,6 +3,7 @@
 
 import json
 import sqlite3
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 
 from runtime.links import ChannelIdentities
@@ -107,16 +108,25 @@ class Definitions:
         return self._graphs["entries"].get(entry_point_id)
 
     def field_for_key(self, key: str, entry: EntryDef | None) -> FieldDef | None:
-        """The field a payload key names: the entry point's own mapping first, then a field ID, then a field name."""
-        lowered = key.strip().lower()
-        if entry and lowered in entry.payload_mapping:
-            return self.fields_by_id.get(entry.payload_mapping[lowered])
-        if lowered.isdigit():
-            return self.fields_by_id.get(int(lowered))
-        return self.fields_by_name.get(lowered)
+        field_id, _ = resolve_payload_key(key, mapping=entry.payload_mapping if entry else {},
+                                          field_ids=self.fields_by_id,
+                                          ids_by_name={name: f.id for name, f in self.fields_by_name.items()})
+        return self.fields_by_id.get(field_id) if field_id is not None else None
 
     def entries_with_whatsapp_pattern(self) -> list[EntryDef]:
         return [entry for entry in self.entries_by_ref.values() if entry.whatsapp_pattern and entry.active]
+
+
+def resolve_payload_key(key: str, *, mapping: Mapping[str, int], field_ids: Container[int],
+                        ids_by_name: Mapping[str, int]) -> tuple[int | None, str]:
+    """The field ID a payload key names, and how it was found: the entry point's own mapping first ("mapping"), then
+    a field ID ("id"), then a field name, ignoring case ("name"). The link preview explains links with this too."""
+    lowered = key.strip().lower()
+    if lowered in mapping:
+        return mapping[lowered], "mapping"
+    if lowered.isdigit():
+        return (int(lowered) if int(lowered) in field_ids else None), "id"
+    return ids_by_name.get(lowered), "name"
 
 
 class DefinitionCache:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Session, SQLModel, select
 
+from runtime.definitions import resolve_payload_key
 from runtime.links import (
     USER_ID_PLACEHOLDER,
     ChannelIdentities,
@@ -439,21 +440,21 @@ def _explain_referrer(session: Session, referrer: str | None, entry: EntryPoint 
 
 def _land_payload(item: PayloadItem, entry: EntryPoint | None, fields: dict[int, CustomField]) -> Landing:
     source = "first value" if item.key is None else f"key '{item.key}'"
-    key = (item.key or "").strip().lower()
     mapping = {str(row["key"]).strip().lower(): row["field_id"] for row in entry.payload_mapping} if entry else {}
     if item.key is None:
         target, how = fields.get(entry.default_field_id) if entry else None, "default payload field"
-    elif key in mapping:
-        target, how = fields.get(mapping[key]), "this entry point's payload mapping"
-    elif key.isdigit():
-        target, how = fields.get(int(key)), "field ID"
     else:
-        target, how = next((f for f in fields.values() if f.name.lower() == key), None), "field name"
+        field_id, found_by = resolve_payload_key(item.key, mapping=mapping, field_ids=fields,
+                                                 ids_by_name={f.name.lower(): f.id for f in fields.values()})
+        target, how = fields.get(field_id) if field_id is not None else None, _FOUND_BY[found_by]
     if target is not None or entry is None:
         return _land(source, item.value, target, how, entry)
     missing = ("This entry point has no default payload field" if item.key is None
                else f"No custom field has the ID or name '{item.key}'")
     return Landing(source, item.value, None, how, None, f"{missing}, so the value is not saved.")
+
+
+_FOUND_BY = {"mapping": "this entry point's payload mapping", "id": "field ID", "name": "field name"}
 
 
 def _land_json(data: dict | None, entry: EntryPoint | None, fields: dict[int, CustomField]
