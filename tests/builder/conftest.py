@@ -1,6 +1,10 @@
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from nicegui.testing import User
 
+from storage.db import Database, open_database
 from tests.conftest import ADMIN_PASSWORD
 
 
@@ -12,3 +16,11 @@ async def admin(app_env, user: User) -> User:
     user.find(marker="sign-in").click()
     await user.should_see(marker="navigation", retries=50)  # signing in hashes a password: slow on a busy machine
     return user
+
+
+@pytest.fixture
+def app_database(app_env: Path, admin: User) -> Iterator[Database]:
+    """The database of the app the admin is signed in to (opened after the app created it)."""
+    database = open_database(url=f"sqlite:///{app_env}")
+    yield database
+    database.dispose()

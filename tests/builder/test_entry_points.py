@@ -10,21 +10,14 @@ from nicegui.testing.user_interaction import UserInteraction
 from runtime.opening import Inbound
 from runtime.qr import qr_png, qr_svg
 from runtime.service import Runtime
-from storage.db import Database, open_database
+from storage.db import Database
 from storage.entry_points import EntryPointCreate, EntryPointUpdate, create_entry_point, update_entry_point
 from storage.models import EntryPoint
 from storage.workspace_io import import_workspace
+from tests.builder.helpers import choose, text_of, value_of
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 GIVEAWAY = "https://m.me/1234567890?ref=giveaway2025"
-
-
-@pytest.fixture
-def app_database(app_env: Path, admin: User) -> Database:
-    """The database of the app the admin is signed in to."""
-    database = open_database(url=f"sqlite:///{app_env}")
-    yield database
-    database.dispose()
 
 
 @pytest.fixture
@@ -41,18 +34,10 @@ def open_link(database: Database, user: str, link: str, first_name: str = "") ->
                                          first_name=first_name)).contact_id
 
 
-def value_of(user: User, marker: str):
-    return next(iter(user.find(marker=marker).elements)).value
 
 
-def text_of(user: User, marker: str) -> str:
-    return next(iter(user.find(marker=marker).elements)).text
 
 
-def choose(user: User, marker: str, label: str) -> None:
-    """Open a select and click one of its options, as a person would."""
-    user.find(marker=marker).click()
-    UserInteraction(user, user.find(marker=marker).elements, label).click()
 
 
 def stored(database: Database, ref: str) -> EntryPoint | None:

@@ -4,12 +4,12 @@ from pathlib import Path
 import pytest
 from nicegui import ui
 from nicegui.testing import User
-from nicegui.testing.user_interaction import UserInteraction
 
 from storage.db import open_database
 from storage.definitions import list_fields
 from storage.models import Contact, ContactTag, FieldValue
 from storage.workspace_io import import_workspace
+from tests.builder.helpers import choose, value_of
 
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 
@@ -29,15 +29,8 @@ def demo(app_env: Path) -> Path:
     return app_env
 
 
-def choose(user: User, marker: str, label: str) -> None:
-    """Open a select and click one of its options, as a person would."""
-    select = user.find(kind=ui.select, marker=marker)
-    select.click()
-    UserInteraction(user, select.elements, label).click()
 
 
-def value_of(user: User, marker: str) -> object:
-    return next(iter(user.find(marker=marker).elements)).value
 
 
 async def test_lists_fields_with_ids_types_and_counts(demo: Path, admin: User) -> None:

@@ -11,7 +11,7 @@ from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing import User
 
 from builder.flows import describe_age
-from storage.db import Database, open_database
+from storage.db import Database
 from storage.flow_catalogue import create_flow, export_flow, list_flows, save_draft
 from storage.models import Flow
 from storage.workspace import SettingsUpdate, save_settings
@@ -20,24 +20,11 @@ from storage.workspace_io import import_workspace
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 
 
-@pytest.fixture(autouse=True)
-def no_demo_seed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REFERFLOW_SEED_DEMO", "0")  # these tests start from an empty workspace
-
-
 @pytest.fixture
-def app_db(app_env: Path, admin: User) -> Database:
-    """The database of the app under test (opened after the app created it)."""
-    database = open_database(url=f"sqlite:///{app_env}")
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def demo(app_db: Database) -> Database:
-    with app_db.write_session() as session:
+def demo(app_database: Database) -> Database:
+    with app_database.write_session() as session:
         import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
-    return app_db
+    return app_database
 
 
 def flow_names(database: Database) -> list[str]:
@@ -67,8 +54,10 @@ async def test_an_empty_workspace_offers_to_create_or_add_the_template(admin: Us
                                        "personal links.")
 
 
-async def test_the_template_report_skips_the_channel_hint_once_a_channel_is_set(admin: User, app_db: Database) -> None:
-    with app_db.write_session() as session:
+async def test_the_template_report_skips_the_channel_hint_once_a_channel_is_set(
+    admin: User, app_database: Database
+) -> None:
+    with app_database.write_session() as session:
         save_settings(session=session, update=SettingsUpdate(bot_name="Shop", telegram_bot="shop_helper_bot"))
     await admin.open("/flows")
     admin.find(marker="template-referral-program").click()
@@ -99,7 +88,7 @@ async def test_the_list_shows_status_problems_and_last_edit(admin: User, demo: D
     await arrive_at(admin, "/flows/3")
 
 
-async def test_create_asks_for_a_name_then_opens_the_flow(admin: User, app_db: Database) -> None:
+async def test_create_asks_for_a_name_then_opens_the_flow(admin: User, app_database: Database) -> None:
     await admin.open("/flows")
     admin.find(marker="new-flow").click()
     await admin.should_see(marker="name-dialog")
@@ -108,7 +97,7 @@ async def test_create_asks_for_a_name_then_opens_the_flow(admin: User, app_db: D
     admin.find(marker="flow-name").type("Welcome")
     admin.find(marker="save-name").click()
     await arrive_at(admin, "/flows/1")
-    assert flow_names(app_db) == ["Welcome"]
+    assert flow_names(app_database) == ["Welcome"]
 
 
 async def test_rename_keeps_a_taken_name_to_fix(admin: User, demo: Database) -> None:
@@ -159,8 +148,8 @@ async def test_delete_lists_what_uses_the_flow_before_deleting(admin: User, demo
     assert flow_names(demo) == ["Share"]
 
 
-async def test_deleting_an_unused_flow_says_nothing_uses_it(admin: User, app_db: Database) -> None:
-    with app_db.write_session() as session:
+async def test_deleting_an_unused_flow_says_nothing_uses_it(admin: User, app_database: Database) -> None:
+    with app_database.write_session() as session:
         create_flow(session=session, name="Scratch")
     await admin.open("/flows")
     admin.find(marker="delete-1").click()
@@ -207,16 +196,18 @@ async def test_import_adds_an_exported_flow_under_a_free_name(admin: User, demo:
     (b'{"format": "referflow-flow", "name": "X", "flow": {"nodes": [{"id": "a"}], "edges": []}}',
      "Node 'a': 'type' is missing."),
 ])
-async def test_import_explains_a_bad_file(admin: User, app_db: Database, content: bytes, message: str) -> None:
+async def test_import_explains_a_bad_file(admin: User, app_database: Database, content: bytes, message: str) -> None:
     await admin.open("/flows")
     await upload(admin, "bad.json", content)
     with admin.scope(marker="import-dialog"):
         await admin.should_see(message)
-    assert flow_names(app_db) == []
+    assert flow_names(app_database) == []
 
 
-async def test_the_template_asks_before_replacing_a_flow_with_the_same_name(admin: User, app_db: Database) -> None:
-    with app_db.write_session() as session:
+async def test_the_template_asks_before_replacing_a_flow_with_the_same_name(
+    admin: User, app_database: Database
+) -> None:
+    with app_database.write_session() as session:
         create_flow(session=session, name="Share")
     await admin.open("/flows")
     admin.find(marker="template-referral-program").click()
@@ -225,19 +216,19 @@ async def test_the_template_asks_before_replacing_a_flow_with_the_same_name(admi
         await admin.should_see("Flow 'Share'")
     admin.find(marker="cancel-overwrite").click()
     await admin.should_not_see(marker="overwrite-dialog")
-    assert flow_names(app_db) == ["Share"]
+    assert flow_names(app_database) == ["Share"]
 
     admin.find(marker="template-referral-program").click()
     await admin.should_see(marker="overwrite-dialog")
     admin.find(marker="confirm-overwrite").click()
     await admin.should_see("Referral program added; the Templates card lists what changed.")
     assert "; updated 1 flow ('Share')." in report_text(admin)
-    assert flow_names(app_db) == ["Check reward", "Share"]
+    assert flow_names(app_database) == ["Check reward", "Share"]
 
     admin.find(marker="template-referral-program").click()  # a second time: nothing to replace, nothing doubled
     await admin.should_see("Referral program: everything was already in place.")
     assert report_text(admin).startswith("Referral program: Everything was already in place; nothing changed.")
-    assert flow_names(app_db) == ["Check reward", "Share"]
+    assert flow_names(app_database) == ["Check reward", "Share"]
 
 
 def report_text(admin: User) -> str:

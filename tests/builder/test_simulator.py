@@ -8,13 +8,13 @@ import pytest
 import sqlalchemy as sa
 from nicegui import app
 from nicegui.testing import User
-from nicegui.testing.user_interaction import UserInteraction
 
 from storage.db import Database, open_database
 from storage.flow_catalogue import save_draft
 from storage.models import Flow
 from storage.scenario_store import ScenarioSave, list_scenarios, save_scenario, seed_demo_scenario
 from storage.workspace_io import import_workspace
+from tests.builder.helpers import choose
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 GIVEAWAY = "https://m.me/1234567890?ref=giveaway2025"
@@ -68,10 +68,6 @@ def element(user: User, marker: str):
     return next(iter(user.find(marker=marker).elements))
 
 
-def choose(user: User, marker: str, label: str) -> None:
-    """Open a select (or radio) and click one of its options, as a person would."""
-    user.find(marker=marker).click()
-    UserInteraction(user, user.find(marker=marker).elements, label).click()
 
 
 async def open_as_new(user: User, name: str, link: str | None = None) -> None:

@@ -4,11 +4,11 @@ from pathlib import Path
 import pytest
 from nicegui import ui
 from nicegui.testing import User
-from nicegui.testing.user_interaction import UserInteraction
 
 from storage.db import open_database
 from storage.models import Contact, Trigger, TriggerRun
 from storage.workspace_io import import_workspace
+from tests.builder.helpers import choose, value_of
 
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 
@@ -38,15 +38,8 @@ def stored_triggers(db_path: Path) -> dict[str, Trigger]:
     return triggers
 
 
-def choose(user: User, marker: str, label: str) -> None:
-    """Open a select and click one of its options, as a person would."""
-    select = user.find(kind=ui.select, marker=marker)
-    select.click()
-    UserInteraction(user, select.elements, label).click()
 
 
-def value_of(user: User, marker: str) -> object:
-    return next(iter(user.find(marker=marker).elements)).value
 
 
 async def test_list_describes_each_trigger(demo: Path, admin: User) -> None:
