@@ -44,6 +44,8 @@ def test_editor_for_the_referral_trigger(admin_page: Page, live_app: LiveApp) ->
     expect(admin_page.get_by_text("No problems found with this trigger.")).to_be_visible()
     picture(admin_page, "trigger-editor")
     admin_page.get_by_role("button", name="Add condition").click()
+    # adding a condition redraws the form, Save included: a click on the old button would be lost
+    expect(admin_page.get_by_role("combobox", name="Is")).to_be_visible()
     admin_page.get_by_role("button", name="Save trigger").click()
     expect(admin_page.get_by_text("Choose the field to test.")).to_be_visible()
     admin_page.wait_for_timeout(400)
