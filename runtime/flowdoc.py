@@ -167,7 +167,8 @@ class NodeSpec:
 
     def waits(self, data: Mapping | None) -> bool:
         """Whether the flow pauses here for the contact (a reply, a button, time passing)."""
-        return self.waits_when(data or {}) if callable(self.waits_when) else self.waits_when
+        waits_when = self.waits_when
+        return waits_when if waits_when.__class__ is bool else waits_when(data or {})  # type: ignore[operator]
 
     def exits(self, data: Mapping | None) -> list[str]:
         return self.exit_list(data or {}) if self.exit_list else ["next"]
@@ -241,11 +242,16 @@ def _describe_randomizer(data: Mapping, names: Names) -> str:
 
 
 def _need_message(data: Mapping) -> list[str]:
-    buttons = _items(data, "buttons")
+    # One pass over the buttons: a big bot has thousands of these, and validation checks every one on each edit.
+    untitled = unnamed = False
+    for button in _items(data, "buttons"):
+        title, ident = button.get("title"), button.get("id")
+        untitled = untitled or title is None or (isinstance(title, str) and not title.strip())
+        unnamed = unnamed or ident is None or (isinstance(ident, str) and not ident.strip())
     return [message for broken, message in (
         (_blank(data.get("text")), "Write the message text."),
-        (any(_blank(b.get("title")) for b in buttons), "Give every button a title."),
-        (any(_blank(b.get("id")) for b in buttons), "Every button needs an id."),
+        (untitled, "Give every button a title."),
+        (unnamed, "Every button needs an id."),
     ) if broken]
 
 
@@ -299,20 +305,36 @@ def _need(data: Mapping, *checks: tuple[str, str]) -> list[str]:
 
 def _button_exits(data: Mapping) -> list[str]:
     buttons = _items(data, "buttons")
-    return list(dict.fromkeys(str(b["id"]) for b in buttons if not _blank(b.get("id")))) if buttons else ["next"]
+    return _item_ids(buttons) if buttons else ["next"]
 
 
 def _branch_exits(data: Mapping) -> list[str]:
-    return list(dict.fromkeys(str(b["id"]) for b in _items(data, "branches") if not _blank(b.get("id"))))
+    return _item_ids(_items(data, "branches"))
+
+
+def _item_ids(items: list[Mapping]) -> list[str]:
+    """The ids of buttons or branches as exit handles: in order, each once, the blank ones left out."""
+    ids: dict[str, None] = {}
+    for item in items:
+        ident = item.get("id")
+        if isinstance(ident, str):  # _blank, written out: a big flow has thousands of buttons
+            if ident.strip():
+                ids[ident] = None
+        elif ident is not None:
+            ids[str(ident)] = None
+    return list(ids)
 
 
 def _has_buttons(data: Mapping) -> bool:
-    return bool(_items(data, "buttons"))
+    buttons = data.get("buttons")
+    return isinstance(buttons, list) and any(isinstance(button, dict) for button in buttons)
 
 
 def _items(data: Mapping, key: str) -> list[Mapping]:
     value = data.get(key)
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+    if not value or not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, dict)]
 
 
 def _blank(value: object) -> bool:

@@ -1,9 +1,8 @@
 """Checks flows and triggers before publishing and returns every problem as data, so the builder can show them all
 on the canvas at once. Running an invalid flow raises InvalidFlowError, which carries the same problems."""
 
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 
 from runtime.flowdoc import NODE_TYPES, FlowDocument, FlowDocumentError, FlowNode, Names, load_flow, paused_gc
@@ -143,12 +142,10 @@ class _Flow:
     doc: FlowDocument
     map: FlowMap
     index: WorkspaceIndex
-    nodes: dict[str, FlowNode] = field(init=False)
-    exits: dict[str, list[str] | None] = field(init=False)  # node id → its exit handles, None for an unknown type
 
-    def __post_init__(self) -> None:
-        self.nodes = self.doc.nodes_by_id()
-        self.exits = {node: attributes["exits"] for node, attributes in self.map.nodes.items()}
+    @cached_property
+    def nodes(self) -> dict[str, FlowNode]:
+        return self.doc.nodes_by_id()
 
     def issue(self, code: str, message: str, *node_ids: str) -> ValidationIssue:
         return _issue(code, message, flow_id=self.id, node_ids=node_ids)
@@ -174,6 +171,7 @@ def _check_starts(flow: _Flow) -> Iterator[ValidationIssue]:
 
 
 def _check_nodes(flow: _Flow) -> Iterator[ValidationIssue]:
+    known = flow.index.by_kind
     for node in flow.doc.nodes:
         spec = NODE_TYPES.get(node.type)
         if spec is None:
@@ -182,7 +180,7 @@ def _check_nodes(flow: _Flow) -> Iterator[ValidationIssue]:
             continue
         for requirement in spec.required(node.data):
             yield flow.issue("missing_setting", f"{flow.label(node.id)} is not finished. {requirement}", node.id)
-        for kind, value in _find_missing_references(node.data, flow.index):
+        for kind, value in _find_missing_references(node.data, known):
             yield flow.issue(f"missing_{kind}", f"{flow.label(node.id)} uses {_missing_thing(kind, value)}", node.id)
 
 
@@ -208,14 +206,17 @@ def _missing_end(flow: _Flow, source: FlowNode | None, target: FlowNode | None) 
 
 
 def _check_exits(flow: _Flow) -> Iterator[ValidationIssue]:
-    used = Counter((edge.source, edge.source_handle) for edge in flow.doc.edges)
-    for node in flow.doc.nodes:
-        for handle in flow.exits[node.id] or ():
-            count = used.get((node.id, handle), 0)
+    handles = flow.map.handles
+    for node_id, attributes in flow.map.nodes.items():
+        for handle in attributes["exits"] or ():
+            count = handles[node_id].count(handle)
+            if count == 1:
+                continue
+            node = flow.nodes[node_id]
             if count == 0:
-                yield flow.issue("dangling_exit", _dangling_message(flow, node, handle), node.id)
-            elif count > 1:
-                yield flow.issue("duplicate_exit", _duplicate_message(flow, node, handle, count), node.id)
+                yield flow.issue("dangling_exit", _dangling_message(flow, node, handle), node_id)
+            else:
+                yield flow.issue("duplicate_exit", _duplicate_message(flow, node, handle, count), node_id)
 
 
 def _dangling_message(flow: _Flow, node: FlowNode, handle: str) -> str:
@@ -242,10 +243,10 @@ def _check_reachability(flow: _Flow) -> Iterator[ValidationIssue]:
     if not starts:
         return
     reached = flow.map.reachable_from(starts)
-    for node in flow.doc.nodes:
-        if node.id not in reached:
-            yield flow.issue("unreachable_node", f"{flow.label(node.id)} can never be reached: no path leads to it "
-                                                 "from the Start step.", node.id)
+    for node_id in flow.map.nodes:
+        if node_id not in reached:
+            yield flow.issue("unreachable_node", f"{flow.label(node_id)} can never be reached: no path leads to it "
+                                                 "from the Start step.", node_id)
 
 
 # ------------------------------------------------------------------------------------------------ triggers
@@ -268,44 +269,74 @@ def _check_trigger(raw: Mapping, trigger: TriggerDef, index: WorkspaceIndex) -> 
 
 
 def _find_trigger_references(raw: Mapping, index: WorkspaceIndex) -> Iterator[tuple[str, str, object]]:
+    known = index.by_kind
     for key in ("entry_point_id", "field_id", "tag_id"):
-        for kind, value in _find_missing_references({key: raw.get(key)}, index):
+        for kind, value in _find_missing_references({key: raw.get(key)}, known):
             yield "in its event filter", kind, value
-    for kind, value in _find_missing_references(raw.get("conditions"), index):
+    for kind, value in _find_missing_references(raw.get("conditions"), known):
         yield "in its conditions", kind, value
     for number, action in enumerate(raw.get("actions") if isinstance(raw.get("actions"), list) else [], 1):
-        for kind, value in _find_missing_references(action, index):
+        for kind, value in _find_missing_references(action, known):
             yield f"in action {number}", kind, value
 
 
 # ------------------------------------------------------------------------------------------------ references
 
 
-def _find_missing_references(value: object, index: WorkspaceIndex) -> list[tuple[str, object]]:
+def _find_missing_references(value: object, known: Mapping[str, Mapping[int, str]]) -> list[tuple[str, object]]:
     """(kind, id) once each for every reference at any depth (keys like field_id or source_field_id) that names
-    nothing in the workspace."""
-    known = index.by_kind
-    missing = {(kind, ref) for kind, ref in _walk_references(value)
+    nothing in the workspace (`known`: WorkspaceIndex.by_kind)."""
+    found: list[tuple[str, object]] = []
+    _walk_references(value, found)
+    if not found:
+        return []
+    missing = {(kind, ref) for kind, ref in found
                if ref is not None and not (isinstance(ref, int) and ref in known[kind])}
     return sorted(missing, key=repr) if missing else []
 
 
-def _walk_references(value: object) -> list[tuple[str, object]]:
-    found, stack = [], [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack += [child for child in item if isinstance(child, CONTAINERS)]
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                if isinstance(key, str) and key.endswith(REFERENCE_SUFFIXES) and (kind := _reference_kind(key)):
-                    found.append((kind, child))
-                elif isinstance(child, CONTAINERS):
-                    stack.append(child)
-    return found
+def _walk_references(value: object, found: list[tuple[str, object]]) -> None:
+    """Add (kind, value) for every reference key at any depth of `value` to `found`. This runs over every button of
+    every node on each validation, so it looks at exact types (stored JSON has no subclasses of dict or list) and
+    remembers which keys name references."""
+    if value.__class__ is not dict:
+        if isinstance(value, dict):
+            _walk_references(dict(value), found)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, CONTAINERS):
+                    _walk_references(item, found)
+        return
+    kinds = _KEY_KINDS
+    for key, child in value.items():  # type: ignore[attr-defined]
+        kind = kinds.get(key, _UNSEEN)
+        if kind is _UNSEEN:
+            kind = _learn_key(key)
+        if kind is not None:
+            found.append((kind, child))
+        elif child.__class__ is list:
+            for item in child:
+                if item.__class__ in _CONTAINER_TYPES:
+                    _walk_references(item, found)
+        elif child.__class__ is dict:
+            _walk_references(child, found)
+
+
+_UNSEEN = object()
+_CONTAINER_TYPES = frozenset({dict, list})
+_KEY_KINDS: dict[object, str | None] = {}  # key → the kind of reference it holds, None for other keys
+
+
+def _learn_key(key: object) -> str | None:
+    kind = _reference_kind(key) if isinstance(key, str) else None
+    if len(_KEY_KINDS) < 10_000:  # documents can hold any keys; remember a bounded number of them
+        _KEY_KINDS[key] = kind
+    return kind
 
 
 def _reference_kind(key: str) -> str | None:
+    if not key.endswith(REFERENCE_SUFFIXES):
+        return None
     return next((kind for suffix, kind in REFERENCE_KINDS.items() if key == suffix or key.endswith(f"_{suffix}")),
                 None)
 

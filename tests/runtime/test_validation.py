@@ -137,6 +137,19 @@ def test_trigger_problems_say_where_in_the_trigger_they_are():
     ]
 
 
+
+def test_references_are_found_at_any_depth_under_any_key_naming_one():
+    data = {"text": "Hi", "source_field_id": 7, "rules": [{"field_id": 1}, {"field_id": 8}],
+            "extra": {"deep": [[{"fallback_tag_id": 5, "tag_identity": 6}]], "flow_id": None},
+            "buttons": [{"id": "yes", "title": "Yes", "next_entry_point_id": 4}], "points": True}
+    doc = {"nodes": [{"id": "start", "type": "start"}, {"id": "a", "type": "send_message", "data": data}],
+           "edges": [{"id": "e1", "source": "start", "target": "a"}, {"id": "e2", "source": "a",
+                                                                       "source_handle": "yes", "target": "a"}]}
+    index = WorkspaceIndex(fields={1: "email"}, tags={1: "vip"}, entry_points={1: "giveaway"})
+    missing = [issue.message.split(" uses ")[1].split(",")[0] for issue in validate_flow(1, doc, index)
+               if issue.code.startswith("missing_")]
+    assert missing == ["entry point #4", "field #7", "field #8", "tag #5"]  # tag_identity is not a reference
+
 def test_an_issue_turns_into_json_for_the_builder():
     assert json.loads(json.dumps(issue_in("cross_flow_cycle").to_dict()))["flow_nodes"][0] == [1, "start"]
     assert issue_in("no_actions").to_dict() == {
