@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 
-from runtime.links import ChannelIdentities
+from runtime.links import USER_ID_PLACEHOLDER, ChannelIdentities, build_link, build_ref, fillable_referral_template
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,24 @@ class Definitions:
         if "entries" not in self._graphs:
             self._graphs["entries"] = {entry.id: entry for entry in self.entries_by_ref.values()}
         return self._graphs["entries"].get(entry_point_id)
+
+    def referral_link(self, entry: EntryDef, channel: str, contact_id: int) -> str:
+        """The contact's personal referral link through `entry` on `channel`; raises LinkError like build_link. Made
+        from a template built once per entry point and channel: a reward flow sends one with every open."""
+        key = ("link", entry.id, channel)
+        if key not in self._graphs:
+            self._graphs[key] = fillable_referral_template(channel, entry.ref, self.identities)
+        template = self._graphs[key]
+        if template is None:
+            return build_link(channel, build_ref(entry.ref, referrer=contact_id), self.identities)
+        return template.replace(USER_ID_PLACEHOLDER, str(contact_id))
+
+    @property
+    def field_types(self) -> dict[int, str]:
+        """Field id → type, for comparing a field's value in conditions."""
+        if "field_types" not in self._graphs:
+            self._graphs["field_types"] = {field_id: f.type for field_id, f in self.fields_by_id.items()}
+        return self._graphs["field_types"]
 
     def field_for_key(self, key: str, entry: EntryDef | None) -> FieldDef | None:
         field_id, _ = resolve_payload_key(key, mapping=entry.payload_mapping if entry else {},

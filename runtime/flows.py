@@ -9,7 +9,7 @@ from typing import Any
 
 from runtime.conditions import conditions_hold
 from runtime.graph import next_node
-from runtime.links import LinkError, build_link, build_ref
+from runtime.links import LinkError
 from runtime.turn import MAX_FLOW_STEPS, SentMessage, Turn
 from runtime.values import FieldValueError, JsonPathError, coerce_value, read_json_path
 
@@ -208,9 +208,8 @@ def _ask(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
 
 
 def _condition(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
-    types = {field_id: f.type for field_id, f in turn.defs.fields_by_id.items()}
     holds = conditions_hold(data.get("rules", []), turn.field_values(run.contact_id), match=data.get("match", "all"),
-                            field_types=types)
+                            field_types=turn.defs.field_types)
     return "true" if holds else "false"
 
 
@@ -258,7 +257,7 @@ def _send_referral_link(turn: Turn, run: FlowRun, node_id: str, data: dict) -> s
         turn.warn("A send-referral-link step points at an entry point that does not exist.")
         return "next"
     try:
-        link = build_link(channel, build_ref(entry.ref, referrer=run.contact_id), turn.defs.identities)
+        link = turn.defs.referral_link(entry, channel, run.contact_id)
     except LinkError as error:
         turn.warn(f"No referral link could be built for this {channel} contact: {error}")
         return "next"

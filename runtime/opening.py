@@ -164,7 +164,6 @@ class _Opening:
         ref, entry_ref, referrer, payload, json_payload = self.read_link()
         entry = self.resolve_entry(entry_ref, ref)
         contact_id, is_new = self.upsert_contact(ref)
-        self.turn.know_channel(contact_id, self.inbound.channel)
         self.turn.note("contact", contact_id=contact_id, is_new=is_new, entry=entry.ref if entry else None)
         if entry is not None:
             self.apply_payload(contact_id, entry, payload)
@@ -237,6 +236,8 @@ class _Opening:
              self.stamp, self.stamp),
         ).fetchone()
         if created:
+            self.turn.know_new_contact(created[0], inbound.channel, inbound.channel_user_id, inbound.first_name,
+                                       inbound.last_name, phone)
             return created[0], True
         # Known person: refresh what the channel tells us, keeping names and phone the admin may have edited.
         row = self.db.execute(
@@ -247,6 +248,7 @@ class _Opening:
             " WHERE channel = ? AND channel_user_id = ? RETURNING id",
             (ref, self.stamp, inbound.first_name, inbound.last_name, phone, inbound.channel, inbound.channel_user_id),
         ).fetchone()
+        self.turn.know_channel(row[0], inbound.channel)
         return row[0], False
 
     # --- step 3: payload, segment --------------------------------------------------------------------------------
@@ -312,9 +314,9 @@ class _Opening:
         else:
             self.insert_referral(row, status)
         if status in ("counted", "repeat"):
-            self.db.execute("UPDATE contact SET referred_by_id = ? WHERE id = ? AND referred_by_id IS NULL",
-                            (referrer_id, contact_id))
-            self.turn.forget(contact_id)
+            if self.db.execute("UPDATE contact SET referred_by_id = ? WHERE id = ? AND referred_by_id IS NULL",
+                               (referrer_id, contact_id)).rowcount:
+                self.turn.know_referrer(contact_id, referrer_id)
             self.turn.emit(Event(f"referred_{kind}_contact", referrer_id, other_contact_id=contact_id,
                                  entry_point_id=entry.id))
         return {"status": status, "kind": kind, "referrer_id": referrer_id}

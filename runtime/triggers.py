@@ -30,10 +30,10 @@ def _consider(turn: Turn, rule: TriggerRule, event: Event) -> None:
                   "Check the triggers for a loop.")
         return
     contact_id = event.contact_id
-    types = {field_id: f.type for field_id, f in turn.defs.fields_by_id.items()}
     conditions = rule.conditions or {}
-    if not conditions_hold(conditions.get("rules", []), turn.field_values(contact_id),
-                           match=conditions.get("match", "all"), field_types=types):
+    rules = conditions.get("rules") or []
+    if rules and not conditions_hold(rules, turn.field_values(contact_id), match=conditions.get("match", "all"),
+                                     field_types=turn.defs.field_types):
         turn.note("trigger_skipped", trigger=rule.name, trigger_id=rule.id, reason="its conditions do not hold")
         return
     if not _count_run(turn, rule, contact_id):

@@ -80,8 +80,6 @@ class Turn:
     # --- events and the trace ------------------------------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
-        if event.type in ("field_changed", "tag_added", "tag_removed"):
-            self._contacts.pop(event.contact_id, None)
         self.events.append(event)
         self.steps.append(event)
 
@@ -105,13 +103,15 @@ class Turn:
 
     def set_field(self, contact_id: int, target: FieldDef, value: Any, depth: int = 0) -> None:
         """Store an already type-checked value; emits field_changed only when the value really changed."""
+        stored = encode_value(value)
         changed = self.db.execute(
             "INSERT INTO field_value (contact_id, field_id, value, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
             " WHERE field_value.value IS NOT excluded.value",
-            (contact_id, target.id, encode_value(value), self.stamp),
+            (contact_id, target.id, stored, self.stamp),
         ).rowcount
         if changed:
+            self._remember_value(contact_id, target, stored)
             self.emit(Event("field_changed", contact_id, field_id=target.id, data={"value": value}, depth=depth))
 
     def add_to_field(self, contact_id: int, target: FieldDef, amount: float, depth: int = 0) -> None:
@@ -125,6 +125,7 @@ class Turn:
             " updated_at = excluded.updated_at RETURNING value",
             (contact_id, target.id, encode_value(amount), self.stamp, amount),
         ).fetchone()[0]
+        self._remember_value(contact_id, target, stored)
         if amount:
             self.emit(Event("field_changed", contact_id, field_id=target.id, data={"value": decode_value(stored)},
                             depth=depth))
@@ -132,6 +133,7 @@ class Turn:
     def clear_field(self, contact_id: int, target: FieldDef, depth: int = 0) -> None:
         if self.db.execute("DELETE FROM field_value WHERE contact_id = ? AND field_id = ?",
                            (contact_id, target.id)).rowcount:
+            self._remember_value(contact_id, target, None)
             self.emit(Event("field_changed", contact_id, field_id=target.id, data={"value": None}, depth=depth))
 
     def field_values(self, contact_id: int) -> dict[int, Any]:
@@ -143,11 +145,15 @@ class Turn:
     def add_tag(self, contact_id: int, tag_id: int, depth: int = 0, entry_point_id: int | None = None) -> None:
         if self.db.execute("INSERT INTO contact_tag (contact_id, tag_id, created_at) VALUES (?, ?, ?)"
                            " ON CONFLICT DO NOTHING", (contact_id, tag_id, self.stamp)).rowcount:
+            if (cached := self._contacts.get(contact_id)) and tag_id in self.defs.tags_by_id:
+                cached[_TAGS].append(self.defs.tags_by_id[tag_id])
             self.emit(Event("tag_added", contact_id, tag_id=tag_id, entry_point_id=entry_point_id, depth=depth))
 
     def remove_tag(self, contact_id: int, tag_id: int, depth: int = 0) -> None:
         if self.db.execute("DELETE FROM contact_tag WHERE contact_id = ? AND tag_id = ?",
                            (contact_id, tag_id)).rowcount:
+            if (cached := self._contacts.get(contact_id)) and self.defs.tags_by_id.get(tag_id) in cached[_TAGS]:
+                cached[_TAGS].remove(self.defs.tags_by_id[tag_id])
             self.emit(Event("tag_removed", contact_id, tag_id=tag_id, depth=depth))
 
     # --- contacts and messages ----------------------------------------------------------------------------------
@@ -171,6 +177,31 @@ class Turn:
     def forget(self, contact_id: int) -> None:
         """Drop what was read of a contact after changing it behind the turn's back."""
         self._contacts.pop(contact_id, None)
+
+    def know_new_contact(self, contact_id: int, channel: str, channel_user_id: str, first_name: str, last_name: str,
+                         phone: str) -> None:
+        """A contact this turn just created, as _load_contact would read it back: no fields, no tags yet."""
+        values = dict(zip(_SYSTEM_FIELDS, (contact_id, channel, channel_user_id, first_name, last_name, phone, None,
+                                           self.stamp), strict=True))
+        values["full_name"] = f"{first_name} {last_name}".strip()
+        values[_BY_ID], values[_TAGS] = {}, []
+        self._contacts[contact_id] = values
+        self._channels[contact_id] = channel
+
+    def know_referrer(self, contact_id: int, referrer_id: int) -> None:
+        """The turn just set the contact's referred_by_id."""
+        if cached := self._contacts.get(contact_id):
+            cached["referred_by_id"] = referrer_id
+
+    def _remember_value(self, contact_id: int, target: FieldDef, stored: str | None) -> None:
+        """Keep a contact read earlier in this turn up to date with a field change, as a fresh read would see it."""
+        cached = self._contacts.get(contact_id)
+        if cached is None or target.id not in self.defs.fields_by_id:
+            return
+        if stored is None:
+            self.forget(contact_id)  # rare; a fresh read shows what the name means without the field
+        else:
+            cached[_BY_ID][target.id] = cached[target.name] = decode_value(stored)
 
     def _load_contact(self, contact_id: int) -> dict[str, Any] | None:
         """The contact row, its field values and its tags in one query."""

@@ -137,6 +137,32 @@ def test_conditions_set_field_and_tags(make_runtime) -> None:
     assert types.count("field_changed") == 4 and "tag_added" in types and "tag_removed" not in types
 
 
+
+def test_what_a_turn_knows_of_a_contact_follows_every_change_it_makes(make_runtime) -> None:
+    """Templates and results read a contact once per turn and then follow the turn's own changes: the messages and
+    the reply's fields and tags must match what a fresh read of the database gives."""
+    runtime = make_runtime(workspace([
+        flow(1, "Hello", [("q", "ask", {"text": "Ready, {{first_name}}? ({{points|0}})", "field_id": 6})],
+             [("start", "next", "q")]),
+        flow(2, "Changes", [
+            ("inc", "set_field", {"field_id": 1, "op": "increase", "value": 2}),
+            ("mail", "set_field", {"field_id": 2, "op": "set", "value": "{{first_name}}@example.com"}),
+            ("m1", "send_message", {"text": "points {{points}}, email {{email}}, color {{color}}"}),
+            ("set", "set_field", {"field_id": 1, "op": "set", "value": 7}),
+            ("clear", "set_field", {"field_id": 2, "op": "clear"}),
+            ("m2", "send_message", {"text": "points {{points}}, email {{email|gone}}"}),
+            ("vip", "tag", {"tag_id": 1, "op": "add"}),
+            ("unlead", "tag", {"tag_id": 2, "op": "remove"}),
+        ], [("start", "next", "inc"), ("inc", "next", "mail"), ("mail", "next", "m1"), ("m1", "next", "set"),
+            ("set", "next", "clear"), ("clear", "next", "m2"), ("m2", "next", "vip"), ("vip", "next", "unlead")]),
+    ], triggers=[{"id": 1, "name": "Go on", "event": "field_changed", "field_id": 6,
+                  "actions": [{"type": "add_tag", "tag_id": 2}, {"type": "start_flow", "flow_id": 2}]}]))
+    assert said(join(runtime)) == ["Ready, Ann? (0)"]
+    reply = runtime.reply(channel="messenger", channel_user_id="u1", text="blue")
+    assert said(reply) == ["points 2, email Ann@example.com, color blue", "points 7, email gone"]
+    assert (reply.fields, reply.tags) == runtime.contact_data(reply.contact_id) == ({"points": 7, "color": "blue"},
+                                                                                     ["vip"])
+
 def test_send_referral_link_uses_the_contacts_channel(make_runtime) -> None:
     runtime = make_runtime(workspace([flow(1, "Share", [
         ("link", "send_referral_link", {"entry_point_id": 1, "text": "Share this: {{link}}"}),
