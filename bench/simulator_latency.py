@@ -40,7 +40,7 @@ def main() -> None:
             import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
         sandbox = open_sandbox(live)
         clock = SimulatedClock()
-        bench = SimulatorBench(sandbox, Runtime(sandbox, clock=clock, seed=1), clock)
+        bench = SimulatorBench(sandbox, Runtime(sandbox, clock=clock, seed=1, trace=True), clock)
         simulation = Simulation(live, bench, Recording())
         ann = simulation.open(GIVEAWAY, Opener(name="Ann"), use_draft=True).people[0].contact.id
         link = f"{GIVEAWAY}-c{ann}"

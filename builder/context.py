@@ -34,7 +34,7 @@ def simulator() -> SimulatorBench:
     if bench is None:
         sandbox = open_sandbox(database())
         clock = SimulatedClock()
-        bench = SimulatorBench(sandbox, Runtime(sandbox, clock=clock, seed=1), clock)
+        bench = SimulatorBench(sandbox, Runtime(sandbox, clock=clock, seed=1, trace=True), clock)
         app.state.referflow_simulator = bench
         app.on_shutdown(lambda: _close(bench))
     return bench

@@ -53,10 +53,12 @@ class TurnResult:
 
 class Runtime:
     """One database connection, a definition cache and a clock. Safe to share between threads (calls are
-    serialised); use one per process, or one per sandbox in the simulator (which runs draft flows)."""
+    serialised); use one per process, or one per sandbox in the simulator (which runs draft flows). With `trace`,
+    results carry every step taken (flows started, nodes visited, triggers run or skipped) for the simulator's
+    timeline; without it, only events, messages and warnings, which is all live processing needs."""
 
     def __init__(self, database: Database, *, clock: Callable[[], datetime] = utcnow, use_draft: bool = False,
-                 seed: int | str | None = None) -> None:
+                 seed: int | str | None = None, trace: bool = False) -> None:
         self._pooled = database.engine.raw_connection()
         self._connection: sqlite3.Connection = self._pooled.driver_connection
         self._definitions = DefinitionCache()
@@ -64,6 +66,7 @@ class Runtime:
         self.clock = clock
         self.use_draft = use_draft
         self.seed = seed
+        self.trace = trace
 
     def open_link(self, inbound: Inbound) -> OpenResult:
         """Process one inbound open in one BEGIN IMMEDIATE transaction (DOMAIN §4), triggers and flows included."""
@@ -135,7 +138,7 @@ class Runtime:
             connection.execute(begin)
             try:
                 yield Turn(connection, self._definitions.get(connection), self.clock() + advance,
-                           use_draft=self.use_draft, seed=self.seed)
+                           use_draft=self.use_draft, seed=self.seed, trace=self.trace)
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise

@@ -18,6 +18,7 @@ from runtime.values import decode_value, encode_value
 
 MAX_TRIGGER_DEPTH = 10  # events caused by events caused by ... deeper than this are dropped, with a warning
 MAX_FLOW_STEPS = 200  # nodes one flow run may visit before it is stopped as a runaway loop
+_JSON = json.JSONEncoder(ensure_ascii=False).encode  # built once; json.dumps with an option builds one per call
 
 
 @dataclass
@@ -54,7 +55,7 @@ class SentMessage:
 
 class Turn:
     def __init__(self, connection: sqlite3.Connection, definitions: Definitions, now: datetime, *,
-                 use_draft: bool = False, seed: int | str | None = None) -> None:
+                 use_draft: bool = False, seed: int | str | None = None, trace: bool = True) -> None:
         self.db = connection
         self.defs = definitions
         self.now = now
@@ -65,6 +66,7 @@ class Turn:
         self.messages: list[SentMessage] = []
         self.warnings: list[str] = []
         self.steps: list[dict[str, Any] | Event | SentMessage] = []  # the trace; objects become dicts when read
+        self.tracing = trace  # off: the trace holds only events and messages, not the steps between them
         self._contacts: dict[int, dict[str, Any] | None] = {}  # what templates see, until a field changes
         self._channels: dict[int, str] = {}  # a contact's channel never changes
 
@@ -84,11 +86,12 @@ class Turn:
         self.steps.append(event)
 
     def note(self, kind: str, **details: Any) -> None:
-        self.steps.append({"kind": kind, **details})
+        if self.tracing:
+            self.steps.append({"kind": kind, **details})
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
-        self.note("warning", message=message)
+        self.steps.append({"kind": "warning", "message": message})
 
     def write_events(self) -> None:
         """Store the turn's events (already handled by the trigger engine within this transaction)."""
@@ -96,7 +99,7 @@ class Turn:
             "INSERT INTO event_log (type, contact_id, other_contact_id, entry_point_id, field_id, tag_id, data, depth,"
             " handled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
             [(e.type, e.contact_id, e.other_contact_id, e.entry_point_id, e.field_id, e.tag_id,
-              json.dumps(e.data, ensure_ascii=False) if e.data else "{}", e.depth, self.stamp) for e in self.events],
+              _JSON(e.data) if e.data else "{}", e.depth, self.stamp) for e in self.events],
         )
 
     # --- custom fields ---------------------------------------------------------------------------------------------
@@ -258,7 +261,7 @@ class Turn:
             "INSERT INTO message (contact_id, direction, text, buttons, flow_id, node_id, created_at)"
             " VALUES (?, 'out', ?, ?, ?, ?, ?)",
             (message.contact_id, message.text,
-             json.dumps(message.buttons, ensure_ascii=False) if message.buttons else "[]", message.flow_id,
+             _JSON(message.buttons) if message.buttons else "[]", message.flow_id,
              message.node_id, self.stamp),
         )
         self.messages.append(message)

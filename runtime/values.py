@@ -9,6 +9,9 @@ from typing import Any
 TRUE_WORDS = {"true", "yes", "y", "1", "on"}
 FALSE_WORDS = {"false", "no", "n", "0", "off"}
 
+# Built once: json.dumps with any option set builds a new encoder on every call, and this runs for every field change.
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
 
 class FieldValueError(ValueError):
     """A value the field's type rejects; the message names the field, the type and the value."""
@@ -27,7 +30,7 @@ def coerce_value(field_name: str, field_type: str, value: Any) -> Any:
 
 def encode_value(value: Any) -> str:
     """The JSON text stored in field_value.value."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _COMPACT_JSON(value)
 
 
 def decode_value(stored: str | None) -> Any:

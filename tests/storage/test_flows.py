@@ -279,6 +279,7 @@ def test_trigger_conditions_filters_and_once_per_contact(make_runtime) -> None:
         {"id": 3, "name": "Tagged", "event": "tag_added", "tag_id": 1,
          "actions": [{"type": "start_flow", "flow_id": 1}]},
     ]))
+    runtime.trace = True
     first = join(runtime)
     assert said(first) == ["Welcome, Ann!", "hi", "hi"]  # trigger message, tagged → flow, then the response flow
     assert first.tags == ["vip"]
