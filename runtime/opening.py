@@ -163,7 +163,11 @@ class _Opening:
     def run(self) -> Opened:
         ref, entry_ref, referrer, payload, json_payload = self.read_link()
         entry = self.resolve_entry(entry_ref, ref)
-        contact_id, is_new = self.upsert_contact(ref)
+        referrer_id = self.find_referrer(entry, referrer) if referrer and entry is not None else None
+        # A newcomer with a known referrer is always counted (they have no referral yet and cannot be the referrer),
+        # so they are stored as referred right away instead of with a second statement.
+        referred_by = referrer_id if entry is not None and entry.referrals_enabled else None
+        contact_id, is_new = self.upsert_contact(ref, referred_by)
         self.turn.note("contact", contact_id=contact_id, is_new=is_new, entry=entry.ref if entry else None)
         if entry is not None:
             self.apply_payload(contact_id, entry, payload)
@@ -178,7 +182,7 @@ class _Opening:
             (entry.id if entry else None, contact_id, self.inbound.channel, ref, is_new, self.inbound.event_id,
              self.stamp),
         )
-        referral = self.attribute_referral(contact_id, is_new, entry, referrer) if referrer else None
+        referral = self.attribute_referral(contact_id, is_new, entry, referrer, referrer_id) if referrer else None
         if is_new:
             self.turn.emit(Event("contact_created", contact_id, entry_point_id=entry.id if entry else None))
         if entry is not None:
@@ -226,18 +230,20 @@ class _Opening:
 
     # --- step 2: the contact ---------------------------------------------------------------------------------------
 
-    def upsert_contact(self, ref: str) -> tuple[int, bool]:
+    def upsert_contact(self, ref: str, referred_by: int | None) -> tuple[int, bool]:
+        """The contact's id and whether they are new; `referred_by` is stored only for a new contact."""
         inbound = self.inbound
         phone = _phone_digits(inbound.phone) or (inbound.channel_user_id if inbound.channel == "whatsapp" else "")
         created = self.db.execute(
-            "INSERT INTO contact (channel, channel_user_id, first_name, last_name, phone, first_ref, last_ref,"
-            " created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-            (inbound.channel, inbound.channel_user_id, inbound.first_name, inbound.last_name, phone, ref, ref,
-             self.stamp, self.stamp),
+            "INSERT INTO contact (channel, channel_user_id, first_name, last_name, phone, referred_by_id, first_ref,"
+            " last_ref, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+            " RETURNING id",
+            (inbound.channel, inbound.channel_user_id, inbound.first_name, inbound.last_name, phone, referred_by, ref,
+             ref, self.stamp, self.stamp),
         ).fetchone()
         if created:
             self.turn.know_new_contact(created[0], inbound.channel, inbound.channel_user_id, inbound.first_name,
-                                       inbound.last_name, phone)
+                                       inbound.last_name, phone, referred_by)
             return created[0], True
         # Known person: refresh what the channel tells us, keeping names and phone the admin may have edited.
         row = self.db.execute(
@@ -300,13 +306,13 @@ class _Opening:
 
     # --- step 4: referral attribution ------------------------------------------------------------------------------
 
-    def attribute_referral(self, contact_id: int, is_new: bool, entry: EntryDef | None, referrer: str) -> dict:
+    def attribute_referral(self, contact_id: int, is_new: bool, entry: EntryDef | None, referrer: str,
+                           referrer_id: int | None) -> dict:
         kind = "new" if is_new else "existing"
         if entry is None:
             self.warnings.append(f"The referrer '{referrer}' was ignored because the link's entry point is not known "
                                  "or is off.")
             return {"status": "no_entry_point", "kind": kind, "referrer_id": None}
-        referrer_id = self.find_referrer(entry, referrer)
         status = self.referral_status(contact_id, entry, referrer, referrer_id)
         row = (entry.id, referrer_id, referrer, contact_id, kind)
         if status == "counted":
@@ -314,8 +320,9 @@ class _Opening:
         else:
             self.insert_referral(row, status)
         if status in ("counted", "repeat"):
-            if self.db.execute("UPDATE contact SET referred_by_id = ? WHERE id = ? AND referred_by_id IS NULL",
-                               (referrer_id, contact_id)).rowcount:
+            if not is_new and self.db.execute(  # a newcomer was stored as referred already
+                    "UPDATE contact SET referred_by_id = ? WHERE id = ? AND referred_by_id IS NULL",
+                    (referrer_id, contact_id)).rowcount:
                 self.turn.know_referrer(contact_id, referrer_id)
             self.turn.emit(Event(f"referred_{kind}_contact", referrer_id, other_contact_id=contact_id,
                                  entry_point_id=entry.id))
@@ -377,4 +384,7 @@ def _parse_cached(text: str, refs: tuple[str, ...]) -> tuple[str | None, str, tu
 
 
 def _phone_digits(text: str) -> str:
-    return re.sub(r"\D", "", text or "")
+    return _NOT_DIGITS.sub("", text) if text else ""
+
+
+_NOT_DIGITS = re.compile(r"\D")

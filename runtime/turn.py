@@ -182,10 +182,10 @@ class Turn:
         self._contacts.pop(contact_id, None)
 
     def know_new_contact(self, contact_id: int, channel: str, channel_user_id: str, first_name: str, last_name: str,
-                         phone: str) -> None:
+                         phone: str, referred_by_id: int | None) -> None:
         """A contact this turn just created, as _load_contact would read it back: no fields, no tags yet."""
-        values = dict(zip(_SYSTEM_FIELDS, (contact_id, channel, channel_user_id, first_name, last_name, phone, None,
-                                           self.stamp), strict=True))
+        values = dict(zip(_SYSTEM_FIELDS, (contact_id, channel, channel_user_id, first_name, last_name, phone,
+                                           referred_by_id, self.stamp), strict=True))
         values["full_name"] = f"{first_name} {last_name}".strip()
         values[_BY_ID], values[_TAGS] = {}, []
         self._contacts[contact_id] = values

@@ -181,6 +181,9 @@ def test_every_referral_outcome(runtime: Runtime, database: Database) -> None:
     with database.engine.connect() as connection:
         statuses = dict(connection.execute(sa.text("SELECT status, count(*) FROM referral GROUP BY status")).all())
     assert statuses == {"counted": 3, "duplicate": 1, "self": 1, "unknown_referrer": 1, "disabled": 1, "repeat": 1}
+    with database.engine.connect() as connection:
+        referred_by = dict(connection.execute(sa.text("SELECT channel_user_id, referred_by_id FROM contact")).all())
+    assert referred_by == {"ann": None, "carl": ann, "bob": ann, "dora": None, "emil": None, "fay": None}
 
 
 def test_referral_events_run_in_the_referrers_context(runtime: Runtime) -> None:
@@ -251,6 +254,8 @@ def test_referral_counts_stay_consistent(tmp_path_factory: pytest.TempPathFactor
     assert count(database, "SELECT count(*) FROM contact c WHERE referred_by_id IS NOT NULL AND referred_by_id <>"
                            " (SELECT referrer_id FROM referral r WHERE r.referee_id = c.id AND status IN"
                            " ('counted', 'repeat') ORDER BY id LIMIT 1)") == 0
+    assert count(database, "SELECT count(*) FROM contact c WHERE referred_by_id IS NULL AND EXISTS (SELECT 1 FROM"
+                           " referral r WHERE r.referee_id = c.id AND status IN ('counted', 'repeat'))") == 0
     database.dispose()
 
 
