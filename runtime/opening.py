@@ -231,22 +231,12 @@ class _Opening:
     # --- step 2: the contact ---------------------------------------------------------------------------------------
 
     def upsert_contact(self, ref: str, referred_by: int | None) -> tuple[int, bool]:
-        """The contact's id and whether they are new; `referred_by` is stored only for a new contact."""
+        """The contact's id and whether they are new; `referred_by` is stored only for a new contact. Known people
+        first: the transaction holds the write lock, so nobody can add the contact between the two statements."""
         inbound = self.inbound
         phone = _phone_digits(inbound.phone) or (inbound.channel_user_id if inbound.channel == "whatsapp" else "")
-        created = self.db.execute(
-            "INSERT INTO contact (channel, channel_user_id, first_name, last_name, phone, referred_by_id, first_ref,"
-            " last_ref, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-            " RETURNING id",
-            (inbound.channel, inbound.channel_user_id, inbound.first_name, inbound.last_name, phone, referred_by, ref,
-             ref, self.stamp, self.stamp),
-        ).fetchone()
-        if created:
-            self.turn.know_new_contact(created[0], inbound.channel, inbound.channel_user_id, inbound.first_name,
-                                       inbound.last_name, phone, referred_by)
-            return created[0], True
         # Known person: refresh what the channel tells us, keeping names and phone the admin may have edited.
-        row = self.db.execute(
+        known = self.db.execute(
             "UPDATE contact SET last_ref = ?, last_seen_at = ?,"
             " first_name = CASE WHEN first_name = '' THEN ? ELSE first_name END,"
             " last_name = CASE WHEN last_name = '' THEN ? ELSE last_name END,"
@@ -254,8 +244,18 @@ class _Opening:
             " WHERE channel = ? AND channel_user_id = ? RETURNING id",
             (ref, self.stamp, inbound.first_name, inbound.last_name, phone, inbound.channel, inbound.channel_user_id),
         ).fetchone()
-        self.turn.know_channel(row[0], inbound.channel)
-        return row[0], False
+        if known:
+            self.turn.know_channel(known[0], inbound.channel)
+            return known[0], False
+        contact_id = self.db.execute(
+            "INSERT INTO contact (channel, channel_user_id, first_name, last_name, phone, referred_by_id, first_ref,"
+            " last_ref, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (inbound.channel, inbound.channel_user_id, inbound.first_name, inbound.last_name, phone, referred_by, ref,
+             ref, self.stamp, self.stamp),
+        ).fetchone()[0]
+        self.turn.know_new_contact(contact_id, inbound.channel, inbound.channel_user_id, inbound.first_name,
+                                   inbound.last_name, phone, referred_by)
+        return contact_id, True
 
     # --- step 3: payload, segment --------------------------------------------------------------------------------
 
