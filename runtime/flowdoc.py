@@ -257,11 +257,15 @@ def _need_message(data: Mapping) -> list[str]:
 
 def _need_condition(data: Mapping) -> list[str]:
     rules = _items(data, "rules")
+    fieldless = opless = False
+    for rule in rules:  # one pass, as in _need_message
+        fieldless = fieldless or rule.get("field_id") is None
+        opless = opless or rule.get("op") not in CONDITION_OPS
     return [message for broken, message in (
         (not rules, "Add at least one rule."),
         (data.get("match", "all") not in MATCH_MODES, "Choose whether all or any of the rules must hold."),
-        (any(r.get("field_id") is None for r in rules), "Choose the field for every rule."),
-        (any(r.get("op") not in CONDITION_OPS for r in rules), "Choose a comparison for every rule."),
+        (fieldless, "Choose the field for every rule."),
+        (opless, "Choose a comparison for every rule."),
     ) if broken]
 
 
@@ -277,11 +281,15 @@ def _need_set_field(data: Mapping) -> list[str]:
 
 def _need_randomizer(data: Mapping) -> list[str]:
     branches = _items(data, "branches")
+    unnamed = unweighted = False
+    for branch in branches:  # one pass, as in _need_message
+        weight = branch.get("weight")
+        unnamed = unnamed or _blank(branch.get("id"))
+        unweighted = unweighted or not _is_number(weight) or weight <= 0
     return [message for broken, message in (
         (not branches, "Add at least one branch."),
-        (any(_blank(b.get("id")) for b in branches), "Every branch needs an id."),
-        (any(not _is_number(b.get("weight")) or b.get("weight") <= 0 for b in branches),
-         "Give every branch a weight above 0."),
+        (unnamed, "Every branch needs an id."),
+        (unweighted, "Give every branch a weight above 0."),
     ) if broken]
 
 

@@ -260,10 +260,7 @@ def _without_waiting_nodes(adjacency: Iterable[tuple[Hashable, Iterable]], waiti
     """The edges that can be on a loop that never waits, from (node, its successors in order) pairs: those between
     nodes that do not wait, less the ones that lead away from every loop or come from no loop (most of a flow's
     connections, and trimming them is several times quicker than letting networkx look at them)."""
-    moving: dict[Hashable, list] = {}
-    for source, targets in adjacency:
-        if source not in waiting:
-            moving[source] = [target for target in targets if target not in waiting]
+    moving = {source: targets for source, targets in adjacency if source not in waiting}
     looping = _trim(moving)
     graph = nx.DiGraph()
     graph.add_edges_from((source, target) for source in moving if source in looping
@@ -271,19 +268,22 @@ def _without_waiting_nodes(adjacency: Iterable[tuple[Hashable, Iterable]], waiti
     return graph
 
 
-def _trim(successors: dict[Hashable, list]) -> set:
-    """The nodes that a loop leads to and that lead to a loop (every node on a loop is one): peel off, again and
-    again, the nodes nothing leads into, then the nodes that lead nowhere."""
+def _trim(successors: dict[Hashable, Iterable]) -> set:
+    """The nodes that a loop leads to and that lead to a loop (every node on a loop is one), among the keys of
+    `successors` (targets that are not keys are left out): peel off, again and again, the nodes nothing leads into,
+    then the nodes that lead nowhere."""
     incoming = dict.fromkeys(successors, 0)
     for targets in successors.values():
         for target in targets:
-            incoming[target] = incoming.get(target, 0) + 1
+            if target in incoming:
+                incoming[target] += 1
     sources = [node for node, count in incoming.items() if count == 0]
     while sources:
-        for target in successors.get(sources.pop(), ()):
-            incoming[target] -= 1
-            if incoming[target] == 0:
-                sources.append(target)
+        for target in successors[sources.pop()]:
+            if target in incoming:
+                incoming[target] -= 1
+                if incoming[target] == 0:
+                    sources.append(target)
     alive = {node for node, count in incoming.items() if count}
     predecessors: dict[Hashable, list] = {node: [] for node in alive}
     outgoing = dict.fromkeys(alive, 0)
