@@ -4,6 +4,7 @@ wait for the contact."""
 
 from collections.abc import Container, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import networkx as nx
 
@@ -80,20 +81,32 @@ def start_nodes(doc: FlowDocument) -> list[str]:
 
 @dataclass(frozen=True)
 class FlowMap:
-    """What flow_graph is made of, as plain dicts and lists: `nodes` holds each node's attributes by id, in order;
-    `followed` the document's connections the engine can follow, in order, and `jumps` the (go_to_flow node, start)
-    pairs of jumps back into the same flow; `left_out` the connections flow_graph leaves out; `successors` each node's
-    targets in order (a target twice when two connections lead there); `handles` the exit handle of every connection
-    leaving each node, left-out ones included. Validation asks its questions of a flow here, because building a
-    networkx graph of 20,000 connections alone takes half of the 100 ms that validating such a flow may take; only the
-    search for loops builds one, of the few connections that can be on a loop that never waits."""
+    """What flow_graph is made of, as plain dicts, sets and lists. `exits` holds each node's exit handles by id, in
+    the document's order (None for a node of an unknown type); `waiting` the nodes where a run waits; `starts` the
+    start nodes, in order; `followed` the document's connections the engine can follow, in order, and `jumps` the
+    (go_to_flow node, start) pairs of jumps back into the same flow; `left_out` the connections flow_graph leaves out;
+    `successors` each node's targets in order (a target twice when two connections lead there); `handles` the exit
+    handle of every connection leaving each node, left-out ones included. Validation asks its questions of a flow
+    here, because building a networkx graph of 20,000 connections alone takes half of the 100 ms that validating such
+    a flow may take; only the search for loops builds one, of the few connections that can be on a loop that never
+    waits."""
 
-    nodes: dict[str, dict]
+    doc: FlowDocument
+    exits: dict[str, list[str] | None]
+    waiting: set[str]
+    starts: list[str]
     followed: list[FlowEdge]
     jumps: list[tuple[str, str]]
     left_out: list[FlowEdge]
     successors: dict[str, list[str]]
     handles: dict[str, list[str]]
+
+    @cached_property
+    def nodes(self) -> dict[str, dict]:
+        """Each node's attributes in flow_graph (type, data, waits, exits) by id, in order."""
+        exits, waiting = self.exits, self.waiting
+        return {node.id: {"type": node.type, "data": node.data, "waits": node.id in waiting, "exits": exits[node.id]}
+                for node in self.doc.nodes}
 
     @property
     def connections(self) -> list[tuple[str, str, str, str, str | None]]:
@@ -116,26 +129,31 @@ class FlowMap:
 
     def unguarded_cycles(self) -> list[list[str]]:
         """What find_unguarded_cycles answers for flow_graph."""
-        waiting = {node for node, attributes in self.nodes.items() if attributes["waits"]}
-        moving = _without_waiting_nodes(self.successors.items(), waiting)
-        return _find_loops(moving, {node: index for index, node in enumerate(self.nodes)})
+        moving = _without_waiting_nodes(self.successors.items(), self.waiting)
+        return _find_loops(moving, {node: index for index, node in enumerate(self.exits)})
 
 
 def map_flow(doc: FlowDocument, *, flow_id: int | None = None) -> FlowMap:
     """The nodes and connections of flow_graph(doc, flow_id=flow_id), without the graph. One pass over the nodes and
     one over the connections: validating a 10,000-node flow starts here, so the loops are written for speed."""
-    nodes: dict[str, dict] = {}
     exits: dict[str, list[str] | None] = {}
+    waiting: set[str] = set()
+    starts: list[str] = []
+    jumpers: list[str] = []  # go_to_flow nodes that jump to this same flow
     for node in doc.nodes:
-        kind, data, spec = node.type, node.data, NODE_TYPES.get(node.type)
+        spec, data = NODE_TYPES.get(node.type), node.data
         if spec is None:
-            nodes[node.id] = {"type": kind, "data": data, "waits": False, "exits": None}
-        else:
-            nodes[node.id] = {"type": kind, "data": data, "waits": spec.waits(data),
-                              "exits": (node_exits := spec.exits(data))}
-            exits[node.id] = node_exits
-    successors: dict[str, list[str]] = {node: [] for node in nodes}
-    handles: dict[str, list[str]] = {node: [] for node in nodes}
+            exits[node.id] = None
+            continue
+        exits[node.id] = spec.exits(data)
+        if spec.waits(data):
+            waiting.add(node.id)
+        if node.type == "start":
+            starts.append(node.id)
+        elif node.type == "go_to_flow" and flow_id is not None and data.get("flow_id") == flow_id:
+            jumpers.append(node.id)
+    successors: dict[str, list[str]] = {node: [] for node in exits}
+    handles: dict[str, list[str]] = {node: [] for node in exits}
     followed: list[FlowEdge] = []
     left_out: list[FlowEdge] = []
     for edge in doc.edges:
@@ -146,22 +164,16 @@ def map_flow(doc: FlowDocument, *, flow_id: int | None = None) -> FlowMap:
             continue
         handle, target = edge.source_handle, edge.target
         source_handles.append(handle)
-        source_exits = exits.get(source)
-        if target in nodes and (source_exits is None or handle in source_exits):
+        source_exits = exits[source]
+        if target in exits and (source_exits is None or handle in source_exits):
             followed.append(edge)
             successors[source].append(target)
         else:
             left_out.append(edge)
-    jumps = _self_jumps(doc, flow_id) if flow_id is not None else []
+    jumps = [(jumper, start) for jumper in jumpers for start in starts]
     for source, start in jumps:
         successors[source].append(start)
-    return FlowMap(nodes, followed, jumps, left_out, successors, handles)
-
-
-def _self_jumps(doc: FlowDocument, flow_id: int) -> list[tuple[str, str]]:
-    starts = start_nodes(doc)
-    return [(node.id, start) for node in doc.nodes
-            if node.type == "go_to_flow" and node.data.get("flow_id") == flow_id for start in starts]
+    return FlowMap(doc, exits, waiting, starts, followed, jumps, left_out, successors, handles)
 
 
 def _first_targets(graph: nx.MultiDiGraph) -> dict[tuple[str, str], str]:

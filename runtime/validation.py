@@ -11,7 +11,6 @@ from runtime.graph import (
     TriggerDef,
     find_unguarded_cycles,
     map_flow,
-    start_nodes,
     workspace_graph,
 )
 
@@ -93,7 +92,8 @@ def validate_flow(flow_id: int | None, doc: FlowDocument | Mapping, index: Works
     with paused_gc():
         flow = _Flow(flow_id, document, map_flow(document, flow_id=flow_id), index)
         loops = [[("node", flow_id, node) for node in loop] for loop in flow.map.unguarded_cycles()]
-        nodes = {step: flow.map.nodes[step[2]] for loop in loops for step in loop}
+        nodes = {step: {"type": flow.nodes[step[2]].type, "data": flow.nodes[step[2]].data}
+                 for loop in loops for step in loop}
         return _check_flow(flow) + [_cycle_issue(loop, nodes, index) for loop in loops]
 
 
@@ -161,7 +161,7 @@ def _check_flow(flow: _Flow) -> list[ValidationIssue]:
 
 
 def _check_starts(flow: _Flow) -> Iterator[ValidationIssue]:
-    starts = start_nodes(flow.doc)
+    starts = flow.map.starts
     if not starts:
         yield flow.issue("no_start", "This flow has no Start step, so it can never begin. Add a Start step and "
                                      "connect it to the first step.")
@@ -207,8 +207,8 @@ def _missing_end(flow: _Flow, source: FlowNode | None, target: FlowNode | None) 
 
 def _check_exits(flow: _Flow) -> Iterator[ValidationIssue]:
     handles = flow.map.handles
-    for node_id, attributes in flow.map.nodes.items():
-        for handle in attributes["exits"] or ():
+    for node_id, exits in flow.map.exits.items():
+        for handle in exits or ():
             count = handles[node_id].count(handle)
             if count == 1:
                 continue
@@ -239,11 +239,11 @@ def _exit_name(node: FlowNode, handle: str) -> str:
 
 
 def _check_reachability(flow: _Flow) -> Iterator[ValidationIssue]:
-    starts = start_nodes(flow.doc)
+    starts = flow.map.starts
     if not starts:
         return
     reached = flow.map.reachable_from(starts)
-    for node_id in flow.map.nodes:
+    for node_id in flow.map.exits:
         if node_id not in reached:
             yield flow.issue("unreachable_node", f"{flow.label(node_id)} can never be reached: no path leads to it "
                                                  "from the Start step.", node_id)
