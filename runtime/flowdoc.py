@@ -312,18 +312,25 @@ def _need(data: Mapping, *checks: tuple[str, str]) -> list[str]:
 
 
 def _button_exits(data: Mapping) -> list[str]:
-    buttons = _items(data, "buttons")
-    return _item_ids(buttons) if buttons else ["next"]
+    buttons = data.get("buttons")
+    if not buttons or not isinstance(buttons, list):
+        return ["next"]
+    ids = _item_ids(buttons)  # the buttons that are not objects are left out, as by _items
+    return ids if ids or any(isinstance(button, dict) for button in buttons) else ["next"]
 
 
 def _branch_exits(data: Mapping) -> list[str]:
-    return _item_ids(_items(data, "branches"))
+    branches = data.get("branches")
+    return _item_ids(branches) if isinstance(branches, list) else []
 
 
-def _item_ids(items: list[Mapping]) -> list[str]:
-    """The ids of buttons or branches as exit handles: in order, each once, the blank ones left out."""
+def _item_ids(items: list) -> list[str]:
+    """The ids of buttons or branches (the objects among `items`) as exit handles: in order, each once, the blank
+    ones left out."""
     ids: dict[str, None] = {}
     for item in items:
+        if not isinstance(item, dict):
+            continue
         ident = item.get("id")
         if isinstance(ident, str):  # _blank, written out: a big flow has thousands of buttons
             if ident.strip():
@@ -335,7 +342,11 @@ def _item_ids(items: list[Mapping]) -> list[str]:
 
 def _has_buttons(data: Mapping) -> bool:
     buttons = data.get("buttons")
-    return isinstance(buttons, list) and any(isinstance(button, dict) for button in buttons)
+    if buttons and isinstance(buttons, list):
+        for button in buttons:  # a loop rather than any(): this runs for every message of a flow on each check
+            if isinstance(button, dict):
+                return True
+    return False
 
 
 def _items(data: Mapping, key: str) -> list[Mapping]:
