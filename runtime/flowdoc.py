@@ -244,7 +244,10 @@ def _describe_randomizer(data: Mapping, names: Names) -> str:
 def _need_message(data: Mapping) -> list[str]:
     # One pass over the buttons: a big bot has thousands of these, and validation checks every one on each edit.
     untitled = unnamed = False
-    for button in _items(data, "buttons"):
+    buttons = data.get("buttons")
+    for button in buttons if isinstance(buttons, list) else ():
+        if not isinstance(button, dict):
+            continue
         title, ident = button.get("title"), button.get("id")
         untitled = untitled or title is None or (isinstance(title, str) and not title.strip())
         unnamed = unnamed or ident is None or (isinstance(ident, str) and not ident.strip())
