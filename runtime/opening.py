@@ -5,6 +5,7 @@ Written with plain SQL on one sqlite3 connection: upserts and atomic statements,
 
 import json
 import re
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -163,7 +164,7 @@ class _Opening:
     def run(self) -> Opened:
         ref, entry_ref, referrer, payload, json_payload = self.read_link()
         entry = self.resolve_entry(entry_ref, ref)
-        referrer_id = self.find_referrer(entry, referrer) if referrer and entry is not None else None
+        referrer_id = find_referrer(self.db, referrer, entry.referrer_match) if referrer and entry else None
         # A newcomer with a known referrer is always counted (they have no referral yet and cannot be the referrer),
         # so they are stored as referred right away instead of with a second statement.
         referred_by = referrer_id if entry is not None and entry.referrals_enabled else None
@@ -360,21 +361,23 @@ class _Opening:
             (*row, status, self.stamp),
         ).rowcount
 
-    def find_referrer(self, entry: EntryDef, referrer: str) -> int | None:
-        if entry.referrer_match in ("id", "id_or_phone") and referrer.isdigit() and len(referrer) <= 18:
-            row = self.db.execute("SELECT id FROM contact WHERE id = ?", (int(referrer),)).fetchone()
-            if row:
-                return row[0]
-        if entry.referrer_match in ("phone", "id_or_phone"):
-            digits = _phone_digits(referrer)
-            row = self.db.execute(
-                "SELECT id FROM contact WHERE phone = ? OR (channel = 'whatsapp' AND channel_user_id = ?)"
-                " ORDER BY id LIMIT 1",
-                (digits, digits),
-            ).fetchone() if digits else None
-            if row:
-                return row[0]
-        return None
+
+def find_referrer(db: sqlite3.Connection, referrer: str, match: str) -> int | None:
+    """The id of the contact a link's referrer names, by contact id, by phone (or WhatsApp number), or by either, as
+    the entry point's `referrer_match` says (DOMAIN §4.3); None when nobody matches. The paste-a-link preview asks
+    this too, so both always agree."""
+    if match in ("id", "id_or_phone") and referrer.isascii() and referrer.isdigit() and len(referrer) <= 18:
+        row = db.execute("SELECT id FROM contact WHERE id = ?", (int(referrer),)).fetchone()
+        if row:
+            return row[0]
+    digits = _phone_digits(referrer)
+    if match in ("phone", "id_or_phone") and digits:
+        row = db.execute("SELECT id FROM contact WHERE phone = ? OR (channel = 'whatsapp' AND channel_user_id = ?)"
+                         " ORDER BY id LIMIT 1", (digits, digits)).fetchone()
+        if row:
+            return row[0]
+    return None
+
 
 @lru_cache(maxsize=4096)
 def _parse_cached(text: str, refs: tuple[str, ...]) -> tuple[str | None, str, tuple[str, ...], ParsedRef]:

@@ -32,6 +32,7 @@ from runtime.links import (
     parse_link,
     referral_template,
 )
+from runtime.opening import find_referrer as runtime_find_referrer
 from runtime.values import FieldValueError, JsonPathError, coerce_value, parse_json_path, read_json_path
 from storage.models import REFERRAL_POLICIES, Contact, CustomField, EntryPoint, Flow, Tag
 from storage.workspace import get_settings
@@ -499,17 +500,9 @@ def describe_contact(contact: Contact) -> str:
 
 
 def find_referrer(*, session: Session, referrer: str, match: str) -> Contact | None:
-    """The contact a link's referrer names, found as the runtime finds it (by contact ID, phone, or either)."""
-    if match in ("id", "id_or_phone") and referrer.isdigit() and len(referrer) <= 18:
-        contact = session.get(Contact, int(referrer))
-        if contact is not None:
-            return contact
-    digits = "".join(char for char in referrer if char.isdigit())
-    if match in ("phone", "id_or_phone") and digits:
-        return session.exec(select(Contact).where(
-            sa.or_(Contact.phone == digits, sa.and_(Contact.channel == "whatsapp", Contact.channel_user_id == digits))
-        ).order_by(Contact.id).limit(1)).first()
-    return None
+    """The contact a link's referrer names, found by the runtime's own rule, inside the session's transaction."""
+    contact_id = runtime_find_referrer(session.connection().connection.driver_connection, referrer, match)
+    return session.get(Contact, contact_id) if contact_id is not None else None
 
 
 def show_value(value: Any) -> str:
