@@ -149,6 +149,14 @@ def test_map_flow_and_next_node_answer_what_the_networkx_graph_answers(case):
     graph, flow_map, starts = flow_graph(doc, flow_id=1), map_flow(doc, flow_id=1), start_nodes(doc)
     assert flow_map.reachable_from(starts) == reachable_nodes(graph, starts)
     assert flow_map.unguarded_cycles() == find_unguarded_cycles(graph)
+    # against networkx alone, on the whole graph: one loop inside each group of nodes that can run each other
+    moving = nx.DiGraph(graph.subgraph(node for node, waits in graph.nodes(data="waits") if not waits))
+    groups = [group for group in nx.strongly_connected_components(moving)
+              if len(group) > 1 or moving.has_edge(*[*group] * 2)]
+    loops = flow_map.unguarded_cycles()
+    assert len(loops) == len(groups)
+    assert all(sum(set(loop) <= group for group in groups) == 1 for loop in loops)
+    assert all(moving.has_edge(a, b) for loop in loops for a, b in zip(loop, loop[1:] + loop[:1], strict=True))
     for node in graph:
         for handle in HANDLES:
             first = next((target for _, target, h in graph.out_edges(node, data="handle") if h == handle), None)
