@@ -9,24 +9,22 @@ from pydantic import ValidationError
 from builder.context import database
 from builder.frame import frame
 from runtime.validation import ValidationIssue
-from storage.definitions import (
+from storage.definitions import Choices, form_errors, load_choices
+from storage.models import Trigger
+from storage.triggers import (
     ENTRY_EVENTS,
     TAG_EVENTS,
-    Choices,
     TriggerCreate,
     TriggerUpdate,
     create_trigger,
     delete_trigger,
-    form_errors,
     get_trigger,
     list_triggers,
-    load_choices,
     set_trigger_enabled,
     trigger_context,
     trigger_problems,
     update_trigger,
 )
-from storage.models import Trigger
 
 EVENTS = {
     "referred_new_contact": "Referred a new contact",
