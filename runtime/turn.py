@@ -67,7 +67,7 @@ class Turn:
         self.warnings: list[str] = []
         self.steps: list[dict[str, Any] | Event | SentMessage] = []  # the trace; objects become dicts when read
         self.tracing = trace  # off: the trace holds only events and messages, not the steps between them
-        self._contacts: dict[int, dict[str, Any] | None] = {}  # what templates see, until a field changes
+        self._contacts: dict[int, dict[str, Any] | None] = {}  # what templates see; follows the turn's own changes
         self._channels: dict[int, str] = {}  # a contact's channel never changes
 
     def random_for(self, place: str) -> random.Random:
