@@ -208,7 +208,9 @@ def _missing_end(flow: _Flow, source: FlowNode | None, target: FlowNode | None) 
 def _check_exits(flow: _Flow) -> Iterator[ValidationIssue]:
     handles = flow.map.handles
     for node_id, exits in flow.map.exits.items():
-        for handle in exits or ():
+        if not exits or handles[node_id] == exits:  # the usual case, each exit connected once, in one comparison
+            continue
+        for handle in exits:
             count = handles[node_id].count(handle)
             if count == 1:
                 continue
