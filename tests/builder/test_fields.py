@@ -1,4 +1,3 @@
-import json
 from pathlib import Path
 
 import pytest
@@ -7,30 +6,16 @@ from nicegui.testing import User
 
 from storage.db import open_database
 from storage.definitions import list_fields
-from storage.models import Contact, ContactTag, FieldValue
-from storage.workspace_io import import_workspace
-from tests.builder.helpers import choose, value_of
-
-DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
+from storage.models import ContactTag, FieldValue
+from tests.builder.helpers import choose, seed_demo, value_of
 
 
 @pytest.fixture
 def demo(app_env: Path) -> Path:
     """The demo referral program in the app's database, with two contacts: one with points, one tagged rewarded."""
-    database = open_database(url=f"sqlite:///{app_env}")
-    with database.write_session() as session:
-        import_workspace(session=session, document=json.loads(DEMO.read_text()))
-        session.add_all([Contact(id=1, channel="telegram", channel_user_id="1"),
-                         Contact(id=2, channel="telegram", channel_user_id="2")])
-        session.flush()
-        session.add_all([FieldValue(contact_id=1, field_id=1, value="3"),
-                         FieldValue(contact_id=2, field_id=1, value="1"), ContactTag(contact_id=2, tag_id=2)])
-    database.dispose()
+    seed_demo(app_env, FieldValue(contact_id=1, field_id=1, value="3"), FieldValue(contact_id=2, field_id=1, value="1"),
+              ContactTag(contact_id=2, tag_id=2))
     return app_env
-
-
-
-
 
 
 async def test_lists_fields_with_ids_types_and_counts(demo: Path, admin: User) -> None:

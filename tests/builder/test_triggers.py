@@ -1,4 +1,3 @@
-import json
 from pathlib import Path
 
 import pytest
@@ -6,25 +5,14 @@ from nicegui import ui
 from nicegui.testing import User
 
 from storage.db import open_database
-from storage.models import Contact, Trigger, TriggerRun
-from storage.workspace_io import import_workspace
-from tests.builder.helpers import choose, value_of
-
-DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
+from storage.models import Trigger, TriggerRun
+from tests.builder.helpers import choose, seed_demo, value_of
 
 
 @pytest.fixture
 def demo(app_env: Path) -> Path:
     """The demo referral program in the app's database; its first trigger ran 3 times for two referrers."""
-    database = open_database(url=f"sqlite:///{app_env}")
-    with database.write_session() as session:
-        import_workspace(session=session, document=json.loads(DEMO.read_text()))
-        session.add_all([Contact(id=1, channel="telegram", channel_user_id="1"),
-                         Contact(id=2, channel="telegram", channel_user_id="2")])
-        session.flush()
-        session.add_all([TriggerRun(trigger_id=1, contact_id=1, runs=2),
-                         TriggerRun(trigger_id=1, contact_id=2, runs=1)])
-    database.dispose()
+    seed_demo(app_env, TriggerRun(trigger_id=1, contact_id=1, runs=2), TriggerRun(trigger_id=1, contact_id=2, runs=1))
     return app_env
 
 
@@ -36,10 +24,6 @@ def stored_triggers(db_path: Path) -> dict[str, Trigger]:
         triggers = {trigger.name: trigger for trigger in session.exec(select(Trigger))}
     database.dispose()
     return triggers
-
-
-
-
 
 
 async def test_list_describes_each_trigger(demo: Path, admin: User) -> None:
