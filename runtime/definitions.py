@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 
-from runtime.links import USER_ID_PLACEHOLDER, ChannelIdentities, build_link, build_ref, fillable_referral_template
+from runtime.links import USER_ID_PLACEHOLDER, ChannelIdentities, referral_template
 
 
 @dataclass(frozen=True)
@@ -112,11 +112,8 @@ class Definitions:
         from a template built once per entry point and channel: a reward flow sends one with every open."""
         key = ("link", entry.id, channel)
         if key not in self._graphs:
-            self._graphs[key] = fillable_referral_template(channel, entry.ref, self.identities)
-        template = self._graphs[key]
-        if template is None:
-            return build_link(channel, build_ref(entry.ref, referrer=contact_id), self.identities)
-        return template.replace(USER_ID_PLACEHOLDER, str(contact_id))
+            self._graphs[key] = referral_template(channel, entry.ref, self.identities)
+        return self._graphs[key].replace(USER_ID_PLACEHOLDER, str(contact_id))
 
     @property
     def field_types(self) -> dict[int, str]:

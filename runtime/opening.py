@@ -370,8 +370,8 @@ def find_referrer(db: sqlite3.Connection, referrer: str, match: str) -> int | No
         row = db.execute("SELECT id FROM contact WHERE id = ?", (int(referrer),)).fetchone()
         if row:
             return row[0]
-    digits = _phone_digits(referrer)
-    if match in ("phone", "id_or_phone") and digits:
+    digits = _phone_digits(referrer) if match in ("phone", "id_or_phone") else ""
+    if digits:
         row = db.execute("SELECT id FROM contact WHERE phone = ? OR (channel = 'whatsapp' AND channel_user_id = ?)"
                          " ORDER BY id LIMIT 1", (digits, digits)).fetchone()
         if row:
