@@ -14,7 +14,7 @@ from storage.workspace_io import (
     WorkspaceImportError,
     check_workspace,
     export_workspace,
-    import_workspace,
+    import_document,
     preview_import,
 )
 
@@ -63,6 +63,9 @@ async def _read_upload(event: events.UploadEventArguments, outcome: ui.column) -
             f"it is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
             "choose the .json file Referflow exported, or fix the file"])
         return
+    except RecursionError:
+        _show_problems(outcome, event.file.name, ["it nests lists and objects too deeply to be a workspace"])
+        return
     with database().session() as session:
         problems = check_workspace(document, session=session)
         report = None if problems else preview_import(session=session, document=document)
@@ -100,8 +103,7 @@ def _show_preview(outcome: ui.column, file_name: str, document: dict, report: Im
 
 def _import(outcome: ui.column, document: dict) -> None:
     try:
-        with database().write_session() as session:
-            report = import_workspace(session=session, document=document)
+        report = import_document(database=database(), document=document)
     except WorkspaceImportError as error:  # the workspace changed since the preview
         outcome.clear()
         _show_problems(outcome, "The file", error.problems)

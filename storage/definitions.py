@@ -6,7 +6,6 @@ check against the workspace: names already taken, and a field's type once contac
 sentence for the admin.
 """
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +17,7 @@ from sqlmodel import Session, select
 from runtime.flowdoc import NODE_TYPES
 from runtime.templates import placeholders
 from storage.models import FIELD_TYPES, CustomField, EntryPoint, Flow, Tag, Trigger
-
-NAME_PATTERN = re.compile(r"[\w ]+")
-FIELD_NAME_PATTERN = re.compile(r"\w+")
+from storage.names import check_name_shape, find_clash, load_taken
 
 
 def form_errors(error: ValidationError) -> dict[tuple, str]:
@@ -50,8 +47,6 @@ class FieldCreate(BaseModel):
     @field_validator("name")
     @classmethod
     def check_name(cls, value: str, info: ValidationInfo) -> str:
-        if value.isdigit():
-            raise ValueError("A field name cannot be only digits: links use digits for field IDs. Add a letter.")
         return _check_name(value, info, "field")
 
     @field_validator("type")
@@ -91,17 +86,11 @@ class TagUpdate(TagCreate):
 
 
 def _check_name(value: str, info: ValidationInfo, noun: str) -> str:
-    if not value:
-        raise ValueError(f"Give the {noun} a name.")
-    if noun == "field" and not FIELD_NAME_PATTERN.fullmatch(value):
-        raise ValueError("A field name uses only letters, digits and underscores, e.g. referral_points: it is "
-                         "written in {{templates}} and in links.")
-    if not NAME_PATTERN.fullmatch(value):
-        raise ValueError(f"A {noun} name uses only letters, digits, underscores and spaces.")
+    if problem := check_name_shape(noun, value):
+        raise ValueError(problem)
     context = info.context or {}
-    taken = context.get("taken", {}).get(value.lower())
-    if taken and taken[0] != context.get("editing_id"):
-        raise ValueError(f"There is already a {noun} called '{taken[1]}' (names ignore upper and lower case).")
+    if problem := find_clash(noun, value, context.get("taken", {}), context.get("editing_id")):
+        raise ValueError(problem)
     return value
 
 
@@ -138,7 +127,7 @@ def list_tags(*, session: Session) -> list[TagRow]:
 
 def field_context(*, session: Session, field_id: int | None = None) -> dict:
     """The validation context of FieldCreate / FieldUpdate (taken names; the field's values and type)."""
-    context = {"taken": _taken_names(session, CustomField), "editing_id": field_id}
+    context = {"taken": load_taken(session, "field"), "editing_id": field_id}
     field = session.get(CustomField, field_id) if field_id is not None else None
     if field is not None:
         context |= {"values": count_values(session=session, field_id=field_id), "current_type": field.type}
@@ -146,11 +135,7 @@ def field_context(*, session: Session, field_id: int | None = None) -> dict:
 
 
 def tag_context(*, session: Session, tag_id: int | None = None) -> dict:
-    return {"taken": _taken_names(session, Tag), "editing_id": tag_id}
-
-
-def _taken_names(session: Session, model: type[CustomField] | type[Tag]) -> dict[str, tuple[int, str]]:
-    return {name.lower(): (row_id, name) for row_id, name in session.exec(select(model.id, model.name))}
+    return {"taken": load_taken(session, "tag"), "editing_id": tag_id}
 
 
 def count_values(*, session: Session, field_id: int) -> int:
