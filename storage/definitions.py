@@ -38,6 +38,7 @@ class FieldCreate(BaseModel):
     name: str
     type: str = "text"
     description: str = ""
+    links_may_set: bool = True  # a link may fill it by naming its ID or name (mappings on entry points always may)
 
     @field_validator("name", "description", mode="before")
     @classmethod
@@ -101,6 +102,7 @@ class FieldRow:
     type: str
     description: str
     values: int  # contacts with a value
+    links_may_set: bool = True
 
 
 @dataclass(frozen=True)
@@ -113,9 +115,9 @@ class TagRow:
 
 def list_fields(*, session: Session) -> list[FieldRow]:
     rows = session.execute(sa.text(
-        "SELECT f.id, f.name, f.type, f.description, (SELECT COUNT(*) FROM field_value v WHERE v.field_id = f.id)"
-        " FROM custom_field f ORDER BY f.id"))
-    return [FieldRow(*row) for row in rows]
+        "SELECT f.id, f.name, f.type, f.description, (SELECT COUNT(*) FROM field_value v WHERE v.field_id = f.id),"
+        " f.links_may_set FROM custom_field f ORDER BY f.id"))
+    return [FieldRow(*row[:5], bool(row[5])) for row in rows]
 
 
 def list_tags(*, session: Session) -> list[TagRow]:

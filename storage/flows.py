@@ -19,7 +19,8 @@ def workspace_problems(*, session: Session, use_draft: bool = True, drafts: Mapp
     index = WorkspaceIndex.from_dicts(fields=document["fields"], tags=document["tags"],
                                       entry_points=document["entry_points"], flows=document["flows"])
     flows = {flow["id"]: (flow["name"], _copy(flow, use_draft, drafts or {})) for flow in document["flows"]}
-    return validate_workspace(flows, document["triggers"], index, link_lint=_lint_entry_links(document))
+    return validate_workspace(flows, document["triggers"], index, link_lint=_lint_entry_links(document),
+                              fields=document["fields"])
 
 
 def publish_flow(*, session: Session, flow_id: int) -> Flow:
