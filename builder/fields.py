@@ -35,7 +35,7 @@ TYPE_WORDS = {"text": "Text", "number": "Number", "boolean": "Yes / no", "date":
               "json": "JSON"}
 FIELD_COLUMNS = "64px minmax(150px, 1fr) 110px minmax(180px, 2fr) 110px 90px 80px"
 TAG_COLUMNS = "minmax(150px, 1fr) minmax(180px, 2fr) 90px 80px"
-NAME_HINT = "Letters, digits, _ and spaces. Messages insert it as {{name}}, which works only without spaces."
+NAME_HINT = "Letters, digits and _, e.g. referral_points; not only digits. Messages insert it as {{name}}."
 LINKS_HINT = ("A link can fill this field by naming its ID or name, e.g. giveaway2025--{name}--5. Turn this off for "
               "fields that earn rewards, such as points: anyone could edit a link to give themselves more. An entry "
               "point's own payload mapping can still fill the field.")
@@ -52,8 +52,9 @@ def show_fields() -> None:
     with database().session() as session:
         rows = list_fields(session=session)
     with ui.card().classes("w-full gap-3").mark("fields"):
-        _section_header("Custom fields", "What the bot knows about each contact. Links can name a field by its ID "
-                        "or its name.", "New field", "new-field", lambda: open_field_dialog(None))
+        _section_header("Custom fields", "What the bot knows about each contact. Links can fill a field by its ID "
+                        "or its name when the field allows it.", "New field", "new-field",
+                        lambda: open_field_dialog(None))
         if not rows:
             ui.label("No fields yet. Add one, e.g. referral_points (a number) to count a contact's friends.") \
                 .classes("text-slate-500").mark("no-fields")

@@ -30,6 +30,7 @@ import json
 from collections.abc import Callable, Iterator
 from copy import deepcopy
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -430,6 +431,7 @@ def _walk_references(value: object, path: str = "") -> Iterator[tuple[str, str, 
             yield from _walk_references(item, f"{path}[{index}]")
 
 
+@lru_cache(maxsize=4096)  # asked for every key of every element; documents repeat a handful of keys
 def _reference_kind(key: object) -> str | None:
     if not isinstance(key, str):
         return None
