@@ -99,7 +99,12 @@ def test_a_database_with_case_only_duplicates_still_opens_and_keeps_them(tmp_pat
     migrated = open_database(url=url)
     with migrated.write_session() as session:
         assert {flow for (flow,) in session.execute(sa.text("SELECT name FROM flow"))} == {"Share", "share"}
-        workspace_problems(session=session)  # validation still runs over them
+        warnings = [p.message for p in workspace_problems(session=session) if p.code == "names_differ_in_case"]
+        assert warnings == [
+            "The flows 'Share' and 'share' differ only in upper and lower case. Rename all but one: names ignore "
+            "case, so saving one of them asks for a free name.",
+            "The entry point refs 'promo' and 'Promo' differ only in upper and lower case. Rename all but one: names "
+            "ignore case, so saving one of them asks for a free name."]
         with pytest.raises(FlowError, match="There is already a flow called 'Share'"):
             rename_flow(session=session, flow_id=2, name="share")  # saving one of them asks for a free name
         assert rename_flow(session=session, flow_id=2, name="Share later").name == "Share later"
