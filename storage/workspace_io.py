@@ -19,7 +19,8 @@ Decisions where the brief was silent:
   (a field's or ref's spelling travels in links already sent).
 - Whole numbers (ids, positions, versions) are at most MAX_NUMBER, the largest a 32-bit integer column holds
   (PostgreSQL's `integer`), so an imported id can never exhaust the ids a database hands out later; documents nest
-  at most MAX_DEPTH levels, and a deeper one is reported before anything walks it.
+  at most MAX_DEPTH levels, and a deeper one is reported before anything walks it; so is text that cannot be
+  stored (a lone surrogate).
 - A field without `links_may_set` gets it off when a trigger or flow in the document counts with it or tests it
   (runtime/counters.py), on otherwise.
 - `import_document` checks and plans in a read transaction and writes in bulk in a short write transaction, so live
@@ -130,7 +131,7 @@ def export_workspace(*, session: Session) -> dict:
 def check_workspace(document: object, *, session: Session | None = None) -> list[str]:
     """Every problem in `document`, each naming the element at fault. With a session, references may also point at
     elements already in that workspace."""
-    if problem := _find_deep_nesting(document):
+    if problem := _find_unstorable(document):
         return [problem]
     problems = _check_envelope(document)
     if problems or not isinstance(document, dict):
@@ -472,9 +473,9 @@ def _find_case_clashes(session: Session, kind: _Kind, elements: list) -> list[st
     return problems
 
 
-def _find_deep_nesting(document: object) -> str | None:
-    """A problem when `document` nests deeper than MAX_DEPTH, found without recursion (which a hostile document
-    could exhaust)."""
+def _find_unstorable(document: object) -> str | None:
+    """The first thing no check may walk or no database can store: nesting deeper than MAX_DEPTH, or text with a
+    lone surrogate (half of an emoji cut in two). Found without recursion, which a hostile document could exhaust."""
     stack: list[tuple[object, int, str]] = [(document, 0, "")]
     while stack:
         value, depth, path = stack.pop()
@@ -482,10 +483,24 @@ def _find_deep_nesting(document: object) -> str | None:
             return (f"the document nests lists and objects more than {MAX_DEPTH} levels deep (at {path or 'the top'});"
                     " a workspace never needs that many")
         if isinstance(value, dict):
-            stack.extend((item, depth + 1, f"{path}.{key}" if path else str(key)) for key, item in value.items())
+            for key, item in value.items():
+                if isinstance(key, str) and not _storable(key):
+                    return f"{path or 'the document'} has a key with a character that cannot be stored: {key!r}"
+                stack.append((item, depth + 1, f"{path}.{key}" if path else str(key)))
         elif isinstance(value, list):
             stack.extend((item, depth + 1, f"{path}[{index}]") for index, item in enumerate(value))
+        elif isinstance(value, str) and not _storable(value):
+            return (f"{path} contains a character that cannot be stored (a lone surrogate, such as half of an emoji "
+                    f"cut in two): {value[:40]!r}")
     return None
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # --- planning and writing -------------------------------------------------------------------------------------------

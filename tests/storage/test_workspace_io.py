@@ -332,6 +332,9 @@ HOSTILE = [
                  "2,147,483,647, not 9223372036854775808", id="version of 2^63"),
     pytest.param(("flows", 0, "draft", "nodes", 1, "data", "text"), nested(350), "the document nests lists and "
                  "objects more than 64 levels deep (at flows[0].draft.nodes[1].data.text", id="350 levels of nesting"),
+    pytest.param(("fields", 1, "description"), "Cut emoji \ud83d", "fields[1].description contains a character that "
+                 "cannot be stored (a lone surrogate, such as half of an emoji cut in two): 'Cut emoji \\ud83d'",
+                 id="lone surrogate"),
     pytest.param(("fields", 2, "name"), "42", "fields[2] ('42'): a field name cannot be only digits", id="digits name"),
     pytest.param(("fields", 2, "name"), " plan", "fields[2] (' plan'): name ' plan' has spaces around it; write it "
                  "as 'plan'", id="name with spaces"),
