@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlmodel import Session, func, select
 
 from storage.db import Database, open_database
@@ -410,3 +412,32 @@ def test_import_document_writes_in_one_short_transaction_after_planning(database
     assert import_outside(database=database, document=load_fixture()).changed is False
     with pytest.raises(WorkspaceImportError, match="cannot be only digits"):
         import_outside(database=database, document=edit(load_fixture(), ("fields", 2, "name"), "42"))
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12)
+KEYS = st.sampled_from(["id", "name", "type", "ref", "event", "draft", "published", "version", "actions",
+                        "conditions", "position", "field_id", "payload_mapping", "links_may_set", "description"])
+NUMBER = st.integers(min_value=-2, max_value=9) | st.integers(min_value=2**62, max_value=2**70)
+ELEMENT = st.dictionaries(KEYS, JSON | NUMBER, max_size=6)
+NAME = st.text(alphabet="abcAB _7\ud800", min_size=1, max_size=6)
+TAG = st.fixed_dictionaries({"name": NAME}, optional={"id": NUMBER, "description": JSON})
+FLOW = st.fixed_dictionaries({"name": NAME}, optional={"id": NUMBER, "version": NUMBER})
+ANY_SECTIONS = st.dictionaries(st.sampled_from(["fields", "tags", "flows", "entry_points", "triggers"]),
+                               st.lists(ELEMENT, max_size=3) | JSON, max_size=5)
+NEAR_VALID = st.fixed_dictionaries({}, optional={  # checks pass often, so that writes happen too
+    "tags": st.lists(TAG, max_size=3, unique_by=lambda tag: tag["name"].lower()),
+    "flows": st.lists(FLOW, max_size=3, unique_by=lambda flow: flow["name"].lower())})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sections=ANY_SECTIONS | NEAR_VALID)
+def test_any_document_is_imported_or_refused_with_problems_never_a_crash(database: Database,
+                                                                        sections: dict) -> None:
+    document = {"format": FORMAT, "version": FORMAT_VERSION, **sections}
+    try:
+        import_document(database, document)
+    except WorkspaceImportError as error:
+        assert error.problems and all(isinstance(problem, str) for problem in error.problems)
