@@ -21,6 +21,7 @@ def workspace_problems(*, session: Session, use_draft: bool = True, drafts: Mapp
                                       entry_points=document["entry_points"], flows=document["flows"])
     flows = {flow["id"]: (flow["name"], _copy(flow, use_draft, drafts or {})) for flow in document["flows"]}
     return validate_workspace(flows, document["triggers"], index, fields=document["fields"],
+                              entry_points=document["entry_points"],
                               link_lint=_lint_entry_links(document) + _find_case_only_duplicates(document))
 
 

@@ -580,6 +580,10 @@ def _assign_ids(session: Session, kind: _Kind, elements: list[dict], matches: li
     for index, target in enumerate(targets):
         if target is None:
             targets[index], next_id = next_id, next_id + 1
+    if next_id - 1 > MAX_NUMBER and any(row is None for row in matches):
+        # only a workspace that imported a huge id before ids had a limit gets here
+        raise WorkspaceImportError([f"{kind.name}: this workspace already gave out ids above {MAX_NUMBER:,} (imported "
+                                    f"before ids had a limit), so new {kind.name} cannot get an id within it"])
     return targets
 
 

@@ -93,6 +93,18 @@ def test_allowing_links_makes_the_field_settable_and_validation_warns(database: 
         "point's own payload mapping can still fill it.")]
 
 
+def test_validation_warns_about_an_entry_point_that_maps_link_values_into_a_counter(database: Database) -> None:
+    demo(database)
+    with database.write_session() as session:
+        update_entry_point(session=session, entry_point_id=1, data=EntryPointUpdate(
+            payload_mapping=[{"key": "pts", "field_id": 1}]))
+        warnings = [p.message for p in workspace_problems(session=session) if p.code == "counter_set_by_links"]
+    assert warnings == [
+        "Entry point 'giveaway2025' fills the field 'referral_points' from its links (payload key 'pts'), but flow "
+        "'Check reward' tests it: anyone could edit the link to set it. Map another field there, unless the link is "
+        "meant to set it."]
+
+
 def test_import_turns_it_off_for_fields_that_triggers_or_flows_count_with(database: Database) -> None:
     document = json.loads(FIXTURE.read_text())
     for field in document["fields"]:

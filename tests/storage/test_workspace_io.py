@@ -400,6 +400,15 @@ def test_a_field_id_at_the_database_limit_is_refused_so_new_fields_can_still_be_
     assert (field.id, field.name) == (1, "visits")
 
 
+def test_a_workspace_holding_a_huge_id_from_before_the_limit_gets_a_problem_not_a_crash(database: Database) -> None:
+    add_all(database, Tag(id=2**63 - 1, name="huge"))
+    document = {"format": FORMAT, "version": FORMAT_VERSION, "tags": [{"name": "new"}, {"name": "huge"}]}
+    with pytest.raises(WorkspaceImportError) as refused:
+        import_document(database, document)
+    assert refused.value.problems == ["tags: this workspace already gave out ids above 2,147,483,647 (imported before "
+                                      "ids had a limit), so new tags cannot get an id within it"]
+
+
 def test_import_document_writes_in_one_short_transaction_after_planning(database: Database) -> None:
     """The CLI's and the Settings page's import: checked and planned outside the write, then written in bulk."""
     from storage.workspace_io import import_document as import_outside
