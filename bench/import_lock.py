@@ -58,7 +58,7 @@ def main() -> None:
     print(f"{'import, total':34} {total:>10.2f} s")
     print(f"{'write lock held (longest)':34} {lock:>10.3f} s   ({len(held)} write transaction(s))")
     print(f"{'open, median alone':34} {base_median * 1000:>10.2f} ms  ({len(baseline[0])} opens)")
-    print(f"{'open, worst alone':34} {max(baseline[0]) * 1000:>10.2f} ms")
+    print(f"{'open, worst alone':34} {max(baseline[0]) * 1000:>10.2f} ms  ({len(baseline[1])} failed)")
     print(f"{'open, worst during the import':34} {worst * 1000:>10.2f} ms  ({len(during[0])} opens)")
     print(f"{'opens failed during the import':34} {len(during[1]):>10}" +
           (f"   first: {during[1][0]}" if during[1] else ""))
