@@ -64,7 +64,10 @@ class FieldCreate(BaseModel):
 
 
 class FieldUpdate(FieldCreate):
-    """The edited field; validate with `field_context(session=..., field_id=...)`."""
+    """The edited field; validate with `field_context(session=..., field_id=...)`. `links_may_set` left out (None)
+    keeps what is stored, so that an edit that does not mention it never opens the field to links."""
+
+    links_may_set: bool | None = None
 
 
 class TagCreate(BaseModel):
@@ -153,7 +156,7 @@ def create_field(*, session: Session, data: FieldCreate) -> CustomField:
 def update_field(*, session: Session, field_id: int, data: FieldUpdate) -> CustomField:
     field = fetch_row(session, CustomField, field_id, "field")
     data = FieldUpdate.model_validate(data.model_dump(), context=field_context(session=session, field_id=field_id))
-    return save_row(session, field.sqlmodel_update(data.model_dump()))
+    return save_row(session, field.sqlmodel_update(data.model_dump(exclude_none=True)))
 
 
 def create_tag(*, session: Session, data: TagCreate) -> Tag:

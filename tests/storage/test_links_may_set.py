@@ -105,6 +105,13 @@ def test_validation_warns_about_an_entry_point_that_maps_link_values_into_a_coun
         "meant to set it."]
 
 
+def test_an_edit_that_does_not_mention_the_setting_keeps_it(database: Database) -> None:
+    demo(database)
+    with database.write_session() as session:
+        update_field(session=session, field_id=1, data=FieldUpdate(name="points", type="number"))
+        assert {row.name: row.links_may_set for row in list_fields(session=session)}["points"] is False
+
+
 def test_import_turns_it_off_for_fields_that_triggers_or_flows_count_with(database: Database) -> None:
     document = json.loads(FIXTURE.read_text())
     for field in document["fields"]:
