@@ -218,13 +218,12 @@ def _database_refs(config: Config) -> list[str]:
 
 def run_import(config: Config, args: argparse.Namespace) -> int:
     from storage.db import open_database
-    from storage.workspace_io import WorkspaceImportError, import_workspace
+    from storage.workspace_io import WorkspaceImportError, import_document
 
     document = _read_json(args.file)
     database = open_database(url=config.database_url)
     try:
-        with database.write_session() as session:
-            report = import_workspace(session=session, document=document)
+        report = import_document(database=database, document=document)
     except WorkspaceImportError as error:
         raise CommandError(f"{args.file} was not imported: {error}") from None
     finally:
@@ -363,6 +362,8 @@ def _read_json(name: str) -> object:
     except json.JSONDecodeError as error:
         where = f"line {error.lineno}, column {error.colno}"
         raise CommandError(f"{name} is not valid JSON ({where}: {error.msg})") from None
+    except RecursionError:
+        raise CommandError(f"{name} nests lists and objects too deeply to be read") from None
 
 
 def _emit(data: object) -> None:

@@ -33,9 +33,12 @@ from storage.models import CustomField, Tag
 
 TYPE_WORDS = {"text": "Text", "number": "Number", "boolean": "Yes / no", "date": "Date", "datetime": "Date and time",
               "json": "JSON"}
-FIELD_COLUMNS = "64px minmax(150px, 1fr) 110px minmax(180px, 2fr) 90px 80px"
+FIELD_COLUMNS = "64px minmax(150px, 1fr) 110px minmax(180px, 2fr) 110px 90px 80px"
 TAG_COLUMNS = "minmax(150px, 1fr) minmax(180px, 2fr) 90px 80px"
-NAME_HINT = "Letters, digits, _ and spaces. Messages insert it as {{name}}, which works only without spaces."
+NAME_HINT = "Letters, digits and _, e.g. referral_points; not only digits. Messages insert it as {{name}}."
+LINKS_HINT = ("A link can fill this field by naming its ID or name, e.g. giveaway2025--{name}--5. Turn this off for "
+              "fields that earn rewards, such as points: anyone could edit a link to give themselves more. An entry "
+              "point's own payload mapping can still fill the field.")
 
 
 def create() -> None:
@@ -49,13 +52,14 @@ def show_fields() -> None:
     with database().session() as session:
         rows = list_fields(session=session)
     with ui.card().classes("w-full gap-3").mark("fields"):
-        _section_header("Custom fields", "What the bot knows about each contact. Links can name a field by its ID "
-                        "or its name.", "New field", "new-field", lambda: open_field_dialog(None))
+        _section_header("Custom fields", "What the bot knows about each contact. Links can fill a field by its ID "
+                        "or its name when the field allows it.", "New field", "new-field",
+                        lambda: open_field_dialog(None))
         if not rows:
             ui.label("No fields yet. Add one, e.g. referral_points (a number) to count a contact's friends.") \
                 .classes("text-slate-500").mark("no-fields")
             return
-        _header_row(FIELD_COLUMNS, ["ID", "Name", "Type", "Description", "Contacts", ""])
+        _header_row(FIELD_COLUMNS, ["ID", "Name", "Type", "Description", "Set by links", "Contacts", ""])
         for row in rows:
             _field_row(row)
 
@@ -70,6 +74,10 @@ def _field_row(row: FieldRow) -> None:
         ui.label(row.name).classes("font-medium break-all")
         ui.badge(TYPE_WORDS.get(row.type, row.type)).props("outline color=indigo-7").classes("justify-self-start")
         ui.label(row.description or "—").classes("text-slate-500 text-sm break-words")
+        with ui.row().classes("items-center gap-1 no-wrap").mark(f"field-links-{row.id}"):
+            ui.icon("link" if row.links_may_set else "lock").classes(
+                "text-slate-500" if row.links_may_set else "text-amber-700")
+            ui.label("Allowed" if row.links_may_set else "Not allowed").classes("text-sm")
         ui.label(f"{row.values:,}").classes("text-right tabular-nums").tooltip("Contacts with a value")
         _row_actions(f"field-{row.id}", row.name, lambda: open_field_dialog(row), lambda: confirm_field_deletion(row))
 
@@ -89,7 +97,10 @@ def open_field_dialog(row: FieldRow | None) -> None:
             .mark("field-type"),
             "description": ui.input("Description", value=row.description if row else "").classes("w-full")
             .mark("field-description"),
+            "links_may_set": ui.switch("Links may set this field", value=row.links_may_set if row else True)
+            .mark("field-links-may-set"),
         }
+        ui.label(LINKS_HINT.format(name=row.name if row else "points")).classes("text-sm text-slate-500")
         if row is not None and row.values:
             inputs["type"].disable()
             ui.label(f"{row.values:,} contacts already have a value in this field, so its type stays "
@@ -104,7 +115,8 @@ def open_field_dialog(row: FieldRow | None) -> None:
 
 
 async def _save_field(dialog: ui.dialog, inputs: dict, row: FieldRow | None) -> None:
-    form = {name: element.value or "" for name, element in inputs.items()}
+    form = {name: element.value if isinstance(element.value, bool) else element.value or ""
+            for name, element in inputs.items()}
     try:
         saved = await run.io_bound(_write_field, form, row)
     except ValidationError as error:

@@ -5,7 +5,7 @@ import json
 import re
 from datetime import UTC, datetime
 
-from nicegui import app, events, ui
+from nicegui import app, events, run, ui
 
 from builder.context import database
 from storage.workspace import get_settings
@@ -14,7 +14,7 @@ from storage.workspace_io import (
     WorkspaceImportError,
     check_workspace,
     export_workspace,
-    import_workspace,
+    import_document,
     preview_import,
 )
 
@@ -63,13 +63,20 @@ async def _read_upload(event: events.UploadEventArguments, outcome: ui.column) -
             f"it is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
             "choose the .json file Referflow exported, or fix the file"])
         return
-    with database().session() as session:
-        problems = check_workspace(document, session=session)
-        report = None if problems else preview_import(session=session, document=document)
+    except RecursionError:
+        _show_problems(outcome, event.file.name, ["it nests lists and objects too deeply to be a workspace"])
+        return
+    problems, report = await run.io_bound(_check_and_preview, document)
     if report is None:
         _show_problems(outcome, event.file.name, problems)
         return
     _show_preview(outcome, event.file.name, document, report)
+
+
+def _check_and_preview(document: object) -> tuple[list[str], ImportReport | None]:
+    with database().session() as session:
+        problems = check_workspace(document, session=session)
+        return problems, None if problems else preview_import(session=session, document=document)
 
 
 def _show_problems(outcome: ui.column, file_name: str, problems: list[str]) -> None:
@@ -98,14 +105,19 @@ def _show_preview(outcome: ui.column, file_name: str, document: dict, report: Im
         ui.button("Import", icon="upload", on_click=lambda: _import(outcome, document)).mark("apply-import")
 
 
-def _import(outcome: ui.column, document: dict) -> None:
-    try:
-        with database().write_session() as session:
-            report = import_workspace(session=session, document=document)
+async def _import(outcome: ui.column, document: dict) -> None:
+    client = ui.context.client
+    try:  # off the event loop: a large import takes a while to check and plan (it writes in a short transaction)
+        report = await run.io_bound(import_document, database=database(), document=document)
     except WorkspaceImportError as error:  # the workspace changed since the preview
         outcome.clear()
         _show_problems(outcome, "The file", error.problems)
         return
+    with client:
+        _report_import(outcome, report)
+
+
+def _report_import(outcome: ui.column, report: ImportReport) -> None:
     created = sum(len(names) for names in report.created.values())
     updated = sum(len(names) for names in report.updated.values())
     notice = f"Workspace imported: {created} new, {updated} changed."

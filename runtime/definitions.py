@@ -14,6 +14,7 @@ class FieldDef:
     id: int
     name: str
     type: str
+    links_may_set: bool = True
 
 
 @dataclass(frozen=True)
@@ -122,11 +123,12 @@ class Definitions:
             self._graphs["field_types"] = {field_id: f.type for field_id, f in self.fields_by_id.items()}
         return self._graphs["field_types"]
 
-    def field_for_key(self, key: str, entry: EntryDef | None) -> FieldDef | None:
-        field_id, _ = resolve_payload_key(key, mapping=entry.payload_mapping if entry else {},
-                                          field_ids=self.fields_by_id,
-                                          ids_by_name={name: f.id for name, f in self.fields_by_name.items()})
-        return self.fields_by_id.get(field_id) if field_id is not None else None
+    def field_for_key(self, key: str, entry: EntryDef | None) -> tuple[FieldDef | None, str]:
+        """The field a payload key names and how it was found (see resolve_payload_key)."""
+        field_id, found_by = resolve_payload_key(key, mapping=entry.payload_mapping if entry else {},
+                                                 field_ids=self.fields_by_id,
+                                                 ids_by_name={name: f.id for name, f in self.fields_by_name.items()})
+        return (self.fields_by_id.get(field_id) if field_id is not None else None), found_by
 
     def entries_with_whatsapp_pattern(self) -> list[EntryDef]:
         return [entry for entry in self.entries_by_ref.values() if entry.whatsapp_pattern and entry.active]
@@ -142,6 +144,18 @@ def resolve_payload_key(key: str, *, mapping: Mapping[str, int], field_ids: Cont
     if lowered.isdigit():
         return (int(lowered) if int(lowered) in field_ids else None), "id"
     return ids_by_name.get(lowered), "name"
+
+
+def link_may_set(found_by: str, links_may_set: bool) -> bool:
+    """Whether a payload key found this way may write a field with this setting: the entry point's own mapping always
+    may (the admin chose it); a bare field ID or name only when the field allows links to set it."""
+    return found_by == "mapping" or links_may_set
+
+
+def refused_by_field(field_name: str, value: str) -> str:
+    """The warning for a payload key that names a field links may not set (the runtime and the preview agree)."""
+    return (f"Links may not set the field '{field_name}', so the value '{value}' was not saved. Map the key on the "
+            "entry point, or allow links to set the field on the Fields page.")
 
 
 class DefinitionCache:
@@ -162,7 +176,8 @@ def load_definitions(connection: sqlite3.Connection, version: int = 0) -> Defini
         "SELECT bot_name, default_reply, page_id, instagram_username, whatsapp_number, telegram_bot, viber_uri,"
         " webchat_base_url, webchat_account_id FROM workspace_settings WHERE id = 1"
     ).fetchone() or ("My bot", "Hi {{first_name}}! How can I help?", "", "", "", "", "", "", "")
-    fields = [FieldDef(*row) for row in connection.execute("SELECT id, name, type FROM custom_field")]
+    fields = [FieldDef(row[0], row[1], row[2], bool(row[3]))
+              for row in connection.execute("SELECT id, name, type, links_may_set FROM custom_field")]
     entries = [_entry(row) for row in connection.execute(
         "SELECT id, name, ref, active, response_type, response_message, response_flow_id, default_field_id,"
         " payload_mapping, json_mapping, segment_tag_id, referrals_enabled, referral_policy, whatsapp_pattern,"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from runtime.definitions import EntryDef, FieldDef
+from runtime.definitions import EntryDef, FieldDef, link_may_set, refused_by_field
 from runtime.links import LinkError, ParsedRef, PayloadItem, extract_ref, match_whatsapp_text, parse_ref
 from runtime.turn import Event, Turn, trace_steps
 from runtime.values import FieldValueError, JsonPathError, coerce_value, read_json_path
@@ -273,10 +273,13 @@ class _Opening:
                 self.warnings.append(f"Entry point '{entry.ref}' has no default payload field; "
                                      f"the value '{item.value}' was not saved.")
             return target
-        target = self.defs.field_for_key(item.key, entry)
+        target, found_by = self.defs.field_for_key(item.key, entry)
         if target is None:
             self.warnings.append(f"No custom field has the ID or name '{item.key}'; the value '{item.value}' "
                                  "was not saved.")
+        elif not link_may_set(found_by, target.links_may_set):
+            self.warnings.append(refused_by_field(target.name, item.value))
+            return None
         return target
 
     def apply_json(self, contact_id: int, entry: EntryDef, document: dict | None) -> None:

@@ -5,6 +5,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 
+from runtime.counters import find_counter_fields
 from runtime.flowdoc import NODE_TYPES, FlowDocument, FlowDocumentError, FlowNode, Names, load_flow, paused_gc
 from runtime.graph import (
     FlowMap,
@@ -15,7 +16,8 @@ from runtime.graph import (
 )
 
 ERROR, WARNING = "error", "warning"
-WARNING_CODES = frozenset({"unreachable_node", "dangling_exit", "duplicate_exit", "no_actions"})
+WARNING_CODES = frozenset({"unreachable_node", "dangling_exit", "duplicate_exit", "no_actions",
+                           "counter_set_by_links"})
 REFERENCE_KINDS = {"field_id": "field", "tag_id": "tag", "flow_id": "flow", "entry_point_id": "entry_point"}
 REFERENCE_SUFFIXES = tuple(REFERENCE_KINDS)
 CONTAINERS = (dict, list)  # where references can hide; a tuple, as isinstance is quicker with one than with dict | list
@@ -98,9 +100,12 @@ def validate_flow(flow_id: int | None, doc: FlowDocument | Mapping, index: Works
 
 
 def validate_workspace(flows: Mapping[int, tuple[str, dict]], triggers: Sequence[dict], index: WorkspaceIndex, *,
-                       link_lint: Sequence[ValidationIssue] = ()) -> list[ValidationIssue]:
+                       link_lint: Sequence[ValidationIssue] = (), fields: Sequence[Mapping] = (),
+                       entry_points: Sequence[Mapping] = ()) -> list[ValidationIssue]:
     """Every problem of every flow (id → (name, document)) and trigger (workspace format), plus loops that run
-    across flows and triggers, each reported once; `link_lint` (channel-limit warnings) is passed through."""
+    across flows and triggers, each reported once; `link_lint` (channel-limit warnings) is passed through. With
+    `fields` and `entry_points` (workspace format), fields that links can set although the flows or triggers count
+    with them or test them are warned about."""
     index = replace(index, flows={**index.flows, **{flow_id: name for flow_id, (name, _) in flows.items()}})
     issues: list[ValidationIssue] = []
     documents: dict[int, FlowDocument] = {}
@@ -118,7 +123,38 @@ def validate_workspace(flows: Mapping[int, tuple[str, dict]], triggers: Sequence
             issues += _check_trigger(raw, trigger, index)
         graph = workspace_graph(documents, defs)
         issues += [_cycle_issue(loop, graph.nodes, index) for loop in find_unguarded_cycles(graph)]
-    return issues + list(link_lint)
+    return issues + _find_counters_set_by_links(flows, triggers, fields, entry_points) + list(link_lint)
+
+
+def _find_counters_set_by_links(flows: Mapping[int, tuple[str, dict]], triggers: Sequence[dict],
+                                fields: Sequence[Mapping], entry_points: Sequence[Mapping]) -> list[ValidationIssue]:
+    """Fields a forged link could write although triggers or flows count with them: by their ID or name (the field
+    allows links), or through an entry point that maps link values into them."""
+    counters = find_counter_fields([(name, (document,)) for name, document in flows.values()], triggers)
+    names = {field.get("id"): field.get("name") for field in fields}
+    issues = [_issue("counter_set_by_links",
+                     f"Links may set the field '{field['name']}', but {counters[field['id']]}: anyone could edit a "
+                     f"link to set it (…--{field['name']}--99). Turn off “Links may set this field” on the Fields "
+                     "page; an entry point's own payload mapping can still fill it.")
+              for field in fields if field.get("links_may_set", True) and field.get("id") in counters]
+    for entry in entry_points:
+        for field_id, how in _mapped_fields(entry):
+            if field_id in counters and field_id in names:
+                issues.append(_issue(
+                    "counter_set_by_links",
+                    f"Entry point '{entry.get('ref')}' fills the field '{names[field_id]}' from its links ({how}), "
+                    f"but {counters[field_id]}: anyone could edit the link to set it. Map another field there, "
+                    "unless the link is meant to set it."))
+    return issues
+
+
+def _mapped_fields(entry: Mapping) -> Iterator[tuple[int, str]]:
+    if entry.get("default_field_id") is not None:
+        yield entry["default_field_id"], "its default payload field"
+    for row in entry.get("payload_mapping") or ():
+        yield row.get("field_id"), f"payload key '{row.get('key')}'"
+    for row in entry.get("json_mapping") or ():
+        yield row.get("field_id"), f"JSON path '{row.get('path')}'"
 
 
 def _trigger_id(raw: Mapping, number: int) -> int:

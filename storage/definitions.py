@@ -6,7 +6,6 @@ check against the workspace: names already taken, and a field's type once contac
 sentence for the admin.
 """
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +17,7 @@ from sqlmodel import Session, select
 from runtime.flowdoc import NODE_TYPES
 from runtime.templates import placeholders
 from storage.models import FIELD_TYPES, CustomField, EntryPoint, Flow, Tag, Trigger
-
-NAME_PATTERN = re.compile(r"[\w ]+")
-FIELD_NAME_PATTERN = re.compile(r"\w+")
+from storage.names import check_name_shape, find_clash, load_taken
 
 
 def form_errors(error: ValidationError) -> dict[tuple, str]:
@@ -41,6 +38,7 @@ class FieldCreate(BaseModel):
     name: str
     type: str = "text"
     description: str = ""
+    links_may_set: bool = True  # a link may fill it by naming its ID or name (mappings on entry points always may)
 
     @field_validator("name", "description", mode="before")
     @classmethod
@@ -50,8 +48,6 @@ class FieldCreate(BaseModel):
     @field_validator("name")
     @classmethod
     def check_name(cls, value: str, info: ValidationInfo) -> str:
-        if value.isdigit():
-            raise ValueError("A field name cannot be only digits: links use digits for field IDs. Add a letter.")
         return _check_name(value, info, "field")
 
     @field_validator("type")
@@ -68,7 +64,10 @@ class FieldCreate(BaseModel):
 
 
 class FieldUpdate(FieldCreate):
-    """The edited field; validate with `field_context(session=..., field_id=...)`."""
+    """The edited field; validate with `field_context(session=..., field_id=...)`. `links_may_set` left out (None)
+    keeps what is stored, so that an edit that does not mention it never opens the field to links."""
+
+    links_may_set: bool | None = None
 
 
 class TagCreate(BaseModel):
@@ -91,17 +90,11 @@ class TagUpdate(TagCreate):
 
 
 def _check_name(value: str, info: ValidationInfo, noun: str) -> str:
-    if not value:
-        raise ValueError(f"Give the {noun} a name.")
-    if noun == "field" and not FIELD_NAME_PATTERN.fullmatch(value):
-        raise ValueError("A field name uses only letters, digits and underscores, e.g. referral_points: it is "
-                         "written in {{templates}} and in links.")
-    if not NAME_PATTERN.fullmatch(value):
-        raise ValueError(f"A {noun} name uses only letters, digits, underscores and spaces.")
+    if problem := check_name_shape(noun, value):
+        raise ValueError(problem)
     context = info.context or {}
-    taken = context.get("taken", {}).get(value.lower())
-    if taken and taken[0] != context.get("editing_id"):
-        raise ValueError(f"There is already a {noun} called '{taken[1]}' (names ignore upper and lower case).")
+    if problem := find_clash(noun, value, context.get("taken", {}), context.get("editing_id")):
+        raise ValueError(problem)
     return value
 
 
@@ -112,6 +105,7 @@ class FieldRow:
     type: str
     description: str
     values: int  # contacts with a value
+    links_may_set: bool = True
 
 
 @dataclass(frozen=True)
@@ -124,9 +118,9 @@ class TagRow:
 
 def list_fields(*, session: Session) -> list[FieldRow]:
     rows = session.execute(sa.text(
-        "SELECT f.id, f.name, f.type, f.description, (SELECT COUNT(*) FROM field_value v WHERE v.field_id = f.id)"
-        " FROM custom_field f ORDER BY f.id"))
-    return [FieldRow(*row) for row in rows]
+        "SELECT f.id, f.name, f.type, f.description, (SELECT COUNT(*) FROM field_value v WHERE v.field_id = f.id),"
+        " f.links_may_set FROM custom_field f ORDER BY f.id"))
+    return [FieldRow(*row[:5], bool(row[5])) for row in rows]
 
 
 def list_tags(*, session: Session) -> list[TagRow]:
@@ -138,7 +132,7 @@ def list_tags(*, session: Session) -> list[TagRow]:
 
 def field_context(*, session: Session, field_id: int | None = None) -> dict:
     """The validation context of FieldCreate / FieldUpdate (taken names; the field's values and type)."""
-    context = {"taken": _taken_names(session, CustomField), "editing_id": field_id}
+    context = {"taken": load_taken(session, "field"), "editing_id": field_id}
     field = session.get(CustomField, field_id) if field_id is not None else None
     if field is not None:
         context |= {"values": count_values(session=session, field_id=field_id), "current_type": field.type}
@@ -146,11 +140,7 @@ def field_context(*, session: Session, field_id: int | None = None) -> dict:
 
 
 def tag_context(*, session: Session, tag_id: int | None = None) -> dict:
-    return {"taken": _taken_names(session, Tag), "editing_id": tag_id}
-
-
-def _taken_names(session: Session, model: type[CustomField] | type[Tag]) -> dict[str, tuple[int, str]]:
-    return {name.lower(): (row_id, name) for row_id, name in session.exec(select(model.id, model.name))}
+    return {"taken": load_taken(session, "tag"), "editing_id": tag_id}
 
 
 def count_values(*, session: Session, field_id: int) -> int:
@@ -166,7 +156,7 @@ def create_field(*, session: Session, data: FieldCreate) -> CustomField:
 def update_field(*, session: Session, field_id: int, data: FieldUpdate) -> CustomField:
     field = fetch_row(session, CustomField, field_id, "field")
     data = FieldUpdate.model_validate(data.model_dump(), context=field_context(session=session, field_id=field_id))
-    return save_row(session, field.sqlmodel_update(data.model_dump()))
+    return save_row(session, field.sqlmodel_update(data.model_dump(exclude_none=True)))
 
 
 def create_tag(*, session: Session, data: TagCreate) -> Tag:

@@ -2,7 +2,7 @@
 a pasted link would land (the same rules as runtime/opening.py, without writing anything).
 
 Decisions where the brief was silent:
-- Refs are unique exactly as written (the runtime matches refs case-sensitively, like the database).
+- Refs are unique ignoring upper and lower case (storage/names.py); the runtime matches a link's ref as written.
 - A message response may be empty: the contact then gets no answer, but triggers still run.
 - Payload mapping keys are unique regardless of case (the runtime lower-cases them); JSON paths may repeat, so one
   JSON value can fill several fields.
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Session, SQLModel, select
 
-from runtime.definitions import resolve_payload_key
+from runtime.definitions import link_may_set, refused_by_field, resolve_payload_key
 from runtime.links import (
     USER_ID_PLACEHOLDER,
     ChannelIdentities,
@@ -35,6 +35,7 @@ from runtime.links import (
 from runtime.opening import find_referrer as runtime_find_referrer
 from runtime.values import FieldValueError, JsonPathError, coerce_value, parse_json_path, read_json_path
 from storage.models import REFERRAL_POLICIES, Contact, CustomField, EntryPoint, Flow, Tag
+from storage.names import check_new_name
 from storage.workspace import get_settings
 
 
@@ -268,11 +269,7 @@ def list_choices(*, session: Session) -> Choices:
 
 def check_ref(*, session: Session, ref: str, entry_point_id: int | None = None) -> str | None:
     """None when `ref` can name this entry point, else why not (the grammar, or another entry point has it)."""
-    ref = ref.strip()
-    if reason := check_entry_ref(ref):
-        return reason
-    other = session.exec(select(EntryPoint.name).where(EntryPoint.ref == ref, EntryPoint.id != entry_point_id)).first()
-    return f"The entry point '{other}' already uses the ref '{ref}'; every ref must be unique." if other else None
+    return check_new_name(session, "ref", ref.strip(), entry_point_id)
 
 
 # --- writing ----------------------------------------------------------------------------------------------------------
@@ -444,10 +441,13 @@ def _land_payload(item: PayloadItem, entry: EntryPoint | None, fields: dict[int,
     mapping = {str(row["key"]).strip().lower(): row["field_id"] for row in entry.payload_mapping} if entry else {}
     if item.key is None:
         target, how = fields.get(entry.default_field_id) if entry else None, "default payload field"
+        found_by = "mapping"
     else:
         field_id, found_by = resolve_payload_key(item.key, mapping=mapping, field_ids=fields,
                                                  ids_by_name={f.name.lower(): f.id for f in fields.values()})
         target, how = fields.get(field_id) if field_id is not None else None, _FOUND_BY[found_by]
+    if target is not None and entry is not None and not link_may_set(found_by, target.links_may_set):
+        return Landing(source, item.value, target.name, how, None, refused_by_field(target.name, item.value))
     if target is not None or entry is None:
         return _land(source, item.value, target, how, entry)
     missing = ("This entry point has no default payload field" if item.key is None

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from runtime.flowdoc import SCHEMA_VERSION, load_flow
 from storage.models import EntryPoint, Flow, Trigger, utcnow
+from storage.names import check_new_name, free_name
 
 EMPTY_FLOW = {"schema": SCHEMA_VERSION, "nodes": [
     {"id": "start", "type": "start", "position": {"x": 40, "y": 160}, "data": {}}], "edges": []}
@@ -60,9 +61,7 @@ def rename_flow(*, session: Session, flow_id: int, name: str) -> Flow:
 
 def duplicate_flow(*, session: Session, flow_id: int) -> Flow:
     original = _get(session, flow_id)
-    name, number = f"{original.name} (copy)", 2
-    while session.exec(select(Flow.id).where(Flow.name == name)).first() is not None:
-        name, number = f"{original.name} (copy {number})", number + 1
+    name = free_name(session, "flow", f"{original.name} (copy)", lambda number: f"{original.name} (copy {number})")
     return create_flow(session=session, name=name, document=original.draft)
 
 
@@ -110,10 +109,7 @@ def import_flow(*, session: Session, document: object) -> Flow:
     """A flow exported by `export_flow` becomes a new flow (a free name is chosen if the name is taken)."""
     if not isinstance(document, dict) or document.get("format") != FLOW_FORMAT:
         raise FlowError("This file is not a Referflow flow export (its 'format' should be 'referflow-flow').")
-    name, number = str(document.get("name") or "Imported flow").strip(), 2
-    base = name
-    while session.exec(select(Flow.id).where(Flow.name == name)).first() is not None:
-        name, number = f"{base} ({number})", number + 1
+    name = free_name(session, "flow", str(document.get("name") or "Imported flow").strip())
     return create_flow(session=session, name=name, document=document.get("flow"))
 
 
@@ -126,13 +122,8 @@ def _get(session: Session, flow_id: int) -> Flow:
 
 def _check_name(session: Session, name: str, flow_id: int | None = None) -> str:
     name = (name or "").strip()
-    if not name:
-        raise FlowError("Give the flow a name.")
-    if len(name) > 80:
-        raise FlowError("Keep the flow name under 80 characters.")
-    other = session.exec(select(Flow.id).where(Flow.name == name)).first()
-    if other is not None and other != flow_id:
-        raise FlowError(f"A flow called '{name}' already exists; choose another name.")
+    if problem := check_new_name(session, "flow", name, flow_id):
+        raise FlowError(problem)
     return name
 
 

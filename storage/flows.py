@@ -8,6 +8,7 @@ from sqlmodel import Session
 from runtime.links import USER_ID_PLACEHOLDER, ChannelIdentities, lint_link
 from runtime.validation import InvalidFlowError, ValidationIssue, WorkspaceIndex, has_errors, validate_workspace
 from storage.models import Flow, utcnow
+from storage.names import name_key
 from storage.workspace_io import export_workspace
 
 
@@ -19,7 +20,9 @@ def workspace_problems(*, session: Session, use_draft: bool = True, drafts: Mapp
     index = WorkspaceIndex.from_dicts(fields=document["fields"], tags=document["tags"],
                                       entry_points=document["entry_points"], flows=document["flows"])
     flows = {flow["id"]: (flow["name"], _copy(flow, use_draft, drafts or {})) for flow in document["flows"]}
-    return validate_workspace(flows, document["triggers"], index, link_lint=_lint_entry_links(document))
+    return validate_workspace(flows, document["triggers"], index, fields=document["fields"],
+                              entry_points=document["entry_points"],
+                              link_lint=_lint_entry_links(document) + _find_case_only_duplicates(document))
 
 
 def publish_flow(*, session: Session, flow_id: int) -> Flow:
@@ -69,4 +72,24 @@ def _lint_entry_links(document: dict) -> list[ValidationIssue]:
                 issues.append(ValidationIssue(
                     code="link_limit", severity="warning", flow_id=None, node_ids=(), trigger_ids=(), flow_ids=(),
                     message=f"Entry point '{entry['ref']}' on {channel}: {problem.message}"))
+    return issues
+
+
+CASE_NOUNS = {"fields": ("name", "fields"), "tags": ("name", "tags"), "flows": ("name", "flows"),
+              "triggers": ("name", "triggers"), "entry_points": ("ref", "entry point refs")}
+
+
+def _find_case_only_duplicates(document: dict) -> list[ValidationIssue]:
+    """Names that differ only in case, kept from before names ignored case (storage/names.py): each pair works, but
+    is easy to mix up, and the next save of either must choose a free name."""
+    issues = []
+    for kind, (key, words) in CASE_NOUNS.items():
+        groups: dict[str, list[str]] = {}
+        for element in document[kind]:
+            groups.setdefault(name_key(element[key]), []).append(element[key])
+        issues += [ValidationIssue(
+            code="names_differ_in_case", severity="warning", flow_id=None, node_ids=(), trigger_ids=(), flow_ids=(),
+            message=f"The {words} {' and '.join(repr(name) for name in names)} differ only in upper and lower case. "
+                    "Rename all but one: names ignore case, so saving one of them asks for a free name.")
+            for names in groups.values() if len(names) > 1]
     return issues

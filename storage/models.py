@@ -61,6 +61,8 @@ class CustomField(SQLModel, table=True):
     name: str = Field(sa_column=Column(sa.String, nullable=False, unique=True))
     type: str = "text"
     description: str = ""
+    # Whether a link's payload may write this field by its ID or name (entry point mappings always may).
+    links_may_set: bool = Field(default=True, sa_column=Column(sa.Boolean, nullable=False, server_default=sa.true()))
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -16,6 +16,7 @@ from runtime.values import coerce_value
 from storage.definitions import FieldChoice, fetch_row, load_choices, save_row
 from storage.flows import workspace_problems
 from storage.models import TRIGGER_EVENTS, Trigger
+from storage.names import check_name_shape, find_clash, load_taken
 from storage.workspace_io import ACTION_KEYS, CONDITION_OPS, FIELD_OPS
 
 ENTRY_EVENTS = ("contact_created", "entry_point_opened", "referred_new_contact", "referred_existing_contact")
@@ -26,8 +27,7 @@ VALUELESS_OPS = ("is_set", "is_not_set")
 
 def trigger_context(*, session: Session, trigger_id: int | None = None) -> dict:
     """The validation context of TriggerCreate / TriggerUpdate."""
-    names = {name.lower(): (row_id, name) for row_id, name in session.exec(select(Trigger.id, Trigger.name))}
-    return {"choices": load_choices(session=session), "taken": names, "editing_id": trigger_id}
+    return {"choices": load_choices(session=session), "taken": load_taken(session, "trigger"), "editing_id": trigger_id}
 
 
 class RuleInput(BaseModel):
@@ -186,12 +186,10 @@ class TriggerCreate(BaseModel):
     @classmethod
     def check_name(cls, value: str, info: ValidationInfo) -> str:
         value = value.strip()
-        if not value:
-            raise ValueError("Give the trigger a name.")
         context = info.context or {}
-        taken = context.get("taken", {}).get(value.lower())
-        if taken and taken[0] != context.get("editing_id"):
-            raise ValueError(f"Another trigger is already called '{taken[1]}'. Choose another name.")
+        if problem := check_name_shape("trigger", value) or find_clash("trigger", value, context.get("taken", {}),
+                                                                        context.get("editing_id")):
+            raise ValueError(problem)
         return value
 
     @field_validator("event")

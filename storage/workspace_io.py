@@ -14,18 +14,32 @@ Decisions where the brief was silent:
 - New elements get their ids planned up front, so a preview reports exactly the ids an import would give.
 - A flow document may be ``{}`` (the table default: an empty flow); otherwise it needs list ``nodes`` and ``edges``.
 - Unknown keys are problems, so that a misspelt key is never silently dropped.
+- Names follow the pages' rules (storage/names.py): the same shapes, no surrounding spaces, unique ignoring case in
+  the document. A name that differs from a workspace name only in case is a problem too, rather than a silent rename
+  (a field's or ref's spelling travels in links already sent).
+- Whole numbers (ids, positions, versions) are at most MAX_NUMBER, the largest a 32-bit integer column holds
+  (PostgreSQL's `integer`), so an imported id can never exhaust the ids a database hands out later; documents nest
+  at most MAX_DEPTH levels, and a deeper one is reported before anything walks it; so is text that cannot be
+  stored (a lone surrogate).
+- A field without `links_may_set` gets it off when a trigger or flow in the document counts with it or tests it
+  (runtime/counters.py), on otherwise.
+- `import_document` checks and plans in a read transaction and writes in bulk in a short write transaction, so live
+  opens keep flowing during a large import; if definitions changed in between, it plans again.
 """
 
 import json
 from collections.abc import Callable, Iterator
 from copy import deepcopy
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, SQLModel, select
 
+from runtime.counters import find_counter_fields
 from runtime.links import LinkError, check_entry_ref, match_whatsapp_text
+from storage.db import Database
 from storage.models import (
     FIELD_TYPES,
     REFERRAL_POLICIES,
@@ -38,6 +52,7 @@ from storage.models import (
     WorkspaceSettings,
     utcnow,
 )
+from storage.names import check_name_shape, collect_taken, name_key
 from storage.workspace import SettingsUpdate, get_settings, save_settings
 
 FORMAT = "referflow-workspace"
@@ -56,6 +71,9 @@ ACTION_KEYS = {
     "start_flow": ("flow_id",),
 }
 REFERENCE_KINDS = {"field_id": "fields", "tag_id": "tags", "flow_id": "flows", "entry_point_id": "entry_points"}
+MAX_NUMBER = 2_147_483_647
+MAX_DEPTH = 64
+PLAN_ATTEMPTS = 3
 
 Check = Callable[[str, object], str | None]
 
@@ -113,6 +131,8 @@ def export_workspace(*, session: Session) -> dict:
 def check_workspace(document: object, *, session: Session | None = None) -> list[str]:
     """Every problem in `document`, each naming the element at fault. With a session, references may also point at
     elements already in that workspace."""
+    if problem := _find_unstorable(document):
+        return [problem]
     problems = _check_envelope(document)
     if problems or not isinstance(document, dict):
         return problems
@@ -127,6 +147,8 @@ def check_workspace(document: object, *, session: Session | None = None) -> list
         problems += [problem for index, element in enumerate(elements)
                      for problem in _check_element(kind, index, element, known)]
         problems += _find_duplicates(kind, elements)
+        if session is not None:
+            problems += _find_case_clashes(session, kind, elements)
     return problems
 
 
@@ -135,14 +157,29 @@ def import_workspace(*, session: Session, document: dict) -> ImportReport:
 
     Raises WorkspaceImportError, before writing anything, when the document has problems. The caller commits.
     """
+    session.flush()
     plan = _plan_import(session, document)
-    for kind, rows in plan.rows.items():  # in KINDS order: what a foreign key points at is written first
-        for existing, values in rows:
-            _write_row(session, kind, existing, values)
-        session.flush()
-    if plan.settings is not None and plan.report.updated["settings"]:
-        save_settings(session=session, update=plan.settings)
+    _write_plan(session, plan)
+    session.expire_all()  # the rows were written past the ORM: what the session holds is read again
     return plan.report
+
+
+def import_document(*, database: Database, document: object) -> ImportReport:
+    """`import_workspace` in transactions of its own: the document is checked and the import planned in a read
+    transaction, then written in bulk in a short write transaction, so that live opens are not held up by a large
+    import. When definitions changed in between (another admin saved something), it plans again.
+
+    Raises WorkspaceImportError, before writing anything, when the document has problems."""
+    for _ in range(PLAN_ATTEMPTS):
+        with database.session() as session:
+            planned_at = _definitions_version(session)
+            plan = _plan_import(session, document)
+        with database.write_session() as session:
+            if _definitions_version(session) == planned_at:
+                _write_plan(session, plan)
+                return plan.report
+    with database.write_session() as session:  # definitions keep changing: plan while holding the write lock
+        return import_workspace(session=session, document=document)
 
 
 def preview_import(*, session: Session, document: dict) -> ImportReport:
@@ -169,14 +206,25 @@ def _check_name(key: str, value: object) -> str | None:
     return _check_text(key, value) or (None if value.strip() else f"{key} cannot be empty")
 
 
+def _named(noun: str) -> Check:
+    """The name rules of the builder's pages for a `noun` name (storage/names.py)."""
+    def check(key: str, value: object) -> str | None:
+        if problem := _check_text(key, value):
+            return problem
+        if value != value.strip():
+            return f"{key} {value!r} has spaces around it; write it as {value.strip()!r}"
+        return _lower_first(check_name_shape(noun, value))
+    return check
+
+
 def _check_flag(key: str, value: object) -> str | None:
     return None if isinstance(value, bool) else f"{key} must be true or false, not {_describe(value)}"
 
 
 def _check_whole(key: str, value: object, *, least: int = 0) -> str | None:
-    if _is_int(value) and value >= least:
+    if _is_int(value) and least <= value <= MAX_NUMBER:
         return None
-    return f"{key} must be a whole number of at least {least}, not {_show(value)}"
+    return f"{key} must be a whole number from {least} to {MAX_NUMBER:,}, not {_show(value)}"
 
 
 def _check_positive(key: str, value: object) -> str | None:
@@ -268,10 +316,11 @@ def _check_actions(key: str, value: object) -> str | None:
 
 KINDS = (
     _Kind("fields", "a field", CustomField, "name",
-          {"name": _check_name, "type": _one_of(FIELD_TYPES), "description": _check_text}),
-    _Kind("tags", "a tag", Tag, "name", {"name": _check_name, "description": _check_text}),
+          {"name": _named("field"), "type": _one_of(FIELD_TYPES), "description": _check_text,
+           "links_may_set": _check_flag}),
+    _Kind("tags", "a tag", Tag, "name", {"name": _named("tag"), "description": _check_text}),
     _Kind("flows", "a flow", Flow, "name",
-          {"name": _check_name, "draft": _check_flow_document, "published": _check_published,
+          {"name": _named("flow"), "draft": _check_flow_document, "published": _check_published,
            "version": _check_positive}),
     _Kind("entry_points", "an entry point", EntryPoint, "ref",
           {"name": _check_name, "ref": _check_ref, "active": _check_flag, "response_type": _one_of(RESPONSE_TYPES),
@@ -281,12 +330,13 @@ KINDS = (
            "referral_policy": _one_of(REFERRAL_POLICIES), "whatsapp_pattern": _check_pattern,
            "referrer_match": _one_of(REFERRER_MATCHES)}),
     _Kind("triggers", "a trigger", Trigger, "name",
-          {"name": _check_name, "event": _one_of(TRIGGER_EVENTS), "entry_point_id": _check_reference,
+          {"name": _named("trigger"), "event": _one_of(TRIGGER_EVENTS), "entry_point_id": _check_reference,
            "field_id": _check_reference, "tag_id": _check_reference, "conditions": _check_conditions,
            "actions": _check_actions, "once_per_contact": _check_flag, "enabled": _check_flag,
            "position": _check_whole}),
 )
 KINDS_BY_NAME = {kind.name: kind for kind in KINDS}
+NOUNS = {"fields": "field", "tags": "tag", "flows": "flow", "entry_points": "ref", "triggers": "trigger"}
 TOP_LEVEL_KEYS = ("format", "version", "settings", *KINDS_BY_NAME)
 
 
@@ -382,6 +432,7 @@ def _walk_references(value: object, path: str = "") -> Iterator[tuple[str, str, 
             yield from _walk_references(item, f"{path}[{index}]")
 
 
+@lru_cache(maxsize=4096)  # asked for every key of every element; documents repeat a handful of keys
 def _reference_kind(key: object) -> str | None:
     if not isinstance(key, str):
         return None
@@ -397,10 +448,59 @@ def _find_duplicates(kind: _Kind, elements: list) -> list[str]:
             continue
         for name in (kind.key, "id"):
             value = element.get(name)
-            if isinstance(value, str | int) and (first := first_seen.setdefault((name, value), index)) != index:
+            seen_as = name_key(value) if isinstance(value, str) else value
+            if isinstance(value, str | int) and (first := first_seen.setdefault((name, seen_as), index)) != index:
                 problems.append(f"{_label(kind, index, element)}: the {name} {_show(value)} is already used by "
-                                f"{kind.name}[{first}]")
+                                f"{kind.name}[{first}]" + (" (names ignore upper and lower case)"
+                                                           if value != elements[first].get(name) else ""))
     return problems
+
+
+def _find_case_clashes(session: Session, kind: _Kind, elements: list) -> list[str]:
+    """Names that differ from a workspace name only in case: importing them would make a second element that
+    differs only in case."""
+    column = getattr(kind.model, kind.key)
+    rows = session.exec(select(kind.model.id, column).order_by(kind.model.id)).all()
+    exact, taken = {name for _, name in rows}, collect_taken((row_id, name, name) for row_id, name in rows)
+    problems = []
+    for index, element in enumerate(elements):
+        name = element.get(kind.key) if isinstance(element, dict) else None
+        if isinstance(name, str) and name not in exact and (held := taken.get(name_key(name))):
+            noun = NOUNS[kind.name]
+            what = "the ref" if noun == "ref" else f"a {noun} called"
+            problems.append(f"{_label(kind, index, element)}: the workspace already has {what} {held[1]!r}, and "
+                            f"names ignore upper and lower case; write it as {held[1]!r} to update that one")
+    return problems
+
+
+def _find_unstorable(document: object) -> str | None:
+    """The first thing no check may walk or no database can store: nesting deeper than MAX_DEPTH, or text with a
+    lone surrogate (half of an emoji cut in two). Found without recursion, which a hostile document could exhaust."""
+    stack: list[tuple[object, int, str]] = [(document, 0, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if depth > MAX_DEPTH:
+            return (f"the document nests lists and objects more than {MAX_DEPTH} levels deep (at {path or 'the top'});"
+                    " a workspace never needs that many")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and not _storable(key):
+                    return f"{path or 'the document'} has a key with a character that cannot be stored: {key!r}"
+                stack.append((item, depth + 1, f"{path}.{key}" if path else str(key)))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1, f"{path}[{index}]") for index, item in enumerate(value))
+        elif isinstance(value, str) and not _storable(value):
+            return (f"{path} contains a character that cannot be stored (a lone surrogate, such as half of an emoji "
+                    f"cut in two): {value[:40]!r}")
+    return None
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # --- planning and writing -------------------------------------------------------------------------------------------
@@ -408,8 +508,11 @@ def _find_duplicates(kind: _Kind, elements: list) -> list[str]:
 @dataclass
 class _Plan:
     report: ImportReport
-    rows: dict[_Kind, list[tuple[SQLModel | None, dict]]]  # what changes: (the row to update or None, its values)
+    creates: dict[_Kind, list[dict]]  # every column of each new row
+    updates: dict[_Kind, list[dict]]  # the id and the changed columns of each updated row
     settings: SettingsUpdate | None
+    defaults: dict[_Kind, dict] = field(default_factory=dict)  # each kind's column defaults, made once
+    inserts: dict[_Kind, tuple[str, list[tuple]]] = field(default_factory=dict)  # creates as driver-level rows
 
 
 def _plan_import(session: Session, document: dict) -> _Plan:
@@ -424,11 +527,36 @@ def _plan_import(session: Session, document: dict) -> _Plan:
         matched[kind] = list(zip(elements, rows, targets, strict=True))
         report.ids[kind.name] = {element["id"]: target for element, target in zip(elements, targets, strict=True)
                                  if "id" in element}
+    counters = _counter_fields(document)
+    plan = _Plan(report, {kind: [] for kind in KINDS}, {kind: [] for kind in KINDS}, None,
+                 defaults={kind: kind.model().model_dump(exclude={"id"}) for kind in KINDS})
     # references can point forwards (an entry point's flow, a flow's entry point), so every id is known before remapping
-    plan = {kind: [change for element, row, target in matched[kind]
-                   if (change := _plan_row(kind, element, row, target, report))]
-            for kind in KINDS}
-    return _Plan(report, plan, _plan_settings(session, document, report))
+    for kind in KINDS:
+        for element, row, target in matched[kind]:
+            _plan_row(kind, element, row, target, counters, plan)
+    dialect = session.get_bind().dialect
+    plan.inserts = {kind: _driver_rows(kind.model.__table__, rows, dialect)
+                    for kind, rows in plan.creates.items() if rows}
+    plan.settings = _plan_settings(session, document, report)
+    return plan
+
+
+def _driver_rows(table: sa.Table, rows: list[dict], dialect: sa.Dialect) -> tuple[str, list[tuple]]:
+    """An INSERT and its rows as the database driver takes them (JSON as text, dates as stored), made before the
+    write transaction so that the write itself only hands them over."""
+    columns = [column for column in table.columns]
+    processors = [column.type.bind_processor(dialect) for column in columns]
+    statement = (f'INSERT INTO "{table.name}" ({", ".join(f"{chr(34)}{c.name}{chr(34)}" for c in columns)}) '
+                 f'VALUES ({", ".join("?" for _ in columns)})')
+    return statement, [tuple(process(row[column.name]) if process else row[column.name]
+                             for column, process in zip(columns, processors, strict=True)) for row in rows]
+
+
+def _counter_fields(document: dict) -> set[int]:
+    """Document ids of the fields the document's triggers and flows count with or test (links may not set them
+    unless the document says so)."""
+    flows = [(flow.get("name"), (flow.get("draft"), flow.get("published"))) for flow in document.get("flows", [])]
+    return set(find_counter_fields(flows, document.get("triggers", [])))
 
 
 def _match_rows(session: Session, kind: _Kind, elements: list[dict]) -> list[SQLModel | None]:
@@ -452,6 +580,10 @@ def _assign_ids(session: Session, kind: _Kind, elements: list[dict], matches: li
     for index, target in enumerate(targets):
         if target is None:
             targets[index], next_id = next_id, next_id + 1
+    if next_id - 1 > MAX_NUMBER and any(row is None for row in matches):
+        # only a workspace that imported a huge id before ids had a limit gets here
+        raise WorkspaceImportError([f"{kind.name}: this workspace already gave out ids above {MAX_NUMBER:,} (imported "
+                                    f"before ids had a limit), so new {kind.name} cannot get an id within it"])
     return targets
 
 
@@ -462,20 +594,58 @@ def _last_id_handed_out(session: Session, kind: _Kind) -> int:
     return session.execute(statement, {"name": kind.model.__tablename__}).scalar() or 0
 
 
-def _plan_row(kind: _Kind, element: dict, existing: SQLModel | None, target: int,
-              report: ImportReport) -> tuple[SQLModel | None, dict] | None:
-    """Record the element's outcome in the report; return the write it needs, or None when it is unchanged."""
-    values = _remap({key: element[key] if key in element else _default(kind, key) for key in kind.checks},
-                    report.ids)
-    if existing is None:
-        outcome = report.created
-    elif any(getattr(existing, key) != value for key, value in values.items()):
-        outcome = report.updated
-    else:
+def _plan_row(kind: _Kind, element: dict, existing: SQLModel | None, target: int, counters: set[int],
+              plan: _Plan) -> None:
+    """Record the element's outcome in the report and the write it needs, if any."""
+    report = plan.report
+    defaults = plan.defaults[kind]
+    values = _remap({key: element[key] if key in element else defaults[key] for key in kind.checks}, report.ids)
+    if kind.name == "fields" and "links_may_set" not in element:
+        values["links_may_set"] = element.get("id") not in counters
+    changed = {key: value for key, value in values.items()
+               if existing is None or getattr(existing, key) != value}
+    if existing is not None and not changed:
         report.unchanged[kind.name].append(element[kind.key])
-        return None
-    outcome[kind.name].append(element[kind.key])
-    return existing, values | {"id": target}
+        return
+    (report.created if existing is None else report.updated)[kind.name].append(element[kind.key])
+    stamps = _stamp_flow(existing, values) if kind.model is Flow else {}
+    if existing is None:
+        plan.creates[kind].append(defaults | values | stamps | {"id": target})
+    else:
+        plan.updates[kind].append(changed | stamps | {"id": target})
+
+
+def _stamp_flow(existing: Flow | None, values: dict) -> dict:
+    stamps: dict = {"updated_at": utcnow()}
+    if existing is None or existing.published != values["published"]:
+        published = values["published"] is not None
+        stamps |= {"published_version": values["version"] if published else None,
+                   "published_at": utcnow() if published else None}
+    return stamps
+
+
+def _write_plan(session: Session, plan: _Plan) -> None:
+    """The planned writes in bulk (one executemany per kind and set of changed columns), in KINDS order: what a
+    foreign key points at is written first."""
+    for kind in KINDS:
+        table = kind.model.__table__
+        if kind in plan.inserts:
+            statement, rows = plan.inserts[kind]
+            session.connection().exec_driver_sql(statement, rows)
+        by_columns: dict[tuple[str, ...], list[dict]] = {}
+        for row in plan.updates[kind]:
+            by_columns.setdefault(tuple(sorted(key for key in row if key != "id")), []).append(
+                {f"new_{key}": value for key, value in row.items()})
+        for columns, rows in by_columns.items():
+            statement = sa.update(table).where(table.c.id == sa.bindparam("new_id")).values(
+                {column: sa.bindparam(f"new_{column}") for column in columns})
+            session.execute(statement, rows)
+    if plan.settings is not None and plan.report.updated["settings"]:
+        save_settings(session=session, update=plan.settings)
+
+
+def _definitions_version(session: Session) -> int:
+    return session.execute(sa.text("SELECT version FROM definitions_version WHERE id = 1")).scalar() or 0
 
 
 def _remap(value: object, ids: dict[str, dict[int, int]]) -> object:
@@ -504,23 +674,6 @@ def _plan_settings(session: Session, document: dict, report: ImportReport) -> Se
     return update
 
 
-def _write_row(session: Session, kind: _Kind, existing: SQLModel | None, values: dict) -> None:
-    row = existing if existing is not None else kind.model()
-    if isinstance(row, Flow):
-        _stamp_flow(row, values, is_new=existing is None)
-    for key, value in values.items():
-        setattr(row, key, value)
-    session.add(row)
-
-
-def _stamp_flow(flow: Flow, values: dict, *, is_new: bool) -> None:
-    flow.updated_at = utcnow()
-    if is_new or flow.published != values["published"]:
-        published = values["published"] is not None
-        flow.published_version = values["version"] if published else None
-        flow.published_at = utcnow() if published else None
-
-
 # --- small helpers ----------------------------------------------------------------------------------------------------
 
 def _elements(document: dict, kind: _Kind) -> list:
@@ -537,10 +690,6 @@ def _label(kind: _Kind, index: int, element: object) -> str:
 
 def _is_required(kind: _Kind, key: str) -> bool:
     return kind.model.model_fields[key].is_required()
-
-
-def _default(kind: _Kind, key: str) -> object:
-    return kind.model.model_fields[key].get_default(call_default_factory=True)
 
 
 def _is_int(value: object) -> bool:

@@ -78,6 +78,27 @@ async def test_rename_field_and_type_is_locked_once_contacts_have_values(demo: P
     assert fields[1] == ("points", "number") and fields[2] == ("coupon_code", "number")
 
 
+async def test_whether_links_may_set_a_field_is_shown_and_edited(demo: Path, admin: User) -> None:
+    await admin.open("/fields")
+    points = {getattr(child, "text", None) for child in next(iter(admin.find(marker="field-links-1").elements))
+              .descendants()}
+    plan = {getattr(child, "text", None) for child in next(iter(admin.find(marker="field-links-3").elements))
+            .descendants()}
+    assert "Not allowed" in points and "Allowed" in plan
+    admin.find(marker="edit-field-3").click()
+    await admin.should_see("Links may set this field")
+    await admin.should_see("A link can fill this field by naming its ID or name, e.g. giveaway2025--plan--5.")
+    assert value_of(admin, "field-links-may-set") is True
+    admin.find(marker="field-links-may-set").click()
+    admin.find(marker="save-field").click()
+    await admin.should_see("Field 'plan' saved (ID 3).")
+    database = open_database(url=f"sqlite:///{demo}")
+    with database.session() as session:
+        allowed = {row.name: row.links_may_set for row in list_fields(session=session)}
+    database.dispose()
+    assert allowed == {"referral_points": False, "coupon_code": True, "plan": False, "seats": True}
+
+
 async def test_delete_field_lists_what_uses_it_and_the_values_lost(demo: Path, admin: User) -> None:
     await admin.open("/fields")
     admin.find(marker="delete-field-1").click()

@@ -228,7 +228,7 @@ async def test_the_flow_is_renamed_in_the_header(admin: User, app_database: AppD
     await admin.open(f"/flows/{flow_id}")
     admin.find(marker="flow-name").clear().type("Check reward").trigger("keydown.enter")
     name = admin.find(marker="flow-name").elements.pop()
-    assert name.error == "A flow called 'Check reward' already exists; choose another name."
+    assert name.error == "There is already a flow called 'Check reward' (names ignore upper and lower case)."
     assert stored(app_database, flow_id).name == "Share"
     admin.find(marker="flow-name").clear().type("Share your link").trigger("blur")
     await admin.should_see("Renamed to 'Share your link'.")

@@ -106,7 +106,7 @@ async def test_rename_keeps_a_taken_name_to_fix(admin: User, demo: Database) -> 
     await admin.should_see(marker="name-dialog")
     admin.find(marker="flow-name").clear().type("Check reward")
     admin.find(marker="save-name").click()
-    await admin.should_see("A flow called 'Check reward' already exists; choose another name.")
+    await admin.should_see("There is already a flow called 'Check reward' (names ignore upper and lower case).")
     assert admin.find(marker="flow-name").elements.pop().value == "Check reward"
     admin.find(marker="flow-name").clear().type("Share your link")
     admin.find(marker="save-name").click()

@@ -106,7 +106,7 @@ async def test_edit_reorder_and_delete_a_trigger(demo: Path, admin: User) -> Non
     await admin.should_not_see(marker="action-2-type")
     admin.find(marker="trigger-name").clear().type("Referred an EXISTING contact")
     admin.find(marker="save-trigger").click()
-    await admin.should_see("Another trigger is already called 'Referred an existing contact'.")
+    await admin.should_see("There is already a trigger called 'Referred an existing contact'")
     admin.find(marker="trigger-name").clear().type("Welcome the referrer")
     admin.find(marker="save-trigger").click()
     await admin.should_see("Trigger 'Welcome the referrer' saved.")

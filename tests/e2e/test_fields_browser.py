@@ -43,6 +43,18 @@ def test_delete_dialog_lists_what_uses_the_field(admin_page: Page, live_app: Liv
     expect(dialog).to_be_hidden()
 
 
+def test_the_field_dialog_says_whether_links_may_set_the_field(admin_page: Page, live_app: LiveApp) -> None:
+    admin_page.goto(f"{live_app.url}/fields")
+    expect(admin_page.get_by_text("Not allowed", exact=True)).to_be_visible()  # referral_points
+    admin_page.get_by_role("button", name="Edit referral_points").click()
+    dialog = admin_page.locator(".q-dialog")
+    switch = dialog.get_by_role("switch", name="Links may set this field")
+    expect(switch).to_have_attribute("aria-checked", "false")
+    expect(dialog.get_by_text("giveaway2025--referral_points--5")).to_be_visible()
+    admin_page.wait_for_timeout(400)  # let the dialog finish opening before the picture
+    picture(admin_page, "field-links-may-set")
+
+
 def picture(page: Page, name: str) -> None:
     page.evaluate("window.scrollTo(0, 0)")  # the fixed header and drawer are drawn where the page is scrolled to
     screenshot(page, name)

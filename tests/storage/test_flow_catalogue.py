@@ -75,8 +75,9 @@ def test_publishing_the_edited_draft_makes_it_published_again(demo: Database) ->
     ("", "Give the flow a name."),
     ("   ", "Give the flow a name."),
     ("x" * 81, "Keep the flow name under 80 characters."),
-    ("Share", "A flow called 'Share' already exists; choose another name."),
-    (" Share ", "A flow called 'Share' already exists; choose another name."),
+    ("Share", "There is already a flow called 'Share' (names ignore upper and lower case)."),
+    (" Share ", "There is already a flow called 'Share' (names ignore upper and lower case)."),
+    ("sHARE", "There is already a flow called 'Share' (names ignore upper and lower case)."),
 ])
 def test_names_must_be_given_short_and_free(demo: Database, name: str, message: str) -> None:
     with demo.write_session() as session, pytest.raises(FlowError) as caught:

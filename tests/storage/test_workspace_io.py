@@ -4,9 +4,12 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlmodel import Session, func, select
 
 from storage.db import Database, open_database
+from storage.definitions import FieldCreate, create_field
 from storage.models import (
     Contact,
     ContactTag,
@@ -228,8 +231,8 @@ BROKEN = [
     pytest.param(("fields", 1, "type"), "integer", "fields[1] ('coupon_code'): type 'integer' is not one of text, "
                  "number, boolean, date, datetime, json", id="field type"),
     pytest.param(("fields", 0, "name"), DELETE, "fields[0]: 'name' is missing", id="missing key"),
-    pytest.param(("fields", 0, "id"), 0, "fields[0] ('referral_points'): id must be a whole number of at least 1, "
-                 "not 0", id="bad id"),
+    pytest.param(("fields", 0, "id"), 0, "fields[0] ('referral_points'): id must be a whole number from 1 to "
+                 "2,147,483,647, not 0", id="bad id"),
     pytest.param(("fields", 3, "name"), "plan", "fields[3] ('plan'): the name 'plan' is already used by fields[2]",
                  id="duplicate field name"),
     pytest.param(("tags", 1, "name"), "giveaway", "tags[1] ('giveaway'): the name 'giveaway' is already used by "
@@ -309,3 +312,141 @@ def edit(document: dict, path: tuple, value: object) -> object:
     else:
         target[last] = value
     return document
+
+
+# --- hostile documents (issue 10, item 7): reported problems, never crashes ------------------------------------------
+
+def nested(depth: int) -> object:
+    value: object = "deep"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+HOSTILE = [
+    pytest.param(("fields", 0, "id"), 2**63, "fields[0] ('referral_points'): id must be a whole number from 1 to "
+                 "2,147,483,647, not 9223372036854775808", id="id of 2^63"),
+    pytest.param(("fields", 0, "id"), 2**63 - 1, "fields[0] ('referral_points'): id must be a whole number from 1 "
+                 "to 2,147,483,647, not 9223372036854775807", id="largest sqlite id"),
+    pytest.param(("triggers", 0, "position"), 2**64, "triggers[0] ('Referred a new contact'): position must be a "
+                 "whole number from 0 to 2,147,483,647, not 18446744073709551616", id="position of 2^64"),
+    pytest.param(("flows", 0, "version"), 2**63, "flows[0] ('Share'): version must be a whole number from 1 to "
+                 "2,147,483,647, not 9223372036854775808", id="version of 2^63"),
+    pytest.param(("flows", 0, "draft", "nodes", 1, "data", "text"), nested(350), "the document nests lists and "
+                 "objects more than 64 levels deep (at flows[0].draft.nodes[1].data.text", id="350 levels of nesting"),
+    pytest.param(("fields", 1, "description"), "Cut emoji \ud83d", "fields[1].description contains a character that "
+                 "cannot be stored (a lone surrogate, such as half of an emoji cut in two): 'Cut emoji \\ud83d'",
+                 id="lone surrogate"),
+    pytest.param(("fields", 2, "name"), "42", "fields[2] ('42'): a field name cannot be only digits", id="digits name"),
+    pytest.param(("fields", 2, "name"), " plan", "fields[2] (' plan'): name ' plan' has spaces around it; write it "
+                 "as 'plan'", id="name with spaces"),
+    pytest.param(("tags", 1, "name"), "rewarded ", "tags[1] ('rewarded '): name 'rewarded ' has spaces around it",
+                 id="tag name with spaces"),
+    pytest.param(("fields", 3, "name"), "Plan", "fields[3] ('Plan'): the name 'Plan' is already used by fields[2] "
+                 "(names ignore upper and lower case)", id="case-only duplicate field"),
+    pytest.param(("tags", 1, "name"), "Giveaway", "tags[1] ('Giveaway'): the name 'Giveaway' is already used by "
+                 "tags[0] (names ignore upper and lower case)", id="case-only duplicate tag"),
+    pytest.param(("flows", 1, "name"), "share", "flows[1] ('share'): the name 'share' is already used by flows[0] "
+                 "(names ignore upper and lower case)", id="case-only duplicate flow"),
+    pytest.param(("triggers", 1, "name"), "referred a NEW contact", "triggers[1] ('referred a NEW contact'): the name "
+                 "'referred a NEW contact' is already used by triggers[0]", id="case-only duplicate trigger"),
+    pytest.param(("entry_points", 1), {"id": 2, "name": "Copy", "ref": "GiveAway2025"}, "entry_points[1] (ref "
+                 "'GiveAway2025'): the ref 'GiveAway2025' is already used by entry_points[0] (names ignore upper and "
+                 "lower case)", id="case-only duplicate ref"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "expected"), HOSTILE)
+def test_a_hostile_document_is_a_reported_problem(database: Database, path: tuple, value: object,
+                                                  expected: str) -> None:
+    document = edit(load_fixture(), path, value)
+    with pytest.raises(WorkspaceImportError) as refused:
+        import_document(database, document)
+    assert any(expected in problem for problem in refused.value.problems), refused.value.problems
+    assert set(count_rows(database).values()) == {0}
+    with database.session() as session:
+        assert check_workspace(document, session=session) == refused.value.problems
+        with pytest.raises(WorkspaceImportError):
+            preview_import(session=session, document=document)
+
+
+def test_a_name_that_differs_from_the_workspace_only_in_case_is_refused(database: Database) -> None:
+    import_document(database, load_fixture())
+    document = load_fixture()
+    document["flows"][0]["name"] = "SHARE"
+    document["entry_points"][0]["ref"] = "Giveaway2025"
+    with pytest.raises(WorkspaceImportError) as refused:
+        import_document(database, document)
+    assert refused.value.problems == [
+        "flows[0] ('SHARE'): the workspace already has a flow called 'Share', and names ignore upper and lower case; "
+        "write it as 'Share' to update that one",
+        "entry_points[0] (ref 'Giveaway2025'): the workspace already has the ref 'giveaway2025', and names ignore "
+        "upper and lower case; write it as 'giveaway2025' to update that one",
+    ]
+    assert [flow.name for flow in list_flows_of(database)] == ["Share", "Check reward"]
+
+
+def list_flows_of(database: Database) -> list[Flow]:
+    with database.session() as session:
+        return list(session.exec(select(Flow).order_by(Flow.id)))
+
+
+def test_a_field_id_at_the_database_limit_is_refused_so_new_fields_can_still_be_created(database: Database) -> None:
+    document = {"format": FORMAT, "version": FORMAT_VERSION, "fields": [{"id": 2**63 - 1, "name": "huge"}]}
+    with pytest.raises(WorkspaceImportError, match="id must be a whole number from 1 to 2,147,483,647"):
+        import_document(database, document)
+    with database.write_session() as session:
+        field = create_field(session=session, data=FieldCreate(name="visits", type="number"))
+    assert (field.id, field.name) == (1, "visits")
+
+
+def test_a_workspace_holding_a_huge_id_from_before_the_limit_gets_a_problem_not_a_crash(database: Database) -> None:
+    add_all(database, Tag(id=2**63 - 1, name="huge"))
+    document = {"format": FORMAT, "version": FORMAT_VERSION, "tags": [{"name": "new"}, {"name": "huge"}]}
+    with pytest.raises(WorkspaceImportError) as refused:
+        import_document(database, document)
+    assert refused.value.problems == ["tags: this workspace already gave out ids above 2,147,483,647 (imported before "
+                                      "ids had a limit), so new tags cannot get an id within it"]
+
+
+def test_import_document_writes_in_one_short_transaction_after_planning(database: Database) -> None:
+    """The CLI's and the Settings page's import: checked and planned outside the write, then written in bulk."""
+    from storage.workspace_io import import_document as import_outside
+
+    report = import_outside(database=database, document=load_fixture())
+    assert report.created["fields"] == ["referral_points", "coupon_code", "plan", "seats"]
+    assert export(database)["fields"][0] | {"id": 1} == {
+        "id": 1, "name": "referral_points", "type": "number", "description": load_fixture()["fields"][0].get(
+            "description", ""), "links_may_set": False}
+    assert import_outside(database=database, document=load_fixture()).changed is False
+    with pytest.raises(WorkspaceImportError, match="cannot be only digits"):
+        import_outside(database=database, document=edit(load_fixture(), ("fields", 2, "name"), "42"))
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12)
+KEYS = st.sampled_from(["id", "name", "type", "ref", "event", "draft", "published", "version", "actions",
+                        "conditions", "position", "field_id", "payload_mapping", "links_may_set", "description"])
+NUMBER = st.integers(min_value=-2, max_value=9) | st.integers(min_value=2**62, max_value=2**70)
+ELEMENT = st.dictionaries(KEYS, JSON | NUMBER, max_size=6)
+NAME = st.text(alphabet="abcAB _7\ud800", min_size=1, max_size=6)
+TAG = st.fixed_dictionaries({"name": NAME}, optional={"id": NUMBER, "description": JSON})
+FLOW = st.fixed_dictionaries({"name": NAME}, optional={"id": NUMBER, "version": NUMBER})
+ANY_SECTIONS = st.dictionaries(st.sampled_from(["fields", "tags", "flows", "entry_points", "triggers"]),
+                               st.lists(ELEMENT, max_size=3) | JSON, max_size=5)
+NEAR_VALID = st.fixed_dictionaries({}, optional={  # checks pass often, so that writes happen too
+    "tags": st.lists(TAG, max_size=3, unique_by=lambda tag: tag["name"].lower()),
+    "flows": st.lists(FLOW, max_size=3, unique_by=lambda flow: flow["name"].lower())})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sections=ANY_SECTIONS | NEAR_VALID)
+def test_any_document_is_imported_or_refused_with_problems_never_a_crash(database: Database,
+                                                                        sections: dict) -> None:
+    document = {"format": FORMAT, "version": FORMAT_VERSION, **sections}
+    try:
+        import_document(database, document)
+    except WorkspaceImportError as error:
+        assert error.problems and all(isinstance(problem, str) for problem in error.problems)
