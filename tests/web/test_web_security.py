@@ -1,0 +1,104 @@
+"""Client addresses behind trusted proxies, same-site redirect targets, and which paths may be framed."""
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from builder import web_security
+from builder.web_security import (
+    PUBLIC_AREAS,
+    WebSettings,
+    client_address,
+    install_security_headers,
+    is_https,
+    parse_secure_cookies,
+    parse_trusted_proxies,
+    public_area,
+    register_public,
+    safe_redirect_target,
+)
+
+PROXIES = WebSettings(trusted_proxies=parse_trusted_proxies("10.0.0.0/8, 127.0.0.1, ::1"))
+
+
+def scope(peer: str, *headers: tuple[str, str], scheme: str = "http") -> dict:
+    return {"type": "http", "client": (peer, 5000), "scheme": scheme,
+            "headers": [(name.lower().encode(), value.encode()) for name, value in headers]}
+
+
+@pytest.mark.parametrize(("peer", "headers", "expected"), [
+    ("203.0.113.5", [("X-Forwarded-For", "1.2.3.4")], "203.0.113.5"),  # a stranger's header means nothing
+    ("127.0.0.1", [], "127.0.0.1"),
+    ("127.0.0.1", [("X-Forwarded-For", "198.51.100.7")], "198.51.100.7"),
+    ("127.0.0.1", [("X-Forwarded-For", "6.6.6.6, 198.51.100.7, 10.2.3.4")], "198.51.100.7"),  # forged left part
+    ("127.0.0.1", [("X-Forwarded-For", "6.6.6.6"), ("X-Forwarded-For", "198.51.100.7")], "198.51.100.7"),
+    ("127.0.0.1", [("X-Forwarded-For", "garbage, 10.0.0.9")], "10.0.0.9"),
+    ("127.0.0.1", [("X-Forwarded-For", "198.51.100.7:443")], "198.51.100.7"),
+    ("::1", [("Forwarded", 'for="[2001:db8::7]:4711";proto=https')], "2001:db8::7"),
+    ("127.0.0.1", [("Forwarded", "for=6.6.6.6, for=192.0.2.60;by=10.0.0.1")], "192.0.2.60"),
+    ("127.0.0.1", [("Forwarded", "for=unknown")], "127.0.0.1"),
+])
+def test_client_address(peer: str, headers: list, expected: str) -> None:
+    assert client_address(scope(peer, *headers), PROXIES) == expected
+
+
+def test_https_is_believed_only_from_a_trusted_proxy() -> None:
+    assert is_https(scope("203.0.113.5", scheme="https"), PROXIES)
+    assert not is_https(scope("203.0.113.5", ("X-Forwarded-Proto", "https")), PROXIES)
+    assert is_https(scope("10.0.0.1", ("X-Forwarded-Proto", "https")), PROXIES)
+    assert is_https(scope("10.0.0.1", ("Forwarded", "for=192.0.2.1;proto=https")), PROXIES)
+    assert not is_https(scope("10.0.0.1", ("X-Forwarded-Proto", "http")), PROXIES)
+
+
+def test_settings_are_explained_when_wrong() -> None:
+    with pytest.raises(ValueError, match=r"REFERFLOW_TRUSTED_PROXIES: 'proxy\.local' is not an IP address"):
+        parse_trusted_proxies("10.0.0.1, proxy.local")
+    with pytest.raises(ValueError, match="REFERFLOW_SECURE_COOKIES: 'maybe' is not understood"):
+        parse_secure_cookies("maybe")
+    assert parse_secure_cookies(None) is None
+    assert parse_secure_cookies(" 1 ") is True
+
+
+@pytest.mark.parametrize("target", [
+    "/\\example.org/", "/\t/example.org/", "/\\\\example.org", "//example.org", "///example.org",
+    "https://example.org", "http:/example.org", "javascript:alert(1)", "/\n/example.org", " /x", "example.org",
+    "/\u3000/example.org", "", None,
+])
+def test_only_same_site_paths_are_redirect_targets(target: str | None) -> None:
+    assert safe_redirect_target(target) == "/"
+
+
+@pytest.mark.parametrize("target", ["/", "/flows/12", "/entry-points?tab=links", "/flows/%C2%B2", "/%5Cexample.org",
+                                    "/a/./b"])
+def test_local_paths_are_kept(target: str) -> None:
+    assert safe_redirect_target(target) == target
+
+
+@pytest.fixture
+def webchat_area():
+    register_public("/chat-example", framable=True)
+    yield
+    del PUBLIC_AREAS["/chat-example"]
+
+
+async def test_a_framable_public_area_may_be_embedded_while_admin_pages_may_not(webchat_area) -> None:
+    assert public_area("/chat-example/widget") is not None
+    assert public_area("/chat-examples") is None  # a prefix covers what lies below it, not look-alikes
+    assert public_area("/flows") is None
+    app = Starlette(routes=[Route("/{path:path}", lambda request: PlainTextResponse("hi"))])
+    install_security_headers(app, WebSettings())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as client:
+        chat = (await client.get("/chat-example/widget")).headers
+        admin = (await client.get("/flows")).headers
+    assert "frame-ancestors *" in chat["content-security-policy"]
+    assert "x-frame-options" not in chat
+    assert chat["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in admin["content-security-policy"]
+    assert admin["x-frame-options"] == "DENY"
+
+
+def test_public_paths_must_be_local() -> None:
+    with pytest.raises(ValueError):
+        web_security.register_public("//evil")
