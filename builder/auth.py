@@ -61,7 +61,7 @@ def complete_login(request: Request, ticket: str = "") -> RedirectResponse:
     with database().write_session() as session:
         redeemed = redeem_login_ticket(session=session, ticket=ticket, browser_id=browser_id)
     if redeemed is None:
-        return RedirectResponse("/login", status_code=303)
+        return RedirectResponse("/login?incomplete=1", status_code=303)
     token, target = redeemed
     request.session["id"] = str(uuid.uuid4())  # a fresh NiceGUI browser id: pre-login user storage is left behind
     response = RedirectResponse(safe_redirect_target(target), status_code=303)
@@ -99,7 +99,7 @@ async def _delete_soon(client: Client) -> None:
         client.delete()
 
 
-def create(request: Request, redirect_to: str = "/") -> None:
+def create(request: Request, redirect_to: str = "/", incomplete: str = "") -> None:
     redirect_to = safe_redirect_target(redirect_to)
     if _signed_in(request.cookies.get(SESSION_COOKIE)):
         ui.navigate.to(redirect_to)
@@ -117,7 +117,7 @@ def create(request: Request, redirect_to: str = "/") -> None:
         if first_start:
             _setup_form(browser_id, redirect_to)
         else:
-            _login_form(client, browser_id, redirect_to)
+            _login_form(client, browser_id, redirect_to, INCOMPLETE if incomplete else "")
 
 
 def _setup_form(browser_id: str, redirect_to: str) -> None:
@@ -141,10 +141,14 @@ def _setup_form(browser_id: str, redirect_to: str) -> None:
     ui.button("Create password and sign in", on_click=save).classes("w-full").mark("create-password")
 
 
-def _login_form(client: str, browser_id: str, redirect_to: str) -> None:
+INCOMPLETE = ("That sign-in did not go through: it took longer than a minute, or this browser did not keep the "
+              "site's cookies (with REFERFLOW_SECURE_COOKIES=1 browsers keep them over https only). Sign in again.")
+
+
+def _login_form(client: str, browser_id: str, redirect_to: str, problem: str = "") -> None:
     ui.label("Sign in to manage your bot.").classes("text-slate-600")
     password = ui.input("Admin password", password=True, password_toggle_button=True).classes("w-full").mark("password")
-    error = ui.label().classes("text-negative text-sm").mark("login-error")
+    error = ui.label(problem).classes("text-negative text-sm").mark("login-error")
 
     async def submit() -> None:
         result = await run.io_bound(_attempt, client, password.value or "")

@@ -69,6 +69,7 @@ def ensure_admin_account(*, session: Session, password: str | None = None, stora
         account.storage_secret = storage_secret
     if password and not (account.password_hash and verify_password(password, account.password_hash)):
         account.password_hash = hash_password(password)
+        _end_all_sessions(session)  # a new password: whoever was signed in with the old one is out
     session.add(account)
     session.flush()
     return account.storage_secret
@@ -82,8 +83,13 @@ def admin_password_is_set(*, session: Session) -> bool:
 def set_admin_password(*, session: Session, password: str) -> None:
     account = session.get(AdminAccount, 1) or AdminAccount(storage_secret=secrets.token_urlsafe(32))
     account.password_hash = hash_password(password)
+    _end_all_sessions(session)
     session.add(account)
     session.flush()
+
+
+def _end_all_sessions(session: Session) -> None:
+    session.execute(sa.delete(AdminSession))
 
 
 def attempt_login(*, session: Session, client: str, password: str, now: datetime | None = None) -> LoginResult:

@@ -70,6 +70,8 @@ async def test_a_login_ticket_works_once_and_only_in_its_own_browser(app_env, us
         await stranger.get("/login")
         assert await lands_on(stranger, ticket_url) == "/login"
         assert "referflow_session" not in stranger.cookies
+    await user.open(ticket_url.replace("/login/complete", "/login").replace("ticket", "incomplete"))
+    await user.should_see(marker="navigation", retries=50)  # the admin's own session was not touched by that
     async with another_browser(httpx.Cookies(user.http_client.cookies)) as same_browser:
         del same_browser.cookies["referflow_session"]
         assert await lands_on(same_browser, ticket_url) == "/login"  # already used
@@ -203,3 +205,29 @@ async def test_https_claimed_by_an_untrusted_peer_is_not_believed(app_env, user:
     user.http_client.headers["X-Forwarded-Proto"] = "https"
     response = await user.http_client.get("/login")
     assert "secure" not in response.headers["set-cookie"].lower().split("; ")
+
+
+async def test_an_incomplete_sign_in_says_why(app_env, user: User) -> None:
+    await user.open("/login/complete?ticket=made-up")
+    await user.should_see("That sign-in did not go through: it took longer than a minute", retries=50)
+    await user.should_not_see(marker="navigation")
+
+
+@pytest.fixture
+def old_session(app_env) -> str:
+    """The session of an admin who signed in with an older password, before REFERFLOW_ADMIN_PASSWORD changed it."""
+    from storage.auth import ensure_admin_account, issue_login_ticket, redeem_login_ticket
+    from storage.db import open_database
+
+    database = open_database(url=f"sqlite:///{app_env}")
+    with database.write_session() as session:
+        ensure_admin_account(session=session, password="the-old-password")
+        ticket = issue_login_ticket(session=session, browser_id="b", redirect_to="/")
+        token, _ = redeem_login_ticket(session=session, ticket=ticket, browser_id="b")
+    database.dispose()
+    return token
+
+
+async def test_a_new_admin_password_signs_out_old_sessions(old_session: str, user: User) -> None:
+    user.http_client.cookies.set("referflow_session", old_session, domain="test.local")
+    assert await lands_on(user.http_client, "/settings") == "/login"
