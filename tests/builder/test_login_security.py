@@ -1,12 +1,14 @@
 """The admin login as an attacker tries it: copied cookies, replayed tickets, forwarded headers, many addresses,
 and the security headers of every response (issue 10, items 9, 10 and 11)."""
 
+import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from nicegui import core
+from nicegui import Client, core
 from nicegui.testing import User
 
 import storage.auth
@@ -60,6 +62,21 @@ async def test_a_cookie_copied_before_log_out_stays_dead_after_the_next_sign_in(
         await admin.should_see(marker="navigation", retries=50)
         assert await lands_on(attacker, "/settings") == "/login"
     assert await lands_on(admin.http_client, "/settings") == "/settings"
+
+
+async def test_log_out_closes_pages_opened_with_a_copy_of_the_cookie(admin: User) -> None:
+    """A page already open in another browser with a copied cookie stops taking events once the admin logs out."""
+    async with another_browser(httpx.Cookies(admin.http_client.cookies)) as attacker:
+        page = await attacker.get("/settings")
+    client_id = re.search(r"'client_id': '([0-9a-f-]+)'", page.text).group(1)
+    assert client_id in Client.instances
+    admin.find(marker="logout").click()
+    await admin.should_see("Sign in to manage your bot.", retries=50)
+    for _ in range(40):
+        if client_id not in Client.instances:
+            break
+        await asyncio.sleep(0.1)
+    assert client_id not in Client.instances
 
 
 async def test_a_login_ticket_works_once_and_only_in_its_own_browser(app_env, user: User) -> None:

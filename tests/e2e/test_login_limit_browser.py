@@ -5,7 +5,7 @@ Its own module, because it locks the browser's address out of the app it runs ag
 from playwright.sync_api import Page, expect
 
 from tests.conftest import ADMIN_PASSWORD
-from tests.e2e.conftest import LiveApp
+from tests.e2e.conftest import LiveApp, screenshot
 
 
 def test_a_forged_forwarded_for_does_not_lift_the_lock(page: Page, live_app: LiveApp) -> None:
@@ -22,5 +22,6 @@ def test_a_forged_forwarded_for_does_not_lift_the_lock(page: Page, live_app: Liv
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_text("Too many wrong passwords. Try again in 10 minutes.")).to_be_visible()
     page.wait_for_timeout(500)
+    screenshot(page, "login-locked")
     expect(page.get_by_text("Log out")).to_have_count(0)
     assert page.url.startswith(f"{live_app.url}/login")

@@ -64,6 +64,19 @@ def test_a_signed_in_admin_is_never_sent_off_site(admin_page: Page, live_app: Li
     admin_page.wait_for_url(f"{live_app.url}/fields")
 
 
+def test_log_out_sends_the_other_tabs_of_the_session_to_the_login(admin_page: Page, live_app: LiveApp) -> None:
+    other = admin_page.context.new_page()
+    other.goto(f"{live_app.url}/fields")
+    expect(other.get_by_text("Log out")).to_be_visible()
+    admin_page.get_by_role("button", name="Log out").click()
+    expect(admin_page.get_by_text("Sign in to manage your bot.")).to_be_visible()
+    expect(other.get_by_text("Sign in to manage your bot.")).to_be_visible()
+    other.goto(f"{live_app.url}/login/complete?ticket=an-old-one")
+    expect(other.get_by_text("That sign-in did not go through")).to_be_visible()
+    screenshot(other, "login-incomplete")
+    other.close()
+
+
 def test_admin_pages_cannot_be_framed_by_another_site(page: Page, live_app: LiveApp, httpserver: HTTPServer) -> None:
     """A customer's site (another origin) embeds a page of its own, which shows, and the admin login, which must not."""
     httpserver.expect_request("/own").respond_with_data("<p>the customer's own page</p>", content_type="text/html")
