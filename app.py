@@ -22,6 +22,7 @@ class Config:
     storage_secret: str | None = None
     seed_demo: bool = True
     trusted_proxies: str = ""  # REFERFLOW_TRUSTED_PROXIES: whose X-Forwarded-For / Forwarded headers are believed
+    forwarded_header: str = "x-forwarded-for"  # REFERFLOW_FORWARDED_HEADER: the one the proxies write, or forwarded
     secure_cookies: str = "auto"  # REFERFLOW_SECURE_COOKIES: 1, 0, or auto (Secure when the request is HTTPS)
 
 
@@ -40,6 +41,7 @@ def load_config(args: argparse.Namespace | None = None) -> Config:
         storage_secret=env.get("REFERFLOW_STORAGE_SECRET") or None,
         seed_demo=env.get("REFERFLOW_SEED_DEMO", "1").strip().lower() not in ("0", "false", "no", "off"),
         trusted_proxies=env.get("REFERFLOW_TRUSTED_PROXIES", ""),
+        forwarded_header=env.get("REFERFLOW_FORWARDED_HEADER", "x-forwarded-for"),
         secure_cookies=env.get("REFERFLOW_SECURE_COOKIES", "auto"),
     )
 
@@ -60,7 +62,13 @@ def serve(config: Config) -> None:
         simulator,
         triggers,
     )
-    from builder.web_security import WebSettings, install_security_headers, parse_secure_cookies, parse_trusted_proxies
+    from builder.web_security import (
+        WebSettings,
+        install_security_headers,
+        parse_forwarded_header,
+        parse_secure_cookies,
+        parse_trusted_proxies,
+    )
     from storage.auth import ensure_admin_account
     from storage.db import open_database
     from storage.scenario_store import seed_demo_scenario
@@ -68,6 +76,7 @@ def serve(config: Config) -> None:
     from storage.workspace import seed_demo_settings
 
     web = WebSettings(trusted_proxies=parse_trusted_proxies(config.trusted_proxies),
+                      forwarded_header=parse_forwarded_header(config.forwarded_header),
                       secure_cookies=parse_secure_cookies(config.secure_cookies))
     database = open_database(url=config.database_url)
     with database.write_session() as session:

@@ -63,16 +63,34 @@ register_public("/_nicegui_ws")  # NiceGUI's websocket; each page client was cre
 # ------------------------------------------------------------------------------------------- proxies and clients
 
 
+FORWARDED_HEADERS = ("x-forwarded-for", "forwarded")
+
+
 @dataclass(frozen=True)
 class WebSettings:
-    """How the app sits on the network: the proxies whose forwarded headers are believed, and the Secure flag."""
+    """How the app sits on the network: the proxies whose forwarded headers are believed, which header they write,
+    and the Secure flag.
+
+    Only the header the proxies write is read: a proxy passes the other one on as the client sent it, so reading
+    both would let anyone pick their own address. `x-forwarded-for` goes with X-Forwarded-Proto; `forwarded` is
+    RFC 7239 (`for=` and `proto=`)."""
 
     trusted_proxies: tuple[Network, ...] = ()
+    forwarded_header: str = "x-forwarded-for"
     secure_cookies: bool | None = None  # None: Secure exactly when the request came over HTTPS
 
     def trusts(self, address: str | None) -> bool:
         ip = _ip(address)
         return ip is not None and any(ip in network for network in self.trusted_proxies)
+
+
+def parse_forwarded_header(text: str | None) -> str:
+    """`REFERFLOW_FORWARDED_HEADER`: x-forwarded-for (the default) or forwarded."""
+    value = (text or "x-forwarded-for").strip().lower()
+    if value not in FORWARDED_HEADERS:
+        raise ValueError(f"REFERFLOW_FORWARDED_HEADER: '{text}' is not understood; use x-forwarded-for or forwarded "
+                         "(the header your proxy writes)")
+    return value
 
 
 def parse_trusted_proxies(text: str | None) -> tuple[Network, ...]:
@@ -111,7 +129,7 @@ def client_address(scope: Scope, settings: WebSettings) -> str:
         return "unknown"
     if not settings.trusts(address):
         return address
-    for hop in reversed(_forwarded_for(Headers(scope=scope))):
+    for hop in reversed(_forwarded_for(Headers(scope=scope), settings.forwarded_header)):
         if _ip(hop) is None:
             break  # what lies left of an unreadable entry came from the client and proves nothing
         address = hop
@@ -128,9 +146,9 @@ def is_https(scope: Scope, settings: WebSettings) -> bool:
     if not (peer and settings.trusts(peer[0])):
         return False
     headers = Headers(scope=scope)
-    forwarded = _forwarded_elements(headers)
-    if forwarded:
-        proto = forwarded[-1].get("proto", "")
+    if settings.forwarded_header == "forwarded":
+        forwarded = _forwarded_elements(headers)
+        proto = forwarded[-1].get("proto", "") if forwarded else ""
     else:
         values = [value.strip() for line in headers.getlist("x-forwarded-proto") for value in line.split(",")]
         proto = values[-1] if values else ""
@@ -148,10 +166,9 @@ def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
         return None
 
 
-def _forwarded_for(headers: Headers) -> list[str]:
-    elements = _forwarded_elements(headers)
-    if elements:
-        return [_strip_port(element.get("for", "")) for element in elements]
+def _forwarded_for(headers: Headers, header: str) -> list[str]:
+    if header == "forwarded":
+        return [_strip_port(element.get("for", "")) for element in _forwarded_elements(headers)]
     return [_strip_port(value.strip()) for line in headers.getlist("x-forwarded-for") for value in line.split(",")]
 
 

@@ -13,6 +13,7 @@ from builder.web_security import (
     client_address,
     install_security_headers,
     is_https,
+    parse_forwarded_header,
     parse_secure_cookies,
     parse_trusted_proxies,
     public_area,
@@ -20,7 +21,9 @@ from builder.web_security import (
     safe_redirect_target,
 )
 
-PROXIES = WebSettings(trusted_proxies=parse_trusted_proxies("10.0.0.0/8, 127.0.0.1, ::1"))
+TRUSTED = parse_trusted_proxies("10.0.0.0/8, 127.0.0.1, ::1")
+PROXIES = WebSettings(trusted_proxies=TRUSTED)  # they write X-Forwarded-For and X-Forwarded-Proto
+RFC_PROXIES = WebSettings(trusted_proxies=TRUSTED, forwarded_header="forwarded")  # they write Forwarded
 
 
 def scope(peer: str, *headers: tuple[str, str], scheme: str = "http") -> dict:
@@ -36,20 +39,31 @@ def scope(peer: str, *headers: tuple[str, str], scheme: str = "http") -> dict:
     ("127.0.0.1", [("X-Forwarded-For", "6.6.6.6"), ("X-Forwarded-For", "198.51.100.7")], "198.51.100.7"),
     ("127.0.0.1", [("X-Forwarded-For", "garbage, 10.0.0.9")], "10.0.0.9"),
     ("127.0.0.1", [("X-Forwarded-For", "198.51.100.7:443")], "198.51.100.7"),
-    ("::1", [("Forwarded", 'for="[2001:db8::7]:4711";proto=https')], "2001:db8::7"),
-    ("127.0.0.1", [("Forwarded", "for=6.6.6.6, for=192.0.2.60;by=10.0.0.1")], "192.0.2.60"),
-    ("127.0.0.1", [("Forwarded", "for=unknown")], "127.0.0.1"),
+    ("127.0.0.1", [("Forwarded", "for=6.6.6.6"), ("X-Forwarded-For", "198.51.100.7")], "198.51.100.7"),
 ])
-def test_client_address(peer: str, headers: list, expected: str) -> None:
+def test_client_address_behind_x_forwarded_for_proxies(peer: str, headers: list, expected: str) -> None:
     assert client_address(scope(peer, *headers), PROXIES) == expected
 
 
-def test_https_is_believed_only_from_a_trusted_proxy() -> None:
+@pytest.mark.parametrize(("peer", "headers", "expected"), [
+    ("203.0.113.5", [("Forwarded", "for=1.2.3.4")], "203.0.113.5"),
+    ("::1", [("Forwarded", 'for="[2001:db8::7]:4711";proto=https')], "2001:db8::7"),
+    ("127.0.0.1", [("Forwarded", "for=6.6.6.6, for=192.0.2.60;by=10.0.0.1")], "192.0.2.60"),
+    ("127.0.0.1", [("Forwarded", "for=unknown")], "127.0.0.1"),
+    ("127.0.0.1", [("Forwarded", "for=192.0.2.60"), ("X-Forwarded-For", "6.6.6.6")], "192.0.2.60"),
+])
+def test_client_address_behind_forwarded_proxies(peer: str, headers: list, expected: str) -> None:
+    assert client_address(scope(peer, *headers), RFC_PROXIES) == expected
+
+
+def test_https_is_believed_only_from_a_trusted_proxy_in_the_header_it_writes() -> None:
     assert is_https(scope("203.0.113.5", scheme="https"), PROXIES)
     assert not is_https(scope("203.0.113.5", ("X-Forwarded-Proto", "https")), PROXIES)
     assert is_https(scope("10.0.0.1", ("X-Forwarded-Proto", "https")), PROXIES)
-    assert is_https(scope("10.0.0.1", ("Forwarded", "for=192.0.2.1;proto=https")), PROXIES)
     assert not is_https(scope("10.0.0.1", ("X-Forwarded-Proto", "http")), PROXIES)
+    assert not is_https(scope("10.0.0.1", ("Forwarded", "for=192.0.2.1;proto=https")), PROXIES)
+    assert is_https(scope("10.0.0.1", ("Forwarded", "for=192.0.2.1;proto=https")), RFC_PROXIES)
+    assert not is_https(scope("10.0.0.1", ("X-Forwarded-Proto", "https")), RFC_PROXIES)
 
 
 def test_settings_are_explained_when_wrong() -> None:
@@ -57,6 +71,9 @@ def test_settings_are_explained_when_wrong() -> None:
         parse_trusted_proxies("10.0.0.1, proxy.local")
     with pytest.raises(ValueError, match="REFERFLOW_SECURE_COOKIES: 'maybe' is not understood"):
         parse_secure_cookies("maybe")
+    with pytest.raises(ValueError, match="REFERFLOW_FORWARDED_HEADER: 'x-real-ip' is not understood"):
+        parse_forwarded_header("x-real-ip")
+    assert parse_forwarded_header(" Forwarded ") == "forwarded"
     assert parse_secure_cookies(None) is None
     assert parse_secure_cookies(" 1 ") is True
 
