@@ -257,7 +257,9 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = security_headers(scope.get("path", ""))
+        path = scope.get("path", "")
+        extra = security_headers(path)
+        admin = public_area(path) is None
         secure = cookie_is_secure(scope, self.settings)
 
         async def send_with_headers(message: Message) -> None:
@@ -266,6 +268,8 @@ class SecurityHeadersMiddleware:
                 for name, value in extra:
                     if name not in headers:
                         headers[name] = value
+                    elif admin and name == "content-security-policy" and value not in headers.getlist(name):
+                        headers.append(name, value)  # browsers enforce every policy: what a route set cannot loosen
                 if secure:
                     _make_cookies_secure(headers)
             await send(message)
@@ -284,9 +288,16 @@ def _make_cookies_secure(headers: MutableHeaders) -> None:
         headers.append("set-cookie", cookie)
 
 
-
 def install_security_headers(app: Starlette, settings: WebSettings) -> None:
     """Wrap the whole app, outside every middleware (NiceGUI's session middleware included, whose cookie must get the
-    Secure flag too) and outside Starlette's error handler (500 pages get the headers as well)."""
-    build = type(app).build_middleware_stack
-    app.build_middleware_stack = lambda: SecurityHeadersMiddleware(build(app), settings)  # type: ignore[method-assign]
+    Secure flag too) and outside Starlette's error handler (500 pages get the headers as well). Another wrapper
+    installed the same way before this one stays inside it; an earlier install of this one is replaced."""
+    build = app.build_middleware_stack
+    while getattr(build, "referflow_security_inner", None) is not None:  # the same app served again (tests)
+        build = build.referflow_security_inner
+
+    def build_with_security_headers() -> ASGIApp:
+        return SecurityHeadersMiddleware(build(), settings)
+
+    build_with_security_headers.referflow_security_inner = build  # type: ignore[attr-defined]
+    app.build_middleware_stack = build_with_security_headers  # type: ignore[method-assign]

@@ -119,3 +119,16 @@ async def test_a_framable_public_area_may_be_embedded_while_admin_pages_may_not(
 def test_public_paths_must_be_local() -> None:
     with pytest.raises(ValueError):
         web_security.register_public("//evil")
+
+
+async def test_a_policy_set_by_an_admin_route_cannot_loosen_the_app_policy() -> None:
+    loose = "frame-ancestors *"
+    app = Starlette(routes=[Route("/{path:path}", lambda request: PlainTextResponse(
+        "hi", headers={"Content-Security-Policy": loose}))])
+    install_security_headers(app, WebSettings())
+    install_security_headers(app, WebSettings())  # served again: still one layer
+    assert not hasattr(app.build_middleware_stack.referflow_security_inner, "referflow_security_inner")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as client:
+        policies = (await client.get("/flows")).headers.get_list("content-security-policy")
+    assert policies[0] == loose
+    assert len(policies) == 2 and "frame-ancestors 'none'" in policies[1]
