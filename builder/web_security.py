@@ -58,6 +58,8 @@ register_public("/login", exact=True)
 register_public("/login/complete", exact=True)  # trades a one-time ticket for a session cookie
 register_public("/_nicegui")  # NiceGUI's scripts, styles and fonts
 register_public("/_nicegui_ws")  # NiceGUI's websocket; each page client was created by an authorised page load
+register_public("/webchat", framable=True)  # the public web chat, embedded in customers' sites
+register_public("/hooks")  # channels' webhooks: each verifies its own signature
 
 
 # ------------------------------------------------------------------------------------------- proxies and clients

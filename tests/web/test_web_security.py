@@ -116,6 +116,14 @@ async def test_a_framable_public_area_may_be_embedded_while_admin_pages_may_not(
     assert admin["x-frame-options"] == "DENY"
 
 
+def test_the_web_chat_may_be_framed_and_webhooks_need_no_session() -> None:
+    assert public_area("/webchat/").framable
+    assert public_area("/webchat").framable
+    assert not public_area("/hooks/telegram").framable
+    assert public_area("/webchatter") is None
+    assert not public_area("/login").framable
+
+
 def test_public_paths_must_be_local() -> None:
     with pytest.raises(ValueError):
         web_security.register_public("//evil")
