@@ -18,6 +18,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from builder.context import database
 from builder.web_security import WebSettings, client_address, cookie_is_secure, public_area, safe_redirect_target
 from storage.auth import (
+    DEVICE_LIFETIME,
     SESSION_LIFETIME,
     admin_password_is_set,
     attempt_login,
@@ -25,11 +26,13 @@ from storage.auth import (
     end_session,
     issue_login_ticket,
     redeem_login_ticket,
+    remember_device,
     session_is_valid,
     set_admin_password,
 )
 
 SESSION_COOKIE = "referflow_session"
+DEVICE_COOKIE = "referflow_device"  # marks a browser that signed in before (storage.auth.remember_device)
 
 
 def web_settings() -> WebSettings:
@@ -60,13 +63,17 @@ def complete_login(request: Request, ticket: str = "") -> RedirectResponse:
     browser_id = request.session.get("id")
     with database().write_session() as session:
         redeemed = redeem_login_ticket(session=session, ticket=ticket, browser_id=browser_id)
+        device = remember_device(session=session, token=request.cookies.get(DEVICE_COOKIE)) if redeemed else None
     if redeemed is None:
         return RedirectResponse("/login?incomplete=1", status_code=303)
     token, target = redeemed
     request.session["id"] = str(uuid.uuid4())  # a fresh NiceGUI browser id: pre-login user storage is left behind
     response = RedirectResponse(safe_redirect_target(target), status_code=303)
+    secure = cookie_is_secure(request.scope, web_settings())
     response.set_cookie(SESSION_COOKIE, token, max_age=int(SESSION_LIFETIME.total_seconds()), path="/",
-                        httponly=True, samesite="lax", secure=cookie_is_secure(request.scope, web_settings()))
+                        httponly=True, samesite="lax", secure=secure)
+    response.set_cookie(DEVICE_COOKIE, device, max_age=int(DEVICE_LIFETIME.total_seconds()), path="/",
+                        httponly=True, samesite="lax", secure=secure)
     return response
 
 
@@ -117,7 +124,8 @@ def create(request: Request, redirect_to: str = "/", incomplete: str = "") -> No
         if first_start:
             _setup_form(browser_id, redirect_to)
         else:
-            _login_form(client, browser_id, redirect_to, INCOMPLETE if incomplete else "")
+            device = request.cookies.get(DEVICE_COOKIE)
+            _login_form(client, device, browser_id, redirect_to, INCOMPLETE if incomplete else "")
 
 
 def _setup_form(browser_id: str, redirect_to: str) -> None:
@@ -145,13 +153,13 @@ INCOMPLETE = ("That sign-in did not go through: it took longer than a minute, or
               "site's cookies (with REFERFLOW_SECURE_COOKIES=1 browsers keep them over https only). Sign in again.")
 
 
-def _login_form(client: str, browser_id: str, redirect_to: str, problem: str = "") -> None:
+def _login_form(client: str, device: str | None, browser_id: str, redirect_to: str, problem: str = "") -> None:
     ui.label("Sign in to manage your bot.").classes("text-slate-600")
     password = ui.input("Admin password", password=True, password_toggle_button=True).classes("w-full").mark("password")
     error = ui.label(problem).classes("text-negative text-sm").mark("login-error")
 
     async def submit() -> None:
-        result = await run.io_bound(_attempt, client, password.value or "")
+        result = await run.io_bound(_attempt, client, device, password.value or "")
         if result.ok:
             await _sign_in(browser_id, redirect_to)
         else:
@@ -170,9 +178,9 @@ def _create_password(password: str) -> bool:
         return True
 
 
-def _attempt(client: str, password: str):
+def _attempt(client: str, device: str | None, password: str):
     with database().write_session() as session:
-        return attempt_login(session=session, client=client, password=password)
+        return attempt_login(session=session, client=client, password=password, device=device)
 
 
 async def _sign_in(browser_id: str, redirect_to: str) -> None:

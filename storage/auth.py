@@ -22,6 +22,10 @@ ACCOUNT_FREE_FAILURES = 10
 ACCOUNT_FIRST_PAUSE = timedelta(minutes=1)
 ACCOUNT_MAX_PAUSE = timedelta(minutes=15)
 ACCOUNT_MEMORY = timedelta(hours=24)
+# A browser that signed in before (a known device) is not held up by the account pause, so an attack from elsewhere
+# cannot keep the admin out; it is paused like any other after DEVICE_MAX_FAILURES wrong passwords of its own.
+DEVICE_MAX_FAILURES = 5
+DEVICE_LIFETIME = timedelta(days=180)
 SESSION_LIFETIME = timedelta(days=7)
 TICKET_LIFETIME = timedelta(seconds=60)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -92,9 +96,11 @@ def _end_all_sessions(session: Session) -> None:
     session.execute(sa.delete(AdminSession))
 
 
-def attempt_login(*, session: Session, client: str, password: str, now: datetime | None = None) -> LoginResult:
+def attempt_login(*, session: Session, client: str, password: str, device: str | None = None,
+                  now: datetime | None = None) -> LoginResult:
     """Check a password, refusing to even try once a client has failed too often in the last few minutes, or while
-    the account pauses after many failures from anywhere. Refused tries are not recorded and not checked."""
+    the account pauses after many failures from anywhere (unless `device`, the browser's known-device token, names
+    a browser that signed in before). Refused tries are not recorded and not checked."""
     now = now or utcnow()
     since = now - FAILURE_WINDOW
     failures = session.exec(
@@ -106,23 +112,60 @@ def attempt_login(*, session: Session, client: str, password: str, now: datetime
         wait = _as_utc(failures[-MAX_FAILURES]) + FAILURE_WINDOW - now
         minutes = max(1, int(wait.total_seconds() // 60) + 1)
         return LoginResult(False, f"Too many wrong passwords. Try again in {minutes} minute{'s' * (minutes > 1)}.")
+    known = _known_device(session, device, now)
     paused_until = account_paused_until(session=session, now=now)
-    if paused_until is not None:
+    if paused_until is not None and not _device_exempt(session, known, now):
         return LoginResult(False, _pause_message(paused_until, now))
     account = session.get(AdminAccount, 1)
     ok = bool(account and account.password_hash and verify_password(password, account.password_hash))
-    session.add(LoginAttempt(client=client, success=ok, created_at=now))
+    session.add(LoginAttempt(client=client, success=ok, created_at=now, device=known))
     session.execute(sa.delete(LoginAttempt).where(LoginAttempt.created_at < now - ACCOUNT_MEMORY))
     session.flush()
     if ok:
         return LoginResult(True)
     paused_until = account_paused_until(session=session, now=now)
-    if paused_until is not None:
+    if paused_until is not None and not _device_exempt(session, known, now):
         return LoginResult(False, "That password is not right. " + _pause_message(paused_until, now))
     left = MAX_FAILURES - len(failures) - 1
     pause = f"{int(FAILURE_WINDOW.total_seconds() // 60)}-minute pause"
     tries = "try" if left == 1 else "tries"
     return LoginResult(False, f"That password is not right. {left} {tries} left before a {pause}.")
+
+
+def _known_device(session: Session, token: str | None, now: datetime) -> str | None:
+    """The stored digest of a known-device token, or None for an unknown, expired or absent one."""
+    if not token:
+        return None
+    row = session.get(AdminSession, _digest(token))
+    return row.token_hash if row and row.kind == "device" and _as_utc(row.expires_at) > now else None
+
+
+def _device_exempt(session: Session, known: str | None, now: datetime) -> bool:
+    """A known browser skips the account pause until it has failed DEVICE_MAX_FAILURES times in a row itself."""
+    if known is None:
+        return False
+    last_success = session.exec(
+        select(sa.func.max(LoginAttempt.created_at)).where(LoginAttempt.device == known, LoginAttempt.success)
+    ).one()
+    since = max(_as_utc(last_success), now - ACCOUNT_MEMORY) if last_success else now - ACCOUNT_MEMORY
+    failures = session.exec(
+        select(sa.func.count()).where(LoginAttempt.device == known, LoginAttempt.success == sa.false(),
+                                      LoginAttempt.created_at > since)
+    ).one()
+    return failures < DEVICE_MAX_FAILURES
+
+
+def remember_device(*, session: Session, token: str | None) -> str:
+    """After a sign-in: the browser's known-device token (kept, with a fresh lifetime, or new)."""
+    now = utcnow()
+    row = session.get(AdminSession, _digest(token)) if token else None
+    if row is None or row.kind != "device" or _as_utc(row.expires_at) <= now:
+        token = secrets.token_urlsafe(32)
+        row = AdminSession(token_hash=_digest(token), kind="device", created_at=now)
+    row.expires_at = now + DEVICE_LIFETIME
+    session.add(row)
+    session.flush()
+    return token
 
 
 def account_paused_until(*, session: Session, now: datetime | None = None) -> datetime | None:
@@ -147,7 +190,8 @@ def account_paused_until(*, session: Session, now: datetime | None = None) -> da
 def _pause_message(until: datetime, now: datetime) -> str:
     minutes = max(1, int((until - now).total_seconds() + 59) // 60)
     return (f"Sign-in to this account is paused after {ACCOUNT_FREE_FAILURES} or more wrong passwords in a row. "
-            f"Try again at {until:%H:%M} UTC (in {minutes} minute{'s' * (minutes > 1)}).")
+            f"Try again at {until:%H:%M} UTC (in {minutes} minute{'s' * (minutes > 1)}). A browser that has signed in "
+            "here before is not held up.")
 
 
 def _as_utc(moment: datetime) -> datetime:

@@ -335,15 +335,17 @@ class LoginAttempt(SQLModel, table=True):
     client: str
     success: bool
     created_at: datetime = Field(default_factory=utcnow)
+    device: str | None = None  # the SHA-256 of the known-browser token the attempt came with, if any
 
 
 class AdminSession(SQLModel, table=True):
-    """A server-side credential of the admin: a signed-in browser session, or a one-time login ticket that the login
-    page hands to the browser to trade for a new session cookie. Only the SHA-256 of the token is stored."""
+    """A server-side credential of the admin: a signed-in browser session; a one-time login ticket that the login
+    page hands to the browser to trade for a new session cookie; or a known browser (one that signed in before,
+    exempt from the account-wide pause after many wrong passwords). Only the SHA-256 of the token is stored."""
 
     __tablename__ = "admin_session"
     __table_args__ = (
-        sa.CheckConstraint("kind IN ('session', 'ticket')", name="session_kind"),
+        sa.CheckConstraint("kind IN ('session', 'ticket', 'device')", name="session_kind"),
         sa.Index("ix_admin_session_expires", "expires_at"),
     )
 

@@ -94,11 +94,12 @@ async def test_a_login_ticket_works_once_and_only_in_its_own_browser(app_env, us
         assert await lands_on(same_browser, ticket_url) == "/login"  # already used
 
 
-async def test_the_session_cookie_is_http_only_and_not_for_other_sites(admin: User) -> None:
-    cookie = next(c for c in admin.http_client.cookies.jar if c.name == "referflow_session")
-    assert cookie.has_nonstandard_attr("HttpOnly")
-    assert cookie.get_nonstandard_attr("SameSite").lower() == "lax"
-    assert not cookie.secure  # plain HTTP without a proxy that says otherwise
+async def test_the_session_cookies_are_http_only_and_not_for_other_sites(admin: User) -> None:
+    for name in ("referflow_session", "referflow_device"):
+        cookie = next(c for c in admin.http_client.cookies.jar if c.name == name)
+        assert cookie.has_nonstandard_attr("HttpOnly")
+        assert cookie.get_nonstandard_attr("SameSite").lower() == "lax"
+        assert not cookie.secure  # plain HTTP without a proxy that says otherwise
 
 
 # ------------------------------------------------------------------------ 10. rate limits behind trusted proxies
@@ -175,6 +176,23 @@ async def test_many_addresses_pause_the_account_and_paused_tries_are_not_checked
     assert checked == []  # neither the right password nor the guess was even checked
 
 
+async def test_the_admin_s_own_browser_gets_in_while_an_attack_pauses_the_account(admin: User, app_database) -> None:
+    admin.find(marker="logout").click()
+    await admin.should_see("Sign in to manage your bot.", retries=50)
+    with app_database.write_session() as session:  # wrong passwords from all over the world, still coming
+        for n in range(storage.auth.ACCOUNT_FREE_FAILURES + 5):
+            storage.auth.attempt_login(session=session, client=f"203.0.113.{n}", password="guess")
+        assert storage.auth.account_paused_until(session=session) is not None
+    device = admin.http_client.cookies["referflow_device"]
+    del admin.http_client.cookies["referflow_device"]  # as a browser that never signed in here, it is held up ...
+    await sign_in(admin)
+    await admin.should_see("A browser that has signed in here before is not held up.", retries=50)
+    await admin.should_not_see(marker="navigation")
+    admin.http_client.cookies.set("referflow_device", device, domain="test.local")
+    await sign_in(admin)  # ... as the admin's own browser, it is not
+    await admin.should_see(marker="navigation", retries=50)
+
+
 # -------------------------------------------------------------------------------------------- 11. headers
 
 
@@ -222,6 +240,7 @@ async def test_over_https_the_session_cookie_is_secure(app_env, user: User) -> N
     await user.should_see(marker="navigation", retries=50)
     cookies = {cookie.name: cookie for cookie in user.http_client.cookies.jar}
     assert cookies["referflow_session"].secure
+    assert cookies["referflow_device"].secure
     assert cookies["session"].secure
 
 

@@ -8,8 +8,10 @@ import storage.auth
 from storage.auth import (
     ACCOUNT_FREE_FAILURES,
     ACCOUNT_MAX_PAUSE,
+    DEVICE_MAX_FAILURES,
     account_paused_until,
     attempt_login,
+    remember_device,
     set_admin_password,
 )
 from storage.models import utcnow
@@ -52,7 +54,7 @@ def test_while_paused_even_the_right_password_is_refused_unchecked(session, monk
     monkeypatch.setattr(storage.auth, "verify_password", lambda *args: pytest.fail("checked while paused"))
     result = attempt_login(session=session, client="192.0.2.1", password=PASSWORD, now=now + timedelta(seconds=50))
     assert not result.ok
-    assert result.message.endswith("(in 1 minute).")
+    assert "(in 1 minute)." in result.message
 
 
 def test_after_the_pause_the_right_password_gets_in_and_the_count_starts_over(session) -> None:
@@ -69,3 +71,34 @@ def test_failures_older_than_a_day_are_forgotten(session) -> None:
     long_ago = utcnow() - timedelta(hours=25)
     fail_from_many_addresses(session, ACCOUNT_FREE_FAILURES + 3, long_ago)
     assert attempt_login(session=session, client="192.0.2.1", password=PASSWORD).ok
+
+
+def test_a_browser_that_signed_in_before_is_not_held_up_by_an_attack_from_elsewhere(session) -> None:
+    device = remember_device(session=session, token=None)
+    now = utcnow()
+    fail_from_many_addresses(session, ACCOUNT_FREE_FAILURES + 4, now)  # the attack goes on: paused for 15 minutes
+    assert account_paused_until(session=session, now=now) is not None
+    assert "paused" in attempt_login(session=session, client="192.0.2.1", password=PASSWORD, now=now).message
+    assert not attempt_login(session=session, client="192.0.2.1", password="typo", device=device, now=now).ok
+    assert attempt_login(session=session, client="192.0.2.1", password=PASSWORD, device=device, now=now).ok
+    assert remember_device(session=session, token=device) == device  # kept, with a fresh lifetime
+
+
+def test_a_known_browser_that_keeps_failing_is_paused_like_any_other(session) -> None:
+    device = remember_device(session=session, token=None)
+    now = utcnow()
+    fail_from_many_addresses(session, ACCOUNT_FREE_FAILURES, now)
+    for n in range(DEVICE_MAX_FAILURES):
+        result = attempt_login(session=session, client=f"192.0.2.{n}", password="guess", device=device, now=now)
+        assert "That password is not right." in result.message
+    result = attempt_login(session=session, client="192.0.2.99", password=PASSWORD, device=device, now=now)
+    assert not result.ok
+    assert "Sign-in to this account is paused" in result.message
+
+
+def test_a_made_up_device_token_is_no_exemption(session) -> None:
+    now = utcnow()
+    fail_from_many_addresses(session, ACCOUNT_FREE_FAILURES, now)
+    result = attempt_login(session=session, client="192.0.2.1", password=PASSWORD, device="made-up", now=now)
+    assert not result.ok
+    assert remember_device(session=session, token="made-up") != "made-up"

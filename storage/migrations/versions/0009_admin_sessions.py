@@ -1,4 +1,5 @@
-"""admin sessions: server-side session tokens and one-time login tickets; login attempts indexed by time
+"""admin sessions: server-side session tokens, one-time login tickets and known browsers; login attempts indexed by
+time and remembering the known browser they came from
 
 Revision ID: 0009
 Revises: 0005
@@ -23,18 +24,20 @@ def upgrade() -> None:
     sa.Column('redirect_to', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('expires_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.CheckConstraint("kind IN ('session', 'ticket')", name='session_kind'),
+    sa.CheckConstraint("kind IN ('session', 'ticket', 'device')", name='session_kind'),
     sa.PrimaryKeyConstraint('token_hash')
     )
     with op.batch_alter_table('admin_session', schema=None) as batch_op:
         batch_op.create_index('ix_admin_session_expires', ['expires_at'], unique=False)
     with op.batch_alter_table('login_attempt', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('device', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
         batch_op.create_index('ix_login_attempt_time', ['created_at'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('login_attempt', schema=None) as batch_op:
         batch_op.drop_index('ix_login_attempt_time')
+        batch_op.drop_column('device')
     with op.batch_alter_table('admin_session', schema=None) as batch_op:
         batch_op.drop_index('ix_admin_session_expires')
     op.drop_table('admin_session')
