@@ -77,13 +77,12 @@ def complete_login(request: Request, ticket: str = "") -> RedirectResponse:
     return response
 
 
-def sign_out() -> None:
+async def sign_out() -> None:
     """End this browser's admin session for good and send its open tabs back to the login."""
-    token = ui.context.client.request.cookies.get(SESSION_COOKIE)
-    with database().write_session() as session:
-        end_session(session=session, token=token)
-    app.storage.user.clear()
     current = ui.context.client
+    token = current.request.cookies.get(SESSION_COOKIE)
+    await run.io_bound(_end_session, token)
+    app.storage.user.clear()
     for client in list(Client.instances.values()):
         if client is current or not token or _cookie_of(client) != token:
             continue
@@ -91,6 +90,11 @@ def sign_out() -> None:
             ui.navigate.to("/login")
         background_tasks.create(_delete_soon(client), name="close signed-out tab")
     ui.navigate.to("/login")
+
+
+def _end_session(token: str | None) -> None:
+    with database().write_session() as session:
+        end_session(session=session, token=token)
 
 
 def _cookie_of(client: Client) -> str | None:
