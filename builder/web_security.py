@@ -35,31 +35,21 @@ class PublicArea:
         return path == self.prefix or path.startswith(self.prefix.rstrip("/") + "/")
 
 
-# The one place that says what strangers may open. Public features add theirs with `register_public`, e.g.
-# register_public("/webchat", framable=True) and register_public("/hooks").
-PUBLIC_AREAS: dict[str, PublicArea] = {}
-
-
-def register_public(prefix: str, *, exact: bool = False, framable: bool = False) -> PublicArea:
-    if not prefix.startswith("/") or prefix.startswith("//"):
-        raise ValueError(f"a public path starts with one '/', not {prefix!r}")
-    area = PublicArea(prefix, exact=exact, framable=framable)
-    PUBLIC_AREAS[prefix] = area
-    return area
+# The one place that says what strangers may open. A public feature adds its prefix here.
+PUBLIC_AREAS: tuple[PublicArea, ...] = (
+    PublicArea("/login", exact=True),
+    PublicArea("/login/complete", exact=True),  # trades a one-time ticket for a session cookie
+    PublicArea("/_nicegui"),  # NiceGUI's scripts, styles and fonts
+    PublicArea("/_nicegui_ws"),  # NiceGUI's websocket; each page client was created by an authorised page load
+    PublicArea("/webchat", framable=True),  # the public web chat, embedded in customers' sites
+    PublicArea("/hooks"),  # channels' webhooks: each verifies its own signature
+)
 
 
 def public_area(path: str) -> PublicArea | None:
     """The public area that covers `path` (the longest matching prefix), or None for an admin-only path."""
-    matches = [area for area in PUBLIC_AREAS.values() if area.covers(path)]
+    matches = [area for area in PUBLIC_AREAS if area.covers(path)]
     return max(matches, key=lambda area: len(area.prefix)) if matches else None
-
-
-register_public("/login", exact=True)
-register_public("/login/complete", exact=True)  # trades a one-time ticket for a session cookie
-register_public("/_nicegui")  # NiceGUI's scripts, styles and fonts
-register_public("/_nicegui_ws")  # NiceGUI's websocket; each page client was created by an authorised page load
-register_public("/webchat", framable=True)  # the public web chat, embedded in customers' sites
-register_public("/hooks")  # channels' webhooks: each verifies its own signature
 
 
 # ------------------------------------------------------------------------------------------- proxies and clients
