@@ -110,11 +110,10 @@ async def _delete_soon(client: Client) -> None:
         client.delete()
 
 
-def create(request: Request, redirect_to: str = "/", incomplete: str = "") -> None:
+def create(request: Request, redirect_to: str = "/", incomplete: str = "") -> RedirectResponse | None:
     redirect_to = safe_redirect_target(redirect_to)
     if _signed_in(request.cookies.get(SESSION_COOKIE)):
-        ui.navigate.to(redirect_to)
-        return
+        return RedirectResponse(redirect_to, status_code=303)
     ui.page_title("Sign in · Referflow")
     ui.query("body").classes("bg-slate-100")
     client = client_address(request.scope, web_settings())
@@ -130,6 +129,7 @@ def create(request: Request, redirect_to: str = "/", incomplete: str = "") -> No
         else:
             device = request.cookies.get(DEVICE_COOKIE)
             _login_form(client, device, browser_id, redirect_to, INCOMPLETE if incomplete else "")
+    return None
 
 
 def _setup_form(browser_id: str, redirect_to: str) -> None:

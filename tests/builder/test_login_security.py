@@ -274,3 +274,13 @@ def old_session(app_env) -> str:
 async def test_a_new_admin_password_signs_out_old_sessions(old_session: str, user: User) -> None:
     user.http_client.cookies.set("referflow_session", old_session, domain="test.local")
     assert await lands_on(user.http_client, "/settings") == "/login"
+
+
+@pytest.mark.parametrize("target", ["/\\example.org/", "/\t/example.org/", "/\\\\example.org", "//example.org",
+                                    "https://example.org"])
+async def test_a_signed_in_admin_opening_the_login_stays_on_the_site(admin: User, target: str) -> None:
+    response = await admin.http_client.get("/login", params={"redirect_to": target})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+    response = await admin.http_client.get("/login", params={"redirect_to": "/fields"})
+    assert response.headers["location"] == "/fields"
