@@ -21,6 +21,9 @@ class Config:
     admin_password: str | None = None
     storage_secret: str | None = None
     seed_demo: bool = True
+    trusted_proxies: str = ""  # REFERFLOW_TRUSTED_PROXIES: whose X-Forwarded-For / Forwarded headers are believed
+    forwarded_header: str = "x-forwarded-for"  # REFERFLOW_FORWARDED_HEADER: the one the proxies write, or forwarded
+    secure_cookies: str = "auto"  # REFERFLOW_SECURE_COOKIES: 1, 0, or auto (Secure when the request is HTTPS)
 
 
 def load_config(args: argparse.Namespace | None = None) -> Config:
@@ -37,6 +40,9 @@ def load_config(args: argparse.Namespace | None = None) -> Config:
         admin_password=env.get("REFERFLOW_ADMIN_PASSWORD") or None,
         storage_secret=env.get("REFERFLOW_STORAGE_SECRET") or None,
         seed_demo=env.get("REFERFLOW_SEED_DEMO", "1").strip().lower() not in ("0", "false", "no", "off"),
+        trusted_proxies=env.get("REFERFLOW_TRUSTED_PROXIES", ""),
+        forwarded_header=env.get("REFERFLOW_FORWARDED_HEADER", "x-forwarded-for"),
+        secure_cookies=env.get("REFERFLOW_SECURE_COOKIES", "auto"),
     )
 
 
@@ -56,12 +62,22 @@ def serve(config: Config) -> None:
         simulator,
         triggers,
     )
+    from builder.web_security import (
+        WebSettings,
+        install_security_headers,
+        parse_forwarded_header,
+        parse_secure_cookies,
+        parse_trusted_proxies,
+    )
     from storage.auth import ensure_admin_account
     from storage.db import open_database
     from storage.scenario_store import seed_demo_scenario
     from storage.templates import seed_demo_workspace
     from storage.workspace import seed_demo_settings
 
+    web = WebSettings(trusted_proxies=parse_trusted_proxies(config.trusted_proxies),
+                      forwarded_header=parse_forwarded_header(config.forwarded_header),
+                      secure_cookies=parse_secure_cookies(config.secure_cookies))
     database = open_database(url=config.database_url)
     with database.write_session() as session:
         secret = ensure_admin_account(
@@ -72,9 +88,12 @@ def serve(config: Config) -> None:
             seed_demo_scenario(session=session)
     app.state.referflow_database = database
     app.on_shutdown(database.dispose)
+    app.state.referflow_web = web
     app.add_middleware(auth.AuthMiddleware)
+    install_security_headers(app, web)
     app.add_static_files("/assets", ROOT / "assets")
     ui.page("/login")(auth.create)
+    app.get("/login/complete", include_in_schema=False)(auth.complete_login)
     ui.page("/")(overview.create)
     ui.page("/settings")(settings.create)
     ui.page("/fields")(fields.create)
@@ -97,6 +116,7 @@ def serve(config: Config) -> None:
         reload=False,
         show=False,
         show_welcome_message=False,
+        proxy_headers=False,  # uvicorn would believe X-Forwarded-For from any local peer; web_security decides
     )
 
 

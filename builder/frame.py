@@ -3,8 +3,9 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from nicegui import app, ui
+from nicegui import ui
 
+from builder.auth import sign_out
 from builder.context import database
 from storage.workspace import get_settings
 
@@ -33,7 +34,7 @@ def frame(title: str) -> Iterator[ui.column]:
         ui.label("Referflow").classes("text-lg font-semibold")
         ui.label(bot_name).classes("text-indigo-100").mark("bot-name")
         ui.space()
-        ui.button("Log out", icon="logout", on_click=_logout).props("flat color=white").mark("logout")
+        ui.button("Log out", icon="logout", on_click=sign_out).props("flat color=white").mark("logout")
     with ui.left_drawer(value=True, bordered=True).classes("bg-white p-0").props("width=210"):
         with ui.list().classes("w-full").mark("navigation"):
             for path, label, icon in NAVIGATION:
@@ -46,7 +47,3 @@ def frame(title: str) -> Iterator[ui.column]:
         ui.label(title).classes("text-2xl font-semibold text-slate-800")
         yield content
 
-
-def _logout() -> None:
-    app.storage.user.clear()
-    ui.navigate.to("/login")

@@ -328,12 +328,35 @@ class AdminAccount(SQLModel, table=True):
 
 class LoginAttempt(SQLModel, table=True):
     __tablename__ = "login_attempt"
-    __table_args__ = (sa.Index("ix_login_attempt_client_time", "client", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_login_attempt_client_time", "client", "created_at"),
+        sa.Index("ix_login_attempt_time", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     client: str
     success: bool
     created_at: datetime = Field(default_factory=utcnow)
+    device: str | None = None  # the SHA-256 of the known-browser token the attempt came with, if any
+
+
+class AdminSession(SQLModel, table=True):
+    """A server-side credential of the admin: a signed-in browser session; a one-time login ticket that the login
+    page hands to the browser to trade for a new session cookie; or a known browser (one that signed in before,
+    exempt from the account-wide pause after many wrong passwords). Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "admin_session"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('session', 'ticket', 'device')", name="session_kind"),
+        sa.Index("ix_admin_session_expires", "expires_at"),
+    )
+
+    token_hash: str = Field(primary_key=True)
+    kind: str = "session"
+    browser_id: str | None = None  # tickets: the browser (NiceGUI session id) that may redeem it
+    redirect_to: str | None = None  # tickets: the same-site page to land on
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
 
 
 class DefinitionsVersion(SQLModel, table=True):

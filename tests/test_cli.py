@@ -217,3 +217,18 @@ def test_scenario_run_against_the_workspace_sandbox(capsys, db: str, tmp_path: P
     capsys.readouterr()
     code, document, _ = run(capsys, "--db", db, "export")
     assert code == 0 and [e["ref"] for e in document["entry_points"]] == ["giveaway2025"]  # live workspace intact
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("REFERFLOW_TRUSTED_PROXIES", "10.0.0.1, proxy.local",
+     "referflow: REFERFLOW_TRUSTED_PROXIES: 'proxy.local' is not an IP address or network; write e.g. 10.0.0.5, "
+     "10.0.0.0/8 or ::1, separated by commas\n"),
+    ("REFERFLOW_SECURE_COOKIES", "sometimes",
+     "referflow: REFERFLOW_SECURE_COOKIES: 'sometimes' is not understood; use 1, 0 or auto\n"),
+])
+def test_serve_refuses_unreadable_network_settings(capsys, monkeypatch, tmp_path: Path, variable: str, value: str,
+                                                   message: str) -> None:
+    monkeypatch.setenv(variable, value)
+    assert main(["--db", str(tmp_path / "x.db"), "serve"]) == 2
+    assert capsys.readouterr().err == message
+    assert not (tmp_path / "x.db").exists()  # refused before anything was opened
