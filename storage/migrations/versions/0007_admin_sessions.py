@@ -1,8 +1,8 @@
 """admin sessions: server-side session tokens, one-time login tickets and known browsers; login attempts indexed by
 time and remembering the known browser they came from
 
-Revision ID: 0009
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01 15:00:00
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0009'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
