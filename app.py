@@ -56,6 +56,7 @@ def serve(config: Config) -> None:
         simulator,
         triggers,
     )
+    from channels.live import LiveServices
     from storage.auth import ensure_admin_account
     from storage.db import open_database
     from storage.scenario_store import seed_demo_scenario
@@ -71,6 +72,12 @@ def serve(config: Config) -> None:
             seed_demo_settings(session=session)
             seed_demo_scenario(session=session)
     app.state.referflow_database = database
+    live = LiveServices.create(database)  # the web chat registers its sender on live.delivery
+    app.state.referflow_live = live
+    app.state.referflow_runtime = live.runtime
+    app.state.referflow_delivery = live.delivery
+    app.on_startup(live.start)
+    app.on_shutdown(live.stop)  # before the database goes: the worker records what it delivered
     app.on_shutdown(database.dispose)
     app.add_middleware(auth.AuthMiddleware)
     app.add_static_files("/assets", ROOT / "assets")

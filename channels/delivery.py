@@ -1,0 +1,233 @@
+"""The delivery worker: takes due messages from the outbox, sends each through its channel's sender, and records
+what happened (sent; pending again after a temporary failure, with exponential backoff; failed with the platform's
+words and the attempts made).
+
+A sender is `async def deliver(item: OutboxItem) -> None`, registered per channel; it raises `TemporaryFailure` (the
+worker retries later) or `PermanentFailure` (the message is marked failed). Claims are leases stored in the database,
+so two app processes never deliver one message twice, and a worker that dies gives its messages back when the lease
+expires. The worker runs in the app's event loop; database work goes to a thread.
+"""
+
+import asyncio
+import contextlib
+import logging
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
+from typing import Any, TypeVar
+
+from storage import outbox
+from storage.db import Database
+from storage.outbox import OutboxItem, Outcome
+
+__all__ = ["DeliveryWorker", "OutboxItem", "PermanentFailure", "RetryPolicy", "Sender", "TemporaryFailure"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Sender = Callable[[OutboxItem], Awaitable[None]]
+MAX_ERROR = 1000  # characters of a platform's error text kept on the message
+
+
+class TemporaryFailure(Exception):
+    """The channel could not take the message now (a timeout, a 5xx, a rate limit); it is tried again later.
+    `retry_after` (seconds) is the platform's own wait, when it says one."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(Exception):
+    """The channel refused the message for good (blocked bot, unknown chat, invalid text): it is marked failed with
+    these words, which the admin reads on the contact's transcript and the Channels page."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base_delay: float = 2.0  # seconds before the second attempt; doubled for each further one
+    max_delay: float = 600.0
+
+    def delay(self, attempts: int) -> float:
+        """Seconds to wait after `attempts` failed attempts."""
+        return min(self.base_delay * 2 ** (attempts - 1), self.max_delay)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class DeliveryWorker:
+    """Delivers the outbox. `wake()` (thread-safe) makes it look at once; otherwise it polls every `poll_interval`
+    seconds for messages that other processes stored or whose backoff has passed."""
+
+    def __init__(self, database: Database, *, poll_interval: float = 1.0, lease: float = 60.0,
+                 send_timeout: float = 20.0, batch: int = 100, concurrency: int = 16,
+                 clock: Callable[[], datetime] = utcnow, name: str | None = None) -> None:
+        if send_timeout >= lease:
+            raise ValueError("The send timeout must be shorter than the lease, or a slow send could be taken over.")
+        self.database = database
+        self.poll_interval = poll_interval
+        self.lease = timedelta(seconds=lease)
+        self.send_timeout = send_timeout
+        self.batch = batch
+        self.clock = clock
+        self.name = name or f"worker-{uuid.uuid4().hex[:12]}"
+        self._senders: dict[str, tuple[Sender, RetryPolicy]] = {}
+        self._slots = asyncio.Semaphore(concurrency)
+        self._db_lock = threading.Lock()  # the worker's one connection is used by one thread at a time
+        self._connection = None
+        self._pooled = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._woken: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+        self._in_flight: set[asyncio.Task] = set()
+
+    # --- set-up ------------------------------------------------------------------------------------------------
+
+    def register_sender(self, channel: str, sender: Sender, policy: RetryPolicy | None = None) -> None:
+        self._senders[channel] = (sender, policy or RetryPolicy())
+        self.wake()
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(sorted(self._senders))
+
+    async def start(self) -> None:
+        self._bind_loop()
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"delivery {self.name}")
+
+    async def stop(self) -> None:
+        """Stop claiming; wait for deliveries under way to finish and be recorded."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
+        with self._db_lock:
+            if self._pooled is not None:
+                self._pooled.close()
+                self._pooled = self._connection = None
+
+    def wake(self) -> None:
+        """Look at the outbox now (callable from any thread, e.g. right after a turn's COMMIT)."""
+        loop, woken = self._loop, self._woken
+        if loop is None or woken is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is shutting down
+            loop.call_soon_threadsafe(woken.set)
+
+    async def retry_now(self, contact_id: int) -> int:
+        """Make the contact's pending messages due now and deliver them (the web chat calls this on connect)."""
+        count = await asyncio.to_thread(self._with_connection, outbox.retry_now, contact_id=contact_id,
+                                        now=self.clock())
+        self.wake()
+        return count
+
+    async def run_once(self) -> int:
+        """Claim one batch, deliver it and wait until every outcome is recorded; returns how many were claimed."""
+        self._bind_loop()
+        claimed, tasks = await self._claim_and_dispatch()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return claimed
+
+    # --- the loop --------------------------------------------------------------------------------------------
+
+    def _bind_loop(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._woken = asyncio.Event()
+
+    async def _run(self) -> None:
+        assert self._woken is not None
+        while True:
+            try:
+                await asyncio.wait_for(self._woken.wait(), timeout=self.poll_interval)
+            except TimeoutError:
+                if not await asyncio.to_thread(self._with_connection, outbox.has_due, channels=self.channels,
+                                               now=self.clock()):
+                    continue
+            self._woken.clear()
+            try:
+                while (await self._claim_and_dispatch())[0] == self.batch:
+                    pass  # a full batch: more may be due
+            except Exception:  # a locked or broken database must not kill delivery: log and poll again
+                log.exception("The delivery worker could not read the outbox; it tries again in %.0f s",
+                              self.poll_interval)
+
+    async def _claim_and_dispatch(self) -> tuple[int, list[asyncio.Task]]:
+        if not self._senders:
+            return 0, []
+        items = await asyncio.to_thread(self._with_connection, outbox.claim_due, worker=self.name,
+                                        channels=self.channels, now=self.clock(), lease=self.lease, limit=self.batch)
+        tasks = []
+        for _contact, group in groupby(items, key=lambda item: item.contact_id):
+            queue = sorted(group, key=lambda item: item.id)
+            task = asyncio.create_task(self._deliver_in_order(queue), name=",".join(str(i.id) for i in queue))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+            tasks.append(task)
+        return len(items), tasks
+
+    async def _deliver_in_order(self, queue: list[OutboxItem]) -> None:
+        """One contact's messages, oldest first; after a temporary failure the rest wait with it."""
+        outcomes: list[Outcome] = []
+        async with self._slots:
+            for index, item in enumerate(queue):
+                outcome = await self._attempt(item)
+                outcomes.append(outcome)
+                if outcome.state == "pending":
+                    held = [later.id for later in queue[index + 1:]]
+                    await asyncio.to_thread(self._record, outcomes, held, outcome.retry_at)
+                    return
+        await asyncio.to_thread(self._record, outcomes, [], None)
+
+    async def _attempt(self, item: OutboxItem) -> Outcome:
+        sender, policy = self._senders[item.channel]
+        attempt = item.attempts + 1
+        try:
+            await asyncio.wait_for(sender(item), timeout=self.send_timeout)
+        except PermanentFailure as failure:
+            return Outcome(item.id, "failed", _words(failure))
+        except TemporaryFailure as failure:
+            return self._retry(item, policy, attempt, _words(failure), failure.retry_after)
+        except TimeoutError:
+            return self._retry(item, policy, attempt, f"No answer from {item.channel} within {self.send_timeout:g} s",
+                               None)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a sender's bug: kept on the message so the admin sees it, retried like a timeout
+            log.exception("The %s sender failed on outbox message %s", item.channel, item.id)
+            return self._retry(item, policy, attempt, f"Unexpected error in the {item.channel} sender: "
+                                                      f"{type(error).__name__}: {error}", None)
+        return Outcome(item.id, "sent")
+
+    def _retry(self, item: OutboxItem, policy: RetryPolicy, attempt: int, reason: str,
+               retry_after: float | None) -> Outcome:
+        if attempt >= policy.max_attempts:
+            return Outcome(item.id, "failed", f"{reason} (gave up after {attempt} attempts)")
+        wait = max(policy.delay(attempt), retry_after or 0.0)
+        return Outcome(item.id, "pending", reason, self.clock() + timedelta(seconds=wait))
+
+    def _record(self, outcomes: list[Outcome], held: list[int], retry_at: datetime | None) -> None:
+        waiting = self._with_connection(outbox.record_outcomes, worker=self.name, outcomes=outcomes, now=self.clock())
+        if held and retry_at is not None:
+            self._with_connection(outbox.release, worker=self.name, item_ids=held, retry_at=retry_at)
+        if waiting:
+            self.wake()  # the contact got a message while this one was in flight
+
+    def _with_connection(self, function: Callable[..., T], **arguments: Any) -> T:
+        with self._db_lock:
+            if self._connection is None:
+                self._pooled = self.database.engine.raw_connection()
+                self._connection = self._pooled.driver_connection
+            return function(connection=self._connection, **arguments)
+
+def _words(failure: Exception) -> str:
+    text = str(failure).strip() or type(failure).__name__
+    return text if len(text) <= MAX_ERROR else text[:MAX_ERROR - 1] + "…"
