@@ -78,6 +78,7 @@ class DeliveryWorker:
         self.clock = clock
         self.name = name or f"worker-{uuid.uuid4().hex[:12]}"
         self._senders: dict[str, tuple[Sender, RetryPolicy]] = {}
+        self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._db_lock = threading.Lock()  # the worker's one connection is used by one thread at a time
         self._connection = None
@@ -155,10 +156,16 @@ class DeliveryWorker:
             self._woken.clear()
             try:
                 while (await self._claim_and_dispatch())[0] == self.batch:
-                    pass  # a full batch: more may be due
+                    await self._room()  # a full batch: more may be due, claimed once there are free hands
             except Exception:  # a locked or broken database must not kill delivery: log and poll again
                 log.exception("The delivery worker could not read the outbox; it tries again in %.0f s",
                               self.poll_interval)
+
+    async def _room(self) -> None:
+        """Wait until fewer contacts than `concurrency` are being served, so a process never leases more than it
+        can send now (another process takes the rest)."""
+        while len(self._in_flight) >= self.concurrency:
+            await asyncio.wait(set(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
 
     async def _claim_and_dispatch(self) -> tuple[int, list[asyncio.Task]]:
         if not self._senders:
