@@ -21,11 +21,17 @@ PUBLIC_PREFIX = PREFIX + "/"
 __all__ = ["PUBLIC_PREFIX", "FrameGuard", "WebChat", "embed_snippet", "setup_webchat"]
 
 
-def setup_webchat(app: FastAPI, *, database: Database, runtime: Runtime, worker: Any, account: str,
+def setup_webchat(app: FastAPI, *, database: Database, runtime: Runtime, worker: Any, account: str | None = None,
                   env: dict[str, str] | None = None) -> WebChat:
-    """Mount the chat's routes on `app` and register its sender with the outbox worker."""
+    """Mount the chat's routes on `app` and register its sender with the outbox worker. `account` is the `p=` the
+    chat answers to (default: the workspace's own web chat account)."""
     from channels.delivery import RetryPolicy
 
+    if account is None:
+        from storage.workspace import own_webchat_account
+
+        with database.session() as session:
+            account = own_webchat_account(session=session)
     chat = WebChat(database=database, runtime=runtime, worker=worker, account=account,
                    gate=Gate(Limits.from_env(dict(os.environ) if env is None else env)))
     chat.mount(app)
