@@ -21,6 +21,13 @@ class Config:
     admin_password: str | None = None
     storage_secret: str | None = None
     seed_demo: bool = True
+    public_url: str = ""  # REFERFLOW_PUBLIC_URL; "" = http://HOST:PORT
+
+    @property
+    def served_url(self) -> str:
+        """The address people reach this Referflow at, unless the Settings page says another."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)  # every interface: this machine's
+        return self.public_url or f"http://{host}:{self.port}"
 
 
 def load_config(args: argparse.Namespace | None = None) -> Config:
@@ -37,7 +44,17 @@ def load_config(args: argparse.Namespace | None = None) -> Config:
         admin_password=env.get("REFERFLOW_ADMIN_PASSWORD") or None,
         storage_secret=env.get("REFERFLOW_STORAGE_SECRET") or None,
         seed_demo=env.get("REFERFLOW_SEED_DEMO", "1").strip().lower() not in ("0", "false", "no", "off"),
+        public_url=_public_url(env.get("REFERFLOW_PUBLIC_URL", "")),
     )
+
+
+def _public_url(value: str) -> str:
+    from storage.workspace import check_public_url
+
+    try:
+        return check_public_url(value.strip())
+    except ValueError as error:
+        raise ValueError(f"REFERFLOW_PUBLIC_URL='{value}': {error}") from None
 
 
 def serve(config: Config) -> None:
@@ -61,7 +78,7 @@ def serve(config: Config) -> None:
     from storage.db import open_database
     from storage.scenario_store import seed_demo_scenario
     from storage.templates import seed_demo_workspace
-    from storage.workspace import seed_demo_settings
+    from storage.workspace import record_start, seed_demo_settings
 
     database = open_database(url=config.database_url)
     with database.write_session() as session:
@@ -71,6 +88,7 @@ def serve(config: Config) -> None:
         if config.seed_demo and seed_demo_workspace(session=session):
             seed_demo_settings(session=session)
             seed_demo_scenario(session=session)
+        record_start(session=session, served_url=config.served_url)
     app.state.referflow_database = database
     live = LiveServices.create(database)  # the web chat registers its sender on live.delivery
     app.state.referflow_live = live
