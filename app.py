@@ -74,6 +74,7 @@ def serve(config: Config) -> None:
         triggers,
     )
     from channels.live import LiveServices
+    from channels.webchat import setup_webchat
     from storage.auth import ensure_admin_account
     from storage.db import open_database
     from storage.scenario_store import seed_demo_scenario
@@ -96,6 +97,7 @@ def serve(config: Config) -> None:
     app.state.referflow_delivery = live.delivery
     app.on_startup(live.start)
     app.on_shutdown(live.stop)  # before the database goes: the worker records what it delivered
+    setup_webchat(app, database=database, runtime=live.runtime, worker=live.delivery)  # public, under /webchat/
     app.on_shutdown(database.dispose)
     app.add_middleware(auth.AuthMiddleware)
     app.add_static_files("/assets", ROOT / "assets")

@@ -18,27 +18,27 @@ from storage.db import Database
 
 PUBLIC_PREFIX = PREFIX + "/"
 
-__all__ = ["PUBLIC_PREFIX", "FrameGuard", "WebChat", "embed_snippet", "setup_webchat"]
+__all__ = ["PUBLIC_PREFIX", "ChatFirst", "WebChat", "embed_snippet", "setup_webchat"]
 
 
-def setup_webchat(app: FastAPI, *, database: Database, runtime: Runtime, worker: Any, account: str | None = None,
+def setup_webchat(app: FastAPI, *, database: Database, runtime: Runtime, worker: Any,
                   env: dict[str, str] | None = None) -> WebChat:
-    """Mount the chat's routes on `app` and register its sender with the outbox worker. `account` is the `p=` the
-    chat answers to (default: the workspace's own web chat account)."""
+    """Serve the chat under `/webchat/` in front of `app` and register its sender with the outbox worker. The chat
+    answers to the account id that the workspace's web chat links carry (`p=`); `env` holds the rate limits (default
+    os.environ)."""
     from channels.delivery import RetryPolicy
 
-    if account is None:
-        from storage.workspace import own_webchat_account
-
-        with database.session() as session:
-            account = own_webchat_account(session=session)
-    chat = WebChat(database=database, runtime=runtime, worker=worker, account=account,
+    chat = WebChat(database=database, runtime=runtime, worker=worker,
                    gate=Gate(Limits.from_env(dict(os.environ) if env is None else env)))
-    chat.mount(app)
+    chat_app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    chat.mount(chat_app)
+    build_stack = app.build_middleware_stack
+    # The chat is answered before any of the admin app's middleware runs (wherever they were added), so a visitor
+    # never gets an admin session cookie or a per-session storage, and each request costs only the chat's own work.
+    app.build_middleware_stack = lambda: ChatFirst(build_stack(), chat_app)  # type: ignore[method-assign]
     # A visitor may come back days later: their messages wait (and show in the history), retried when they connect.
     worker.register_sender("webchat", chat.hub.deliver, RetryPolicy(max_attempts=1_000_000, base_delay=2.0,
                                                                      max_delay=3600.0))
-    app.add_middleware(FrameGuard)
     return chat
 
 
@@ -49,16 +49,21 @@ def embed_snippet(*, chat_url: str) -> str:
     return f'<script src="{script}" data-referflow-chat="{html.escape(chat_url, quote=True)}" async></script>'
 
 
-class FrameGuard:
-    """Admin pages may not be framed by other sites (clickjacking); only the public web chat may."""
+class ChatFirst:
+    """The outermost layer of the app: `/webchat` and everything under it goes to the public chat, the rest to the
+    admin app, whose pages may not be framed by other sites (clickjacking); only the chat may."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, admin: ASGIApp, chat: ASGIApp) -> None:
+        self.admin = admin
+        self.chat = chat
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path == PREFIX or path.startswith(PUBLIC_PREFIX):
-            await self.app(scope, receive, send)
+        if scope["type"] in ("http", "websocket") and (path == PREFIX or path.startswith(PUBLIC_PREFIX)):
+            await self.chat(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            await self.admin(scope, receive, send)
             return
 
         async def guarded(message: Message) -> None:
@@ -67,4 +72,4 @@ class FrameGuard:
                                       (b"content-security-policy", b"frame-ancestors 'none'")]
             await send(message)
 
-        await self.app(scope, receive, guarded)
+        await self.admin(scope, receive, guarded)

@@ -6,9 +6,11 @@ requests and keeps one websocket open, on which the outbox worker pushes everyth
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -47,14 +49,19 @@ HELLO_TIMEOUT = 10.0  # seconds a new websocket has to say who it is
 class WebChat:
     """The routes' shared parts: the live runtime, the outbox worker, the open chats and the rate limits."""
 
-    def __init__(self, *, database: Database, runtime: Runtime, worker: Any, gate: Gate, account: str) -> None:
+    def __init__(self, *, database: Database, runtime: Runtime, worker: Any, gate: Gate) -> None:
         self.database = database
         self.runtime = runtime
         self.worker = worker
         self.gate = gate
-        self.account = account
         self.hub = ChatHub()
+        # The chat's own threads for blocking calls: visitors never queue behind the worker's or NiceGUI's jobs in
+        # the loop's default executor (the runtime serialises its calls anyway, so a few threads are plenty).
+        self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webchat")
         self.assets = {name: _Asset.load(ASSETS / name, kind) for name, kind in ASSET_TYPES.items()}
+
+    async def _off_loop(self, function, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
 
     def mount(self, app: FastAPI) -> None:
         app.add_api_route(PREFIX, self.redirect, methods=["GET"], include_in_schema=False)
@@ -88,11 +95,11 @@ class WebChat:
             user_id = visitor_user_id(body.get("visitor"))
             self.gate.check(address=_client(request), visitor=user_id)
             address = check_address(body.get("address"))
-            self._check_account(address)
+            account = _account_of(address)
             name = check_name(body.get("name"))
             inbound = Inbound(text=address, channel="webchat", channel_user_id=user_id, first_name=name,
                               event_id=_event_id(user_id, body.get("event")))
-            await asyncio.to_thread(self.runtime.open_link, inbound)
+            await self._off_loop(self._open, account, inbound)
         except VisitorError as error:
             return _refusal(error)
         return JSONResponse({"ok": True}, headers=API_HEADERS)
@@ -104,19 +111,18 @@ class WebChat:
             user_id = visitor_user_id(body.get("visitor"))
             self.gate.check(address=_client(request), visitor=user_id)
             text = check_text(body.get("text"))
-            result = await asyncio.to_thread(self.runtime.reply, channel="webchat", channel_user_id=user_id,
-                                             text=text)
+            result = await self._off_loop(functools.partial(self.runtime.reply, channel="webchat",
+                                                            channel_user_id=user_id, text=text))
         except VisitorError as error:
             return _refusal(error)
         if result.contact_id is None:
             return _refusal(VisitorError("This chat has not started yet; open the link you were given again.", 409))
         return JSONResponse({"ok": True}, headers=API_HEADERS)
 
-    def _check_account(self, address: str) -> None:
-        parts = urlsplit(address)
-        found = re.search(r"(?:^|[?&])p=([^&?#]*)", parts.query)
-        if not parts.path.rstrip("/").endswith(PREFIX) or found is None or unquote(found[1]).strip() != self.account:
+    def _open(self, account: str | None, inbound: Inbound) -> None:
+        if account is None or account != self.runtime.definitions().identities.webchat_account_id:
             raise VisitorError("This chat link is not for this bot; open the link you were given again.", 404)
+        self.runtime.open_link(inbound)
 
     # --- the websocket -----------------------------------------------------------------------------------------
 
@@ -131,8 +137,8 @@ class WebChat:
         except (WebSocketDisconnect, TimeoutError):
             return
         chat = OpenChat(socket)
-        contact_id = await asyncio.to_thread(self._find_contact, user_id)
-        history = await asyncio.to_thread(self._history, contact_id) if contact_id is not None else []
+        contact_id = await self._off_loop(self._find_contact, user_id)
+        history = await self._off_loop(self._history, contact_id) if contact_id is not None else []
         await chat.send({"type": "history", "bot": self.runtime.definitions().bot_name, "messages": history})
         self.hub.attach(user_id, chat)
         try:
@@ -214,6 +220,15 @@ async def _read_json(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise VisitorError("The chat sent something unreadable; reload the page.", 400)
     return data
+
+
+def _account_of(address: str) -> str | None:
+    """The `p=` of a web chat address (the account its links carry), None when it is no web chat address."""
+    parts = urlsplit(address)
+    found = re.search(r"(?:^|[?&])p=([^&?#]*)", parts.query)
+    if not parts.path.rstrip("/").endswith(PREFIX) or found is None:
+        return None
+    return unquote(found[1]).strip()
 
 
 def _event_id(user_id: str, nonce: object) -> str | None:

@@ -103,7 +103,7 @@ def server(database: Database, request: pytest.FixtureRequest) -> Iterator[ChatS
 
     app = FastAPI(lifespan=lifespan)
     env = getattr(request, "param", {})
-    setup_webchat(app, database=database, runtime=live.runtime, worker=live.delivery, account=ACCOUNT, env=env)
+    setup_webchat(app, database=database, runtime=live.runtime, worker=live.delivery, env=env)
     with _serving(app) as url:
         yield ChatServer(url, database)
 
