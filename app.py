@@ -63,6 +63,7 @@ def serve(config: Config) -> None:
     from builder import (
         analytics,
         auth,
+        channels,
         contacts,
         entry_points,
         fields,
@@ -111,6 +112,7 @@ def serve(config: Config) -> None:
     ui.page("/entry-points/{entry_point_id}")(entry_points.create_editor)
     ui.page("/triggers")(triggers.create)
     ui.page("/triggers/{trigger_id}")(triggers.create_editor)
+    ui.page("/channels")(channels.create)
     ui.page("/contacts")(contacts.create)
     ui.page("/contacts/{contact_id}")(contacts.create_detail)
     ui.page("/analytics")(analytics.create)

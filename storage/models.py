@@ -303,6 +303,7 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = 0
     last_error: str = ""
     next_attempt_at: datetime = Field(default_factory=utcnow)
+    last_attempt_at: datetime | None = None
     claimed_by: str | None = None
     claimed_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)

@@ -104,11 +104,11 @@ def record_outcomes(*, connection: sqlite3.Connection, worker: str, outcomes: Se
     with _immediate(connection):
         for outcome in outcomes:
             row = connection.execute(
-                "UPDATE outbox_message SET state = ?, attempts = attempts + 1, last_error = ?,"
+                "UPDATE outbox_message SET state = ?, attempts = attempts + 1, last_error = ?, last_attempt_at = ?,"
                 " next_attempt_at = COALESCE(?, next_attempt_at), sent_at = CASE WHEN ? = 'sent' THEN ? END,"
                 " claimed_by = NULL, claimed_until = NULL"
                 " WHERE id = ? AND claimed_by = ? AND state = 'pending' RETURNING contact_id",
-                (outcome.state, outcome.error, stamp(outcome.retry_at) if outcome.retry_at else None,
+                (outcome.state, outcome.error, at, stamp(outcome.retry_at) if outcome.retry_at else None,
                  outcome.state, at, outcome.item_id, worker)).fetchone()
             if row is not None:
                 waiting.add(row[0])

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column('attempts', sa.Integer(), nullable=False),
         sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column('next_attempt_at', sa.DateTime(), nullable=False),
+        sa.Column('last_attempt_at', sa.DateTime(), nullable=True),
         sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column('claimed_until', sa.DateTime(), nullable=True),
         sa.Column('created_at', sa.DateTime(), nullable=False),
