@@ -53,6 +53,7 @@
       setStatus("Online");
       if (data.bot) {
         document.getElementById("bot-name").textContent = data.bot;
+        document.getElementById("avatar").textContent = Array.from(data.bot.trim())[0] || "";
         document.title = data.bot;
       }
       list.replaceChildren();
