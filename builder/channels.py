@@ -57,9 +57,10 @@ def _channel_card(info: ChannelInfo, activity: ChannelActivity, connected: bool,
                     ui.icon("arrow_right", size="xs").classes("mt-0.5")
                     ui.label(step)
             if not info.live:
-                ui.label(f"Referflow cannot receive {info.label} messages yet: its links work (once the "
-                         f"{info.identity.replace('_', ' ')} is in Settings), and what the bot sends there waits in "
-                         "the outbox until the channel is connected.").classes("text-sm text-slate-500")
+                links = "its links work" if identity else \
+                    f"its links work once the {info.identity_label} is in Settings"
+                ui.label(f"Referflow cannot receive {info.label} messages yet: {links}, and what the bot sends there "
+                         "waits in the outbox until the channel is connected.").classes("text-sm text-slate-500")
 
 
 def _state_badge(info: ChannelInfo, connected: bool, identity: str) -> None:
