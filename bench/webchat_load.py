@@ -6,7 +6,7 @@ then all of them at once: open the chat's address (POST), wait for the welcome p
 "Yes" (POST), wait for the question, answer "41" (POST), wait for the thanks. A reply's latency is from sending the
 POST to the bot's answer arriving on the visitor's websocket (the runtime turn, the outbox, the worker's push).
 
-The per-address rate limit is raised for the run (all visitors share 127.0.0.1); per-visitor limits stay as shipped.
+The per-address limits are raised for the run (all visitors share 127.0.0.1); per-visitor limits stay as shipped.
 The baseline is bare `Runtime.open_link` in this process on a copy of the same workspace (no HTTP, no outbox), and
 the last line is the reply throughput over it: `webchat reply/open_link ratio: X.XX`.
 """
@@ -171,7 +171,8 @@ class serving:
     def __enter__(self) -> tuple[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
         env.update(REFERFLOW_ADMIN_PASSWORD="bench-password-123", REFERFLOW_STORAGE_SECRET="bench",
-                   REFERFLOW_SEED_DEMO="0", REFERFLOW_WEBCHAT_ADDRESS_RATE="1000000/1000000")
+                   REFERFLOW_SEED_DEMO="0", REFERFLOW_WEBCHAT_ADDRESS_RATE="1000000/1000000",
+                   REFERFLOW_WEBCHAT_CHATS_PER_ADDRESS="100000")
         env.pop("REFERFLOW_DATABASE_URL", None)
         subprocess.run([sys.executable, str(ROOT / "app.py"), "--db", str(self.db), "import", str(WORKSPACE)],
                        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)

@@ -8,8 +8,9 @@ public route takes a contact id, a message id or a channel user id.
 import hashlib
 import re
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,128}")
@@ -95,13 +96,20 @@ class RateLimiter:
 class Limits:
     visitor: RateLimit = RateLimit(burst=10, per_minute=30)
     address: RateLimit = RateLimit(burst=60, per_minute=300)
+    chats_per_visitor: int = 5  # open chats (tabs) at once
+    chats_per_address: int = 100
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> "Limits":
-        """`REFERFLOW_WEBCHAT_VISITOR_RATE` and `REFERFLOW_WEBCHAT_ADDRESS_RATE` as `BURST/PER_MINUTE`, e.g. `10/30`."""
+        """`REFERFLOW_WEBCHAT_VISITOR_RATE` and `REFERFLOW_WEBCHAT_ADDRESS_RATE` as `BURST/PER_MINUTE`, e.g. `10/30`;
+        `REFERFLOW_WEBCHAT_CHATS_PER_ADDRESS`: how many chats one address may keep open at once."""
         defaults = cls()
+        chats = env.get("REFERFLOW_WEBCHAT_CHATS_PER_ADDRESS", "").strip()
+        if chats and not (chats.isdigit() and int(chats) > 0):
+            raise ValueError(f"REFERFLOW_WEBCHAT_CHATS_PER_ADDRESS='{chats}' must be a whole number above 0.")
         return cls(visitor=_parse_rate(env.get("REFERFLOW_WEBCHAT_VISITOR_RATE"), defaults.visitor),
-                   address=_parse_rate(env.get("REFERFLOW_WEBCHAT_ADDRESS_RATE"), defaults.address))
+                   address=_parse_rate(env.get("REFERFLOW_WEBCHAT_ADDRESS_RATE"), defaults.address),
+                   chats_per_address=int(chats) if chats else defaults.chats_per_address)
 
 
 def _parse_rate(text: str | None, default: RateLimit) -> RateLimit:
@@ -114,11 +122,31 @@ def _parse_rate(text: str | None, default: RateLimit) -> RateLimit:
 
 
 class Gate:
-    """One process's rate limits: every public request spends a token of its visitor and of its address."""
+    """One process's limits: every public request spends a token of its visitor and of its address, and open chats
+    are counted per visitor and per address."""
 
     def __init__(self, limits: Limits) -> None:
+        self.limits = limits
         self.visitors = RateLimiter(limits.visitor)
         self.addresses = RateLimiter(limits.address)
+        self._chats: Counter[str] = Counter()
+
+    @contextmanager
+    def open_chat(self, *, address: str, visitor: str) -> Iterator[None]:
+        """Count one open chat for as long as it is open; refuse one beyond the limits."""
+        if self._chats["a:" + address] >= self.limits.chats_per_address:
+            raise VisitorError("Too many chats are open from your network; close some and try again.", 429)
+        if self._chats["v:" + visitor] >= self.limits.chats_per_visitor:
+            raise VisitorError("This chat is open in too many tabs; close some and reload this one.", 429)
+        keys = ("a:" + address, "v:" + visitor)
+        self._chats.update(keys)
+        try:
+            yield
+        finally:
+            self._chats.subtract(keys)
+            for key in keys:
+                if self._chats[key] <= 0:
+                    del self._chats[key]
 
     def check(self, *, address: str, visitor: str | None = None) -> None:
         if not self.addresses.allow(address):

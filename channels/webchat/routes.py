@@ -129,13 +129,17 @@ class WebChat:
     async def socket(self, socket: WebSocket) -> None:
         """Says hello with the visitor secret, gets the history, then receives every message the bot sends."""
         await socket.accept()
+        address = socket.client.host if socket.client else "unknown"
         try:
-            user_id = await self._hello(socket)
+            user_id = await self._hello(socket, address)
+            with self.gate.open_chat(address=address, visitor=user_id):
+                await self._serve(socket, user_id)
         except VisitorError as error:
             await _close(socket, 1008, str(error))
-            return
         except (WebSocketDisconnect, TimeoutError):
             return
+
+    async def _serve(self, socket: WebSocket, user_id: str) -> None:
         chat = OpenChat(socket)
         contact_id = await self._off_loop(self._find_contact, user_id)
         history = await self._off_loop(self._history, contact_id) if contact_id is not None else []
@@ -148,9 +152,12 @@ class WebChat:
         finally:
             self.hub.detach(user_id, chat)
 
-    async def _hello(self, socket: WebSocket) -> str:
-        text = await asyncio.wait_for(socket.receive_text(), HELLO_TIMEOUT)
-        if len(text.encode()) > SOCKET_MESSAGE_LIMIT:
+    async def _hello(self, socket: WebSocket, address: str) -> str:
+        message = await asyncio.wait_for(socket.receive(), HELLO_TIMEOUT)
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        text = message.get("text") or ""
+        if len(text.encode()) > SOCKET_MESSAGE_LIMIT or len(message.get("bytes") or b"") > SOCKET_MESSAGE_LIMIT:
             raise VisitorError("The chat sent too much at once.")
         try:
             hello = json.loads(text)
@@ -159,7 +166,7 @@ class WebChat:
         if not isinstance(hello, dict) or hello.get("type") != "hello":
             raise VisitorError("The chat must say hello first.")
         user_id = visitor_user_id(hello.get("visitor"))
-        self.gate.check(address=socket.client.host if socket.client else "unknown", visitor=user_id)
+        self.gate.check(address=address, visitor=user_id)
         return user_id
 
     async def _listen(self, socket: WebSocket) -> None:

@@ -256,6 +256,33 @@ def test_one_address_opening_many_chats_is_told_to_wait(server: ChatServer) -> N
     assert server.rows("SELECT count(*) FROM contact") == [(4,)]
 
 
+def test_one_visitor_may_keep_five_chats_open_and_is_told_when_a_sixth_is_refused(ann: Visitor) -> None:
+    tabs = [ann.chat() for _ in range(5)]
+    with pytest.raises(ConnectionClosed) as closed:
+        ann.chat()
+    assert closed.value.rcvd.code == 1008
+    assert closed.value.rcvd.reason == "This chat is open in too many tabs; close some and reload this one."
+    tabs.pop().close()
+    assert _eventually(lambda: _can_open(ann))
+
+
+@pytest.mark.parametrize("server", [{"REFERFLOW_WEBCHAT_CHATS_PER_ADDRESS": "3"}], indirect=True)
+def test_one_address_may_keep_only_so_many_chats_open(server: ChatServer) -> None:
+    chats = [server.visitor(f"V{n}").chat() for n in range(3)]
+    with pytest.raises(ConnectionClosed) as closed:
+        server.visitor("V4").chat()
+    assert closed.value.rcvd.reason == "Too many chats are open from your network; close some and try again."
+    assert len(chats) == 3
+
+
+def _can_open(visitor: Visitor) -> bool:
+    try:
+        visitor.chat().close()
+    except ConnectionClosed:
+        return False
+    return True
+
+
 def test_a_long_message_is_refused_with_the_limit_and_nothing_is_stored(server: ChatServer, ann: Visitor) -> None:
     ann.chat()
     ann.open()
