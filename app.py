@@ -294,7 +294,7 @@ def run_open_link(config: Config, args: argparse.Namespace) -> int:
                       last_name=args.last_name, phone=args.phone, event_id=args.event_id)
     database = open_database(url=config.database_url)
     try:
-        with Runtime(database) as runtime:
+        with Runtime(database, outbox=True) as runtime:  # live: what the bot sends is queued for delivery
             output = runtime.open_link(inbound).to_dict()
     finally:
         database.dispose()
@@ -324,7 +324,7 @@ def run_reply(config: Config, args: argparse.Namespace) -> int:
     database = open_database(url=config.database_url)
     try:
         channel = args.channel or _channel_of(database, args.channel_user)
-        with Runtime(database) as runtime:
+        with Runtime(database, outbox=True) as runtime:  # live: what the bot sends is queued for delivery
             result = runtime.reply(channel=channel, channel_user_id=args.channel_user, text=args.text)
     finally:
         database.dispose()
@@ -349,7 +349,7 @@ def run_tick(config: Config, args: argparse.Namespace) -> int:
     advance = parse_duration(args.advance)
     database = open_database(url=config.database_url)
     try:
-        with Runtime(database) as runtime:
+        with Runtime(database, outbox=True) as runtime:  # live: what the bot sends is queued for delivery
             result = runtime.tick(advance)
     finally:
         database.dispose()

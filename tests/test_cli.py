@@ -1,6 +1,7 @@
 """The `referflow` command line: JSON on stdout, one clear line and a non-zero exit on misuse, never a traceback."""
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -217,3 +218,16 @@ def test_scenario_run_against_the_workspace_sandbox(capsys, db: str, tmp_path: P
     capsys.readouterr()
     code, document, _ = run(capsys, "--db", db, "export")
     assert code == 0 and [e["ref"] for e in document["entry_points"]] == ["giveaway2025"]  # live workspace intact
+
+
+def test_what_the_bot_says_from_the_command_line_is_queued_for_the_running_app(capsys, db: str) -> None:
+    """open-link, reply and tick are live processing: the app's delivery worker sends what they queued."""
+    code, result, _ = run(capsys, "--db", db, "open-link", "https://m.me/1234567890?ref=giveaway2025",
+                          "--channel-user", "psid-ann", "--first-name", "Ann")
+    assert code == 0
+    connection = sqlite3.connect(db)
+    queued = connection.execute("SELECT o.channel, m.text, o.state FROM outbox_message o"
+                                " JOIN message m ON m.id = o.message_id ORDER BY o.id").fetchall()
+    connection.close()
+    assert queued == [("messenger", message["text"], "pending") for message in result["messages"]]
+    assert queued
