@@ -60,6 +60,13 @@ def test_ann_brings_bob_through_the_web_chat(admin_page: Page, live_app: LiveApp
     expect(ann.get_by_test_id("visitor-message").last).to_have_text("Thanks! <b>not bold</b>")  # text, not HTML
     assert ann.locator(".bubble b").count() == 0
 
+    message = ann.get_by_label("Your message")
+    message.fill("x" * 1001)
+    expect(ann.get_by_role("button", name="Send")).to_be_disabled()
+    message.press("Enter")
+    expect(ann.get_by_test_id("notice").last).to_have_text(
+        "Messages can be at most 1,000 characters; yours has 1,001. Shorten it and send it again.")
+
     ann.reload()  # history on the next visit, the same contact, no second welcome
     expect(ann.get_by_test_id("bot-message").filter(has_text="Bob joined with your link!")).to_have_count(1)
     expect(ann.get_by_test_id("bot-message").filter(has_text="Invite your friends")).to_have_count(1)
