@@ -63,16 +63,18 @@ def create() -> None:
 def _save(inputs: dict) -> None:
     for element in inputs.values():
         element.error = None
+    problems: list[ValidationError] = []
     try:
         address = PublicUrlUpdate(public_url=inputs["public_url"].value or "")
     except ValidationError as error:
-        _show_errors(inputs, error)
-        return
+        problems.append(error)
     try:
         update = SettingsUpdate(**{name: element.value or "" for name, element in inputs.items()
                                    if name != "public_url"})
     except ValidationError as error:
-        _show_errors(inputs, error)
+        problems.append(error)
+    if problems:
+        _show_errors(inputs, problems)
         return
     with database().write_session() as session:
         save_settings(session=session, update=update)
@@ -82,7 +84,8 @@ def _save(inputs: dict) -> None:
     ui.notify("Settings saved.", type="positive")
 
 
-def _show_errors(inputs: dict, error: ValidationError) -> None:
-    for problem in error.errors():
-        inputs[problem["loc"][0]].error = problem["msg"].removeprefix("Value error, ")
+def _show_errors(inputs: dict, errors: list[ValidationError]) -> None:
+    for error in errors:
+        for problem in error.errors():
+            inputs[problem["loc"][0]].error = problem["msg"].removeprefix("Value error, ")
     ui.notify("Nothing was saved: fix the fields marked in red.", type="warning")

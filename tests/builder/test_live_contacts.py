@@ -1,4 +1,5 @@
-"""A live conversation on a contact's page: every message the bot sent with where its delivery stands."""
+"""Live data in the builder: a contact's conversation with where each message's delivery stands, the referral tree and
+Analytics from live opens, and the public address the web chat links are built from."""
 
 import json
 from pathlib import Path
@@ -10,7 +11,9 @@ from channels.delivery import DeliveryWorker, OutboxItem, PermanentFailure, Temp
 from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import Database
+from storage.models import WorkspaceSettings
 from storage.workspace_io import import_workspace
+from tests.builder.test_analytics import figure
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 
@@ -65,3 +68,32 @@ async def test_an_open_contact_page_shows_new_live_messages(admin: User, live: R
     await admin.should_not_see("Cat joined with your link!")
     open_live(live, "tg-cat", "Cat", f"giveaway2025-c{ann}")
     await admin.should_see("Cat joined with your link!", retries=60)  # redrawn within a few seconds, no reload
+
+
+async def test_live_opens_fill_the_referral_tree_and_analytics(admin: User, live: Runtime) -> None:
+    ann = open_live(live, "tg-ann", "Ann", "giveaway2025")
+    open_live(live, "tg-bob", "Bob", f"giveaway2025-c{ann}")
+    await admin.open(f"/contacts/{ann}")
+    await admin.should_see("Bob · telegram · brought in nobody yet")  # the referral tree
+    await admin.open("/analytics")
+    assert [figure(admin, name) for name in ("opens", "new-contacts", "referrals-counted")] == ["2", "2", "1"]
+    await admin.should_see(marker=f"referrer-{ann}")
+
+
+async def test_the_public_address_is_saved_and_bad_input_is_explained(admin: User, app_database: Database) -> None:
+    await admin.open("/settings")
+    admin.find(marker="public_url").type("bot.example.com")
+    admin.find(marker="telegram_bot").type("shop_helper")
+    admin.find(marker="save-settings").click()
+    await admin.should_see("Nothing was saved: fix the fields marked in red.", retries=50)
+    assert admin.find(marker="public_url").elements.pop().error.startswith("The public address must look like")
+    assert admin.find(marker="telegram_bot").elements.pop().error  # both problems shown at once
+    admin.find(marker="public_url").clear().type("https://bot.example.com/")
+    admin.find(marker="telegram_bot").clear()
+    admin.find(marker="save-settings").click()
+    await admin.should_see("Settings saved.", retries=50)
+    with app_database.session() as session:
+        settings = session.get(WorkspaceSettings, 1)
+    assert settings.public_url == "https://bot.example.com"
+    await admin.open("/channels")
+    await admin.should_see("Referflow serves it at https://bot.example.com/webchat.")
