@@ -29,9 +29,7 @@ def channel_activity(*, session: Session) -> dict[str, ChannelActivity]:
     connection = session.connection()
     contacts = {channel: (count, _when(seen)) for channel, count, seen in connection.execute(sa.text(
         "SELECT channel, count(*), max(last_seen_at) FROM contact GROUP BY channel"))}
-    replies = dict(connection.execute(sa.text(
-        "SELECT c.channel, max(m.created_at) FROM message m JOIN contact c ON c.id = m.contact_id"
-        " WHERE m.direction = 'in' GROUP BY c.channel")).all())
+    replies = {channel: _last_reply(connection, channel) for channel in contacts}
     counts: dict[str, dict[str, int]] = {}
     for channel, state, count in connection.execute(sa.text(
             "SELECT channel, state, count(*) FROM outbox_message WHERE state IN ('pending', 'failed')"
@@ -50,6 +48,19 @@ def channel_activity(*, session: Session) -> dict[str, ChannelActivity]:
         activity[channel] = ChannelActivity(count, received, counts.get(channel, {}).get("pending", 0),
                                             counts.get(channel, {}).get("failed", 0), errors.get(channel))
     return activity
+
+
+RECENT_MESSAGES = 50_000  # how far back the last reply is looked for; past that, the last open tells
+
+
+def _last_reply(connection: sa.Connection, channel: str) -> str | None:
+    """The newest message from a person on the channel, read newest first (message first: CROSS JOIN), so a busy
+    channel answers at once and a quiet one costs at most RECENT_MESSAGES rows."""
+    return connection.execute(sa.text(
+        "SELECT m.created_at FROM message m CROSS JOIN contact c ON c.id = m.contact_id"
+        " WHERE m.id > (SELECT coalesce(max(id), 0) FROM message) - :recent AND m.direction = 'in'"
+        " AND c.channel = :channel ORDER BY m.id DESC LIMIT 1"), {"recent": RECENT_MESSAGES, "channel": channel}
+    ).scalar()
 
 
 def _when(value: str | datetime | None) -> datetime | None:
