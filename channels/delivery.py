@@ -11,7 +11,9 @@ expires. The worker runs in the app's event loop; database work goes to a thread
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Sender = Callable[[OutboxItem], Awaitable[None]]
 MAX_ERROR = 1000  # characters of a platform's error text kept on the message
+RECORD_TRIES = 5  # a busy database (each try already waits up to the 5 s busy timeout)
 
 
 class TemporaryFailure(Exception):
@@ -170,22 +173,35 @@ class DeliveryWorker:
     async def _claim_and_dispatch(self) -> tuple[int, list[asyncio.Task]]:
         if not self._senders:
             return 0, []
+        now = self.clock()
         items = await asyncio.to_thread(self._with_connection, outbox.claim_due, worker=self.name,
-                                        channels=self.channels, now=self.clock(), lease=self.lease, limit=self.batch)
+                                        channels=self.channels, now=now, lease=self.lease, limit=self.batch)
         tasks = []
-        for _contact, group in groupby(items, key=lambda item: item.contact_id):
-            queue = sorted(group, key=lambda item: item.id)
-            task = asyncio.create_task(self._deliver_in_order(queue), name=",".join(str(i.id) for i in queue))
+        for _contact, group in groupby(sorted(items, key=lambda item: (item.contact_id, item.id)),
+                                       key=lambda item: item.contact_id):
+            queue = list(group)
+            task = asyncio.create_task(self._deliver_in_order(queue, now + self.lease),
+                                       name=",".join(str(i.id) for i in queue))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
             tasks.append(task)
         return len(items), tasks
 
-    async def _deliver_in_order(self, queue: list[OutboxItem]) -> None:
-        """One contact's messages, oldest first; after a temporary failure the rest wait with it."""
+    async def _deliver_in_order(self, queue: list[OutboxItem], held_until: datetime) -> None:
+        """One contact's messages, oldest first; after a temporary failure the rest wait with it. Before a send that
+        could outlast the lease (a long queue, a wait for a free slot), what is done so far is recorded and the lease
+        on the rest is renewed, so no other process can take them meanwhile."""
         outcomes: list[Outcome] = []
         async with self._slots:
             for index, item in enumerate(queue):
+                if self.clock() + timedelta(seconds=self.send_timeout) >= held_until:
+                    rest = [later.id for later in queue[index:]]
+                    kept, held_until = await asyncio.to_thread(self._renew, outcomes, rest)
+                    outcomes = []
+                    if kept != set(rest):
+                        log.warning("The lease on outbox messages %s ran out; another worker delivers them",
+                                    sorted(set(rest) - kept))
+                        return
                 outcome = await self._attempt(item)
                 outcomes.append(outcome)
                 if outcome.state == "pending":
@@ -222,11 +238,30 @@ class DeliveryWorker:
         return Outcome(item.id, "pending", reason, self.clock() + timedelta(seconds=wait))
 
     def _record(self, outcomes: list[Outcome], held: list[int], retry_at: datetime | None) -> None:
-        waiting = self._with_connection(outbox.record_outcomes, worker=self.name, outcomes=outcomes, now=self.clock())
+        waiting = self._persist(outbox.record_outcomes, outcomes=outcomes, now=self.clock())
         if held and retry_at is not None:
-            self._with_connection(outbox.release, worker=self.name, item_ids=held, retry_at=retry_at)
+            self._persist(outbox.release, item_ids=held, retry_at=retry_at)
         if waiting:
             self.wake()  # the contact got a message while this one was in flight
+
+    def _renew(self, outcomes: list[Outcome], item_ids: list[int]) -> tuple[set[int], datetime]:
+        if outcomes:
+            self._record(outcomes, [], None)
+        until = self.clock() + self.lease
+        return self._persist(outbox.extend_lease, item_ids=item_ids, until=until), until
+
+    def _persist(self, function: Callable[..., T], **arguments: Any) -> T:
+        """Record what was delivered, trying again while the database is busy: an outcome that is not recorded would
+        send the message again once its lease expires."""
+        for attempt in range(RECORD_TRIES):
+            try:
+                return self._with_connection(function, worker=self.name, **arguments)
+            except sqlite3.OperationalError:
+                if attempt == RECORD_TRIES - 1:
+                    raise
+                log.warning("The outbox is busy; recording delivery outcomes again in %.1f s", 0.5 * (attempt + 1))
+                time.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def _with_connection(self, function: Callable[..., T], **arguments: Any) -> T:
         with self._db_lock:

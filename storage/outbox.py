@@ -129,6 +129,19 @@ def release(*, connection: sqlite3.Connection, worker: str, item_ids: Sequence[i
             (stamp(retry_at), worker, *item_ids))
 
 
+def extend_lease(*, connection: sqlite3.Connection, worker: str, item_ids: Sequence[int],
+                 until: datetime) -> set[int]:
+    """Keep holding these messages until `until`; returns those still held (a lease that ran out and was taken by
+    another worker is not taken back)."""
+    if not item_ids:
+        return set()
+    with _immediate(connection):
+        return {row[0] for row in connection.execute(
+            "UPDATE outbox_message SET claimed_until = ?"
+            f" WHERE claimed_by = ? AND state = 'pending' AND id IN ({', '.join('?' * len(item_ids))}) RETURNING id",
+            (stamp(until), worker, *item_ids))}
+
+
 def retry_now(*, connection: sqlite3.Connection, contact_id: int, now: datetime) -> int:
     """Make every pending message of the contact due now (the web chat calls this when the visitor connects);
     returns how many there are. Leased messages keep their lease."""

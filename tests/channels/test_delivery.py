@@ -217,3 +217,21 @@ async def test_channels_without_a_sender_stay_pending(database: Database, live: 
     assert await worker.run_once() == 0
     await worker.stop()
     assert {row["state"] for row in outbox(database)} == {"pending"}
+
+
+async def test_a_long_delivery_renews_its_lease_so_no_other_worker_takes_the_rest(
+        database: Database, live: Runtime, clock: Clock) -> None:
+    join(live, "ann")
+    taken_by_rival = []
+
+    async def slow(item: OutboxItem) -> None:
+        clock.now += timedelta(seconds=50)  # each send takes most of a 60 s lease
+        with database.raw_connection() as connection:  # meanwhile another process looks for due messages
+            taken_by_rival.extend(claim_due(connection=connection, worker="rival", channels=["webchat"],
+                                            now=clock.now, lease=timedelta(seconds=60)))
+
+    worker = worker_for(database, clock, slow, lease=60, send_timeout=20)
+    await worker.run_once()
+    await worker.stop()
+    assert taken_by_rival == []
+    assert [(row["state"], row["attempts"]) for row in outbox(database)] == [("sent", 1), ("sent", 1)]
