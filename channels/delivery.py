@@ -90,6 +90,7 @@ class DeliveryWorker:
         self._woken: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._in_flight: set[asyncio.Task] = set()
+        self._stopping = False
 
     # --- set-up ------------------------------------------------------------------------------------------------
 
@@ -109,9 +110,11 @@ class DeliveryWorker:
     async def stop(self) -> None:
         """Stop claiming; wait for deliveries under way to finish and be recorded."""
         if self._task is not None:
-            self._task.cancel()
+            self._stopping = True  # the loop ends at its next turn: a claim under way is dispatched, not dropped
+            self.wake()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+            self._stopping = False
         await asyncio.gather(*self._in_flight, return_exceptions=True)
         with self._db_lock:
             if self._pooled is not None:
@@ -149,24 +152,28 @@ class DeliveryWorker:
 
     async def _run(self) -> None:
         assert self._woken is not None
-        while True:
+        while not self._stopping:
             try:
-                await asyncio.wait_for(self._woken.wait(), timeout=self.poll_interval)
-            except TimeoutError:
-                if not await asyncio.to_thread(self._with_connection, outbox.has_due, channels=self.channels,
-                                               now=self.clock()):
-                    continue
-            self._woken.clear()
-            try:
-                while (await self._claim_and_dispatch())[0] == self.batch:
-                    await self._room()  # a full batch: more may be due, claimed once there are free hands
+                await self._one_round()
             except Exception:  # a locked or broken database must not kill delivery: log and poll again
                 log.exception("The delivery worker could not read the outbox; it tries again in %.0f s",
                               self.poll_interval)
 
+    async def _one_round(self) -> None:
+        assert self._woken is not None
+        try:
+            await asyncio.wait_for(self._woken.wait(), timeout=self.poll_interval)
+        except TimeoutError:
+            if not await asyncio.to_thread(self._with_connection, outbox.has_due, channels=self.channels,
+                                           now=self.clock()):
+                return
+        self._woken.clear()
+        while not self._stopping and (await self._claim_and_dispatch())[0] == self.batch:
+            await self._room()  # a full batch: more may be due, claimed once there are free hands
+
     async def _room(self) -> None:
-        """Wait until fewer contacts than `concurrency` are being served, so a process never leases more than it
-        can send now (another process takes the rest)."""
+        """Wait until fewer contacts than `concurrency` are being served before claiming more, so that a busy
+        process leaves the rest of the outbox to other processes."""
         while len(self._in_flight) >= self.concurrency:
             await asyncio.wait(set(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
 
