@@ -1,4 +1,4 @@
-"""The public web chat's HTTP and websocket routes, all under `/webchat/` (the one prefix the admin login lets through).
+"""The public web chat's HTTP and websocket routes, all under `/webchat/` (served before the admin app: see ChatFirst).
 
 The page is plain HTML, CSS and JS (assets/webchat/); a visitor's browser posts opens and replies as small JSON
 requests and keeps one websocket open, on which the outbox worker pushes everything the bot sends them.

@@ -184,6 +184,15 @@ def test_messages_sent_while_the_chat_is_closed_wait_and_arrive_once_when_it_ope
     assert _eventually(lambda: server.rows("SELECT state FROM outbox_message") == [("sent",)])
 
 
+def test_every_open_tab_of_a_visitor_gets_what_the_bot_sends(ann: Visitor) -> None:
+    first, second = ann.chat(), ann.chat()
+    ann.open()
+    assert first.next_text() == second.next_text() == "Hi Ann! Ready for a question?"
+    second.close()
+    ann.reply("No")
+    assert first.next_text() == "Maybe later, then."
+
+
 def test_a_reload_of_the_same_page_is_the_same_open(server: ChatServer, ann: Visitor) -> None:
     chat = ann.chat()
     ann.open(event="page-load-nonce-1")
