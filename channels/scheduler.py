@@ -15,6 +15,7 @@ from storage.db import Database
 from storage.outbox import stamp
 
 log = logging.getLogger(__name__)
+BATCH = 50  # delays run per transaction
 
 
 class DelayScheduler:
@@ -42,10 +43,13 @@ class DelayScheduler:
                 self._pooled = None
 
     async def run_once(self) -> int:
-        """Run the delays due now; returns how many contacts were woken (0 without touching the write lock)."""
-        if not await asyncio.to_thread(self._any_due):
-            return 0
-        return (await asyncio.to_thread(self.runtime.tick)).woken
+        """Run the delays due now, BATCH at a time (each its own short transaction, so web chat turns get in between
+        and a backlog after downtime never holds the write lock for long); returns how many contacts were woken.
+        Nothing due: one read, no write lock."""
+        woken = 0
+        while await asyncio.to_thread(self._any_due):
+            woken += (await asyncio.to_thread(self.runtime.tick, limit=BATCH)).woken
+        return woken
 
     async def _run(self) -> None:
         while True:

@@ -107,10 +107,11 @@ class Runtime:
             turn.write_events()
             return self._summarise(turn, contact_id, handled)
 
-    def tick(self, advance: timedelta = timedelta(0)) -> TurnResult:
-        """Run every delay that is due by now + `advance` (the simulator fast-forwards with it)."""
+    def tick(self, advance: timedelta = timedelta(0), limit: int = -1) -> TurnResult:
+        """Run every delay that is due by now + `advance` (the simulator fast-forwards with it); with `limit`, only
+        that many of the oldest, so that a backlog is worked through in short transactions."""
         with self._turn(advance) as turn:
-            woken = run_due_wakeups(turn)
+            woken = run_due_wakeups(turn, limit)
             dispatch_events(turn)
             turn.write_events()
             result = self._summarise(turn, None, woken > 0)

@@ -56,11 +56,11 @@ async def test_a_failing_tick_does_not_stop_the_clock(database: Database, caplog
     calls = []
 
     class Flaky(Runtime):
-        def tick(self, advance=timedelta(0)):
+        def tick(self, advance=timedelta(0), limit=-1):
             calls.append(True)
             if len(calls) == 1:
                 raise RuntimeError("database is locked")
-            return super().tick(advance)
+            return super().tick(advance, limit)
 
     clock = Clock()
     with Flaky(database, outbox=True, clock=clock) as runtime:
@@ -75,3 +75,24 @@ async def test_a_failing_tick_does_not_stop_the_clock(database: Database, caplog
         await scheduler.stop()
     assert transcript(database)[-1] == "A minute later, Ann"
     assert "Running the due delays failed" in caplog.text
+
+
+async def test_a_backlog_of_delays_is_worked_through_in_short_transactions(database: Database) -> None:
+    with database.write_session() as session:
+        import_workspace(session=session, document=WORKSPACE)
+    clock = Clock()
+    ticks = []
+
+    class Counting(Runtime):
+        def tick(self, advance=timedelta(0), limit=-1):
+            result = super().tick(advance, limit)
+            ticks.append(result.woken)
+            return result
+
+    with Counting(database, outbox=True, clock=clock) as runtime:
+        for n in range(120):
+            runtime.open_link(Inbound(text="go", channel="webchat", channel_user_id=f"v{n}", first_name=f"P{n}"))
+        clock.now += timedelta(hours=1)  # the app was down: every delay is overdue
+        assert await DelayScheduler(runtime, database).run_once() == 120
+    assert ticks == [50, 50, 20]
+    assert transcript(database).count("A minute later, P7") == 1
