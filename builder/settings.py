@@ -32,7 +32,7 @@ def create() -> None:
         with database().session() as session:
             current = get_settings(session=session)
         identities = channel_identities(current)
-        own = {"webchat_base_url": identities.webchat_base_url, "webchat_account_id": identities.webchat_account_id}
+        own = {"webchat_base_url": identities.webchat_base_url, "webchat_account_id": current.webchat_own_account}
         inputs: dict[str, ui.input | ui.textarea] = {}
         with ui.card().classes("w-full gap-2"):
             ui.label("Bot").classes("text-lg font-medium")
@@ -54,8 +54,11 @@ def create() -> None:
             ui.label("Fill in the channels your bot is on; entry links are built for these.").classes("text-slate-500")
             with ui.grid(columns=2).classes("w-full gap-x-6 gap-y-1"):
                 for name, label, hint in CHANNEL_FIELDS:
+                    if own.get(name) and not getattr(current, name):
+                        hint = f"Empty: {own[name]} (Referflow's own web chat)"
                     inputs[name] = ui.input(label, value=getattr(current, name), placeholder=own.get(name, "")) \
-                        .props(f'hint="{hint}"').mark(name)
+                        .mark(name)
+                    inputs[name].props["hint"] = hint
         ui.button("Save settings", icon="save", on_click=lambda: _save(inputs)).mark("save-settings")
         workspace_transfer.card()
 
