@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
@@ -81,6 +81,7 @@ class DeliveryWorker:
         self.clock = clock
         self.name = name or f"worker-{uuid.uuid4().hex[:12]}"
         self._senders: dict[str, tuple[Sender, RetryPolicy]] = {}
+        self._reachable: dict[str, Callable[[], Collection[int]]] = {}
         self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._db_lock = threading.Lock()  # the worker's one connection is used by one thread at a time
@@ -94,13 +95,25 @@ class DeliveryWorker:
 
     # --- set-up ------------------------------------------------------------------------------------------------
 
-    def register_sender(self, channel: str, sender: Sender, policy: RetryPolicy | None = None) -> None:
+    def register_sender(self, channel: str, sender: Sender, policy: RetryPolicy | None = None, *,
+                        reachable: Callable[[], Collection[int]] | None = None) -> None:
+        """Deliver `channel`'s messages through `sender`. With `reachable`, only messages to the contacts it names
+        (say, the visitors with a chat open on this process) are claimed here: the rest wait, with no attempt
+        counted, for the process they are connected to, or for their next visit."""
         self._senders[channel] = (sender, policy or RetryPolicy())
+        if reachable is None:
+            self._reachable.pop(channel, None)
+        else:
+            self._reachable[channel] = reachable
         self.wake()
 
     @property
     def channels(self) -> tuple[str, ...]:
         return tuple(sorted(self._senders))
+
+    def _reach(self) -> dict[str, Collection[int] | None]:
+        return {channel: (self._reachable[channel]() if channel in self._reachable else None)
+                for channel in self._senders}
 
     async def start(self) -> None:
         self._bind_loop()
@@ -164,7 +177,7 @@ class DeliveryWorker:
         try:
             await asyncio.wait_for(self._woken.wait(), timeout=self.poll_interval)
         except TimeoutError:
-            if not await asyncio.to_thread(self._with_connection, outbox.has_due, channels=self.channels,
+            if not await asyncio.to_thread(self._with_connection, outbox.has_due, channels=self._reach(),
                                            now=self.clock()):
                 return
         self._woken.clear()
@@ -182,7 +195,7 @@ class DeliveryWorker:
             return 0, []
         now = self.clock()
         items = await asyncio.to_thread(self._with_connection, outbox.claim_due, worker=self.name,
-                                        channels=self.channels, now=now, lease=self.lease, limit=self.batch)
+                                        channels=self._reach(), now=now, lease=self.lease, limit=self.batch)
         tasks = []
         for _contact, group in groupby(sorted(items, key=lambda item: (item.contact_id, item.id)),
                                        key=lambda item: item.contact_id):

@@ -7,7 +7,7 @@ claim's inner SELECT becomes `... ORDER BY id LIMIT n FOR UPDATE SKIP LOCKED`; t
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -64,25 +64,30 @@ def store_message(*, connection: sqlite3.Connection, contact_id: int, channel: s
         (contact_id, message_id, channel, _JSON(body), now, now))
 
 
-def claim_due(*, connection: sqlite3.Connection, worker: str, channels: Sequence[str], now: datetime,
+Reach = Mapping[str, Collection[int] | None] | Sequence[str]
+"""Which messages a worker can deliver: channel names (every contact), or channel -> the contacts reachable from this
+process (None: every contact), for a channel like the web chat whose recipients are connected to one process."""
+
+
+def claim_due(*, connection: sqlite3.Connection, worker: str, channels: Reach, now: datetime,
               lease: timedelta, limit: int = 100) -> list[OutboxItem]:
     """Lease up to `limit` due pending messages of these channels to `worker`, oldest first. A contact's message is
     not claimed while an earlier one of theirs is leased or backing off, so each person gets them in order. Expired
     leases (a worker that died) count as free."""
-    if not channels:
+    reach, reach_params = _reach("o", channels)
+    if reach is None:
         return []
-    marks = ", ".join("?" for _ in channels)
     at, until = stamp(now), stamp(now + lease)
     with _immediate(connection):
         claimed = connection.execute(
             "UPDATE outbox_message SET claimed_by = ?, claimed_until = ? WHERE id IN ("
             " SELECT o.id FROM outbox_message o"
-            f" WHERE o.state = 'pending' AND o.channel IN ({marks}) AND o.next_attempt_at <= ?"
+            f" WHERE o.state = 'pending' AND ({reach}) AND o.next_attempt_at <= ?"
             " AND (o.claimed_until IS NULL OR o.claimed_until < ?)"
             " AND NOT EXISTS (SELECT 1 FROM outbox_message e WHERE e.contact_id = o.contact_id"
             "   AND e.state = 'pending' AND e.id < o.id AND (e.next_attempt_at > ? OR e.claimed_until >= ?))"
             " ORDER BY o.id LIMIT ?) RETURNING id",
-            (worker, until, *channels, at, at, at, at, limit)).fetchall()
+            (worker, until, *reach_params, at, at, at, at, limit)).fetchall()
         if not claimed:
             return []
         ids = [row[0] for row in claimed]
@@ -151,15 +156,32 @@ def retry_now(*, connection: sqlite3.Connection, contact_id: int, now: datetime)
             " AND next_attempt_at > ?", (stamp(now), contact_id, stamp(now))).rowcount
 
 
-def has_due(*, connection: sqlite3.Connection, channels: Sequence[str], now: datetime) -> bool:
+def has_due(*, connection: sqlite3.Connection, channels: Reach, now: datetime) -> bool:
     """A cheap read (no write lock): is any message of these channels due? The worker polls with it."""
-    if not channels:
+    reach, reach_params = _reach("outbox_message", channels)
+    if reach is None:
         return False
     at = stamp(now)
     return connection.execute(
-        f"SELECT 1 FROM outbox_message WHERE state = 'pending' AND channel IN ({', '.join('?' * len(channels))})"
+        f"SELECT 1 FROM outbox_message WHERE state = 'pending' AND ({reach})"
         " AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until < ?) LIMIT 1",
-        (*channels, at, at)).fetchone() is not None
+        (*reach_params, at, at)).fetchone() is not None
+
+
+def _reach(table: str, channels: Reach) -> tuple[str | None, list[Any]]:
+    """The SQL condition (and its parameters) for the messages a worker can deliver; None when there are none."""
+    if not isinstance(channels, Mapping):
+        channels = dict.fromkeys(channels)
+    everyone = [channel for channel, contacts in channels.items() if contacts is None]
+    parts, params = [], []
+    if everyone:
+        parts.append(f"{table}.channel IN ({', '.join('?' * len(everyone))})")
+        params += everyone
+    for channel, contacts in channels.items():
+        if contacts:
+            parts.append(f"({table}.channel = ? AND {table}.contact_id IN ({', '.join('?' * len(contacts))}))")
+            params += [channel, *contacts]
+    return (" OR ".join(parts), params) if parts else (None, [])
 
 
 @contextmanager

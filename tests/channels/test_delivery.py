@@ -235,3 +235,27 @@ async def test_a_long_delivery_renews_its_lease_so_no_other_worker_takes_the_res
     await worker.stop()
     assert taken_by_rival == []
     assert [(row["state"], row["attempts"]) for row in outbox(database)] == [("sent", 1), ("sent", 1)]
+
+
+async def test_a_channel_whose_people_are_connected_to_one_process_is_delivered_there(
+        database: Database, live: Runtime, clock: Clock) -> None:
+    ann, bob = join(live, "ann"), join(live, "bob", "Bob")
+    cat = join(live, "cat", "Cat")  # Cat has no chat open anywhere
+    here, there = FakeSender(), FakeSender()
+    on_here, on_there = {ann}, {bob}
+    first = DeliveryWorker(database, clock=clock)
+    first.register_sender("webchat", here, reachable=lambda: on_here)
+    second = DeliveryWorker(database, clock=clock)
+    second.register_sender("webchat", there, reachable=lambda: on_there)
+    await first.run_once()
+    await second.run_once()
+    assert [user for user, _ in here.delivered] == ["ann", "ann"]
+    assert [user for user, _ in there.delivered] == ["bob", "bob"]
+    cats = [row for row in outbox(database) if row["transcript"] in ("Hello Cat",)]
+    assert [(row["state"], row["attempts"], row["last_error"]) for row in cats] == [("pending", 0, "")]
+
+    on_there.add(cat)  # Cat opens the chat on the second process
+    assert await second.run_once() == 2
+    await first.stop()
+    await second.stop()
+    assert [user for user, _ in there.delivered] == ["bob", "bob", "cat", "cat"]
