@@ -28,9 +28,22 @@ def create() -> None:
                  "bot sends; every message goes through the outbox, so nothing is lost while a channel is down."
                  ).classes("text-slate-500")
         delivering = _delivering_channels()
+        rows = {}
         for info in CATALOGUE:
-            _channel_card(info, activity.get(info.name, ChannelActivity()), info.name in delivering,
-                          getattr(settings, info.identity), identities, entries, public_url(settings))
+            rows[info.name] = _channel_card(info, activity.get(info.name, ChannelActivity()), info.name in delivering,
+                                            getattr(settings, info.identity), identities, entries,
+                                            public_url(settings))
+        seen = {"activity": activity}
+
+        def redraw_on_change() -> None:  # opens and deliveries go on while the page is open
+            with database().session() as session:
+                now = channel_activity(session=session)
+            for name, row in rows.items():
+                if now.get(name) != seen["activity"].get(name):
+                    row.refresh(name, now.get(name, ChannelActivity()))
+            seen["activity"] = now
+
+        ui.timer(5.0, redraw_on_change, immediate=False)
 
 
 def _delivering_channels() -> tuple[str, ...]:
@@ -40,14 +53,17 @@ def _delivering_channels() -> tuple[str, ...]:
 
 
 def _channel_card(info: ChannelInfo, activity: ChannelActivity, connected: bool, identity: str,
-                  identities: ChannelIdentities, entries: list[EntryPointSummary], address: str) -> None:
+                  identities: ChannelIdentities, entries: list[EntryPointSummary],
+                  address: str) -> ui.refreshable:
+    """Draws the card; returns its activity part, to redraw when the figures change."""
+    row = ui.refreshable(_activity_row)
     with ui.card().classes("w-full gap-3").mark(f"channel-{info.name}"):
         with ui.row().classes("w-full items-center gap-3"):
             ui.icon(info.icon, size="md", color="indigo-7")
             ui.label(info.label).classes("text-lg font-medium")
             ui.space()
             _state_badge(info, connected, identity)
-        _activity_row(info.name, activity)
+        row(info.name, activity)
         if info.name == "webchat":
             _webchat(identities, entries, address, connected)
         with ui.expansion("What connecting takes", icon="checklist", value=not connected and not info.live) \
@@ -61,6 +77,7 @@ def _channel_card(info: ChannelInfo, activity: ChannelActivity, connected: bool,
                     f"its links work once the {info.identity_label} is in Settings"
                 ui.label(f"Referflow cannot receive {info.label} messages yet: {links}, and what the bot sends there "
                          "waits in the outbox until the channel is connected.").classes("text-sm text-slate-500")
+    return row
 
 
 def _state_badge(info: ChannelInfo, connected: bool, identity: str) -> None:

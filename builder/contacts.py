@@ -314,7 +314,7 @@ def _transcript_card(contact_id: int) -> None:
             seen["version"] = version
             transcript.refresh()
 
-    ui.timer(2.0, redraw_on_change)
+    ui.timer(2.0, redraw_on_change, immediate=False)
 
 
 def _transcript_version(contact_id: int) -> tuple:

@@ -1,6 +1,7 @@
 """The Channels page through NiceGUI's User: each channel's state and activity, what connecting takes, and the web
 chat's links, embed snippet and open button."""
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -79,3 +80,19 @@ async def test_activity_pending_messages_and_the_last_delivery_error(admin: User
     assert text_of(admin, "last-error-telegram").endswith(
         "1 attempt, not delivered): Bad Request: chat not found")
     assert text_of(admin, "state-telegram") == "Links only — not connected"  # the fixture has a bot username
+
+
+async def test_an_open_channels_page_follows_new_activity(admin: User, app_database: Database) -> None:
+    with app_database.write_session() as session:
+        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    await admin.open("/channels")
+    assert text_of(admin, "pending-telegram") == "0"
+    with Runtime(app_database, outbox=True) as live:
+        live.open_link(Inbound(text="/start giveaway2025", channel="telegram", channel_user_id="tg-ann",
+                               first_name="Ann"))
+    for _ in range(100):  # redrawn within a few seconds, no reload
+        if text_of(admin, "contacts-telegram") == "1":
+            break
+        await asyncio.sleep(0.1)
+    assert text_of(admin, "contacts-telegram") == "1"
+    assert text_of(admin, "pending-telegram") != "0"
