@@ -26,8 +26,8 @@ class Config:
     @property
     def served_url(self) -> str:
         """The address people reach this Referflow at, unless the Settings page says another."""
-        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)  # every interface: this machine's
-        return self.public_url or f"http://{host}:{self.port}"
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)  # every interface: this machine's
+        return self.public_url or f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
 
 def load_config(args: argparse.Namespace | None = None) -> Config:

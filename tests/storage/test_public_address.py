@@ -2,6 +2,7 @@
 
 import pytest
 
+from app import Config, load_config
 from runtime.service import Runtime
 from storage.db import Database
 from storage.workspace import (
@@ -61,3 +62,19 @@ def test_a_public_address_that_is_no_web_address_is_refused(address: str) -> Non
 def test_a_public_address_loses_its_trailing_slash() -> None:
     assert check_public_url("https://bot.example.com/referflow/") == "https://bot.example.com/referflow"
     assert check_public_url("http://10.0.0.5:8080") == "http://10.0.0.5:8080"
+
+
+@pytest.mark.parametrize(("host", "served"), [("127.0.0.1", "http://127.0.0.1:8080"),
+                                               ("0.0.0.0", "http://127.0.0.1:8080"),
+                                               ("::", "http://[::1]:8080"), ("::1", "http://[::1]:8080"),
+                                               ("bot.internal", "http://bot.internal:8080")])
+def test_the_default_public_address_is_where_the_app_listens(host: str, served: str) -> None:
+    assert Config(database_url="sqlite:///x.db", host=host, port=8080).served_url == served
+    assert Config(database_url="sqlite:///x.db", host=host, public_url="https://bot.example.com").served_url == \
+        "https://bot.example.com"
+
+
+def test_a_bad_public_url_in_the_environment_stops_the_start_with_a_reason(monkeypatch) -> None:
+    monkeypatch.setenv("REFERFLOW_PUBLIC_URL", "bot.example.com")
+    with pytest.raises(ValueError, match=r"REFERFLOW_PUBLIC_URL='bot\.example\.com': The public address must look"):
+        load_config()
