@@ -289,7 +289,7 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox_message"
     __table_args__ = (
         sa.CheckConstraint(_in("state", OUTBOX_STATES), name="known_state"),
-        sa.Index("ix_outbox_due", "state", "next_attempt_at"),
+        sa.Index("ix_outbox_due", "state", "channel", "next_attempt_at"),  # claims walk it in order, per channel
         sa.Index("ix_outbox_contact", "contact_id", "state", "id"),
         sa.Index("ix_outbox_message", "message_id"),
     )

@@ -71,26 +71,26 @@ process (None: every contact), for a channel like the web chat whose recipients 
 
 def claim_due(*, connection: sqlite3.Connection, worker: str, channels: Reach, now: datetime,
               lease: timedelta, limit: int = 100) -> list[OutboxItem]:
-    """Lease up to `limit` due pending messages of these channels to `worker`, oldest first. A contact's message is
-    not claimed while an earlier one of theirs is leased or backing off, so each person gets them in order. Expired
-    leases (a worker that died) count as free."""
-    reach, reach_params = _reach("o", channels)
-    if reach is None:
-        return []
+    """Lease up to `limit` due pending messages of these channels to `worker`, longest waiting first. A contact's
+    message is not claimed while an earlier one of theirs is leased, backing off, or after it in the claim order, so
+    each person gets them in order. Expired leases (a worker that died) count as free."""
     at, until = stamp(now), stamp(now + lease)
+    ids: list[int] = []
     with _immediate(connection):
-        claimed = connection.execute(
-            "UPDATE outbox_message SET claimed_by = ?, claimed_until = ? WHERE id IN ("
-            " SELECT o.id FROM outbox_message o"
-            f" WHERE o.state = 'pending' AND ({reach}) AND o.next_attempt_at <= ?"
-            " AND (o.claimed_until IS NULL OR o.claimed_until < ?)"
-            " AND NOT EXISTS (SELECT 1 FROM outbox_message e WHERE e.contact_id = o.contact_id"
-            "   AND e.state = 'pending' AND e.id < o.id AND (e.next_attempt_at > ? OR e.claimed_until >= ?))"
-            " ORDER BY o.id LIMIT ?) RETURNING id",
-            (worker, until, *reach_params, at, at, at, at, limit)).fetchall()
-        if not claimed:
+        for reach, params in _reaches(channels):  # one channel at a time: the due index gives its order, no sort
+            if len(ids) >= limit:
+                break
+            ids += [row[0] for row in connection.execute(
+                "UPDATE outbox_message SET claimed_by = ?, claimed_until = ? WHERE id IN ("
+                f" SELECT o.id FROM outbox_message o WHERE {reach} AND o.state = 'pending'"
+                " AND o.next_attempt_at <= ? AND (o.claimed_until IS NULL OR o.claimed_until < ?)"
+                " AND NOT EXISTS (SELECT 1 FROM outbox_message e WHERE e.contact_id = o.contact_id"
+                "   AND e.state = 'pending' AND e.id < o.id"
+                "   AND (e.next_attempt_at > o.next_attempt_at OR e.claimed_until >= ?))"
+                " ORDER BY o.next_attempt_at, o.id LIMIT ?) RETURNING id",
+                (worker, until, *params, at, at, at, limit - len(ids)))]
+        if not ids:
             return []
-        ids = [row[0] for row in claimed]
         rows = connection.execute(
             "SELECT o.id, o.contact_id, o.channel, c.channel_user_id, o.body, o.attempts, o.message_id, o.created_at"
             f" FROM outbox_message o JOIN contact c ON c.id = o.contact_id WHERE o.id IN ({', '.join('?' * len(ids))})"
@@ -158,30 +158,26 @@ def retry_now(*, connection: sqlite3.Connection, contact_id: int, now: datetime)
 
 def has_due(*, connection: sqlite3.Connection, channels: Reach, now: datetime) -> bool:
     """A cheap read (no write lock): is any message of these channels due? The worker polls with it."""
-    reach, reach_params = _reach("outbox_message", channels)
-    if reach is None:
-        return False
     at = stamp(now)
-    return connection.execute(
-        f"SELECT 1 FROM outbox_message WHERE state = 'pending' AND ({reach})"
-        " AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until < ?) LIMIT 1",
-        (*reach_params, at, at)).fetchone() is not None
+    return any(connection.execute(
+        f"SELECT 1 FROM outbox_message o WHERE {reach} AND o.state = 'pending' AND o.next_attempt_at <= ?"
+        " AND (o.claimed_until IS NULL OR o.claimed_until < ?) LIMIT 1", (*params, at, at)).fetchone()
+        for reach, params in _reaches(channels))
 
 
-def _reach(table: str, channels: Reach) -> tuple[str | None, list[Any]]:
-    """The SQL condition (and its parameters) for the messages a worker can deliver; None when there are none."""
+def _reaches(channels: Reach) -> Iterator[tuple[str, list[Any]]]:
+    """Per channel, the SQL condition on `o` (and its parameters) for the messages a worker can deliver. A channel
+    with reachable contacts is read through those contacts (ix_outbox_contact), so messages waiting for people who are
+    not connected cost nothing; one with none reachable is left out."""
     if not isinstance(channels, Mapping):
         channels = dict.fromkeys(channels)
-    everyone = [channel for channel, contacts in channels.items() if contacts is None]
-    parts, params = [], []
-    if everyone:
-        parts.append(f"{table}.channel IN ({', '.join('?' * len(everyone))})")
-        params += everyone
     for channel, contacts in channels.items():
-        if contacts:
-            parts.append(f"({table}.channel = ? AND {table}.contact_id IN ({', '.join('?' * len(contacts))}))")
-            params += [channel, *contacts]
-    return (" OR ".join(parts), params) if parts else (None, [])
+        if contacts is None:
+            yield "o.channel = ?", [channel]
+        elif contacts:
+            # unary + keeps SQLite off ix_outbox_due, which would walk every waiting message of the channel
+            yield f"o.contact_id IN ({', '.join('?' * len(contacts))}) AND +o.channel = ? AND +o.state <> ''", \
+                [*contacts, channel]
 
 
 @contextmanager

@@ -259,3 +259,23 @@ async def test_a_channel_whose_people_are_connected_to_one_process_is_delivered_
     await first.stop()
     await second.stop()
     assert [user for user, _ in there.delivered] == ["bob", "bob", "cat", "cat"]
+
+
+async def test_a_message_queued_during_a_backoff_waits_for_the_earlier_ones(
+        database: Database, live: Runtime, clock: Clock) -> None:
+    join(live, "ann")
+    sender = FakeSender({"Hello Ann": [TemporaryFailure("503 Service Unavailable")]})
+    worker = worker_for(database, clock, sender, RetryPolicy(base_delay=2))
+    await worker.run_once()  # the first message backs off 2 s, the second waits with it
+    clock.now += timedelta(seconds=1)
+    live.reply(channel="webchat", channel_user_id="ann", text="hello?")  # due now, sooner than the other two
+    clock.now += timedelta(seconds=2)
+    with database.raw_connection() as connection:  # a claim of one takes the oldest message, not the soonest due
+        first = claim_due(connection=connection, worker="other", channels=["webchat"], now=clock.now,
+                          lease=timedelta(seconds=1), limit=1)
+    assert [item.text for item in first] == ["Hello Ann"]
+    clock.now += timedelta(seconds=2)  # that lease runs out
+    while await worker.run_once():
+        pass
+    await worker.stop()
+    assert [text for _, text in sender.delivered] == ["Hello Ann", "One more thing", "Hi Ann! How can I help?"]

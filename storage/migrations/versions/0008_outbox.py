@@ -38,7 +38,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id'),
     )
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
-        batch_op.create_index('ix_outbox_due', ['state', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_outbox_due', ['state', 'channel', 'next_attempt_at'], unique=False)
         batch_op.create_index('ix_outbox_contact', ['contact_id', 'state', 'id'], unique=False)
         batch_op.create_index('ix_outbox_message', ['message_id'], unique=False)
     # plain ADD COLUMN (no table rebuild): the definitions_version triggers on workspace_settings stay as they are
