@@ -24,6 +24,13 @@ class Config:
     trusted_proxies: str = ""  # REFERFLOW_TRUSTED_PROXIES: whose X-Forwarded-For / Forwarded headers are believed
     forwarded_header: str = "x-forwarded-for"  # REFERFLOW_FORWARDED_HEADER: the one the proxies write, or forwarded
     secure_cookies: str = "auto"  # REFERFLOW_SECURE_COOKIES: 1, 0, or auto (Secure when the request is HTTPS)
+    public_url: str = ""  # REFERFLOW_PUBLIC_URL; "" = http://HOST:PORT
+
+    @property
+    def served_url(self) -> str:
+        """The address people reach this Referflow at, unless the Settings page says another."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)  # every interface: this machine's
+        return self.public_url or f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
 
 def load_config(args: argparse.Namespace | None = None) -> Config:
@@ -43,7 +50,17 @@ def load_config(args: argparse.Namespace | None = None) -> Config:
         trusted_proxies=env.get("REFERFLOW_TRUSTED_PROXIES", ""),
         forwarded_header=env.get("REFERFLOW_FORWARDED_HEADER", "x-forwarded-for"),
         secure_cookies=env.get("REFERFLOW_SECURE_COOKIES", "auto"),
+        public_url=_public_url(env.get("REFERFLOW_PUBLIC_URL", "")),
     )
+
+
+def _public_url(value: str) -> str:
+    from storage.workspace import check_public_url
+
+    try:
+        return check_public_url(value.strip())
+    except ValueError as error:
+        raise ValueError(f"REFERFLOW_PUBLIC_URL='{value}': {error}") from None
 
 
 def serve(config: Config) -> None:
@@ -52,6 +69,7 @@ def serve(config: Config) -> None:
     from builder import (
         analytics,
         auth,
+        channels,
         contacts,
         entry_points,
         fields,
@@ -69,11 +87,13 @@ def serve(config: Config) -> None:
         parse_secure_cookies,
         parse_trusted_proxies,
     )
+    from channels.live import LiveServices
+    from channels.webchat import setup_webchat
     from storage.auth import ensure_admin_account
     from storage.db import open_database
     from storage.scenario_store import seed_demo_scenario
     from storage.templates import seed_demo_workspace
-    from storage.workspace import seed_demo_settings
+    from storage.workspace import record_start, seed_demo_settings
 
     web = WebSettings(trusted_proxies=parse_trusted_proxies(config.trusted_proxies),
                       forwarded_header=parse_forwarded_header(config.forwarded_header),
@@ -86,7 +106,15 @@ def serve(config: Config) -> None:
         if config.seed_demo and seed_demo_workspace(session=session):
             seed_demo_settings(session=session)
             seed_demo_scenario(session=session)
+        record_start(session=session, served_url=config.served_url)
     app.state.referflow_database = database
+    live = LiveServices.create(database)  # the web chat registers its sender on live.delivery
+    app.state.referflow_live = live
+    app.state.referflow_runtime = live.runtime
+    app.state.referflow_delivery = live.delivery
+    app.on_startup(live.start)
+    app.on_shutdown(live.stop)  # before the database goes: the worker records what it delivered
+    setup_webchat(app, database=database, runtime=live.runtime, worker=live.delivery)  # public, under /webchat/
     app.on_shutdown(database.dispose)
     app.state.referflow_web = web
     app.add_middleware(auth.AuthMiddleware)
@@ -103,6 +131,7 @@ def serve(config: Config) -> None:
     ui.page("/entry-points/{entry_point_id}")(entry_points.create_editor)
     ui.page("/triggers")(triggers.create)
     ui.page("/triggers/{trigger_id}")(triggers.create_editor)
+    ui.page("/channels")(channels.create)
     ui.page("/contacts")(contacts.create)
     ui.page("/contacts/{contact_id}")(contacts.create_detail)
     ui.page("/analytics")(analytics.create)
@@ -284,7 +313,7 @@ def run_open_link(config: Config, args: argparse.Namespace) -> int:
                       last_name=args.last_name, phone=args.phone, event_id=args.event_id)
     database = open_database(url=config.database_url)
     try:
-        with Runtime(database) as runtime:
+        with Runtime(database, outbox=True) as runtime:  # live: what the bot sends is queued for delivery
             output = runtime.open_link(inbound).to_dict()
     finally:
         database.dispose()
@@ -314,7 +343,7 @@ def run_reply(config: Config, args: argparse.Namespace) -> int:
     database = open_database(url=config.database_url)
     try:
         channel = args.channel or _channel_of(database, args.channel_user)
-        with Runtime(database) as runtime:
+        with Runtime(database, outbox=True) as runtime:  # live: what the bot sends is queued for delivery
             result = runtime.reply(channel=channel, channel_user_id=args.channel_user, text=args.text)
     finally:
         database.dispose()
@@ -339,7 +368,7 @@ def run_tick(config: Config, args: argparse.Namespace) -> int:
     advance = parse_duration(args.advance)
     database = open_database(url=config.database_url)
     try:
-        with Runtime(database) as runtime:
+        with Runtime(database, outbox=True) as runtime:  # live: what the bot sends is queued for delivery
             result = runtime.tick(advance)
     finally:
         database.dispose()

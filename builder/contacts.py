@@ -17,6 +17,7 @@ from storage.contacts import (
     ContactQuery,
     FieldEntry,
     ReferralEntry,
+    TranscriptMessage,
     TreeNode,
     add_contact_tag,
     build_referral_tree,
@@ -29,6 +30,7 @@ from storage.contacts import (
     list_tag_choices,
     remove_contact_tag,
     set_contact_field,
+    transcript_version,
 )
 
 COLUMNS = [
@@ -302,26 +304,62 @@ def _tree_node(node: TreeNode, *, is_root: bool = False) -> dict[str, Any]:
 
 
 def _transcript_card(contact_id: int) -> None:
+    transcript = ui.refreshable(_transcript)  # this page's own: a redraw here leaves other admins' pages alone
+    with ui.card().classes("w-full gap-2").mark("transcript"):
+        transcript(contact_id)
+    seen = {"version": _transcript_version(contact_id)}
+
+    def redraw_on_change() -> None:  # a live conversation goes on while the page is open
+        if (version := _transcript_version(contact_id)) != seen["version"]:
+            seen["version"] = version
+            transcript.refresh()
+
+    ui.timer(2.0, redraw_on_change, immediate=False)
+
+
+def _transcript_version(contact_id: int) -> tuple:
+    with database().session() as session:
+        return transcript_version(session=session, contact_id=contact_id)
+
+
+def _transcript(contact_id: int) -> None:
     with database().session() as session:
         messages, total = list_messages(session=session, contact_id=contact_id)
-    with ui.card().classes("w-full gap-2").mark("transcript"):
-        ui.label("Conversation" + (f" (last {len(messages)} of {total:,} messages)" if total > len(messages) else "")
-                 ).classes("text-lg font-medium")
-        if not messages:
-            ui.label("No messages yet.").classes("text-slate-500")
-            return
-        with ui.scroll_area().classes("w-full h-96 bg-slate-50 rounded") as area:
-            for message in messages:
-                from_bot = message.direction == "out"
-                with ui.chat_message(name="Bot" if from_bot else "Contact", stamp=_when(message.created_at),
-                                     sent=from_bot).props(f"bg-color={'indigo-1' if from_bot else 'white'}").classes(
-                        "self-end" if from_bot else "self-start"):
-                    ui.label(message.text).classes("whitespace-pre-line break-words")
-                    if message.buttons:
-                        with ui.row().classes("gap-1 mt-1"):
-                            for title in message.buttons:
-                                ui.button(title).props("outline dense no-caps size=sm disable").classes("px-2")
-        ui.timer(0.2, lambda: area.scroll_to(percent=1), once=True)  # the newest messages first in view
+    ui.label("Conversation" + (f" (last {len(messages)} of {total:,} messages)" if total > len(messages) else "")
+             ).classes("text-lg font-medium")
+    if not messages:
+        ui.label("No messages yet.").classes("text-slate-500")
+        return
+    with ui.scroll_area().classes("w-full h-96 bg-slate-50 rounded") as area:
+        for message in messages:
+            from_bot = message.direction == "out"
+            with ui.chat_message(name="Bot" if from_bot else "Contact", stamp=_when(message.created_at),
+                                 sent=from_bot).props(f"bg-color={'indigo-1' if from_bot else 'white'}").classes(
+                    "self-end" if from_bot else "self-start"):
+                ui.label(message.text).classes("whitespace-pre-line break-words")
+                if message.buttons:
+                    with ui.row().classes("gap-1 mt-1"):
+                        for title in message.buttons:
+                            ui.button(title).props("outline dense no-caps size=sm disable").classes("px-2")
+                if message.delivery:
+                    _delivery_line(message)
+    ui.timer(0.2, lambda: area.scroll_to(percent=1), once=True)  # the newest messages first in view
+
+
+def _delivery_line(message: TranscriptMessage) -> None:
+    """Where a live message is: waiting for the channel, delivered, or refused (with the channel's words)."""
+    tries = f"{message.attempts} attempt{'s' if message.attempts != 1 else ''}"
+    if message.delivery == "sent":
+        text, icon, color = "Delivered", "done_all", "text-emerald-700"
+    elif message.delivery == "failed":
+        text, icon, color = f"Not delivered: {message.error} ({tries})", "error", "text-red-700"
+    elif message.attempts:
+        text, icon, color = f"Pending, will retry: {message.error} ({tries})", "schedule", "text-amber-700"
+    else:
+        text, icon, color = "Pending delivery", "schedule", "text-slate-500"
+    with ui.row().classes(f"items-center gap-1 mt-1 text-xs {color}").mark(f"delivery-{message.delivery}"):
+        ui.icon(icon, size="xs")
+        ui.label(text).classes("break-words")
 
 
 # --- formatting -------------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ NAVIGATION = [
     ("/entry-points", "Entry points", "link"),
     ("/fields", "Fields & tags", "label"),
     ("/triggers", "Triggers", "bolt"),
+    ("/channels", "Channels", "podcasts"),
     ("/contacts", "Contacts", "people"),
     ("/analytics", "Analytics", "insights"),
     ("/simulator", "Simulator", "science"),

@@ -1,4 +1,4 @@
-"""Settings: the bot's name, its identity on each channel and the default reply."""
+"""Settings: the bot's name, its public address, its identity on each channel and the default reply."""
 
 from nicegui import ui
 from pydantic import ValidationError
@@ -6,7 +6,14 @@ from pydantic import ValidationError
 from builder import workspace_transfer
 from builder.context import database
 from builder.frame import frame
-from storage.workspace import SettingsUpdate, get_settings, save_settings
+from storage.workspace import (
+    PublicUrlUpdate,
+    SettingsUpdate,
+    channel_identities,
+    get_settings,
+    save_public_url,
+    save_settings,
+)
 
 # (attribute, label, hint)
 CHANNEL_FIELDS = [
@@ -15,8 +22,8 @@ CHANNEL_FIELDS = [
     ("whatsapp_number", "WhatsApp number", "International format, e.g. +15551234567"),
     ("telegram_bot", "Telegram bot username", "Ends in 'bot', e.g. shop_helper_bot"),
     ("viber_uri", "Viber bot URI", "Viber links: viber://pa?chatURI=URI"),
-    ("webchat_base_url", "Web chat address", "e.g. https://chat.example.com/webchat"),
-    ("webchat_account_id", "Web chat account ID", "The p= value of your web chat links"),
+    ("webchat_base_url", "Web chat address", "Empty: Referflow's own web chat at the public address + /webchat"),
+    ("webchat_account_id", "Web chat account ID", "The p= value of web chat links; empty: this workspace's own"),
 ]
 
 
@@ -24,6 +31,8 @@ def create() -> None:
     with frame("Settings"):
         with database().session() as session:
             current = get_settings(session=session)
+        identities = channel_identities(current)
+        own = {"webchat_base_url": identities.webchat_base_url, "webchat_account_id": current.webchat_own_account}
         inputs: dict[str, ui.input | ui.textarea] = {}
         with ui.card().classes("w-full gap-2"):
             ui.label("Bot").classes("text-lg font-medium")
@@ -33,11 +42,23 @@ def create() -> None:
                 .props("autogrow").classes("w-full").mark("default_reply")
             )
         with ui.card().classes("w-full gap-2"):
+            ui.label("Public address").classes("text-lg font-medium")
+            ui.label("Where people reach this Referflow: web chat links and webhooks are built from it. Leave it "
+                     f"empty to use {current.served_url or 'the address the app serves at'}.").classes("text-slate-500")
+            inputs["public_url"] = (
+                ui.input("Public address", value=current.public_url, placeholder=current.served_url)
+                .props('hint="e.g. https://bot.example.com"').classes("w-full").mark("public_url")
+            )
+        with ui.card().classes("w-full gap-2"):
             ui.label("Channels").classes("text-lg font-medium")
             ui.label("Fill in the channels your bot is on; entry links are built for these.").classes("text-slate-500")
             with ui.grid(columns=2).classes("w-full gap-x-6 gap-y-1"):
                 for name, label, hint in CHANNEL_FIELDS:
-                    inputs[name] = ui.input(label, value=getattr(current, name)).props(f'hint="{hint}"').mark(name)
+                    if own.get(name) and not getattr(current, name):
+                        hint = f"Empty: {own[name]} (Referflow's own web chat)"
+                    inputs[name] = ui.input(label, value=getattr(current, name), placeholder=own.get(name, "")) \
+                        .mark(name)
+                    inputs[name].props["hint"] = hint
         ui.button("Save settings", icon="save", on_click=lambda: _save(inputs)).mark("save-settings")
         workspace_transfer.card()
 
@@ -45,17 +66,29 @@ def create() -> None:
 def _save(inputs: dict) -> None:
     for element in inputs.values():
         element.error = None
+    problems: list[ValidationError] = []
     try:
-        update = SettingsUpdate(**{name: element.value or "" for name, element in inputs.items()})
+        address = PublicUrlUpdate(public_url=inputs["public_url"].value or "")
     except ValidationError as error:
-        for problem in error.errors():
-            name = problem["loc"][0]
-            message = problem["msg"].removeprefix("Value error, ")
-            inputs[name].error = message
-        ui.notify("Nothing was saved: fix the fields marked in red.", type="warning")
+        problems.append(error)
+    try:
+        update = SettingsUpdate(**{name: element.value or "" for name, element in inputs.items()
+                                   if name != "public_url"})
+    except ValidationError as error:
+        problems.append(error)
+    if problems:
+        _show_errors(inputs, problems)
         return
     with database().write_session() as session:
-        saved = save_settings(session=session, update=update)
+        save_settings(session=session, update=update)
+        saved = save_public_url(session=session, update=address)
     for name, element in inputs.items():
         element.value = getattr(saved, name)
     ui.notify("Settings saved.", type="positive")
+
+
+def _show_errors(inputs: dict, errors: list[ValidationError]) -> None:
+    for error in errors:
+        for problem in error.errors():
+            inputs[problem["loc"][0]].error = problem["msg"].removeprefix("Value error, ")
+    ui.notify("Nothing was saved: fix the fields marked in red.", type="warning")

@@ -292,4 +292,5 @@ def install_security_headers(app: Starlette, settings: WebSettings) -> None:
         return SecurityHeadersMiddleware(build(), settings)
 
     build_with_security_headers.referflow_security_inner = build  # type: ignore[attr-defined]
+    build_with_security_headers.referflow_wrapped = build  # type: ignore[attr-defined]  (setup_webchat unwraps it)
     app.build_middleware_stack = build_with_security_headers  # type: ignore[method-assign]

@@ -174,8 +174,9 @@ class DefinitionCache:
 def load_definitions(connection: sqlite3.Connection, version: int = 0) -> Definitions:
     settings = connection.execute(
         "SELECT bot_name, default_reply, page_id, instagram_username, whatsapp_number, telegram_bot, viber_uri,"
-        " webchat_base_url, webchat_account_id FROM workspace_settings WHERE id = 1"
-    ).fetchone() or ("My bot", "Hi {{first_name}}! How can I help?", "", "", "", "", "", "", "")
+        " webchat_base_url, webchat_account_id, COALESCE(NULLIF(public_url, ''), served_url), webchat_own_account"
+        " FROM workspace_settings WHERE id = 1"
+    ).fetchone() or ("My bot", "Hi {{first_name}}! How can I help?", "", "", "", "", "", "", "", "", "")
     fields = [FieldDef(row[0], row[1], row[2], bool(row[3]))
               for row in connection.execute("SELECT id, name, type, links_may_set FROM custom_field")]
     entries = [_entry(row) for row in connection.execute(
@@ -196,7 +197,7 @@ def load_definitions(connection: sqlite3.Connection, version: int = 0) -> Defini
         version=version,
         bot_name=settings[0],
         default_reply=settings[1],
-        identities=ChannelIdentities(*settings[2:]),
+        identities=ChannelIdentities(*settings[2:9]).with_own_webchat(*settings[9:]),
         fields_by_id={f.id: f for f in fields},
         fields_by_name={f.name.lower(): f for f in fields},
         tags_by_id=dict(connection.execute("SELECT id, name FROM tag").fetchall()),

@@ -64,11 +64,12 @@ def resume_with_reply(turn: Turn, contact_id: int, text: str) -> bool:
     return True
 
 
-def run_due_wakeups(turn: Turn) -> int:
-    """Resume every contact whose delay has passed by the turn's clock; returns how many were woken."""
+def run_due_wakeups(turn: Turn, limit: int = -1) -> int:
+    """Resume every contact whose delay has passed by the turn's clock (the `limit` oldest, when given); returns how
+    many were woken."""
     due = turn.db.execute(
-        "SELECT id, contact_id, flow_id, node_id FROM wake_up WHERE done = 0 AND due_at <= ? ORDER BY due_at, id",
-        (turn.stamp,)).fetchall()
+        "SELECT id, contact_id, flow_id, node_id FROM wake_up WHERE done = 0 AND due_at <= ? ORDER BY due_at, id"
+        " LIMIT ?", (turn.stamp, limit)).fetchall()
     woken = 0
     for wake_id, contact_id, flow_id, node_id in due:
         if not turn.db.execute("UPDATE wake_up SET done = 1 WHERE id = ? AND done = 0", (wake_id,)).rowcount:

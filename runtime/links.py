@@ -25,7 +25,7 @@ import json as jsonlib
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from urllib.parse import quote, unquote
 
@@ -49,6 +49,13 @@ class ChannelIdentities:
     viber_uri: str = ""
     webchat_base_url: str = ""
     webchat_account_id: str = ""
+
+    def with_own_webchat(self, public_url: str, own_account: str) -> ChannelIdentities:
+        """Referflow's own web chat wherever the admin set no other: PUBLIC_URL/webchat and the account id generated
+        once, so web chat links work with no set-up."""
+        base = self.webchat_base_url.strip() or (f"{public_url.strip().rstrip('/')}/webchat" if public_url.strip()
+                                                 else "")
+        return replace(self, webchat_base_url=base, webchat_account_id=self.webchat_account_id.strip() or own_account)
 
     def configured_channels(self) -> list[str]:
         return [channel for channel in CHANNELS if self.link_prefix(channel)]

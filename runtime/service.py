@@ -55,10 +55,13 @@ class Runtime:
     """One database connection, a definition cache and a clock. Safe to share between threads (calls are
     serialised); use one per process, or one per sandbox in the simulator (which runs draft flows). With `trace`,
     results carry every step taken (flows started, nodes visited, triggers run or skipped) for the simulator's
-    timeline; without it, only events, messages and warnings, which is all live processing needs."""
+    timeline; without it, only events, messages and warnings, which is all live processing needs. With `outbox`
+    (live), every message sent is queued for delivery in the turn's transaction, and `on_outbox` is called after the
+    commit of a turn that queued any (the app wakes its delivery worker with it)."""
 
     def __init__(self, database: Database, *, clock: Callable[[], datetime] = utcnow, use_draft: bool = False,
-                 seed: int | str | None = None, trace: bool = False) -> None:
+                 seed: int | str | None = None, trace: bool = False, outbox: bool = False,
+                 on_outbox: Callable[[], None] | None = None) -> None:
         self._pooled = database.engine.raw_connection()
         self._connection: sqlite3.Connection = self._pooled.driver_connection
         self._definitions = DefinitionCache()
@@ -67,6 +70,8 @@ class Runtime:
         self.use_draft = use_draft
         self.seed = seed
         self.trace = trace
+        self.outbox = outbox
+        self.on_outbox = on_outbox
 
     def open_link(self, inbound: Inbound) -> OpenResult:
         """Process one inbound open in one BEGIN IMMEDIATE transaction (DOMAIN §4), triggers and flows included."""
@@ -102,10 +107,11 @@ class Runtime:
             turn.write_events()
             return self._summarise(turn, contact_id, handled)
 
-    def tick(self, advance: timedelta = timedelta(0)) -> TurnResult:
-        """Run every delay that is due by now + `advance` (the simulator fast-forwards with it)."""
+    def tick(self, advance: timedelta = timedelta(0), limit: int = -1) -> TurnResult:
+        """Run every delay that is due by now + `advance` (the simulator fast-forwards with it); with `limit`, only
+        that many of the oldest, so that a backlog is worked through in short transactions."""
         with self._turn(advance) as turn:
-            woken = run_due_wakeups(turn)
+            woken = run_due_wakeups(turn, limit)
             dispatch_events(turn)
             turn.write_events()
             result = self._summarise(turn, None, woken > 0)
@@ -137,12 +143,15 @@ class Runtime:
             connection = self._connection
             connection.execute(begin)
             try:
-                yield Turn(connection, self._definitions.get(connection), self.clock() + advance,
-                           use_draft=self.use_draft, seed=self.seed, trace=self.trace)
+                turn = Turn(connection, self._definitions.get(connection), self.clock() + advance,
+                            use_draft=self.use_draft, seed=self.seed, trace=self.trace, outbox=self.outbox)
+                yield turn
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
+        if turn.queued and self.on_outbox is not None:
+            self.on_outbox()  # after COMMIT: the worker can see what this turn queued
 
     @staticmethod
     def _summarise(turn: Turn, contact_id: int | None, handled: bool) -> TurnResult:

@@ -15,6 +15,7 @@ from typing import Any
 from runtime.definitions import Definitions, FieldDef
 from runtime.templates import render_template
 from runtime.values import decode_value, encode_value
+from storage.outbox import store_message
 
 MAX_TRIGGER_DEPTH = 10  # events caused by events caused by ... deeper than this are dropped, with a warning
 MAX_FLOW_STEPS = 200  # nodes one flow run may visit before it is stopped as a runaway loop
@@ -55,7 +56,8 @@ class SentMessage:
 
 class Turn:
     def __init__(self, connection: sqlite3.Connection, definitions: Definitions, now: datetime, *,
-                 use_draft: bool = False, seed: int | str | None = None, trace: bool = True) -> None:
+                 use_draft: bool = False, seed: int | str | None = None, trace: bool = True,
+                 outbox: bool = False) -> None:
         self.db = connection
         self.defs = definitions
         self.now = now
@@ -67,6 +69,8 @@ class Turn:
         self.warnings: list[str] = []
         self.steps: list[dict[str, Any] | Event | SentMessage] = []  # the trace; objects become dicts when read
         self.tracing = trace  # off: the trace holds only events and messages, not the steps between them
+        self.outbox = outbox  # live: every message sent is also queued for delivery (storage/outbox.py)
+        self.queued = 0  # messages queued in the outbox by this turn
         self._contacts: dict[int, dict[str, Any] | None] = {}  # what templates see; follows the turn's own changes
         self._channels: dict[int, str] = {}  # a contact's channel never changes
 
@@ -257,13 +261,18 @@ class Turn:
         return rendered.text
 
     def send(self, message: SentMessage) -> None:
-        self.db.execute(
+        message_id = self.db.execute(
             "INSERT INTO message (contact_id, direction, text, buttons, flow_id, node_id, created_at)"
             " VALUES (?, 'out', ?, ?, ?, ?, ?)",
             (message.contact_id, message.text,
              _JSON(message.buttons) if message.buttons else "[]", message.flow_id,
              message.node_id, self.stamp),
-        )
+        ).lastrowid
+        if self.outbox:
+            store_message(connection=self.db, contact_id=message.contact_id,
+                          channel=self.channel_of(message.contact_id), message_id=message_id,
+                          body=message.to_dict(), now=self.stamp)
+            self.queued += 1
         self.messages.append(message)
         self.steps.append(message)
 

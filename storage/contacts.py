@@ -363,16 +363,30 @@ class TranscriptMessage:
     text: str
     buttons: list[str]
     created_at: datetime
+    delivery: str | None = None  # live messages: "pending", "sent" or "failed"; None: never queued (simulator, CLI)
+    attempts: int = 0
+    error: str = ""  # the channel's words on the last failed attempt
 
 
 def list_messages(*, session: Session, contact_id: int, limit: int = 200) -> tuple[list[TranscriptMessage], int]:
     """The newest `limit` messages in the order they were sent, and how many there are in all."""
-    rows = _rows(session, "SELECT direction, text, buttons, created_at FROM message WHERE contact_id = :id"
-                          " ORDER BY id DESC LIMIT :limit", id=contact_id, limit=limit)
+    rows = _rows(session, "SELECT m.direction, m.text, m.buttons, m.created_at, o.state, o.attempts, o.last_error"
+                          " FROM message m LEFT JOIN outbox_message o ON o.message_id = m.id"
+                          " WHERE m.contact_id = :id ORDER BY m.id DESC LIMIT :limit", id=contact_id, limit=limit)
     total = _scalar(session, "SELECT count(*) FROM message WHERE contact_id = :id", id=contact_id)
     messages = [TranscriptMessage(direction, text, [str(b.get("title", "")) for b in decode_value(buttons) or []],
-                                  _when(created)) for direction, text, buttons, created in reversed(rows)]
+                                  _when(created), state, attempts or 0, error or "")
+                for direction, text, buttons, created, state, attempts, error in reversed(rows)]
     return messages, total
+
+
+def transcript_version(*, session: Session, contact_id: int) -> tuple:
+    """Changes whenever the contact's transcript or a delivery state in it does (the page redraws on a change)."""
+    return tuple(_rows(session, "SELECT (SELECT max(id) FROM message WHERE contact_id = :id),"
+                                " (SELECT count(*) FROM outbox_message WHERE contact_id = :id AND state = 'pending'),"
+                                " (SELECT count(*) FROM outbox_message WHERE contact_id = :id AND state = 'failed'),"
+                                " (SELECT sum(attempts) FROM outbox_message WHERE contact_id = :id)",
+                       id=contact_id)[0])
 
 
 # --- the referral tree ------------------------------------------------------------------------------------------------

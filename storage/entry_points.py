@@ -36,6 +36,7 @@ from runtime.opening import find_referrer as runtime_find_referrer
 from runtime.values import FieldValueError, JsonPathError, coerce_value, parse_json_path, read_json_path
 from storage.models import REFERRAL_POLICIES, Contact, CustomField, EntryPoint, Flow, Tag
 from storage.names import check_new_name
+from storage.workspace import channel_identities as identities_of
 from storage.workspace import get_settings
 
 
@@ -363,8 +364,7 @@ class ChannelLinks:
 
 
 def channel_identities(*, session: Session) -> ChannelIdentities:
-    settings = get_settings(session=session)
-    return ChannelIdentities(**{name: getattr(settings, name) for name in ChannelIdentities.__dataclass_fields__})
+    return identities_of(get_settings(session=session))
 
 
 def build_entry_links(ref: str, identities: ChannelIdentities) -> list[ChannelLinks]:

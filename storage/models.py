@@ -23,6 +23,7 @@ TRIGGER_EVENTS = (
 )
 REFERRAL_STATUSES = ("counted", "repeat", "duplicate", "self", "unknown_referrer", "disabled")
 REFERRAL_POLICIES = ("first_only", "every_open")
+OUTBOX_STATES = ("pending", "sent", "failed")
 
 
 def utcnow() -> datetime:
@@ -48,6 +49,9 @@ class WorkspaceSettings(SQLModel, table=True):
     viber_uri: str = ""
     webchat_base_url: str = ""
     webchat_account_id: str = ""
+    public_url: str = ""  # "" = REFERFLOW_PUBLIC_URL, else http://HOST:PORT (the served address the app records)
+    served_url: str = ""  # where the app last started serving; written at start-up, never by the admin
+    webchat_own_account: str = ""  # generated once: the p= value Referflow's own web chat answers to
     default_reply: str = "Hi {{first_name}}! How can I help?"
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -278,6 +282,34 @@ class Message(SQLModel, table=True):
     flow_id: int | None = Field(default=None, foreign_key="flow.id", ondelete="SET NULL")
     node_id: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to a live contact, stored in the turn that sent it and delivered by the worker (channels/delivery).
+    `claimed_by`/`claimed_until` are a lease: a worker that dies mid-delivery gives the message back when it expires."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        sa.CheckConstraint(_in("state", OUTBOX_STATES), name="known_state"),
+        sa.Index("ix_outbox_due", "state", "channel", "next_attempt_at"),  # claims walk it in order, per channel
+        sa.Index("ix_outbox_contact", "contact_id", "state", "id"),
+        sa.Index("ix_outbox_message", "message_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", ondelete="CASCADE")
+    message_id: int | None = Field(default=None, foreign_key="message.id", ondelete="SET NULL")
+    channel: str
+    body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: str = "pending"
+    attempts: int = 0
+    last_error: str = ""
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    last_attempt_at: datetime | None = None
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
 
 
 class FlowPosition(SQLModel, table=True):

@@ -11,9 +11,8 @@ from pathlib import Path
 
 from sqlmodel import Session, func, select
 
-from runtime.links import ChannelIdentities
 from storage.models import CustomField, EntryPoint, Flow, Tag, Trigger
-from storage.workspace import get_settings
+from storage.workspace import channel_identities, get_settings
 from storage.workspace_io import ImportReport, import_workspace, preview_import
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "assets" / "templates"
@@ -63,9 +62,7 @@ def seed_demo_workspace(*, session: Session) -> bool:
 
 def has_channels(*, session: Session) -> bool:
     """Whether the bot is on at least one channel, so that templates that send personal links can build them."""
-    settings = get_settings(session=session)
-    names = ChannelIdentities.__dataclass_fields__
-    return bool(ChannelIdentities(**{name: getattr(settings, name) for name in names}).configured_channels())
+    return bool(channel_identities(get_settings(session=session)).configured_channels())
 
 
 def load_template(name: str) -> dict:

@@ -1,10 +1,12 @@
-"""Workspace settings: the bot's name and its identity on each channel."""
+"""Workspace settings: the bot's name, its identity on each channel, and the public address it is served at."""
 
 import re
+import secrets
 
 from pydantic import field_validator
 from sqlmodel import Session, SQLModel
 
+from runtime.links import ChannelIdentities
 from storage.models import WorkspaceSettings, utcnow
 
 
@@ -89,6 +91,58 @@ class SettingsUpdate(SQLModel):
         return value
 
 
+class PublicUrlUpdate(SQLModel):
+    """The address people reach this Referflow at (web chat links, webhooks); not part of a workspace export."""
+
+    public_url: str = ""
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def check_public_url(cls, value: object) -> object:
+        return check_public_url(value.strip()) if isinstance(value, str) else value
+
+
+def check_public_url(value: str) -> str:
+    """'' or an http(s) address without query or fragment, without the trailing slash."""
+    if value and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s?#]*)?", value):
+        raise ValueError("The public address must look like https://bot.example.com (or http://HOST:PORT), with no "
+                         "spaces, ? or #.")
+    return value.rstrip("/")
+
+
+def public_url(settings: WorkspaceSettings) -> str:
+    """Where people reach this Referflow: the Settings page's address, else the one the app was last served at
+    (REFERFLOW_PUBLIC_URL, else http://HOST:PORT)."""
+    return settings.public_url or settings.served_url
+
+
+def channel_identities(settings: WorkspaceSettings) -> ChannelIdentities:
+    """The identities links are built with, Referflow's own web chat filled in where the admin set none."""
+    identities = ChannelIdentities(**{name: getattr(settings, name) for name in ChannelIdentities.__dataclass_fields__})
+    return identities.with_own_webchat(public_url(settings), settings.webchat_own_account)
+
+
+def record_start(*, session: Session, served_url: str) -> WorkspaceSettings:
+    """At start-up: remember the address the app serves at, and give the workspace its own web chat account id once
+    (kept for good: links already shared carry it)."""
+    settings = session.get(WorkspaceSettings, 1) or WorkspaceSettings()
+    if settings.served_url != served_url or not settings.webchat_own_account:
+        settings.served_url = served_url
+        settings.webchat_own_account = settings.webchat_own_account or secrets.token_urlsafe(12).replace("_", "x")
+        session.add(settings)
+        session.flush()
+    return settings
+
+
+def save_public_url(*, session: Session, update: PublicUrlUpdate) -> WorkspaceSettings:
+    settings = session.get(WorkspaceSettings, 1) or WorkspaceSettings()
+    settings.public_url = update.public_url
+    settings.updated_at = utcnow()
+    session.add(settings)
+    session.flush()
+    return settings
+
+
 def get_settings(*, session: Session) -> WorkspaceSettings:
     """The settings row; defaults when none was saved yet (nothing is written)."""
     return session.get(WorkspaceSettings, 1) or WorkspaceSettings()
@@ -111,3 +165,12 @@ def seed_demo_settings(*, session: Session) -> None:
         save_settings(session=session, update=SettingsUpdate(
             bot_name="Demo referral bot", page_id="1234567890", telegram_bot="demo_referral_bot",
             default_reply="Hi {{first_name}}! How can I help?"))
+
+
+def own_webchat_account(*, session: Session) -> str:
+    """The p= value Referflow's own web chat answers to: the admin's account id while the web chat address is left
+    to Referflow, else the id generated for this workspace."""
+    settings = get_settings(session=session)
+    if settings.webchat_account_id and not settings.webchat_base_url:
+        return settings.webchat_account_id
+    return settings.webchat_own_account

@@ -1,6 +1,7 @@
 """The `referflow` command line: JSON on stdout, one clear line and a non-zero exit on misuse, never a traceback."""
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -232,3 +233,16 @@ def test_serve_refuses_unreadable_network_settings(capsys, monkeypatch, tmp_path
     assert main(["--db", str(tmp_path / "x.db"), "serve"]) == 2
     assert capsys.readouterr().err == message
     assert not (tmp_path / "x.db").exists()  # refused before anything was opened
+
+
+def test_what_the_bot_says_from_the_command_line_is_queued_for_the_running_app(capsys, db: str) -> None:
+    """open-link, reply and tick are live processing: the app's delivery worker sends what they queued."""
+    code, result, _ = run(capsys, "--db", db, "open-link", "https://m.me/1234567890?ref=giveaway2025",
+                          "--channel-user", "psid-ann", "--first-name", "Ann")
+    assert code == 0
+    connection = sqlite3.connect(db)
+    queued = connection.execute("SELECT o.channel, m.text, o.state FROM outbox_message o"
+                                " JOIN message m ON m.id = o.message_id ORDER BY o.id").fetchall()
+    connection.close()
+    assert queued == [("messenger", message["text"], "pending") for message in result["messages"]]
+    assert queued

@@ -12,7 +12,7 @@ from runtime.qr import qr_png, qr_svg
 from runtime.service import Runtime
 from storage.db import Database
 from storage.entry_points import EntryPointCreate, EntryPointUpdate, create_entry_point, update_entry_point
-from storage.models import EntryPoint
+from storage.models import EntryPoint, WorkspaceSettings
 from storage.workspace_io import import_workspace
 from tests.builder.helpers import choose, text_of, value_of
 
@@ -185,13 +185,16 @@ async def test_links_show_the_channel_limits_they_break(admin: User, demo: Datab
     await admin.should_see(marker="fits-messenger")
 
 
-async def test_without_channels_the_editor_points_to_settings(admin: User, app_database: Database) -> None:
+async def test_a_new_workspace_links_to_its_own_web_chat(admin: User, app_database: Database) -> None:
+    """With no channel filled in, Referflow's own web chat is there: its link works with no set-up."""
     with app_database.write_session() as session:
         entry = create_entry_point(session=session, data=EntryPointCreate(name="Spring", ref="spring"))
+        settings = session.get(WorkspaceSettings, 1)
     await admin.open(f"/entry-points/{entry.id}")
-    await admin.should_see("No channel is set up yet")
-    await admin.should_see(marker="settings-link")
+    await admin.should_not_see("No channel is set up yet")
     await admin.should_not_see(marker="entry-link-messenger")
+    assert text_of(admin, "entry-link-webchat") == (
+        f"{settings.served_url}/webchat/?p={settings.webchat_own_account}&ref=spring")
 
 
 async def test_an_unknown_entry_point_is_explained(admin: User) -> None:
