@@ -1,0 +1,199 @@
+"""An inbound click, made storable and read before the write transaction starts (DOMAIN §4, step 1).
+
+Whatever a click carries is attacker-controlled: its text is cleaned (what SQLite cannot store is replaced), cut at
+what the channel delivers, matched against the admins' WhatsApp text patterns and parsed — all outside
+BEGIN IMMEDIATE, so nothing in a message can hold the write lock that every other open waits for.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+from runtime.definitions import Definitions
+from runtime.links import (
+    LinkError,
+    ParsedRef,
+    PayloadItem,
+    channel_name,
+    extract_ref,
+    match_whatsapp_text,
+    parse_ref,
+)
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One click that reached the bot: the text it carried (a link, a ref, `/start REF`, a WhatsApp draft) and who
+    sent it. An event id is unique per channel and bot; `bot` stays "" until channels connect bots."""
+
+    text: str
+    channel: str
+    channel_user_id: str
+    first_name: str = ""
+    last_name: str = ""
+    phone: str = ""
+    event_id: str | None = None
+    bot: str = ""
+
+
+# The most text one inbound event brings on each channel (the platforms' documented limits).
+CHANNEL_TEXT_LIMITS = {
+    "messenger": 2083,  # an m.me ref: at most 2,083 characters
+    "instagram": 2083,  # an ig.me ref: the same
+    "whatsapp": 4096,  # a WhatsApp text message body: at most 4,096 characters
+    "telegram": 4096,  # a Telegram message, `/start REF` included: at most 4,096 characters
+    "viber": 7000,  # a Viber bot text message: at most 7,000 characters
+    "webchat": 4096,  # Referflow's own web chat box, sized like the messengers'
+}
+# A pasted link carries the text percent-encoded: one character becomes up to 12 (a 4-byte UTF-8 character), plus
+# the address in front. Beyond that the text cannot be a link the channel delivers, so it is cut before reading.
+_ENCODED_SIZE = 12
+_ADDRESS_ROOM = 512
+_TEXT_FIELDS = ("text", "channel_user_id", "first_name", "last_name", "phone", "event_id", "bot")
+
+
+def clean_inbound(inbound: Inbound) -> Inbound:
+    """The inbound with every text storable: a lone surrogate (a name cut in the middle of an emoji, or bytes that
+    were not UTF-8) or a NUL character becomes U+FFFD, the replacement character. Nothing else changes."""
+    changes = {name: storable_text(value) for name in _TEXT_FIELDS
+               if isinstance(value := getattr(inbound, name), str) and storable_text(value) is not value}
+    return replace(inbound, **changes) if changes else inbound
+
+
+def storable_text(text: str) -> str:
+    """`text` itself when SQLite can store it as it is, else a copy with what it cannot store replaced."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates; surrogatepass lets two halves of one emoji join up again
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+@dataclass(frozen=True)
+class LinkReading:
+    """What an inbound text says, read against one definitions snapshot (`version`); the open re-reads it when the
+    definitions changed before its transaction began."""
+
+    version: int
+    ref: str
+    entry_ref: str | None
+    referrer: str | None
+    payload: tuple[PayloadItem, ...]
+    json: dict | None
+    warnings: tuple[str, ...]
+
+
+def read_inbound(inbound: Inbound, definitions: Definitions, parses: ParseCache) -> LinkReading:
+    """Step 1 of an open, before any write: the WhatsApp text patterns first (RE2, linear in the text), then the
+    link grammar. Problems become warnings."""
+    limit = CHANNEL_TEXT_LIMITS.get(inbound.channel, max(CHANNEL_TEXT_LIMITS.values()))
+    text, cut = _cut(inbound.text, limit * _ENCODED_SIZE + _ADDRESS_ROOM)
+    warnings = [_cut_warning(inbound.channel, limit)] if cut else []
+    if inbound.channel == "whatsapp":
+        matched = _match_patterns(text, limit, definitions, warnings)
+        if matched is not None:
+            return matched
+    channel, ref, found = parses.parse(text, definitions.refs, limit, inbound.channel)
+    if channel and channel != inbound.channel:
+        warnings.append(f"This is a {channel} link, but the person is on {inbound.channel}.")
+    parsed = parses.parse_ref(ref, definitions.refs)
+    return LinkReading(definitions.version, ref, parsed.entry, parsed.referrer, parsed.payload, parsed.json,
+                       tuple(dict.fromkeys((*warnings, *found, *parsed.warnings))))
+
+
+def _match_patterns(text: str, limit: int, definitions: Definitions, warnings: list[str]) -> LinkReading | None:
+    for entry in definitions.entries_with_whatsapp_pattern():
+        try:
+            groups = match_whatsapp_text(text, entry.whatsapp_pattern)
+        except LinkError as error:  # a stored pattern RE2 refuses: the open goes on without it
+            warnings.append(f"Entry point '{entry.ref}': {error}")
+            continue
+        if groups is None:
+            continue
+        if not groups.get("ref"):
+            return LinkReading(definitions.version, entry.ref, entry.ref, groups.get("referrer"), (), None,
+                               tuple(warnings))
+        ref, cut = _cut(groups["ref"], limit)
+        if cut:
+            warnings.append(_cut_warning("whatsapp", limit))
+        parsed = parse_ref(ref, definitions.refs)
+        return LinkReading(definitions.version, ref, parsed.entry, groups.get("referrer") or parsed.referrer,
+                           parsed.payload, parsed.json, (*warnings, *parsed.warnings))
+    return None
+
+
+def _cut(text: str, limit: int) -> tuple[str, bool]:
+    return (text[:limit], True) if len(text) > limit else (text, False)
+
+
+def _cut_warning(channel: str, limit: int) -> str:
+    return (f"The text that came in is longer than the {limit:,} characters {channel_name(channel)} delivers; only "
+            f"the first {limit:,} were read.")
+
+
+class ParseCache:
+    """Parsed link texts, most recently used kept, bounded by count and by the memory they hold: one campaign link
+    is opened again and again, and a flood of huge distinct links never fills memory. Thread-safe."""
+
+    def __init__(self, *, max_entries: int = 4096, max_bytes: int = 8 * 1024 * 1024) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries: OrderedDict[tuple, tuple[object, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def parse(self, text: str, refs: tuple[str, ...], limit: int,
+              channel: str) -> tuple[str | None, str, tuple[str, ...]]:
+        """The link's channel, its ref (cut at `limit`) and the warnings reading it gave."""
+        return self._get(("link", text, limit, channel), lambda: _extract(text, limit, channel))
+
+    def parse_ref(self, ref: str, refs: tuple[str, ...]) -> ParsedRef:
+        return self._get(("ref", ref, refs), lambda: parse_ref(ref, refs))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _get(self, key: tuple, compute: Callable[[], _T]) -> _T:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found[0]
+        value = compute()
+        size = _size_of(key, value)
+        if size > self.max_bytes // 16:  # one huge text must not push out the whole cache
+            return value
+        with self._lock:
+            if key not in self._entries:
+                self._entries[key] = (value, size)
+                self.bytes += size
+            while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self.bytes -= dropped
+        return value
+
+
+def _extract(text: str, limit: int, channel: str) -> tuple[str | None, str, tuple[str, ...]]:
+    found_channel, ref, warnings = extract_ref(text)
+    ref, cut = _cut(ref, limit)
+    return found_channel, ref, (*warnings, _cut_warning(channel, limit)) if cut else warnings
+
+
+def _size_of(key: tuple, value: object) -> int:
+    """Bytes an entry holds, near enough: its texts as Python stores them; a parsed ref's payload values and JSON
+    are cut from its text, and counted as four times that text."""
+    texts = [part for part in key if isinstance(part, str)]
+    if isinstance(value, tuple):
+        texts += [part for part in value if isinstance(part, str)] + list(value[2])
+        return sum(map(sys.getsizeof, texts)) + 200
+    texts += value.warnings
+    return sum(map(sys.getsizeof, texts)) + 4 * sys.getsizeof(value.ref) + 200
