@@ -7,6 +7,7 @@ BEGIN IMMEDIATE, so nothing in a message can hold the write lock that every othe
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from collections import OrderedDict
@@ -59,12 +60,18 @@ _ADDRESS_ROOM = 512
 _TEXT_FIELDS = ("text", "channel_user_id", "first_name", "last_name", "phone", "event_id", "bot")
 
 
-def clean_inbound(inbound: Inbound) -> Inbound:
-    """The inbound with every text storable: a lone surrogate (a name cut in the middle of an emoji, or bytes that
-    were not UTF-8) or a NUL character becomes U+FFFD, the replacement character. Nothing else changes."""
+def clean_inbound(inbound: Inbound) -> tuple[Inbound, tuple[str, ...]]:
+    """The inbound with every text storable — a lone surrogate (a name cut in the middle of an emoji, or bytes that
+    were not UTF-8) or a NUL character becomes U+FFFD, the replacement character — and its text cut where it can no
+    longer be anything the channel delivers (first, so that cleaning never works through a flood); with the warning
+    the cut gives."""
+    limit = _text_limit(inbound.channel)
+    text, cut = _cut(inbound.text, limit * _ENCODED_SIZE + _ADDRESS_ROOM) if isinstance(inbound.text, str) else (
+        "", False)
     changes = {name: storable_text(value) for name in _TEXT_FIELDS
-               if isinstance(value := getattr(inbound, name), str) and storable_text(value) is not value}
-    return replace(inbound, **changes) if changes else inbound
+               if isinstance(value := text if name == "text" else getattr(inbound, name), str)}
+    cleaned = replace(inbound, **changes)
+    return cleaned, (_cut_warning(inbound.channel, limit),) if cut else ()
 
 
 def storable_text(text: str) -> str:
@@ -73,9 +80,12 @@ def storable_text(text: str) -> str:
         return text
     try:
         text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates; surrogatepass lets two halves of one emoji join up again
-        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    except UnicodeEncodeError:  # surrogates: a lone one is replaced, two halves of one emoji join up again
+        text = _LONE_SURROGATE.sub("\ufffd", text).encode("utf-16", "surrogatepass").decode("utf-16")
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -92,12 +102,12 @@ class LinkReading:
     warnings: tuple[str, ...]
 
 
-def read_inbound(inbound: Inbound, definitions: Definitions, parses: ParseCache) -> LinkReading:
-    """Step 1 of an open, before any write: the WhatsApp text patterns first (RE2, linear in the text), then the
-    link grammar. Problems become warnings."""
-    limit = CHANNEL_TEXT_LIMITS.get(inbound.channel, max(CHANNEL_TEXT_LIMITS.values()))
-    text, cut = _cut(inbound.text, limit * _ENCODED_SIZE + _ADDRESS_ROOM)
-    warnings = [_cut_warning(inbound.channel, limit)] if cut else []
+def read_inbound(inbound: Inbound, definitions: Definitions, parses: ParseCache,
+                 warnings: tuple[str, ...] = ()) -> LinkReading:
+    """Step 1 of an open, on a cleaned inbound and before any write: the WhatsApp text patterns first (RE2, linear
+    in the text), then the link grammar. Problems become warnings, after the `warnings` given."""
+    limit = _text_limit(inbound.channel)
+    text, warnings = inbound.text, list(warnings)
     if inbound.channel == "whatsapp":
         matched = _match_patterns(text, limit, definitions, warnings)
         if matched is not None:
@@ -129,6 +139,10 @@ def _match_patterns(text: str, limit: int, definitions: Definitions, warnings: l
         return LinkReading(definitions.version, ref, parsed.entry, groups.get("referrer") or parsed.referrer,
                            parsed.payload, parsed.json, (*warnings, *parsed.warnings))
     return None
+
+
+def _text_limit(channel: str) -> int:
+    return CHANNEL_TEXT_LIMITS.get(channel, max(CHANNEL_TEXT_LIMITS.values()))
 
 
 def _cut(text: str, limit: int) -> tuple[str, bool]:

@@ -74,15 +74,15 @@ class Runtime:
     def open_link(self, inbound: Inbound) -> OpenResult:
         """Process one inbound open in one BEGIN IMMEDIATE transaction (DOMAIN §4), triggers and flows included. The
         inbound's text is cleaned, cut to the channel's limit and read before the transaction begins."""
-        inbound = clean_inbound(inbound)
+        inbound, cut = clean_inbound(inbound)
         with self._lock:
             held = self._definitions.held(self._connection)
-        reading = read_inbound(inbound, held, self._parses)
+        reading = read_inbound(inbound, held, self._parses, cut)
         with self._turn() as turn:
             result = claim_event(turn, inbound) if inbound.event_id is not None else None
             if result is None:
                 if reading.version != turn.defs.version:  # the definitions changed meanwhile: read it again
-                    reading = read_inbound(inbound, turn.defs, self._parses)
+                    reading = read_inbound(inbound, turn.defs, self._parses, cut)
                 opened = process_open(turn, inbound, reading)
                 handled = dispatch_events(turn)
                 response = _respond(turn, opened)

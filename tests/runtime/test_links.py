@@ -458,7 +458,8 @@ def test_match_whatsapp_text_reads_the_seed_referral_link():
     (r"recommended by (\d+)", "needs a named group"),
     (r"recommended by (?P<phone>\d+)", "needs a named group"),
     # what Python's re runs by backtracking, RE2 refuses; each refusal names the construct
-    (r"recommended by (?P<referrer>\d+)(?= Hello)", r"uses a lookahead, \(\?=\.\.\.\) or \(\?!\.\.\.\), which Referflow does not support"),
+    (r"recommended by (?P<referrer>\d+)(?= Hello)",
+     r"uses a lookahead, \(\?=\.\.\.\) or \(\?!\.\.\.\), which Referflow does not support"),
     (r"(?<=by )(?P<referrer>\d+)", "uses a lookbehind"),
     (r"(?P<referrer>\d)\1", "uses a backreference"),
     (r"(?P<referrer>\d)(?P=referrer)", "uses a backreference"),
