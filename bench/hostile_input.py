@@ -182,9 +182,10 @@ def report(plain: list[float], hostile: list[float], rss: list[float]) -> None:
     for name, times in (("plain", plain), ("hostile", hostile)):
         print(f"{name:24} {len(times):>8,} {statistics.fmean(times) * 1e3:>9.2f} {p99(times) * 1e3:>9.2f}"
               f" {max(times) * 1e3:>9.2f}")
-    warm = rss[min(2, len(rss) - 1)]  # after the first blocks: caches and SQLite's page cache are filled
+    warm, half = rss[min(2, len(rss) - 1)], rss[len(rss) // 2]  # warm: the caches have filled
     print(f"resident memory: {rss[0]:.0f} MB at start, {warm:.0f} MB after {2 * BLOCK:,} hostile opens, "
-          f"{rss[-1]:.0f} MB after {len(hostile):,} (growth {rss[-1] - warm:+.0f} MB)")
+          f"{half:.0f} MB after {len(hostile) // 2:,}, {rss[-1]:.0f} MB after {len(hostile):,} "
+          f"(growth {rss[-1] - warm:+.0f} MB, second half {rss[-1] - half:+.0f} MB)")
     print(f"hostile max call: {max(hostile) * 1e3:.1f} ms; hostile p99: {p99(hostile) * 1e3:.2f} ms")
     print(f"hostile/plain ratio: {statistics.fmean(hostile) / statistics.fmean(plain):.2f}")
 
