@@ -10,7 +10,7 @@ from typing import Any
 
 from runtime.definitions import DefinitionCache, Definitions
 from runtime.flows import resume_with_reply, run_due_wakeups, start_flow
-from runtime.inbound import ParseCache, clean_inbound, read_inbound
+from runtime.inbound import ParseCache, clean_inbound, read_inbound, storable_text
 from runtime.links import count_repeats
 from runtime.opening import (
     Inbound,
@@ -97,6 +97,7 @@ class Runtime:
 
     def reply(self, *, channel: str, channel_user_id: str, text: str) -> TurnResult:
         """A message from a contact: it answers the question or buttons they wait at, else gets the default reply."""
+        channel_user_id, text = storable_text(channel_user_id), storable_text(text)
         with self._turn() as turn:
             row = turn.db.execute("SELECT id FROM contact WHERE channel = ? AND channel_user_id = ?",
                                   (channel, channel_user_id)).fetchone()

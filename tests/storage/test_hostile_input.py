@@ -136,6 +136,13 @@ def test_two_halves_of_an_emoji_join_up_again(runtime: Runtime) -> None:
     assert result["messages"][0]["text"] == "Welcome Ann 😀!"
 
 
+def test_a_reply_with_half_an_emoji_is_stored(runtime: Runtime, database: Database) -> None:
+    open_as(runtime, "ann", PAGE + "giveaway2025", first_name="Ann")
+    result = runtime.reply(channel="messenger", channel_user_id="ann", text="hi " + HALF_AN_EMOJI).to_dict()
+    assert result["contact"]["id"] == 1
+    assert count(database, "SELECT count(*) FROM message WHERE direction = 'in' AND text = 'hi \ufffd'") == 1
+
+
 # ------------------------------------------------------------------------------------------------ 5. size
 
 
@@ -345,3 +352,4 @@ def test_no_inbound_text_breaks_the_open_link_command(tmp_path_factory: pytest.T
     database.dispose()
     assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
     assert_storable(json.loads(done.stdout))
+
