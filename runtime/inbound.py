@@ -68,10 +68,17 @@ def clean_inbound(inbound: Inbound) -> tuple[Inbound, tuple[str, ...]]:
     limit = _text_limit(inbound.channel)
     text, cut = _cut(inbound.text, limit * _ENCODED_SIZE + _ADDRESS_ROOM) if isinstance(inbound.text, str) else (
         "", False)
-    changes = {name: storable_text(value) for name in _TEXT_FIELDS
-               if isinstance(value := text if name == "text" else getattr(inbound, name), str)}
-    cleaned = replace(inbound, **changes)
+    if not cut and all(_is_plain(getattr(inbound, name)) for name in _TEXT_FIELDS):  # the usual case
+        return inbound, ()
+    changes = {name: clean for name in _TEXT_FIELDS
+               if isinstance(value := text if name == "text" else getattr(inbound, name), str)
+               and (clean := storable_text(value)) is not getattr(inbound, name)}
+    cleaned = replace(inbound, **changes) if changes else inbound
     return cleaned, (_cut_warning(inbound.channel, limit),) if cut else ()
+
+
+def _is_plain(value: object) -> bool:
+    return not isinstance(value, str) or (value.isascii() and "\x00" not in value)
 
 
 def storable_text(text: str) -> str:

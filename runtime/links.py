@@ -174,6 +174,9 @@ def parse_ref(ref: str, entry_refs: Iterable[str]) -> ParsedRef:
 
 def count_repeats(warnings: Iterable[str]) -> list[str]:
     """Each warning once, in the order first given; one given more than once says how many times."""
+    warnings = list(warnings)
+    if len(set(warnings)) == len(warnings):  # the usual case: nothing repeats
+        return warnings
     return [warning if times == 1 else f"{warning} ({times:,} times)" for warning, times in Counter(warnings).items()]
 
 

@@ -167,11 +167,10 @@ class _Opening:
         self.warnings = turn.warnings
 
     def run(self) -> Opened:
-        reading = self.reading
-        ref, referrer, payload, json_payload = reading.ref, reading.referrer, reading.payload, reading.json
-        self.warnings.extend(reading.warnings)
-        entry_ref = reading.entry_ref
-        entry = self.resolve_entry(entry_ref, ref)
+        self.warnings.extend(self.reading.warnings)
+        ref, referrer, payload, json_payload = (self.reading.ref, self.reading.referrer, self.reading.payload,
+                                                self.reading.json)
+        entry = self.resolve_entry(self.reading.entry_ref, ref)
         referrer_id = find_referrer(self.db, referrer, entry.referrer_match) if referrer and entry else None
         # A newcomer with a known referrer is always counted (they have no referral yet and cannot be the referrer),
         # so they are stored as referred right away instead of with a second statement.
