@@ -119,7 +119,7 @@ def read_inbound(inbound: Inbound, definitions: Definitions, parses: ParseCache,
         matched = _match_patterns(text, limit, definitions, warnings)
         if matched is not None:
             return matched
-    channel, ref, found = parses.parse(text, definitions.refs, limit, inbound.channel)
+    channel, ref, found = parses.parse(text, limit, inbound.channel)
     if channel and channel != inbound.channel:
         warnings.append(f"This is a {channel} link, but the person is on {inbound.channel}.")
     parsed = parses.parse_ref(ref, definitions.refs)
@@ -172,9 +172,9 @@ class ParseCache:
         self._entries: OrderedDict[tuple, tuple[object, int]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def parse(self, text: str, refs: tuple[str, ...], limit: int,
-              channel: str) -> tuple[str | None, str, tuple[str, ...]]:
-        """The link's channel, its ref (cut at `limit`) and the warnings reading it gave."""
+    def parse(self, text: str, limit: int, channel: str) -> tuple[str | None, str, tuple[str, ...]]:
+        """The channel a pasted link is for, its ref (cut at `limit`, the limit of the person's `channel`) and the
+        warnings reading it gave."""
         return self._get(("link", text, limit, channel), lambda: _extract(text, limit, channel))
 
     def parse_ref(self, ref: str, refs: tuple[str, ...]) -> ParsedRef:

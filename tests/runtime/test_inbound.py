@@ -39,7 +39,7 @@ def test_the_parse_cache_is_bounded_by_the_memory_it_holds() -> None:
     refs = ("giveaway2025",)
     for number in range(200):
         text = f"giveaway2025--{number}--" + "x" * 20_000
-        assert cache.parse(text, refs, 4096, "webchat")[1] == text[:4096]
+        assert cache.parse(text, 4096, "webchat")[1] == text[:4096]
         cache.parse_ref(text[:4096], refs)
     assert cache.bytes <= 1_000_000
     assert 0 < len(cache) < 200
