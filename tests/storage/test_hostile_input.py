@@ -313,7 +313,7 @@ def assert_storable(result: dict) -> None:
     assert len(result["warnings"]) <= 12, result["warnings"]
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
 @given(inbound=INBOUNDS)
 def test_no_inbound_text_breaks_an_open(tmp_path_factory: pytest.TempPathFactory, inbound: Inbound) -> None:
     folder = tmp_path_factory.getbasetemp() / "anything"
