@@ -11,9 +11,7 @@ import re
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TypeVar
 
 from runtime.definitions import Definitions
 from runtime.links import (
@@ -25,8 +23,6 @@ from runtime.links import (
     match_whatsapp_text,
     parse_ref,
 )
-
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -119,10 +115,9 @@ def read_inbound(inbound: Inbound, definitions: Definitions, parses: ParseCache,
         matched = _match_patterns(text, limit, definitions, warnings)
         if matched is not None:
             return matched
-    channel, ref, found = parses.parse(text, limit, inbound.channel)
+    channel, ref, found, parsed = parses.parse(text, definitions.refs, inbound.channel)
     if channel and channel != inbound.channel:
         warnings.append(f"This is a {channel} link, but the person is on {inbound.channel}.")
-    parsed = parses.parse_ref(ref, definitions.refs)
     return LinkReading(definitions.version, ref, parsed.entry, parsed.referrer, parsed.payload, parsed.json,
                        tuple(dict.fromkeys((*warnings, *found, *parsed.warnings))))
 
@@ -161,6 +156,9 @@ def _cut_warning(channel: str, limit: int) -> str:
             f"the first {limit:,} were read.")
 
 
+ParsedText = tuple[str | None, str, tuple[str, ...], ParsedRef]  # link channel, ref, warnings, parsed ref
+
+
 class ParseCache:
     """Parsed link texts, most recently used kept, bounded by count and by the memory they hold: one campaign link
     is opened again and again, and a flood of huge distinct links never fills memory. Thread-safe."""
@@ -169,28 +167,20 @@ class ParseCache:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.bytes = 0
-        self._entries: OrderedDict[tuple, tuple[object, int]] = OrderedDict()
+        self._entries: OrderedDict[tuple, tuple[ParsedText, int]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def parse(self, text: str, limit: int, channel: str) -> tuple[str | None, str, tuple[str, ...]]:
-        """The channel a pasted link is for, its ref (cut at `limit`, the limit of the person's `channel`) and the
-        warnings reading it gave."""
-        return self._get(("link", text, limit, channel), lambda: _extract(text, limit, channel))
-
-    def parse_ref(self, ref: str, refs: tuple[str, ...]) -> ParsedRef:
-        return self._get(("ref", ref, refs), lambda: parse_ref(ref, refs))
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def _get(self, key: tuple, compute: Callable[[], _T]) -> _T:
+    def parse(self, text: str, refs: tuple[str, ...], channel: str) -> ParsedText:
+        """What a text sent on `channel` says: the channel a pasted link is for, its ref (cut at the channel's
+        limit), the warnings reading it gave and the parsed ref."""
+        key = (text, channel, refs)
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
                 return found[0]
-        value = compute()
-        size = _size_of(key, value)
+        value = _parse_text(text, refs, channel)
+        size = _size_of(text, value)
         if size > self.max_bytes // 16:  # one huge text must not push out the whole cache
             return value
         with self._lock:
@@ -202,19 +192,21 @@ class ParseCache:
                 self.bytes -= dropped
         return value
 
+    def __len__(self) -> int:
+        return len(self._entries)
 
-def _extract(text: str, limit: int, channel: str) -> tuple[str | None, str, tuple[str, ...]]:
+
+
+def _parse_text(text: str, refs: tuple[str, ...], channel: str) -> ParsedText:
+    limit = _text_limit(channel)
     found_channel, ref, warnings = extract_ref(text)
     ref, cut = _cut(ref, limit)
-    return found_channel, ref, (*warnings, _cut_warning(channel, limit)) if cut else warnings
+    return found_channel, ref, (*warnings, _cut_warning(channel, limit)) if cut else warnings, parse_ref(ref, refs)
 
 
-def _size_of(key: tuple, value: object) -> int:
-    """Bytes an entry holds, near enough: its texts as Python stores them; a parsed ref's payload values and JSON
-    are cut from its text, and counted as four times that text."""
-    texts = [part for part in key if isinstance(part, str)]
-    if isinstance(value, tuple):
-        texts += [part for part in value if isinstance(part, str)] + list(value[2])
-        return sum(map(sys.getsizeof, texts)) + 200
-    texts += value.warnings
-    return sum(map(sys.getsizeof, texts)) + 4 * sys.getsizeof(value.ref) + 200
+def _size_of(text: str, value: ParsedText) -> int:
+    """Bytes an entry holds, near enough: its texts as Python stores them; the parsed ref's payload values and JSON
+    are cut from its ref, and counted as four times the ref."""
+    _, ref, warnings, parsed = value
+    texts = (text, *warnings, *parsed.warnings)
+    return sum(map(sys.getsizeof, texts)) + 5 * sys.getsizeof(ref) + 200

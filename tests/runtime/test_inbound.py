@@ -39,16 +39,15 @@ def test_the_parse_cache_is_bounded_by_the_memory_it_holds() -> None:
     refs = ("giveaway2025",)
     for number in range(200):
         text = f"giveaway2025--{number}--" + "x" * 20_000
-        assert cache.parse(text, 4096, "webchat")[1] == text[:4096]
-        cache.parse_ref(text[:4096], refs)
+        assert cache.parse(text, refs, "webchat")[1] == text[:4096]
     assert cache.bytes <= 1_000_000
     assert 0 < len(cache) < 200
 
 
 def test_the_parse_cache_keeps_a_link_opened_again_and_again() -> None:
     cache = ParseCache(max_entries=3)
-    first = cache.parse_ref("giveaway2025-c42", ("giveaway2025",))
+    first = cache.parse("giveaway2025-c42", ("giveaway2025",), "messenger")
     for number in range(10):
-        assert cache.parse_ref("giveaway2025-c42", ("giveaway2025",)) is first
-        cache.parse_ref(f"other{number}", ("giveaway2025",))
+        assert cache.parse("giveaway2025-c42", ("giveaway2025",), "messenger") is first
+        cache.parse(f"other{number}", ("giveaway2025",), "messenger")
     assert len(cache) == 3
