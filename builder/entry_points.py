@@ -230,6 +230,8 @@ class _Editor:
 
         pattern.on_value_change(test_pattern)
         sample.on_value_change(test_pattern)
+        if saved.whatsapp_pattern:  # one stored before patterns ran on RE2 may be refused now: say so at once
+            pattern.validate()
         self.inputs["whatsapp_pattern"] = pattern
 
     # --- saving and deleting ------------------------------------------------------------------------------------------
