@@ -9,7 +9,7 @@ from nicegui import ui
 
 from builder.context import database
 from builder.frame import frame
-from runtime.values import FieldValueError
+from runtime.values import FieldValueError, read_id
 from storage.contacts import (
     PAGE_SIZES,
     ContactDetail,
@@ -117,8 +117,8 @@ def _empty_text(search: str) -> str:
 
 def create_detail(contact_id: str) -> None:
     with database().session() as session:
-        known = contact_id.isdigit() and len(contact_id) <= 18
-        contact = get_contact(session=session, contact_id=int(contact_id)) if known else None
+        number = read_id(contact_id)
+        contact = get_contact(session=session, contact_id=number) if number is not None else None
     with frame("Contacts"):
         ui.link("← All contacts", "/contacts").classes("text-indigo-700 -mt-2").mark("back-to-contacts")
         if contact is None:

@@ -10,6 +10,7 @@ from builder.context import database
 from builder.entry_point_links import links_card, paste_box
 from builder.frame import frame
 from runtime.links import LinkError, check_entry_ref, match_whatsapp_text
+from runtime.values import read_id
 from storage.entry_points import (
     Choices,
     EntryPointCreate,
@@ -107,7 +108,8 @@ def create_editor(entry_point_id: str) -> None:
 
 
 def _find(session: Session, entry_point_id: str) -> EntryPoint | None:
-    return get_entry_point(session=session, entry_point_id=int(entry_point_id)) if entry_point_id.isdigit() else None
+    number = read_id(entry_point_id)
+    return get_entry_point(session=session, entry_point_id=number) if number is not None else None
 
 
 class _Editor:
@@ -228,6 +230,8 @@ class _Editor:
 
         pattern.on_value_change(test_pattern)
         sample.on_value_change(test_pattern)
+        if saved.whatsapp_pattern:  # one stored before patterns ran on RE2 may be refused now: say so at once
+            pattern.validate()
         self.inputs["whatsapp_pattern"] = pattern
 
     # --- saving and deleting ------------------------------------------------------------------------------------------

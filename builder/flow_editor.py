@@ -29,6 +29,7 @@ from builder.frame import frame
 from builder.inspector import Inspector
 from runtime.flowdoc import FlowDocumentError, load_flow
 from runtime.validation import ERROR, InvalidFlowError, ValidationIssue, WorkspaceIndex, validate_flow
+from runtime.values import read_id
 from storage.definitions import Choices, load_choices
 from storage.flow_catalogue import DraftConflict, FlowError, flow_status, rename_flow, save_draft
 from storage.flows import discard_draft, publish_flow, workspace_problems
@@ -67,10 +68,10 @@ def find_problems(*, session: Session, flow_id: int, document: dict, index: Work
 
 
 def _find_flow(flow_id: str) -> Flow | None:
-    if not flow_id.isdigit():
+    if (number := read_id(flow_id)) is None:
         return None
     with database().session() as session:
-        return session.get(Flow, int(flow_id))
+        return session.get(Flow, number)
 
 
 class FlowEditor:

@@ -25,6 +25,7 @@ from runtime.definitions import Definitions
 from runtime.links import LinkError, PayloadItem, build_link, build_ref, extract_ref
 from runtime.opening import Inbound
 from runtime.scenarios import ScenarioError, ScenarioReport, check_scenario, run_scenario
+from runtime.values import read_id
 from storage.contacts import ContactQuery, get_contact, list_contacts
 from storage.db import Database
 from storage.entry_points import explain_link
@@ -97,7 +98,7 @@ class Simulation:
             number = re.sub(r"\D", "", opener.phone) if opener.channel == "whatsapp" else ""
             user_id = actor.channel_user_id if actor else number or fresh_channel_user_id(session=session)
         referrer = explanation.parsed.referrer
-        before = self.snapshot([opener.contact_id, int(referrer) if referrer and referrer.isdigit() else None])
+        before = self.snapshot([opener.contact_id, read_id(referrer)])
         name = actor.first_name if actor else opener.name.strip()
         result = self.bench.runtime.open_link(Inbound(
             text=link, channel=actor.channel if actor else opener.channel, channel_user_id=user_id,

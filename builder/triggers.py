@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from builder.context import database
 from builder.frame import frame
 from runtime.validation import ValidationIssue
+from runtime.values import read_id
 from storage.definitions import Choices, form_errors, load_choices
 from storage.models import Trigger
 from storage.triggers import (
@@ -170,7 +171,8 @@ def create_editor(trigger_id: str) -> None:
     with frame("Triggers"):
         ui.link("← All triggers", "/triggers").classes("text-indigo-700 no-underline -mt-2")
         with database().session() as session:
-            trigger = get_trigger(session=session, trigger_id=int(trigger_id)) if trigger_id.isdigit() else None
+            number = read_id(trigger_id)
+            trigger = get_trigger(session=session, trigger_id=number) if number is not None else None
             choices = load_choices(session=session)
         if trigger is None and trigger_id != "new":
             ui.label(f"There is no trigger '{trigger_id}'; it may have been deleted.").mark("not-found")

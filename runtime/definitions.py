@@ -7,6 +7,7 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 
 from runtime.links import USER_ID_PLACEHOLDER, ChannelIdentities, referral_template
+from runtime.values import read_id
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,9 @@ def resolve_payload_key(key: str, *, mapping: Mapping[str, int], field_ids: Cont
     lowered = key.strip().lower()
     if lowered in mapping:
         return mapping[lowered], "mapping"
-    if lowered.isdigit():
-        return (int(lowered) if int(lowered) in field_ids else None), "id"
+    if lowered.isascii() and lowered.isdigit():  # only ASCII digits name a field ID ('²'.isdigit() is true)
+        field_id = read_id(lowered)
+        return (field_id if field_id in field_ids else None), "id"
     return ids_by_name.get(lowered), "name"
 
 
@@ -169,6 +171,11 @@ class DefinitionCache:
         if self._snapshot is None or self._snapshot.version != version:
             self._snapshot = load_definitions(connection, version)
         return self._snapshot
+
+    def held(self, connection: sqlite3.Connection) -> Definitions:
+        """The snapshot held, without asking whether a newer one exists (loaded when none is held yet): enough to
+        read a link before its transaction, which then checks the version."""
+        return self._snapshot if self._snapshot is not None else self.get(connection)
 
 
 def load_definitions(connection: sqlite3.Connection, version: int = 0) -> Definitions:

@@ -24,10 +24,13 @@ import difflib
 import json as jsonlib
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from urllib.parse import quote, unquote
+
+import re2
 
 CHANNELS: tuple[str, ...] = ("messenger", "instagram", "whatsapp", "telegram", "viber", "webchat")
 USER_ID_PLACEHOLDER = "{{user_id}}"
@@ -173,7 +176,20 @@ def parse_ref(ref: str, entry_refs: Iterable[str]) -> ParsedRef:
                         "in each contact's id when it sends the link.")
     payload = _parse_payload(payload_text, warnings) if payload_text else ()
     data = _parse_json(json_text, warnings) if json_text is not None else None
-    return ParsedRef(text, entry, referrer, payload, data, tuple(warnings))
+    return ParsedRef(text, entry, referrer, payload, data, tuple(count_repeats(warnings)))
+
+
+def count_repeats(warnings: Iterable[str]) -> list[str]:
+    """Each warning once, in the order first given; one given more than once says how many times."""
+    warnings = list(warnings)
+    if len(set(warnings)) == len(warnings):  # the usual case: nothing repeats
+        return warnings
+    return [warning if times == 1 else f"{warning} ({times:,} times)" for warning, times in Counter(warnings).items()]
+
+
+def channel_name(channel: str) -> str:
+    """The channel as admins know it: "WhatsApp", "Web chat"."""
+    return _CHANNEL_SETTINGS[channel][0] if channel in _CHANNEL_SETTINGS else channel
 
 
 def build_ref(entry: str, *, referrer: str | int | None = None, payload: Sequence[PayloadItem] = (),
@@ -224,13 +240,11 @@ def lint_link(channel: str | None, ref: str) -> tuple[LintProblem, ...]:
 def match_whatsapp_text(text: str, pattern: str) -> dict[str, str] | None:
     """Apply an admin's pattern with named groups ``ref`` and/or ``referrer`` to an incoming WhatsApp message.
 
-    Returns the groups that matched (stripped), or None when the pattern finds nothing to read.
+    Returns the groups that matched (stripped), or None when the pattern finds nothing to read. Patterns run on RE2,
+    in time linear in the message, so no message can stall link processing; a pattern RE2 cannot run raises a
+    LinkError naming what it uses that is not supported.
     """
-    try:
-        compiled = re.compile(pattern)
-    except (re.error, OverflowError, RecursionError) as error:
-        detail = getattr(error, "msg", "it cannot be read")
-        raise LinkError(f"The WhatsApp text pattern is not a valid regular expression ({detail}).") from None
+    compiled = _compile_pattern(pattern)
     wanted = sorted({"ref", "referrer"} & compiled.groupindex.keys())
     if not wanted:
         raise LinkError("The WhatsApp text pattern needs a named group, (?P<ref>...) or (?P<referrer>...), "
@@ -238,6 +252,57 @@ def match_whatsapp_text(text: str, pattern: str) -> dict[str, str] | None:
     match = compiled.search(text)
     found = {name: match[name].strip() for name in wanted if match and match[name] is not None}
     return found or None
+
+
+@lru_cache(maxsize=256)
+def _compile_pattern(pattern: str) -> re2._Regexp:
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except (re2.error, UnicodeError, TypeError, ValueError) as error:
+        refusal = error
+    try:
+        re.compile(pattern)
+    except (re.error, OverflowError, RecursionError, TypeError) as error:
+        detail = getattr(error, "msg", "it cannot be read")
+        raise LinkError(f"The WhatsApp text pattern is not a valid regular expression ({detail}).") from None
+    raise LinkError(f"The WhatsApp text pattern uses {_describe_refusal(pattern, refusal)}, which Referflow does not "
+                    "support: text patterns must run in time proportional to the message, so that no message can "
+                    "hold up the bot. Rewrite the pattern without it.") from None
+
+
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False  # a refused pattern is explained to the admin, not logged to stderr
+    return options
+
+
+_RE2_OPTIONS = _re2_options()
+# What Python's re accepts and RE2 refuses, as an admin would recognise it in their pattern.
+_UNSUPPORTED = (
+    (re.compile(r"\(\?<[=!]"), "a lookbehind, (?<=...) or (?<!...)"),
+    (re.compile(r"\(\?[=!]"), "a lookahead, (?=...) or (?!...)"),
+    (re.compile(r"\(\?P=|\\[1-9]|\\g<"), "a backreference such as \\1 or (?P=name)"),
+    (re.compile(r"\(\?>"), "an atomic group, (?>...)"),
+    (re.compile(r"\(\?\("), "a conditional group, (?(1)...|...)"),
+    (re.compile(r"[*+?}]\+"), "a possessive quantifier such as ++ or *+"),
+    (re.compile(r"\\Z"), "\\Z (write \\z for the end of the message)"),
+)
+
+
+def _describe_refusal(pattern: str, error: Exception) -> str:
+    unescaped = re.sub(r"\\\\", "", pattern)  # an escaped backslash starts none of the constructs below
+    for construct, description in _UNSUPPORTED:
+        if construct.search(unescaped):
+            return description
+    if isinstance(error, UnicodeError):
+        return "a character that is not valid text (half of an emoji pair, a lone surrogate)"
+    reason = error.args[0] if error.args else ""
+    reason = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+    if "repetition size" in reason:
+        return "a repetition count over 1,000"
+    if "too large" in reason:
+        return "more repetitions than fit in memory"
+    return f"something RE2, the engine Referflow runs patterns on, cannot run ({reason or type(error).__name__})"
 
 
 def check_entry_ref(ref: str) -> str | None:

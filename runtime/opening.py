@@ -8,35 +8,22 @@ import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from runtime.definitions import EntryDef, FieldDef, link_may_set, refused_by_field
-from runtime.links import LinkError, ParsedRef, PayloadItem, extract_ref, match_whatsapp_text, parse_ref
+from runtime.inbound import Inbound, LinkReading
+from runtime.links import PayloadItem, count_repeats
 from runtime.turn import Event, Turn, trace_steps
-from runtime.values import FieldValueError, JsonPathError, coerce_value, read_json_path
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """One click that reached the bot: the text it carried (a link, a ref, `/start REF`, a WhatsApp draft) and who
-    sent it."""
-
-    text: str
-    channel: str
-    channel_user_id: str
-    first_name: str = ""
-    last_name: str = ""
-    phone: str = ""
-    event_id: str | None = None
+from runtime.values import FieldValueError, JsonPathError, coerce_value, read_id, read_json_path
 
 
 @dataclass
 class OpenResult:
     """What one open did. Events, messages and the trace are turned into dicts when read; the contact's fields and
-    tags are read when first asked for (live processing rarely needs them), as they are stored at that moment."""
+    tags are read when first asked for (live processing rarely needs them), as they are stored at that moment.
+    `contact_id` is None only for a refused replay from someone the bot does not know."""
 
-    contact_id: int
+    contact_id: int | None
     is_new: bool
     entry: str | None
     referral: dict[str, Any] | None
@@ -71,7 +58,7 @@ class OpenResult:
 
     def _contact_data(self) -> tuple[dict[str, Any], list[str]]:
         if self._contact is None:
-            self._contact = self.read_contact() if self.read_contact else ({}, [])
+            self._contact = self.read_contact() if self.read_contact and self.contact_id is not None else ({}, [])
         return self._contact
 
     def to_dict(self, *, with_contact_data: bool = True) -> dict[str, Any]:
@@ -109,38 +96,55 @@ class Opened:
     referral: dict[str, Any] | None
 
 
-def process_open(turn: Turn, inbound: Inbound) -> Opened:
-    """Steps 1–4 of DOMAIN §4 and the events of step 5, inside the caller's transaction. Every problem becomes a
-    warning on the turn; nothing raises for bad input."""
-    return _Opening(turn, inbound).run()
+def process_open(turn: Turn, inbound: Inbound, reading: LinkReading) -> Opened:
+    """Steps 1–4 of DOMAIN §4 and the events of step 5, inside the caller's transaction, on a link read beforehand
+    (runtime.inbound). Every problem becomes a warning on the turn; nothing raises for bad input."""
+    return _Opening(turn, inbound, reading).run()
 
 
-def claim_event(turn: Turn, event_id: str) -> OpenResult | None:
-    """None when this inbound event id is new (and now claimed); else the result given the first time."""
+def claim_event(turn: Turn, inbound: Inbound) -> OpenResult | None:
+    """None when the inbound's event id is new on its channel and bot (and now claimed); else the result given the
+    first time — to the same person only: someone else sending a used id learns nothing and changes nothing."""
+    key = (inbound.channel, inbound.bot, inbound.event_id)
     claimed = turn.db.execute(
-        "INSERT INTO processed_event (event_id, result, created_at) VALUES (?, '{}', ?) ON CONFLICT DO NOTHING",
-        (event_id, turn.stamp),
+        "INSERT INTO processed_event (channel, bot, event_id, channel_user_id, result, created_at)"
+        " VALUES (?, ?, ?, ?, '{}', ?) ON CONFLICT DO NOTHING",
+        (*key, inbound.channel_user_id, turn.stamp),
     ).rowcount
     if claimed:
         return None
-    stored = turn.db.execute("SELECT result FROM processed_event WHERE event_id = ?", (event_id,)).fetchone()[0]
+    sender, stored = turn.db.execute("SELECT channel_user_id, result FROM processed_event"
+                                     " WHERE channel = ? AND bot = ? AND event_id = ?", key).fetchone()
+    if sender != inbound.channel_user_id:
+        return _refused_replay(turn, inbound)
     earlier = OpenResult.from_dict(json.loads(stored))
     earlier.duplicate_event = True
-    earlier.warnings = [*earlier.warnings, f"Event '{event_id}' was already processed; nothing changed this time."]
+    earlier.warnings = [*earlier.warnings, f"Event '{inbound.event_id}' was already processed; nothing changed this "
+                                           "time."]
     return earlier
 
 
-def remember_event(turn: Turn, event_id: str, result: OpenResult) -> None:
+def _refused_replay(turn: Turn, inbound: Inbound) -> OpenResult:
+    own = turn.db.execute("SELECT id FROM contact WHERE channel = ? AND channel_user_id = ?",
+                          (inbound.channel, inbound.channel_user_id)).fetchone()
+    warning = (f"Event '{inbound.event_id}' was already processed for another person on {inbound.channel}; event "
+               "ids are unique per channel, so this open changed nothing.")
+    return OpenResult(contact_id=own[0] if own else None, is_new=False, entry=None, referral=None,
+                      warnings=[warning], response={"type": "none"}, duplicate_event=True)
+
+
+def remember_event(turn: Turn, inbound: Inbound, result: OpenResult) -> None:
     """Keep what the open did, for a retry of the same event (the contact's data is read afresh then)."""
     record = result.to_dict(with_contact_data=False)
-    turn.db.execute("UPDATE processed_event SET result = ? WHERE event_id = ?",
-                    (json.dumps(record, ensure_ascii=False, default=str), event_id))
+    turn.db.execute("UPDATE processed_event SET result = ? WHERE channel = ? AND bot = ? AND event_id = ?",
+                    (json.dumps(record, ensure_ascii=False, default=str), inbound.channel, inbound.bot,
+                     inbound.event_id))
 
 
 def summarise_open(turn: Turn, opened: Opened, response: dict[str, Any]) -> OpenResult:
     return OpenResult(
         contact_id=opened.contact_id, is_new=opened.is_new, entry=opened.entry.ref if opened.entry else None,
-        referral=opened.referral, warnings=turn.warnings, response=response, raw_events=turn.events,
+        referral=opened.referral, warnings=count_repeats(turn.warnings), response=response, raw_events=turn.events,
         raw_messages=turn.messages, steps=turn.steps,
     )
 
@@ -153,17 +157,20 @@ def read_contact_data(turn: Turn, contact_id: int) -> tuple[dict[str, Any], list
 class _Opening:
     """The steps of one open, sharing the turn, the inbound click and what was found so far."""
 
-    def __init__(self, turn: Turn, inbound: Inbound) -> None:
+    def __init__(self, turn: Turn, inbound: Inbound, reading: LinkReading) -> None:
         self.turn = turn
         self.db = turn.db
         self.defs = turn.defs
         self.inbound = inbound
+        self.reading = reading
         self.stamp = turn.stamp
         self.warnings = turn.warnings
 
     def run(self) -> Opened:
-        ref, entry_ref, referrer, payload, json_payload = self.read_link()
-        entry = self.resolve_entry(entry_ref, ref)
+        self.warnings.extend(self.reading.warnings)
+        ref, referrer, payload, json_payload = (self.reading.ref, self.reading.referrer, self.reading.payload,
+                                                self.reading.json)
+        entry = self.resolve_entry(self.reading.entry_ref, ref)
         referrer_id = find_referrer(self.db, referrer, entry.referrer_match) if referrer and entry else None
         # A newcomer with a known referrer is always counted (they have no referral yet and cannot be the referrer),
         # so they are stored as referred right away instead of with a second statement.
@@ -190,35 +197,7 @@ class _Opening:
             self.turn.emit(Event("entry_point_opened", contact_id, entry_point_id=entry.id, data={"ref": ref}))
         return Opened(contact_id, is_new, entry, referral)
 
-    # --- step 1: the link ----------------------------------------------------------------------------------------
-
-    def read_link(self) -> tuple[str, str | None, str | None, tuple[PayloadItem, ...], dict | None]:
-        if self.inbound.channel == "whatsapp":
-            matched = self.match_whatsapp_pattern()
-            if matched is not None:
-                return matched
-        channel, ref, extract_warnings, parsed = _parse_cached(self.inbound.text, self.defs.refs)
-        if channel and channel != self.inbound.channel:
-            self.warnings.append(f"This is a {channel} link, but the person is on {self.inbound.channel}.")
-        self.warnings.extend((*extract_warnings, *parsed.warnings))
-        return ref, parsed.entry, parsed.referrer, parsed.payload, parsed.json
-
-    def match_whatsapp_pattern(self) -> tuple[str, str | None, str | None, tuple, dict | None] | None:
-        for entry in self.defs.entries_with_whatsapp_pattern():
-            try:
-                groups = match_whatsapp_text(self.inbound.text, entry.whatsapp_pattern)
-            except LinkError as error:
-                self.warnings.append(f"Entry point '{entry.ref}': {error}")
-                continue
-            if groups is None:
-                continue
-            if groups.get("ref"):
-                parsed = parse_ref(groups["ref"], self.defs.refs)
-                self.warnings.extend(parsed.warnings)
-                referrer = groups.get("referrer") or parsed.referrer
-                return groups["ref"], parsed.entry, referrer, parsed.payload, parsed.json
-            return entry.ref, entry.ref, groups.get("referrer"), (), None
-        return None
+    # --- step 1: the entry point ----------------------------------------------------------------------------------
 
     def resolve_entry(self, entry_ref: str | None, ref: str) -> EntryDef | None:
         entry = self.defs.entries_by_ref.get(entry_ref) if entry_ref else None
@@ -369,8 +348,8 @@ def find_referrer(db: sqlite3.Connection, referrer: str, match: str) -> int | No
     """The id of the contact a link's referrer names, by contact id, by phone (or WhatsApp number), or by either, as
     the entry point's `referrer_match` says (DOMAIN §4.3); None when nobody matches. The paste-a-link preview asks
     this too, so both always agree."""
-    if match in ("id", "id_or_phone") and referrer.isascii() and referrer.isdigit() and len(referrer) <= 18:
-        row = db.execute("SELECT id FROM contact WHERE id = ?", (int(referrer),)).fetchone()
+    if match in ("id", "id_or_phone") and (contact_id := read_id(referrer)) is not None:
+        row = db.execute("SELECT id FROM contact WHERE id = ?", (contact_id,)).fetchone()
         if row:
             return row[0]
     digits = _phone_digits(referrer) if match in ("phone", "id_or_phone") else ""
@@ -382,15 +361,8 @@ def find_referrer(db: sqlite3.Connection, referrer: str, match: str) -> int | No
     return None
 
 
-@lru_cache(maxsize=4096)
-def _parse_cached(text: str, refs: tuple[str, ...]) -> tuple[str | None, str, tuple[str, ...], ParsedRef]:
-    """Parsing is pure, and the same links are opened again and again (one campaign link, many people)."""
-    channel, ref, warnings = extract_ref(text)
-    return channel, ref, warnings, parse_ref(ref, refs)
-
-
 def _phone_digits(text: str) -> str:
     return _NOT_DIGITS.sub("", text) if text else ""
 
 
-_NOT_DIGITS = re.compile(r"\D")
+_NOT_DIGITS = re.compile(r"[^0-9]")  # ASCII digits only: a phone number of "٣" digits is none

@@ -10,6 +10,8 @@ from typing import Any
 
 from runtime.definitions import DefinitionCache, Definitions
 from runtime.flows import resume_with_reply, run_due_wakeups, start_flow
+from runtime.inbound import ParseCache, clean_inbound, read_inbound, storable_text
+from runtime.links import count_repeats
 from runtime.opening import (
     Inbound,
     Opened,
@@ -65,6 +67,7 @@ class Runtime:
         self._pooled = database.engine.raw_connection()
         self._connection: sqlite3.Connection = self._pooled.driver_connection
         self._definitions = DefinitionCache()
+        self._parses = ParseCache()
         self._lock = threading.Lock()
         self.clock = clock
         self.use_draft = use_draft
@@ -74,24 +77,32 @@ class Runtime:
         self.on_outbox = on_outbox
 
     def open_link(self, inbound: Inbound) -> OpenResult:
-        """Process one inbound open in one BEGIN IMMEDIATE transaction (DOMAIN §4), triggers and flows included."""
+        """Process one inbound open in one BEGIN IMMEDIATE transaction (DOMAIN §4), triggers and flows included. The
+        inbound's text is cleaned, cut to the channel's limit and read before the transaction begins."""
+        inbound, cut = clean_inbound(inbound)
+        with self._lock:
+            held = self._definitions.held(self._connection)
+        reading = read_inbound(inbound, held, self._parses, cut)
         with self._turn() as turn:
-            result = claim_event(turn, inbound.event_id) if inbound.event_id is not None else None
+            result = claim_event(turn, inbound) if inbound.event_id is not None else None
             if result is None:
-                opened = process_open(turn, inbound)
+                if reading.version != turn.defs.version:  # the definitions changed meanwhile: read it again
+                    reading = read_inbound(inbound, turn.defs, self._parses, cut)
+                opened = process_open(turn, inbound, reading)
                 handled = dispatch_events(turn)
                 response = _respond(turn, opened)
                 dispatch_events(turn, handled)
                 turn.write_events()
                 result = summarise_open(turn, opened, response)
                 if inbound.event_id is not None:
-                    remember_event(turn, inbound.event_id, result)
+                    remember_event(turn, inbound, result)
         contact_id = result.contact_id
         result.read_contact = lambda: self.contact_data(contact_id)
         return result
 
     def reply(self, *, channel: str, channel_user_id: str, text: str) -> TurnResult:
         """A message from a contact: it answers the question or buttons they wait at, else gets the default reply."""
+        channel_user_id, text = storable_text(channel_user_id), storable_text(text)
         with self._turn() as turn:
             row = turn.db.execute("SELECT id FROM contact WHERE channel = ? AND channel_user_id = ?",
                                   (channel, channel_user_id)).fetchone()
@@ -157,7 +168,7 @@ class Runtime:
     def _summarise(turn: Turn, contact_id: int | None, handled: bool) -> TurnResult:
         fields, tags = read_contact_data(turn, contact_id) if contact_id is not None else ({}, [])
         return TurnResult(contact_id, handled, [m.to_dict() for m in turn.messages],
-                          [e.to_dict() for e in turn.events], turn.warnings, fields, tags, turn.trace)
+                          [e.to_dict() for e in turn.events], count_repeats(turn.warnings), fields, tags, turn.trace)
 
 
 def _respond(turn: Turn, opened: Opened) -> dict[str, Any]:

@@ -17,6 +17,18 @@ class FieldValueError(ValueError):
     """A value the field's type rejects; the message names the field, the type and the value."""
 
 
+LARGEST_ID = 2**63 - 1  # SQLite's largest integer
+
+
+def read_id(text: object) -> int | None:
+    """The id a piece of user input names: ASCII digits only (never '²' or '٣', which Python's isdigit accepts),
+    at most SQLite's largest integer; None for anything else."""
+    if not isinstance(text, str) or not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    number = int(text)
+    return number if number <= LARGEST_ID else None
+
+
 def coerce_value(field_name: str, field_type: str, value: Any) -> Any:
     """The value converted to the field's type (a str from a link, or any JSON value from a JSON payload)."""
     try:

@@ -131,7 +131,7 @@ def _search_conditions(search: str) -> tuple[list[str], dict[str, Any]]:
     if digits and re.fullmatch(r"[\d\s()+.-]+", search):
         parts.append("c.phone LIKE :phone")
         params["phone"] = f"%{digits}%"
-    if re.fullmatch(r"#?\d{1,18}", search):
+    if re.fullmatch(r"#?[0-9]{1,18}", search):  # ASCII digits only: int() would also read "٣"
         parts.append("c.id = :id")
         params["id"] = int(search.lstrip("#"))
     return [f"({' OR '.join(parts)})"], params

@@ -339,11 +339,16 @@ class WakeUp(SQLModel, table=True):
 
 
 class ProcessedEvent(SQLModel, table=True):
-    """Inbound event ids already processed, with the result given then (webhook retries change nothing)."""
+    """Inbound events already processed, with who sent each and the result given then (webhook retries change
+    nothing). A platform's event ids are unique only on its channel and bot, so those are part of the key; `bot` is
+    "" until channels connect bots."""
 
     __tablename__ = "processed_event"
 
+    channel: str = Field(primary_key=True)
+    bot: str = Field(default="", primary_key=True)
     event_id: str = Field(primary_key=True)
+    channel_user_id: str = ""
     result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -156,6 +156,28 @@ async def test_the_whatsapp_pattern_can_be_tried_live(admin: User, demo: Databas
     await admin.should_see("No match")
 
 
+async def test_a_pattern_that_cannot_run_in_linear_time_is_refused(admin: User, demo: Database) -> None:
+    await admin.open("/entry-points/1")
+    admin.find(marker="whatsapp_pattern").type(r"recommended by (?P<referrer>\d+)(?= Hello)")
+    admin.find(marker="sample").type("Hi! I was recommended by 42 Hello")
+    await admin.should_see("The WhatsApp text pattern uses a lookahead, (?=...) or (?!...), which Referflow does not "
+                           "support")
+    await admin.should_not_see("Matches:")
+    admin.find(marker="save-entry-point").click()
+    await admin.should_see("uses a lookahead")
+    assert stored(demo, "giveaway2025").whatsapp_pattern == ""
+
+
+async def test_a_stored_pattern_re2_refuses_is_explained_when_the_entry_point_opens(admin: User,
+                                                                                   demo: Database) -> None:
+    with demo.write_session() as session:  # stored before patterns ran on RE2, past today's checks
+        session.get(EntryPoint, 1).whatsapp_pattern = r"(?P<referrer>\d+)\1"
+    await admin.open("/entry-points/1")
+    pattern = admin.find(marker="whatsapp_pattern").elements.pop()
+    assert pattern.error.startswith("The WhatsApp text pattern uses a backreference such as \\1 or (?P=name), which "
+                                    "Referflow does not support")
+
+
 # ------------------------------------------------------------------------------------------------ links
 
 

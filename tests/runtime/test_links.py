@@ -16,6 +16,7 @@ from runtime.links import (
     build_link,
     build_ref,
     check_entry_ref,
+    count_repeats,
     extract_ref,
     lint_link,
     match_whatsapp_text,
@@ -456,10 +457,42 @@ def test_match_whatsapp_text_reads_the_seed_referral_link():
     (r"recommended by (?P<referrer>\d+", "not a valid regular expression"),
     (r"recommended by (\d+)", "needs a named group"),
     (r"recommended by (?P<phone>\d+)", "needs a named group"),
+    # what Python's re runs by backtracking, RE2 refuses; each refusal names the construct
+    (r"recommended by (?P<referrer>\d+)(?= Hello)",
+     r"uses a lookahead, \(\?=\.\.\.\) or \(\?!\.\.\.\), which Referflow does not support"),
+    (r"(?<=by )(?P<referrer>\d+)", "uses a lookbehind"),
+    (r"(?P<referrer>\d)\1", "uses a backreference"),
+    (r"(?P<referrer>\d)(?P=referrer)", "uses a backreference"),
+    (r"(?P<referrer>(?>\d+))", "uses an atomic group"),
+    (r"(?P<referrer>\d++)", "uses a possessive quantifier"),
+    (r"by (?P<referrer>\d+)\Z", r"uses \\Z \(write \\z for the end of the message\)"),
+    (r"(?P<referrer>\d{1001})", "uses a repetition count over 1,000"),
+    ("(?P<referrer>\ud83d)", "uses a character that is not valid text"),
 ])
 def test_match_whatsapp_text_explains_an_unusable_pattern(pattern, message):
     with pytest.raises(LinkError, match=message):
         match_whatsapp_text("recommended by 42", pattern)
+
+
+@pytest.mark.parametrize(("text", "pattern", "expected"), [
+    ("You were recommended by +79991234567", r"recommended by (?<referrer>\+?\d{7,15})", {"referrer": "+79991234567"}),
+    ("by 42\n", r"by (?P<referrer>\d+)\z", None),  # \z is the very end, as in Python's \Z
+    ("by ٤٢", r"by (?P<referrer>\d+)", None),  # \d is ASCII digits only
+    ("a" * 51 + "!", r"(?P<referrer>(a+)+)$", None),  # exponential for a backtracking engine, linear for RE2
+    ("a" * 4096, r"(?P<referrer>(a+)+)$", {"referrer": "a" * 4096}),
+])
+def test_match_whatsapp_text_runs_on_re2(text, pattern, expected):
+    assert match_whatsapp_text(text, pattern) == expected
+
+
+@pytest.mark.parametrize(("warnings", "expected"), [
+    ([], []),
+    (["a", "b"], ["a", "b"]),
+    (["a", "b", "a", "a"], ["a (3 times)", "b"]),
+    (["x"] * 500_001, ["x (500,001 times)"]),
+])
+def test_count_repeats_gives_each_warning_once(warnings, expected):
+    assert count_repeats(warnings) == expected
 
 
 # --- properties -----------------------------------------------------------------------------------------------------

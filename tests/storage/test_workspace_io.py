@@ -261,6 +261,9 @@ BROKEN = [
                  "id_or_phone", id="referrer match"),
     pytest.param(("entry_points", 0, "whatsapp_pattern"), r"(?P<referrer>\d+", "entry_points[0] (ref "
                  "'giveaway2025'): the WhatsApp text pattern is not a valid regular expression", id="bad regex"),
+    pytest.param(("entry_points", 0, "whatsapp_pattern"), r"(?P<referrer>\d+) from \1", "entry_points[0] (ref "
+                 "'giveaway2025'): the WhatsApp text pattern uses a backreference such as \\1 or (?P=name), which "
+                 "Referflow does not support", id="regex RE2 cannot run"),
     pytest.param(("entry_points", 0, "active"), "yes", "active must be true or false, not text", id="flag type"),
     pytest.param(("entry_points", 0, "segment_tag_id"), 7, "entry_points[0] (ref 'giveaway2025'): segment_tag_id 7 "
                  "is not a tag in this document or the workspace", id="segment tag"),
