@@ -82,6 +82,7 @@ def serve(config: Config) -> None:
     )
     from builder.web_security import (
         WebSettings,
+        client_address,
         install_security_headers,
         parse_forwarded_header,
         parse_secure_cookies,
@@ -114,7 +115,8 @@ def serve(config: Config) -> None:
     app.state.referflow_delivery = live.delivery
     app.on_startup(live.start)
     app.on_shutdown(live.stop)  # before the database goes: the worker records what it delivered
-    setup_webchat(app, database=database, runtime=live.runtime, worker=live.delivery)  # public, under /webchat/
+    setup_webchat(app, database=database, runtime=live.runtime, worker=live.delivery,
+                  address_of=lambda scope: client_address(scope, web))  # public, under /webchat/
     app.on_shutdown(database.dispose)
     app.state.referflow_web = web
     app.add_middleware(auth.AuthMiddleware)

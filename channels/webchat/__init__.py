@@ -6,6 +6,7 @@ it reads or writes anything but the calling visitor's own conversation.
 
 import html
 import os
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,14 +23,14 @@ __all__ = ["PUBLIC_PREFIX", "ChatFirst", "WebChat", "embed_snippet", "setup_webc
 
 
 def setup_webchat(app: FastAPI, *, database: Database, runtime: Runtime, worker: Any,
-                  env: dict[str, str] | None = None) -> WebChat:
+                  env: dict[str, str] | None = None, address_of: Callable[[Scope], str] | None = None) -> WebChat:
     """Serve the chat under `/webchat/` in front of `app` and register its sender with the outbox worker. The chat
     answers to the account id that the workspace's web chat links carry (`p=`); `env` holds the rate limits (default
-    os.environ)."""
+    os.environ); `address_of` names the person behind a request (default: the connection's peer)."""
     from channels.delivery import RetryPolicy
 
     chat = WebChat(database=database, runtime=runtime, worker=worker,
-                   gate=Gate(Limits.from_env(dict(os.environ) if env is None else env)))
+                   gate=Gate(Limits.from_env(dict(os.environ) if env is None else env)), address_of=address_of)
     chat_app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     chat.mount(chat_app)
     build_stack = app.build_middleware_stack

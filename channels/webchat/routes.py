@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import Scope
 
 from channels.webchat.guard import (
     BODY_LIMIT,
@@ -49,8 +51,10 @@ HELLO_TIMEOUT = 10.0  # seconds a new websocket has to say who it is
 class WebChat:
     """The routes' shared parts: the live runtime, the outbox worker, the open chats and the rate limits."""
 
-    def __init__(self, *, database: Database, runtime: Runtime, worker: Any, gate: Gate) -> None:
+    def __init__(self, *, database: Database, runtime: Runtime, worker: Any, gate: Gate,
+                 address_of: Callable[[Scope], str] | None = None) -> None:
         self.database = database
+        self.address_of = address_of or peer_address  # behind a trusted proxy: the client it names
         self.runtime = runtime
         self.worker = worker
         self.gate = gate
@@ -93,7 +97,7 @@ class WebChat:
         try:
             body = await _read_json(request)
             user_id = visitor_user_id(body.get("visitor"))
-            self.gate.check(address=_client(request), visitor=user_id)
+            self.gate.check(address=self.address_of(request.scope), visitor=user_id)
             address = check_address(body.get("address"))
             account = _account_of(address)
             name = check_name(body.get("name"))
@@ -109,7 +113,7 @@ class WebChat:
         try:
             body = await _read_json(request)
             user_id = visitor_user_id(body.get("visitor"))
-            self.gate.check(address=_client(request), visitor=user_id)
+            self.gate.check(address=self.address_of(request.scope), visitor=user_id)
             text = check_text(body.get("text"))
             result = await self._off_loop(functools.partial(self.runtime.reply, channel="webchat",
                                                             channel_user_id=user_id, text=text))
@@ -129,7 +133,7 @@ class WebChat:
     async def socket(self, socket: WebSocket) -> None:
         """Says hello with the visitor secret, gets the history, then receives every message the bot sends."""
         await socket.accept()
-        address = socket.client.host if socket.client else "unknown"
+        address = self.address_of(socket.scope)
         try:
             user_id = await self._hello(socket, address)
             with self.gate.open_chat(address=address, visitor=user_id):
@@ -245,8 +249,10 @@ def _event_id(user_id: str, nonce: object) -> str | None:
     return f"webchat:{user_id}:{nonce}"
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def peer_address(scope: Scope) -> str:
+    """The address at the other end of the connection (no proxy trusted)."""
+    peer = scope.get("client")
+    return peer[0] if peer else "unknown"
 
 
 def _refusal(error: VisitorError) -> Response:

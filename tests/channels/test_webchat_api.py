@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from builder.web_security import WebSettings, client_address, parse_trusted_proxies
 from channels.live import LiveServices
 from channels.webchat import embed_snippet, setup_webchat
 from storage.db import Database
@@ -36,10 +37,10 @@ class ChatServer:
     def address(self, ref: str = "hello") -> str:
         return f"{self.url}/webchat/?p={ACCOUNT}&ref={ref}"
 
-    def post(self, path: str, body: dict | bytes, **options) -> httpx.Response:
+    def post(self, path: str, body: dict | bytes, headers: dict | None = None, **options) -> httpx.Response:
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
         return httpx.post(f"{self.url}/webchat/api/{path}", content=content,
-                          headers={"Content-Type": "application/json"}, **options)
+                          headers={"Content-Type": "application/json", **(headers or {})}, **options)
 
     def visitor(self, name: str = "Ann") -> "Visitor":
         return Visitor(self, secrets.token_urlsafe(32), name)
@@ -102,8 +103,10 @@ def server(database: Database, request: pytest.FixtureRequest) -> Iterator[ChatS
         await live.stop()
 
     app = FastAPI(lifespan=lifespan)
-    env = getattr(request, "param", {})
-    setup_webchat(app, database=database, runtime=live.runtime, worker=live.delivery, env=env)
+    env = dict(getattr(request, "param", {}))
+    web = WebSettings(trusted_proxies=parse_trusted_proxies(env.pop("REFERFLOW_TRUSTED_PROXIES", "")))
+    setup_webchat(app, database=database, runtime=live.runtime, worker=live.delivery, env=env,
+                  address_of=lambda scope: client_address(scope, web))
     with _serving(app) as url:
         yield ChatServer(url, database)
 
@@ -266,6 +269,29 @@ def test_one_address_opening_many_chats_is_told_to_wait(server: ChatServer) -> N
     assert server.rows("SELECT count(*) FROM contact") == [(4,)]
 
 
+@pytest.mark.parametrize("server", [{"REFERFLOW_WEBCHAT_ADDRESS_RATE": "2/1",
+                                     "REFERFLOW_TRUSTED_PROXIES": "127.0.0.1"}], indirect=True)
+def test_behind_a_trusted_proxy_each_client_it_names_has_its_own_limit(server: ChatServer) -> None:
+    def open_from(client: str, name: str) -> int:
+        visitor = server.visitor(name)
+        return server.post("open", {"visitor": visitor.secret, "name": name, "address": server.address()},
+                           headers={"X-Forwarded-For": client}).status_code
+
+    assert [open_from("203.0.113.7", f"A{n}") for n in range(3)] == [200, 200, 429]
+    assert [open_from("198.51.100.9", f"B{n}") for n in range(2)] == [200, 200]  # another person behind the proxy
+
+
+@pytest.mark.parametrize("server", [{"REFERFLOW_WEBCHAT_ADDRESS_RATE": "2/1"}], indirect=True)
+def test_a_forged_forwarded_for_from_an_untrusted_peer_does_not_lift_the_address_limit(server: ChatServer) -> None:
+    answers = []
+    for n in range(3):
+        visitor = server.visitor(f"C{n}")
+        answers.append(server.post("open", {"visitor": visitor.secret, "name": visitor.name,
+                                            "address": server.address()},
+                                   headers={"X-Forwarded-For": f"192.0.2.{n}"}).status_code)
+    assert answers == [200, 200, 429]
+
+
 def test_one_visitor_may_keep_five_chats_open_and_is_told_when_a_sixth_is_refused(ann: Visitor) -> None:
     tabs = [ann.chat() for _ in range(5)]
     with pytest.raises(ConnectionClosed) as closed:
@@ -381,7 +407,8 @@ def _serving(app: FastAPI) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                    proxy_headers=False))  # as app.py serves: forwarded headers are ours to judge
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     assert _eventually(lambda: server.started, timeout=10)
