@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
 
+from runtime.templates import placeholders
+
 SCHEMA_VERSION = 1
 CONDITION_OPS = ("==", "!=", ">", ">=", "<", "<=", "contains", "is_set", "is_not_set")
 FIELD_OPS = ("set", "increase", "decrease", "clear")
@@ -298,7 +300,8 @@ def _need_randomizer(data: Mapping) -> list[str]:
 
 def _need_referral_link(data: Mapping) -> list[str]:
     return _need(data, ("entry_point_id", "Choose the entry point the link opens.")) + (
-        [] if "{{link}}" in str(data.get("text") or "") else ["Put {{link}} in the text where the link should go."])
+        [] if "link" in placeholders(str(data.get("text") or ""))
+        else ["Put {{link}} in the text where the link should go."])
 
 
 def _need_delay(data: Mapping) -> list[str]:

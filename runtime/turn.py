@@ -253,8 +253,16 @@ class Turn:
 
         rendered = render_template(text, lookup)
         for name in rendered.missing:
-            self.warn(f"'{{{{{name}}}}}' has no value for contact {contact_id}; it was left out of the message.")
+            self.warn(f"'{{{{{name}}}}}' has no value for {self.who(contact_id)}; it was left out of the message.")
+        if rendered.failed:
+            self.warn(f"The message to {self.who(contact_id)} could not be filled in: {rendered.failed}. "
+                      f"It was sent without its template parts: “{rendered.text}”.")
         return rendered.text
+
+    def who(self, contact_id: int | None) -> str:
+        """How the admin recognises a contact in a warning: "Ann (contact 4)"."""
+        name = (self.contact(contact_id) or {}).get("full_name")
+        return f"{name} (contact {contact_id})" if name else f"contact {contact_id}"
 
     def send(self, message: SentMessage) -> None:
         self.db.execute(

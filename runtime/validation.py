@@ -13,6 +13,7 @@ from runtime.graph import (
     map_flow,
     workspace_graph,
 )
+from runtime.templates import is_template, template_problems
 
 ERROR, WARNING = "error", "warning"
 WARNING_CODES = frozenset({"unreachable_node", "dangling_exit", "duplicate_exit", "no_actions"})
@@ -28,6 +29,7 @@ ACTION_NEEDS = {
     "start_flow": (("flow_id", "choose the flow to start"),),
 }
 MAX_PATH_STEPS = 8
+TEMPLATE_EXTRAS = {"send_referral_link": ("link",)}  # names a step fills in itself
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,9 @@ def _check_nodes(flow: _Flow) -> Iterator[ValidationIssue]:
             yield flow.issue("missing_setting", f"{flow.label(node.id)} is not finished. {requirement}", node.id)
         for kind, value in _find_missing_references(node.data, known):
             yield flow.issue(f"missing_{kind}", f"{flow.label(node.id)} uses {_missing_thing(kind, value)}", node.id)
+        extra = TEMPLATE_EXTRAS.get(node.type, ())
+        for code, problem in _template_problems(node.data, flow.index, extra):
+            yield flow.issue(code, f"{flow.label(node.id)}: {problem}", node.id)
 
 
 def _check_edges(flow: _Flow) -> Iterator[ValidationIssue]:
@@ -268,6 +273,21 @@ def _check_trigger(raw: Mapping, trigger: TriggerDef, index: WorkspaceIndex) -> 
                 yield _issue("missing_setting", f"{label} is not finished. In action {number}, {what}.", **ids)
     for where, kind, value in _find_trigger_references(raw, index):
         yield _issue(f"missing_{kind}", f"{label} uses {_missing_thing(kind, value, where)}", **ids)
+    for number, action in enumerate(trigger.actions, 1):
+        for code, problem in _template_problems(action, index, ()):
+            yield _issue(code, f"{label}, action {number}: {problem}", **ids)
+
+
+def _template_problems(data: Mapping, index: WorkspaceIndex, extra: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """Problems of every template among a node's or an action's settings (texts, button titles, values)."""
+    for value in data.values():
+        if value.__class__ is str:
+            if "{" in value and is_template(value):
+                yield from template_problems(value, index.fields.values(), extra=extra)
+        elif value.__class__ is list:
+            for item in value:
+                if item.__class__ is dict:
+                    yield from _template_problems(item, index, extra)
 
 
 def _find_trigger_references(raw: Mapping, index: WorkspaceIndex) -> Iterator[tuple[str, str, object]]:

@@ -25,6 +25,7 @@ SEVERITY = {
     "no_start": "error", "several_starts": "error", "edge_to_missing_node": "error", "missing_setting": "error",
     "missing_flow": "error", "missing_field": "error", "missing_tag": "error", "missing_entry_point": "error",
     "unknown_node_type": "error", "bad_exit": "error", "unguarded_cycle": "error", "bad_document": "error",
+    "bad_template": "error", "unknown_placeholder": "error",
     "unreachable_node": "warning", "dangling_exit": "warning", "duplicate_exit": "warning", "no_actions": "warning",
 }
 
@@ -123,6 +124,19 @@ def test_a_loop_across_flows_names_both_flows_and_pins_each_node_to_its_flow():
     issue = issue_in("cross_flow_cycle")
     assert "(flow “Ping”) Start → Go to flow “Pong” → (flow “Pong”) Start" in issue.message
     assert issue.flow_nodes == ((1, "start"), (1, "to_pong"), (2, "start"), (2, "hello"), (2, "to_ping"))
+
+
+def test_template_problems_in_triggers_name_the_action_and_what_cannot_be_read():
+    messages = sorted(issue.message for issue in check(load_workspace(FIXTURES / "flows" / "bad_template.json")))
+    assert messages[1] == ("Trigger “Points changed”, action 1: The message template cannot be read: unexpected "
+                           "“}}”. Check the {{ … }} and {% … %} parts.")
+    assert messages[0].startswith("Send message “") and "The message template cannot be read" in messages[0]
+    in_flow, in_trigger = check(load_workspace(FIXTURES / "flows" / "unknown_placeholder.json"))
+    assert in_flow.node_ids == ("progress",) and in_flow.message.endswith(
+        ": It inserts {{pointz}}, but there is no field called “pointz”. Create the field on the Fields page or "
+        "correct the name.")
+    assert in_trigger.message == ("Trigger “Points changed”, action 1: It inserts {{emial}}, but there is no field "
+                               "called “emial”. Create the field on the Fields page or correct the name.")
 
 
 def test_trigger_problems_say_where_in_the_trigger_they_are():

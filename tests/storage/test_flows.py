@@ -87,6 +87,22 @@ def test_messages_templates_and_fallbacks(make_runtime) -> None:
     assert any("'{{referrer.first_name}}' has no value" in w for w in result.warnings)
 
 
+def test_templates_count_and_a_failing_one_sends_readable_text_with_a_warning(make_runtime) -> None:
+    runtime = make_runtime(workspace([flow(1, "Progress", [
+        ("bump", "set_field", {"field_id": 1, "op": "increase", "value": 1}),
+        ("left", "send_message", {"text": "{% if points >= 3 %}Coupon!{% else %}{{ 3 - points }} more to go, "
+                                          "{{ first_name | upper }}{% endif %}"}),
+        ("age", "send_message", {"text": "In ten years you are {{ age + 10 }}."}),
+        ("button", "send_message", {"text": "Go", "buttons": [{"id": "b", "title": "{{ 3 - points }} left"}]}),
+    ], [("start", "next", "bump"), ("bump", "next", "left"), ("left", "next", "age"), ("age", "next", "button")])]))
+    result = join(runtime)
+    assert said(result) == ["2 more to go, ANN", "In ten years you are .", "Go"]
+    assert result.messages[-1]["buttons"] == [{"id": "b", "title": "2 left"}]
+    assert result.warnings == ["The message to Ann (contact 1) could not be filled in: 'age' has no value, so the "
+                               "template could not be worked out. It was sent without its template parts: “In ten "
+                               "years you are .”."]
+
+
 def test_buttons_wait_and_each_button_is_its_own_exit(make_runtime) -> None:
     runtime = make_runtime(workspace([flow(1, "Menu", [
         ("menu", "send_message", {"text": "Pick one", "buttons": [{"id": "a", "title": "Apples"},
