@@ -101,6 +101,19 @@ async def test_an_inspector_edit_is_saved_as_the_draft(admin: User, app_database
     assert stored(app_database, flow_id).published["nodes"][4]["data"]["text"].startswith("{{referral_points}}")
 
 
+async def test_a_template_that_counts_is_fine_and_a_broken_one_is_shown_while_editing(
+        admin: User, app_database: AppData) -> None:
+    await admin.open(f"/flows/{app_database.flow_ids['Check reward']}")
+    admin.find(marker="canvas").trigger("selected", {"nodes": ["progress"], "edges": []})
+    admin.find(marker="node-text").clear().type("{{ 3 - referral_points }} more to go")
+    await admin.should_see("No problems: this flow is ready to publish.", retries=50)
+    admin.find(marker="node-text").clear().type("{{ 3 - referal_points }} more to go {{ first_name }")
+    await admin.should_see("The message template cannot be read: unexpected '}'", retries=50)
+    admin.find(marker="node-text").clear().type("{{ 3 - referal_points }} more to go")
+    await admin.should_see("It inserts {{referal_points}}, but there is no field called “referal_points”",
+                           retries=50)
+
+
 async def test_typing_double_braces_offers_fields(admin: User, app_database: AppData) -> None:
     await admin.open(f"/flows/{app_database.flow_ids['Check reward']}")
     admin.find(marker="canvas").trigger("selected", {"nodes": ["reward"], "edges": []})
