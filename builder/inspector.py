@@ -207,10 +207,11 @@ def _rule_row(inspector: Inspector, rules: list, index: int, rule: dict) -> None
 
         def typed(event: Any) -> None:
             current = inspector.node["data"]["rules"][index]  # type: ignore[index]
-            result, error = inspector.typed_value(current.get("field_id"), event.value)
-            value.error = error
-            if error is None:
-                inspector.set_item("rules", index, "value", result)
+            text = event.value or ""
+            result, error = inspector.typed_value(current.get("field_id"), text)
+            value.error = error and error.replace("was not saved", "cannot be compared with it")
+            # kept as typed, so the canvas marks the rule until it is fixed and nothing the admin wrote is lost
+            inspector.set_item("rules", index, "value", text if error else result)
 
         value.on_value_change(typed)
 

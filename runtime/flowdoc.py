@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serial
 from runtime.templates import placeholders
 
 SCHEMA_VERSION = 1
+VALUELESS_OPS = ("is_set", "is_not_set")
 CONDITION_OPS = ("==", "!=", ">", ">=", "<", "<=", "contains", "is_set", "is_not_set")
+VALUED_OPS = frozenset(CONDITION_OPS) - frozenset(VALUELESS_OPS)
 FIELD_OPS = ("set", "increase", "decrease", "clear")
 TAG_OPS = ("add", "remove")
 MATCH_MODES = ("all", "any")
@@ -262,15 +264,17 @@ def _need_message(data: Mapping) -> list[str]:
 
 def _need_condition(data: Mapping) -> list[str]:
     rules = _items(data, "rules")
-    fieldless = opless = False
+    fieldless = opless = valueless = False
     for rule in rules:  # one pass, as in _need_message
         fieldless = fieldless or rule.get("field_id") is None
         opless = opless or rule.get("op") not in CONDITION_OPS
+        valueless = valueless or (rule.get("op") in VALUED_OPS and rule.get("value") in (None, ""))
     return [message for broken, message in (
         (not rules, "Add at least one rule."),
         (data.get("match", "all") not in MATCH_MODES, "Choose whether all or any of the rules must hold."),
         (fieldless, "Choose the field for every rule."),
         (opless, "Choose a comparison for every rule."),
+        (valueless, "Give every rule a value to compare with (or compare with “has no value”)."),
     ) if broken]
 
 

@@ -2,10 +2,19 @@
 on the canvas at once. Running an invalid flow raises InvalidFlowError, which carries the same problems."""
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 
-from runtime.flowdoc import NODE_TYPES, FlowDocument, FlowDocumentError, FlowNode, Names, load_flow, paused_gc
+from runtime.flowdoc import (
+    NODE_TYPES,
+    VALUELESS_OPS,
+    FlowDocument,
+    FlowDocumentError,
+    FlowNode,
+    Names,
+    load_flow,
+    paused_gc,
+)
 from runtime.graph import (
     FlowMap,
     TriggerDef,
@@ -14,8 +23,11 @@ from runtime.graph import (
     workspace_graph,
 )
 from runtime.templates import is_template, template_problems
+from runtime.values import FieldValueError, coerce_value
 
 ERROR, WARNING = "error", "warning"
+_TYPE_WORDS = {"number": "number", "boolean": "yes/no value", "date": "date (2026-12-31)",
+               "datetime": "date and time (2026-12-31 18:00)", "json": "JSON value", "text": "text"}
 WARNING_CODES = frozenset({"unreachable_node", "dangling_exit", "duplicate_exit", "no_actions"})
 REFERENCE_KINDS = {"field_id": "field", "tag_id": "tag", "flow_id": "flow", "entry_point_id": "entry_point"}
 REFERENCE_SUFFIXES = tuple(REFERENCE_KINDS)
@@ -54,14 +66,17 @@ def _listed(value: object) -> object:
 
 @dataclass(frozen=True)
 class WorkspaceIndex(Names):
-    """What exists in the workspace: field, tag and flow names and entry point refs, by id."""
+    """What exists in the workspace: field, tag and flow names and entry point refs, by id, and field types."""
+
+    field_types: Mapping[int, str] = field(default_factory=dict)
 
     @classmethod
     def from_dicts(cls, *, fields: Sequence[Mapping] = (), tags: Sequence[Mapping] = (),
                    entry_points: Sequence[Mapping] = (), flows: Sequence[Mapping] = ()) -> "WorkspaceIndex":
         """From elements in the workspace format (each with `id` and `name`, entry points with `ref`)."""
         return cls(fields=_by_id(fields, "name"), tags=_by_id(tags, "name"),
-                   flows=_by_id(flows, "name"), entry_points=_by_id(entry_points, "ref"))
+                   flows=_by_id(flows, "name"), entry_points=_by_id(entry_points, "ref"),
+                   field_types=_by_id(fields, "type"))
 
     @cached_property
     def by_kind(self) -> dict[str, Mapping[int, str]]:
@@ -184,6 +199,9 @@ def _check_nodes(flow: _Flow) -> Iterator[ValidationIssue]:
             yield flow.issue("missing_setting", f"{flow.label(node.id)} is not finished. {requirement}", node.id)
         for kind, value in _find_missing_references(node.data, known):
             yield flow.issue(f"missing_{kind}", f"{flow.label(node.id)} uses {_missing_thing(kind, value)}", node.id)
+        if node.type == "condition":
+            for problem in _rule_value_problems(node.data, flow.index):
+                yield flow.issue("bad_rule_value", f"{flow.label(node.id)}: {problem}", node.id)
         extra = TEMPLATE_EXTRAS.get(node.type, ())
         for code, problem in _template_problems(node.data, flow.index, extra):
             yield flow.issue(code, f"{flow.label(node.id)}: {problem}", node.id)
@@ -273,9 +291,29 @@ def _check_trigger(raw: Mapping, trigger: TriggerDef, index: WorkspaceIndex) -> 
                 yield _issue("missing_setting", f"{label} is not finished. In action {number}, {what}.", **ids)
     for where, kind, value in _find_trigger_references(raw, index):
         yield _issue(f"missing_{kind}", f"{label} uses {_missing_thing(kind, value, where)}", **ids)
+    conditions = raw.get("conditions")
+    for problem in _rule_value_problems(conditions if isinstance(conditions, Mapping) else {}, index):
+        yield _issue("bad_rule_value", f"{label}, in its conditions: {problem}", **ids)
     for number, action in enumerate(trigger.actions, 1):
         for code, problem in _template_problems(action, index, ()):
             yield _issue(code, f"{label}, action {number}: {problem}", **ids)
+
+
+def _rule_value_problems(data: Mapping, index: WorkspaceIndex) -> Iterator[str]:
+    """Rules comparing a field with a value of the wrong type (`referral_points >= abc`) never hold as meant."""
+    rules = data.get("rules")
+    for rule in rules if isinstance(rules, list) else []:
+        if not isinstance(rule, Mapping) or rule.get("op") in VALUELESS_OPS or rule.get("value") in (None, ""):
+            continue
+        kind = index.field_types.get(rule.get("field_id"))  # type: ignore[arg-type]
+        name = index.fields.get(rule.get("field_id"))  # type: ignore[arg-type]
+        if kind is None or rule.get("op") == "contains":
+            continue
+        try:
+            coerce_value(str(name), kind, rule["value"])
+        except FieldValueError:
+            yield (f"“{rule['value']}” is not a {_TYPE_WORDS.get(kind, kind)}, so the rule on {name} can never hold "
+                   f"as meant. Write a {_TYPE_WORDS.get(kind, kind)}.")
 
 
 def _template_problems(data: Mapping, index: WorkspaceIndex, extra: tuple[str, ...]) -> Iterator[tuple[str, str]]:

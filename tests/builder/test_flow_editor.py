@@ -176,16 +176,25 @@ async def test_buttons_get_their_own_exits_and_keep_the_connection(admin: User, 
     assert drawn(admin)["hello"]["data"]["summary"] == "Hi · buttons: Yes please"
 
 
-async def test_a_number_rule_refuses_text_and_keeps_it(admin: User, app_database: AppData) -> None:
+async def test_a_number_rule_given_text_or_nothing_is_an_error_on_the_canvas(admin: User,
+                                                                             app_database: AppData) -> None:
     await admin.open(f"/flows/{app_database.flow_ids['Check reward']}")
     admin.find(marker="canvas").trigger("selected", {"nodes": ["enough"], "edges": []})
     admin.find(marker="rule-value").clear().type("five")
     value = admin.find(marker="rule-value").elements.pop()
-    assert value.error == "Field 'referral_points' is a number; 'five' was not saved." and value.value == "five"
-    assert drawn(admin)["enough"]["data"]["summary"] == "referral_points >= 3"
-    admin.find(marker="rule-value").clear().type("5")
+    assert value.error == "Field 'referral_points' is a number; 'five' cannot be compared with it."
+    assert value.value == "five"
+    await admin.should_see("“five” is not a number, so the rule on referral_points can never hold as meant.",
+                           retries=50)
+    assert drawn(admin)["enough"]["data"]["summary"] == "referral_points >= “five”"
+    assert drawn(admin)["enough"]["data"]["badge"] == "error"
+    admin.find(marker="rule-value").clear()
+    await admin.should_see("Give every rule a value to compare with", retries=50)
+    admin.find(marker="rule-value").type("5")
     assert value.error is None
+    await admin.should_see("No problems: this flow is ready to publish.", retries=50)
     assert drawn(admin)["enough"]["data"]["summary"] == "referral_points >= 5"
+    assert drawn(admin)["enough"]["data"]["badge"] is None
 
 
 async def test_publish_is_refused_with_the_reasons(admin: User, app_database: AppData) -> None:

@@ -25,7 +25,7 @@ SEVERITY = {
     "no_start": "error", "several_starts": "error", "edge_to_missing_node": "error", "missing_setting": "error",
     "missing_flow": "error", "missing_field": "error", "missing_tag": "error", "missing_entry_point": "error",
     "unknown_node_type": "error", "bad_exit": "error", "unguarded_cycle": "error", "bad_document": "error",
-    "bad_template": "error", "unknown_placeholder": "error",
+    "bad_template": "error", "unknown_placeholder": "error", "bad_rule_value": "error",
     "unreachable_node": "warning", "dangling_exit": "warning", "duplicate_exit": "warning", "no_actions": "warning",
 }
 
@@ -137,6 +137,16 @@ def test_template_problems_in_triggers_name_the_action_and_what_cannot_be_read()
         "correct the name.")
     assert in_trigger.message == ("Trigger “Points changed”, action 1: It inserts {{emial}}, but there is no field "
                                "called “emial”. Create the field on the Fields page or correct the name.")
+
+
+def test_a_rule_whose_value_the_field_type_rejects_is_an_error_in_flows_and_triggers():
+    workspace = load_workspace(FIXTURES / "flows" / "bad_rule_value.json")
+    in_flow, in_trigger = check(workspace)
+    assert (in_flow.code, in_flow.severity, in_flow.node_ids) == ("bad_rule_value", "error", ("enough",))
+    assert in_flow.message == ("Condition “referral_points >= “abc” and email contains “abc””: “abc” is not a "
+                               "number, so the rule on referral_points can never hold as meant. Write a number.")
+    assert in_trigger.message == ("Trigger “Rich”, in its conditions: “lots” is not a number, so the rule on "
+                                  "referral_points can never hold as meant. Write a number.")
 
 
 def test_trigger_problems_say_where_in_the_trigger_they_are():
@@ -303,6 +313,8 @@ def test_a_new_node_asks_only_for_what_the_admin_must_choose(node_type, required
     ("condition", {"match": "most", "rules": [{"op": "≈"}]},
      ["Choose whether all or any of the rules must hold.", "Choose the field for every rule.",
       "Choose a comparison for every rule."]),
+    ("condition", {"rules": [{"field_id": 1, "op": ">=", "value": ""}, {"field_id": 1, "op": "is_set"}]},
+     ["Give every rule a value to compare with (or compare with “has no value”)."]),
     ("send_message", {"text": "Hi", "buttons": [{"id": "a", "title": " "}]}, ["Give every button a title."]),
     ("send_referral_link", {"entry_point_id": 1, "text": "Share!"},
      ["Put {{link}} in the text where the link should go."]),
