@@ -417,12 +417,24 @@ def _cycle_issue(loop: list[tuple], nodes: Mapping, index: WorkspaceIndex) -> Va
     flow_id = flow_ids[0] if in_one_flow and flow_ids else None
     where = f"In flow “{index.flows[flow_id]}”, these" if flow_id in index.flows else "These"
     message = (f"{where} steps can repeat forever without waiting for the contact: "
-               f"{_describe_loop(loop, nodes, index, show_flows=not in_one_flow)}. "
-               "Put a question, buttons or a delay inside the loop, or break it.")
+               f"{_describe_loop(loop, nodes, index, show_flows=not in_one_flow)}. {_loop_advice(loop, nodes)}")
     node_steps = [step for step in loop if step[0] == "node"]
     return _issue("unguarded_cycle", message, flow_id=flow_id,
                   node_ids=tuple(dict.fromkeys(step[2] for step in node_steps)), trigger_ids=trigger_ids,
                   flow_ids=tuple(flow_ids), flow_nodes=tuple(dict.fromkeys((s[1], s[2]) for s in node_steps)))
+
+
+def _loop_advice(loop: list[tuple], nodes: Mapping) -> str:
+    """What breaks this loop: a flow can wait for the contact; a trigger cannot."""
+    triggers = [nodes[step].get("name", step[1]) for step in loop if step[0] == "trigger"]
+    if not triggers:
+        return "Put a question, buttons or a delay inside the loop, or break it."
+    which = f"trigger “{triggers[0]}”" if len(triggers) == 1 else "one of these triggers"
+    advice = (f"A trigger cannot wait, so break the loop: let {which} change another field or tag than the one "
+              "that starts it, or make it listen to another event.")
+    if len(triggers) < len(loop):
+        advice += " Or put a question, buttons or a delay in the flow, so that it waits for the contact."
+    return advice
 
 
 def _describe_loop(loop: list[tuple], nodes: Mapping, index: WorkspaceIndex, *, show_flows: bool) -> str:

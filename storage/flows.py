@@ -11,11 +11,16 @@ from storage.models import Flow, utcnow
 from storage.workspace_io import export_workspace
 
 
-def workspace_problems(*, session: Session, use_draft: bool = True, drafts: Mapping[int, dict] | None = None
-                       ) -> list[ValidationIssue]:
+def workspace_problems(*, session: Session, use_draft: bool = True, drafts: Mapping[int, dict] | None = None,
+                       trigger_draft: tuple[int, dict] | None = None) -> list[ValidationIssue]:
     """Every problem of the workspace's flows (drafts, or the published copies the live bot runs), its triggers and
-    its entry links. `drafts` replaces stored drafts (the canvas validates what is on screen before saving)."""
+    its entry links. `drafts` replaces stored drafts (the canvas validates what is on screen before saving);
+    `trigger_draft` (id, trigger in the workspace format) replaces or adds one trigger the same way (id 0: new)."""
     document = export_workspace(session=session)
+    if trigger_draft is not None:
+        trigger_id, trigger = trigger_draft
+        document["triggers"] = [*(t for t in document["triggers"] if t.get("id") != trigger_id),
+                                {**trigger, "id": trigger_id}]
     index = WorkspaceIndex.from_dicts(fields=document["fields"], tags=document["tags"],
                                       entry_points=document["entry_points"], flows=document["flows"])
     flows = {flow["id"]: (flow["name"], _copy(flow, use_draft, drafts or {})) for flow in document["flows"]}

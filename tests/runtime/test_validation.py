@@ -97,7 +97,13 @@ def test_the_fixture_folder_covers_every_code_and_the_allowed_loops():
     ("trigger_flow_cycle", "These steps can repeat forever without waiting for the contact: "
                            "trigger “Points changed” → (flow “Bump”) Start → Set field “Increase referral_points by 1”"
                            " → back to trigger “Points changed”. "
-                           "Put a question, buttons or a delay inside the loop, or break it."),
+                           "A trigger cannot wait, so break the loop: let trigger “Points changed” change another "
+                           "field or tag than the one that starts it, or make it listen to another event. Or put a "
+                           "question, buttons or a delay in the flow, so that it waits for the contact."),
+    ("trigger_self_cycle", "These steps can repeat forever without waiting for the contact: trigger “Double up” → "
+                           "back to trigger “Double up”. A trigger cannot wait, so break the loop: let trigger "
+                           "“Double up” change another field or tag than the one that starts it, or make it listen "
+                           "to another event."),
 ])
 def test_messages_name_the_step_by_what_the_admin_sees_on_the_canvas(fixture, message):
     assert issue_in(fixture).message == message
