@@ -235,7 +235,7 @@ def _check_exits(flow: _Flow) -> Iterator[ValidationIssue]:
             continue
         for handle in exits:
             count = handles[node_id].count(handle)
-            if count == 1:
+            if count == 1 or (count == 0 and handle == "next"):  # a last step: the flow ends there, as at an End
                 continue
             node = flow.nodes[node_id]
             if count == 0:
@@ -245,8 +245,6 @@ def _check_exits(flow: _Flow) -> Iterator[ValidationIssue]:
 
 
 def _dangling_message(flow: _Flow, node: FlowNode, handle: str) -> str:
-    if handle == "next":
-        return f"{flow.label(node.id)} has no next step, so the flow stops after it."
     return f"{_exit_name(node, handle)} of {flow.label(node.id)} leads nowhere, so the flow stops there."
 
 
