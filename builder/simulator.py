@@ -5,7 +5,6 @@ processing, on the app's one sandbox); `SimulatorPage` the controls; simulator_p
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from nicegui import app, ui
 from pydantic import ValidationError
@@ -147,7 +146,7 @@ class Simulation:
     def reset(self) -> None:
         reset_sandbox(self.sandbox)
         self.recording.clear()
-        self.bench.clock.now = datetime.now(UTC)
+        self.bench.clock.restart()
 
     def run_scenario(self, document: dict) -> ScenarioReport:
         """Reset the sandbox and replay a saved scenario with its own copy and seed; raises ScenarioError, before
@@ -164,8 +163,9 @@ class Simulation:
             runtime.seed = 1
 
     def clock_lead(self) -> str:
-        """How far the simulated clock is ahead of real time, for people ('' when it is not)."""
-        minutes = round((self.bench.clock.now - datetime.now(UTC)).total_seconds() / 60)
+        """How far the clock was moved forward since the sandbox started, for people ('' when it was not). Not
+        against the real time, which went on meanwhile: moving 1d must read 1d, not 23h58m."""
+        minutes = round((self.bench.clock.now - self.bench.clock.start).total_seconds() / 60)
         days, rest = divmod(minutes, 1440)
         parts = [f"{days}d" if days else "", f"{rest // 60}h" if rest // 60 else "", f"{rest % 60}m" if rest % 60
                  else ""]

@@ -26,7 +26,11 @@ class SimulatedClock:
     """The simulator's clock: starts at the real time and only moves when a step advances it."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime.now(UTC)
+        self.now = self.start = start or datetime.now(UTC)
+
+    def restart(self) -> None:
+        """Back to the real time, with nothing fast-forwarded."""
+        self.now = self.start = datetime.now(UTC)
 
     def __call__(self) -> datetime:
         return self.now

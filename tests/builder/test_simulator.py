@@ -2,6 +2,7 @@
 fast-forward, reset, and save and run scenarios — all in the sandbox, on the demo workspace."""
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -181,6 +182,23 @@ async def test_buttons_replies_and_fast_forward_continue_the_flow(admin: User, d
     await admin.should_see("An hour later: still there?")
     await admin.should_see("Clock: 2h ahead")
     await admin.should_see("4 steps recorded")
+
+
+async def test_the_clock_label_says_how_far_it_was_moved_while_real_time_goes_on(
+        admin: User, demo: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    await admin.open("/simulator")
+    await open_as_new(admin, "Ann", QUIZ)
+    await admin.should_see("Clock: real time")
+    later = datetime.now(UTC) + timedelta(minutes=2)  # the admin read the page for two minutes
+    monkeypatch.setattr("builder.simulator.datetime", type("Later", (datetime,), {"now": staticmethod(
+        lambda tz=None: later)}), raising=False)
+    admin.find(marker="duration").clear().type("1d")
+    admin.find(marker="fast-forward").click()
+    await admin.should_see("The clock moved 1d")
+    await admin.should_see("Clock: 1d ahead")
+    admin.find(marker="duration").clear().type("1h30m")
+    admin.find(marker="fast-forward").click()
+    await admin.should_see("Clock: 1d1h30m ahead")
 
 
 async def test_draft_edits_show_up_at_once_and_the_published_copy_stays(admin: User, demo: Database) -> None:
