@@ -84,7 +84,8 @@ def test_messages_templates_and_fallbacks(make_runtime) -> None:
     ], [("start", "next", "hi"), ("hi", "next", "who")])]))
     result = join(runtime)
     assert said(result) == ["Hi Ann from Test bot! Email: not given.", "Your referrer: ."]
-    assert any("'{{referrer.first_name}}' has no value" in w for w in result.warnings)
+    assert result.warnings == ["'{{referrer.first_name}}' has no value for Ann (contact 1); it was left out of the "
+                               "message."]  # the person, as the admin knows them
 
 
 def test_templates_count_and_a_failing_one_sends_readable_text_with_a_warning(make_runtime) -> None:
