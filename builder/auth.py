@@ -8,6 +8,7 @@ from nicegui import app, run, ui
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from builder.context import database
+from builder.frame import use_colours
 from storage.auth import admin_password_is_set, attempt_login, check_new_password, set_admin_password
 
 PUBLIC_PATHS = {"/login"}
@@ -31,6 +32,7 @@ def create(request: Request, redirect_to: str = "/") -> None:
     if app.storage.user.get("authenticated"):
         ui.navigate.to(redirect_to)
         return
+    use_colours()
     ui.page_title("Sign in · Referflow")
     ui.query("body").classes("bg-slate-100")
     client = request.client.host if request.client else "unknown"

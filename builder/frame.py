@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from nicegui import app, ui
+from nicegui import ElementFilter, app, ui
 
 from builder.context import database
 from storage.workspace import get_settings
@@ -22,10 +22,25 @@ NAVIGATION = [
 ]
 
 
+PRIMARY = "#4338ca"  # Tailwind's indigo-700, the header's colour: Quasar's light blue reads as a disabled button
+
+
+def use_colours() -> None:
+    """Buttons without a colour of their own (Sign in, Save settings) take the app's indigo, not Quasar's blue."""
+    ui.colors(primary=PRIMARY)
+
+
+def show_bot_name(name: str) -> None:
+    """The header of the page being looked at shows the bot's new name at once, not after a reload."""
+    for label in ElementFilter(kind=ui.label, marker="bot-name"):
+        label.set_text(name)
+
+
 @contextmanager
 def frame(title: str) -> Iterator[ui.column]:
     with database().session() as session:
         bot_name = get_settings(session=session).bot_name
+    use_colours()
     ui.page_title(f"{title} · Referflow")
     ui.add_css("body { background: #f6f7fb; }")
     with ui.header().classes("items-center bg-indigo-700 px-4 py-2 gap-3"):

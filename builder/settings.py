@@ -5,7 +5,7 @@ from pydantic import ValidationError
 
 from builder import workspace_transfer
 from builder.context import database
-from builder.frame import frame
+from builder.frame import frame, show_bot_name
 from storage.workspace import SettingsUpdate, get_settings, save_settings
 
 # (attribute, label, hint)
@@ -58,4 +58,5 @@ def _save(inputs: dict) -> None:
         saved = save_settings(session=session, update=update)
     for name, element in inputs.items():
         element.value = getattr(saved, name)
+    show_bot_name(saved.bot_name)
     ui.notify("Settings saved.", type="positive")
