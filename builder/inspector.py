@@ -16,6 +16,7 @@ OnChange = Callable[[dict, str], None]
 SYSTEM_PLACEHOLDERS = ("first_name", "last_name", "full_name", "user_id", "phone", "channel", "bot_name",
                        "referrer.first_name", "referred.first_name", "referred.user_id")
 OPEN_PLACEHOLDER = re.compile(r"\{\{\s*([\w.]*)$")
+MAX_SUGGESTIONS = 12
 OP_WORDS = {"==": "is", "!=": "is not", ">": "is more than", ">=": "is at least", "<": "is less than",
             "<=": "is at most", "contains": "contains", "is_set": "has a value", "is_not_set": "has no value"}
 FIELD_OP_WORDS = {"set": "Set to", "increase": "Increase by", "decrease": "Decrease by", "clear": "Clear"}
@@ -69,18 +70,11 @@ class Inspector:
 
     def template(self, key: str, label: str, *, extra: tuple[str, ...] = (), rows: bool = True) -> None:
         """A text with `{{placeholders}}`: typing `{{` offers the fields that fit."""
-        names = [*extra, *SYSTEM_PLACEHOLDERS, *(choice.name for choice in self.choices.fields.values())]
         value = str(self.node["data"].get(key) or "")  # type: ignore[index]
         element = (ui.textarea(label, value=value).props("autogrow outlined dense") if rows
                    else ui.input(label, value=value).props("outlined dense")).classes("w-full").mark(f"node-{key}")
-        suggestions = ui.row().classes("gap-1 -mt-1").mark(f"suggestions-{key}")
-        ui.label("Type {{ to insert a field.").classes("text-xs text-slate-400 -mt-1")
-
-        def changed(event: Any) -> None:
-            self.set(key, event.value)
-            _suggest(suggestions, element, names)
-
-        element.on_value_change(changed)
+        element.on_value_change(lambda event: self.set(key, event.value))
+        offer_placeholders(element, placeholder_names(self.choices, extra), f"suggestions-{key}")
 
     def picker(self, key: str, label: str, options: Mapping[int, str], *, empty: str) -> ui.select:
         value = self.node["data"].get(key)  # type: ignore[index]
@@ -112,6 +106,19 @@ class Inspector:
             return None, str(error)
 
 
+def placeholder_names(choices: Choices, extra: tuple[str, ...] = ()) -> list[str]:
+    """What `{{` offers: the step's own names, then the workspace's fields (what admins look for), then system
+    fields."""
+    return list(dict.fromkeys([*extra, *(choice.name for choice in choices.fields.values()), *SYSTEM_PLACEHOLDERS]))
+
+
+def offer_placeholders(element: ui.input | ui.textarea, names: list[str], marker: str) -> None:
+    """Under a text input: typing `{{` offers the names that fit what follows, as chips that complete it."""
+    suggestions = ui.row().classes("gap-1 -mt-1").mark(marker)
+    ui.label("Type {{ to insert a field.").classes("text-xs text-slate-400 -mt-1")
+    element.on_value_change(lambda _: _suggest(suggestions, element, names))
+
+
 def _suggest(row: ui.row, element: ui.input | ui.textarea, names: list[str]) -> None:
     row.clear()
     text = str(element.value or "")
@@ -120,7 +127,7 @@ def _suggest(row: ui.row, element: ui.input | ui.textarea, names: list[str]) -> 
         return
     typed = match[1].lower()
     with row:
-        for name in [name for name in names if name.lower().startswith(typed)][:8]:
+        for name in [name for name in names if name.lower().startswith(typed)][:MAX_SUGGESTIONS]:
             ui.chip(name, on_click=lambda name=name, start=match.start(): _complete(element, start, name)) \
                 .props("dense clickable outline color=indigo").classes("text-xs").mark("suggestion")
 

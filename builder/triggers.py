@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from builder.context import database
 from builder.frame import frame
+from builder.inspector import offer_placeholders, placeholder_names
 from runtime.validation import ValidationIssue
 from storage.definitions import Choices, form_errors, load_choices
 from storage.models import Trigger
@@ -44,6 +45,7 @@ ACTIONS = {"set_field": "Set field", "add_tag": "Add tag", "remove_tag": "Remove
            "notify_referrer": "Notify referrer", "start_flow": "Start flow"}
 FIELD_OPS = {"set": "set to", "increase": "increase by", "decrease": "decrease by", "clear": "clear"}
 ANY = 0  # the filter option "any entry point / field / tag"
+REFERRAL_EVENTS = ("referred_new_contact", "referred_existing_contact")  # {{referred.*}} is the person who joined
 
 
 def create() -> None:
@@ -325,8 +327,11 @@ class TriggerEditor:
         elif kind in ("send_message", "notify_referrer"):
             hint = "{{referred.first_name}} is the person who joined" if kind == "notify_referrer" \
                 else "Use {{first_name}} or {{field_name}} to personalise"
-            self._input(ui.textarea("Message", placeholder=hint).props("autogrow"), action, "text", f"{marker}-text",
-                        *where, "text").classes("grow")
+            with ui.column().classes("grow gap-1"):
+                text = self._input(ui.textarea("Message", placeholder=hint).props("autogrow"), action, "text",
+                                   f"{marker}-text", *where, "text").classes("w-full")
+                people = ("referred.first_name", "referred.user_id") if self.form["event"] in REFERRAL_EVENTS else ()
+                offer_placeholders(text, placeholder_names(self.choices, people), f"{marker}-suggestions")
         elif kind == "start_flow":
             self._select(self.choices.flows, "Flow", action, "flow_id", f"{marker}-flow", *where, "flow_id") \
                 .classes("w-56")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from nicegui import ui
 from nicegui.testing import User
 
 from builder.canvas import EditRefused, add_node, connect, delete_elements, move_nodes, set_node_data
@@ -112,6 +113,16 @@ async def test_a_template_that_counts_is_fine_and_a_broken_one_is_shown_while_ed
     admin.find(marker="node-text").clear().type("{{ 3 - referal_points }} more to go")
     await admin.should_see("It inserts {{referal_points}}, but there is no field called “referal_points”",
                            retries=50)
+
+
+async def test_double_braces_alone_offer_the_workspace_fields_first(admin: User, app_database: AppData) -> None:
+    await admin.open(f"/flows/{app_database.flow_ids['Check reward']}")
+    admin.find(marker="canvas").trigger("selected", {"nodes": ["reward"], "edges": []})
+    admin.find(marker="node-text").clear().type("You have {{")
+    await admin.should_see(kind=ui.chip, content="referral_points")
+    await admin.should_see(kind=ui.chip, content="coupon_code")
+    assert {"referral_points", "coupon_code", "first_name"} <= {chip.text for chip in
+                                                                admin.find(marker="suggestion").elements}
 
 
 async def test_typing_double_braces_offers_fields(admin: User, app_database: AppData) -> None:

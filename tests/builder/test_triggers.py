@@ -164,6 +164,16 @@ async def test_a_trigger_without_a_loop_is_saved_on(demo: Path, admin: User) -> 
     assert stored_triggers(demo)["Referred a new contact"].enabled is True
 
 
+async def test_trigger_messages_offer_fields_and_the_person_who_joined(demo: Path, admin: User) -> None:
+    await admin.open("/triggers/1")
+    await admin.should_see(marker="action-1-text")
+    admin.find(marker="action-1-text").clear().type("Thanks! {{")
+    await admin.should_see(kind=ui.chip, content="referred.first_name")
+    await admin.should_see(kind=ui.chip, content="referral_points")
+    admin.find(kind=ui.chip, content="referral_points").click()
+    assert value_of(admin, "action-1-text") == "Thanks! {{referral_points}}"
+
+
 async def test_unknown_trigger_says_so(admin: User) -> None:
     await admin.open("/triggers/999")
     await admin.should_see("There is no trigger '999'")
