@@ -31,7 +31,7 @@ from runtime.flowdoc import FlowDocumentError, load_flow
 from runtime.validation import ERROR, InvalidFlowError, ValidationIssue, WorkspaceIndex, validate_flow
 from storage.definitions import Choices, load_choices
 from storage.flow_catalogue import DraftConflict, FlowError, flow_status, rename_flow, save_draft
-from storage.flows import discard_draft, publish_flow, workspace_problems
+from storage.flows import bot_channels, discard_draft, publish_flow, workspace_problems
 from storage.models import Flow
 
 HISTORY_LIMIT = 100
@@ -412,8 +412,8 @@ def _readable(draft: dict) -> tuple[dict, str]:
 
 def _load_choices() -> tuple[Choices, WorkspaceIndex]:
     with database().session() as session:
-        choices = load_choices(session=session)
-    return choices, names_of(choices)
+        choices, channels = load_choices(session=session), bot_channels(session=session)
+    return choices, replace(names_of(choices), channels=channels)
 
 
 def names_of(choices: Choices) -> WorkspaceIndex:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from runtime.definitions import Definitions, FieldDef
+from runtime.links import CHANNEL_NAMES, MESSAGE_LIMITS
 from runtime.templates import render_template
 from runtime.values import decode_value, encode_value
 
@@ -265,6 +266,11 @@ class Turn:
         return f"{name} (contact {contact_id})" if name else f"contact {contact_id}"
 
     def send(self, message: SentMessage) -> None:
+        limit = MESSAGE_LIMITS.get(self.channel_of(message.contact_id)) if len(message.text) > 1000 else None
+        if limit is not None and len(message.text) > limit:
+            channel = CHANNEL_NAMES[self.channel_of(message.contact_id)]
+            self.warn(f"The message to {self.who(message.contact_id)} has {len(message.text):,} characters, but "
+                      f"{channel} allows at most {limit:,}: {channel} would refuse it. Shorten it or split it in two.")
         self.db.execute(
             "INSERT INTO message (contact_id, direction, text, buttons, flow_id, node_id, created_at)"
             " VALUES (?, 'out', ?, ?, ?, ?, ?)",

@@ -22,13 +22,15 @@ from runtime.graph import (
     map_flow,
     workspace_graph,
 )
+from runtime.links import CHANNEL_NAMES, MESSAGE_LIMITS
 from runtime.templates import is_template, template_problems
 from runtime.values import FieldValueError, coerce_value
 
 ERROR, WARNING = "error", "warning"
 _TYPE_WORDS = {"number": "number", "boolean": "yes/no value", "date": "date (2026-12-31)",
                "datetime": "date and time (2026-12-31 18:00)", "json": "JSON value", "text": "text"}
-WARNING_CODES = frozenset({"unreachable_node", "dangling_exit", "duplicate_exit", "no_actions"})
+WARNING_CODES = frozenset({"unreachable_node", "dangling_exit", "duplicate_exit", "no_actions", "long_message"})
+MESSAGE_NODES = frozenset({"send_message", "ask", "send_referral_link", "notify_referrer"})
 REFERENCE_KINDS = {"field_id": "field", "tag_id": "tag", "flow_id": "flow", "entry_point_id": "entry_point"}
 REFERENCE_SUFFIXES = tuple(REFERENCE_KINDS)
 CONTAINERS = (dict, list)  # where references can hide; a tuple, as isinstance is quicker with one than with dict | list
@@ -41,6 +43,7 @@ ACTION_NEEDS = {
     "start_flow": (("flow_id", "choose the flow to start"),),
 }
 MAX_PATH_STEPS = 8
+MIN_MESSAGE_LIMIT = min(MESSAGE_LIMITS.values())
 TEMPLATE_EXTRAS = {"send_referral_link": ("link",)}  # names a step fills in itself
 
 
@@ -69,6 +72,7 @@ class WorkspaceIndex(Names):
     """What exists in the workspace: field, tag and flow names and entry point refs, by id, and field types."""
 
     field_types: Mapping[int, str] = field(default_factory=dict)
+    channels: Sequence[str] = ()  # the bot's channels; none known: messages are checked against every channel
 
     @classmethod
     def from_dicts(cls, *, fields: Sequence[Mapping] = (), tags: Sequence[Mapping] = (),
@@ -202,6 +206,9 @@ def _check_nodes(flow: _Flow) -> Iterator[ValidationIssue]:
         if node.type == "condition":
             for problem in _rule_value_problems(node.data, flow.index):
                 yield flow.issue("bad_rule_value", f"{flow.label(node.id)}: {problem}", node.id)
+        if node.type in MESSAGE_NODES:
+            for problem in _length_problems(node.data.get("text"), flow.index):
+                yield flow.issue("long_message", f"{flow.label(node.id)}: {problem}", node.id)
         extra = TEMPLATE_EXTRAS.get(node.type, ())
         for code, problem in _template_problems(node.data, flow.index, extra):
             yield flow.issue(code, f"{flow.label(node.id)}: {problem}", node.id)
@@ -295,6 +302,20 @@ def _check_trigger(raw: Mapping, trigger: TriggerDef, index: WorkspaceIndex) -> 
     for number, action in enumerate(trigger.actions, 1):
         for code, problem in _template_problems(action, index, ()):
             yield _issue(code, f"{label}, action {number}: {problem}", **ids)
+        for problem in _length_problems(action.get("text"), index):
+            yield _issue("long_message", f"{label}, action {number}: {problem}", **ids)
+
+
+def _length_problems(text: object, index: WorkspaceIndex) -> Iterator[str]:
+    """A text longer than a channel of the bot allows (Messenger: 2,000 characters) would be refused there."""
+    if not isinstance(text, str) or len(text) <= MIN_MESSAGE_LIMIT:
+        return
+    refusing = [(CHANNEL_NAMES[c], MESSAGE_LIMITS[c]) for c in index.channels or MESSAGE_LIMITS
+                if c in MESSAGE_LIMITS and len(text) > MESSAGE_LIMITS[c]]
+    if refusing:
+        limits = ", ".join(f"{name} {limit:,}" for name, limit in refusing)
+        yield (f"the message has {len(text):,} characters, more than a message may have on {limits}: it would be "
+               "refused there. Shorten it or split it into two messages.")
 
 
 def _rule_value_problems(data: Mapping, index: WorkspaceIndex) -> Iterator[str]:

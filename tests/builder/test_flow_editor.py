@@ -115,6 +115,16 @@ async def test_a_template_that_counts_is_fine_and_a_broken_one_is_shown_while_ed
                            retries=50)
 
 
+async def test_a_message_longer_than_messenger_allows_is_a_warning_on_the_canvas(admin: User,
+                                                                                app_database: AppData) -> None:
+    await admin.open(f"/flows/{app_database.flow_ids['Check reward']}")
+    admin.find(marker="canvas").trigger("selected", {"nodes": ["progress"], "edges": []})
+    admin.find(marker="node-text").clear().type("Read this. " * 201)
+    await admin.should_see("the message has 2,211 characters, more than a message may have on Messenger 2,000",
+                           retries=50)
+    assert drawn(admin)["progress"]["data"]["badge"] == "warning"
+
+
 async def test_double_braces_alone_offer_the_workspace_fields_first(admin: User, app_database: AppData) -> None:
     await admin.open(f"/flows/{app_database.flow_ids['Check reward']}")
     admin.find(marker="canvas").trigger("selected", {"nodes": ["reward"], "edges": []})

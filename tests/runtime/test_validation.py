@@ -5,6 +5,7 @@ Each file in tests/fixtures/flows/ is a small workspace document plus `expect`, 
 import gc
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ SEVERITY = {
     "missing_flow": "error", "missing_field": "error", "missing_tag": "error", "missing_entry_point": "error",
     "unknown_node_type": "error", "bad_exit": "error", "unguarded_cycle": "error", "bad_document": "error",
     "bad_template": "error", "unknown_placeholder": "error", "bad_rule_value": "error",
+    "long_message": "warning",
     "unreachable_node": "warning", "dangling_exit": "warning", "duplicate_exit": "warning", "no_actions": "warning",
 }
 
@@ -152,6 +154,26 @@ def test_a_rule_whose_value_the_field_type_rejects_is_an_error_in_flows_and_trig
                                "number, so the rule on referral_points can never hold as meant. Write a number.")
     assert in_trigger.message == ("Trigger “Rich”, in its conditions: “lots” is not a number, so the rule on "
                                   "referral_points can never hold as meant. Write a number.")
+
+
+@pytest.mark.parametrize(("channels", "refused_on"), [
+    ((), "Messenger 2,000, Instagram 1,000"),  # channels not known: every channel counts
+    (("messenger", "telegram"), "Messenger 2,000"),
+    (("telegram", "whatsapp"), None),  # both take 4,096 characters
+])
+def test_a_message_longer_than_a_channel_allows_is_a_warning(channels, refused_on):
+    workspace = load_workspace(FIXTURES / "flows" / "long_message.json")
+    flow = workspace["flows"][0]
+    index = replace(index_of(workspace), channels=channels)
+    issues = validate_flow(flow["id"], flow["draft"], index)
+    if refused_on is None:
+        assert issues == []
+        return
+    (issue,) = issues
+    assert (issue.code, issue.severity, issue.node_ids) == ("long_message", "warning", ("essay",))
+    assert issue.message.endswith(f": the message has 2,100 characters, more than a message may have on "
+                                  f"{refused_on}: it would be refused there. Shorten it or split it into two "
+                                  "messages.")
 
 
 def test_trigger_problems_say_where_in_the_trigger_they_are():

@@ -104,6 +104,15 @@ def test_templates_count_and_a_failing_one_sends_readable_text_with_a_warning(ma
                                "years you are .”."]
 
 
+def test_a_message_longer_than_the_contacts_channel_allows_is_sent_with_a_warning(make_runtime) -> None:
+    terms = ("terms", "send_message", {"text": "{{first_name}}: " + "x" * 2000})
+    runtime = make_runtime(workspace([flow(1, "Terms", [terms], [("start", "next", "terms")])]))
+    on_messenger = join(runtime)
+    assert on_messenger.warnings == ["The message to Ann (contact 1) has 2,005 characters, but Messenger allows at "
+                                     "most 2,000: Messenger would refuse it. Shorten it or split it in two."]
+    assert join(runtime, user="t1", channel="telegram").warnings == []  # Telegram takes 4,096
+
+
 def test_buttons_wait_and_each_button_is_its_own_exit(make_runtime) -> None:
     runtime = make_runtime(workspace([flow(1, "Menu", [
         ("menu", "send_message", {"text": "Pick one", "buttons": [{"id": "a", "title": "Apples"},
