@@ -390,6 +390,8 @@ class FlowEditor:
             return
         self.name_input.error = None
         self.name_input.value = self.name
+        self.index = replace(self.index, flows={**self.index.flows, self.flow_id: self.name})
+        self._refresh()  # problems name the flow: with its new name, not the old one until a reload
         ui.notify(f"Renamed to '{self.name}'.")
 
 

@@ -278,6 +278,36 @@ async def test_the_flow_is_renamed_in_the_header(admin: User, app_database: AppD
     assert stored(app_database, flow_id).name == "Share your link"
 
 
+async def test_problems_name_the_flow_by_its_new_name_at_once(admin: User, app_database: AppData) -> None:
+    flow_id = make_flow(app_database, "Loop", [
+        {"id": "start", "type": "start"},
+        {"id": "bump", "type": "set_field", "data": {"field_id": 1, "op": "increase", "value": 1}},
+        {"id": "check", "type": "condition", "data": {"rules": [{"field_id": 1, "op": ">=", "value": 10}]}},
+        {"id": "end", "type": "end"}],
+        [("start", "next", "bump"), ("bump", "next", "check"), ("check", "false", "bump"), ("check", "true", "end")])
+    await admin.open(f"/flows/{flow_id}")
+    await admin.should_see("In flow “Loop”, these steps can repeat forever")
+    admin.find(marker="flow-name").clear().type("Points pump").trigger("blur")
+    await admin.should_see("Renamed to 'Points pump'.")
+    await admin.should_see("In flow “Points pump”, these steps can repeat forever")
+    await admin.should_not_see("In flow “Loop”")
+
+
+async def test_undoing_back_to_the_published_flow_shows_published_again(admin: User,
+                                                                      app_database: AppData) -> None:
+    flow_id = app_database.flow_ids["Check reward"]
+    await admin.open(f"/flows/{flow_id}")
+    await admin.should_see("Published", marker="flow-status")
+    admin.find(marker="canvas").trigger("selected", {"nodes": ["progress"], "edges": []})
+    admin.find(marker="node-text").clear().type("Almost there!")
+    await admin.should_see("Changed since publishing", retries=50)
+    await eventually(lambda: stored(app_database, flow_id).draft != stored(app_database, flow_id).published)
+    admin.find(marker="undo").click()
+    await eventually(lambda: stored(app_database, flow_id).draft == stored(app_database, flow_id).published)
+    await admin.should_see("Published", marker="flow-status", retries=50)
+    await admin.should_not_see(marker="discard")
+
+
 async def test_a_missing_flow_says_so(admin: User) -> None:
     await admin.open("/flows/999")
     await admin.should_see("There is no flow with ID 999; it may have been deleted.")
