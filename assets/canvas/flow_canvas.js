@@ -1,7 +1,7 @@
 // The flow canvas: Vue Flow drawing the nodes and edges that Python sends, and reporting what the admin does.
 // Python holds the document of record; this component only draws it, applies positions and selection locally while
 // the admin drags or clicks, and emits every structural change (add, move, connect, delete) for Python to decide.
-import { Teleport, h, markRaw, nextTick, onMounted, ref, shallowRef, watch } from "vue";
+import { Teleport, h, markRaw, nextTick, onBeforeUnmount, onMounted, ref, shallowRef, watch } from "vue";
 import { ConnectionMode, Handle, MarkerType, Position, VueFlow, getRectOfNodes, useVueFlow } from "@vue-flow/core";
 import { Background } from "@vue-flow/background";
 import { Controls } from "@vue-flow/controls";
@@ -64,6 +64,16 @@ const StepNode = markRaw({
     ]);
   },
 });
+
+// Ctrl+Z / Ctrl+Y outside a text input is the canvas's undo and redo (Python handles the keys). The browser would
+// also replay its own undo of the last text typed anywhere on the page (the flow name box, reverted and saved):
+// that default is cancelled. Inside an input the keys are left alone, and Python's keyboard ignores them there.
+function keepUndoOffInputs(event) {
+  if (!(event.ctrlKey || event.metaKey) || !["z", "y"].includes(event.key.toLowerCase())) return;
+  const target = event.composedPath()[0];
+  const typing = target?.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target?.tagName);
+  if (!typing) event.preventDefault();
+}
 
 function sourceHandle(exit) {
   // connectable: 1 — a handle that already has its edge cannot start another (one exit, one next step)
@@ -254,7 +264,11 @@ export default {
       return store.fitView({ padding: 0.15, maxZoom: 1, duration: 300 }).then(() => true);
     }
 
-    onMounted(() => { shadowMount.value = attachShadowCanvas(host.value); });
+    onMounted(() => {
+      shadowMount.value = attachShadowCanvas(host.value);
+      if (props.editable) document.addEventListener("keydown", keepUndoOffInputs, true);
+    });
+    onBeforeUnmount(() => document.removeEventListener("keydown", keepUndoOffInputs, true));
 
     return { flowId, host, shadowMount, mapShown, onDragOver, onDrop, applyGraph, selectNodes, focusNode, fitView };
   },

@@ -15,6 +15,7 @@ from storage.workspace_io import import_workspace
 from tests.e2e.conftest import LiveApp, screenshot
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
+SAVE_WAIT = 1200  # ms: more than the editor's save delay
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +168,51 @@ def test_a_loop_that_never_waits_is_refused_and_shown(admin_page: Page, live_app
     dialog.get_by_role("button", name="OK").click()
     page.reload()
     expect(page.get_by_text("Draft · never published")).to_be_visible()
+
+
+def test_canvas_undo_never_reaches_the_flow_name_and_an_inputs_undo_never_reaches_the_canvas(
+        admin_page: Page, live_app: LiveApp, flows: dict) -> None:
+    page = admin_page
+    open_flow(page, live_app, flows["Counting"], 4)
+    name = page.get_by_role("textbox").first
+    name.fill("Counting up")
+    name.press("Enter")
+    expect(page.get_by_text("Renamed to 'Counting up'.")).to_be_visible()
+    end = node(page, "end")
+    before = end.bounding_box()
+    page.mouse.move(*_middle(end))
+    page.mouse.down()
+    page.mouse.move(before["x"] + before["width"] / 2 + 20, before["y"] + 150, steps=8)
+    page.mouse.up()
+    expect(page.get_by_text("Saved", exact=True)).to_be_visible()
+    page.locator(".vue-flow__pane").click(position={"x": 30, "y": 30})  # the canvas, away from the steps
+    page.keyboard.press("Control+z")
+    expect(name).to_have_value("Counting up")  # the browser's own undo of the name box is not replayed
+    page.wait_for_timeout(SAVE_WAIT)
+    assert abs(end.bounding_box()["y"] - before["y"]) < 2  # the canvas undid the move
+    page.reload()
+    expect(page.get_by_role("textbox").first).to_have_value("Counting up")
+
+    node(page, "check").click()  # an input's own undo stays in the input
+    value = page.get_by_label("Value", exact=True)
+    expect(value).to_have_value("10")
+    value.click()
+    value.press("End")
+    value.press_sequentially("0")
+    expect(node(page, "check")).to_contain_text("referral_points >= 100")
+    start = node(page, "start")  # then a canvas edit: moving Start down
+    start_before = start.bounding_box()
+    page.mouse.move(*_middle(start))
+    page.mouse.down()
+    page.mouse.move(start_before["x"] + start_before["width"] / 2, start_before["y"] + 200, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(SAVE_WAIT)
+    moved = start.bounding_box()
+    assert moved["y"] > start_before["y"] + 100
+    node(page, "check").click()
+    value.click()
+    value.press("Control+z")  # in the box: not the canvas's undo, which would put Start back
+    page.wait_for_timeout(SAVE_WAIT)
+    assert start.bounding_box() == moved
+    expect(node(page, "check")).to_contain_text("referral_points >= 100")
+    screenshot(page, "canvas-undo-stays-in-its-place")
