@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from nicegui import ui
 from nicegui.testing import User
 from nicegui.testing.user_interaction import UserInteraction
 
@@ -183,6 +184,31 @@ async def test_links_show_the_channel_limits_they_break(admin: User, demo: Datab
     await admin.open(f"/entry-points/{entry.id}")
     await admin.should_see("Telegram accepts at most 64 characters in a ref", marker="problem-telegram")
     await admin.should_see(marker="fits-messenger")
+
+
+async def test_a_tab_whose_link_breaks_a_limit_is_marked_and_offers_no_qr_code(admin: User, demo: Database) -> None:
+    ref = "summer-sale-for-everyone-who-follows-our-page-and-shares-it-in-2025"  # 67 characters: too long for Telegram
+    with demo.write_session() as session:
+        entry = create_entry_point(session=session, data=EntryPointCreate(name="Summer", ref=ref))
+    await admin.open(f"/entry-points/{entry.id}")
+    await admin.should_see(marker="tab-problem-telegram")
+    await admin.should_see(marker="no-qr-telegram")
+    await admin.should_see("No QR code: Telegram would refuse this link.")
+    await admin.should_not_see(marker="qr-telegram")
+    await admin.should_not_see(marker="download-png-telegram")
+    await admin.should_not_see(marker="tab-problem-whatsapp")
+    await admin.should_see(marker="qr-messenger")
+
+
+async def test_typing_in_ref_keeps_the_chosen_tab(admin: User, demo: Database) -> None:
+    await admin.open("/entry-points/1")
+    admin.find(marker="tab-telegram").click()
+    panels = next(iter(admin.find(kind=ui.tab_panels).elements))
+    assert panels.value == "telegram"
+    admin.find(marker="ref").type("-x")
+    await admin.should_see("https://t.me/giveaway_helper_bot?start=giveaway2025-x", marker="entry-link-telegram")
+    panels = next(iter(admin.find(kind=ui.tab_panels).elements))  # drawn again for the new ref
+    assert panels.value == "telegram"
 
 
 async def test_without_channels_the_editor_points_to_settings(admin: User, app_database: Database) -> None:
