@@ -232,6 +232,8 @@ class FlowEditor:
         self._show_inspector()
 
     def _edit_selected(self, data: dict, edit: str) -> None:
+        if self.choices.entry_points.keys() != self.index.entry_points.keys():  # one made in place, in the inspector
+            self.index = replace(self.index, entry_points={i: c.ref for i, c in self.choices.entry_points.items()})
         if len(self.selected_nodes) == 1:
             self.apply(set_node_data(self.document, self.selected_nodes[0], data), edit=edit, inspector=False)
 

@@ -1,6 +1,6 @@
 """The shared page layout: header, left navigation, content column."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from nicegui import ElementFilter, app, ui
@@ -34,6 +34,31 @@ def show_bot_name(name: str) -> None:
     """The header of the page being looked at shows the bot's new name at once, not after a reload."""
     for label in ElementFilter(kind=ui.label, marker="bot-name"):
         label.set_text(name)
+
+
+_ASK_BEFORE_LEAVING = """<script>
+window.addEventListener("beforeunload", (event) => {
+  if (window.referflowUnsaved) { event.preventDefault(); event.returnValue = ""; }
+});
+</script>"""
+
+
+class UnsavedChanges:
+    """While `has_changes()` says the form holds edits not saved yet, leaving the page (the navigation, a link, a
+    reload, closing the tab) asks first, with the browser's own "Leave site?" question; saving lets it go quietly."""
+
+    def __init__(self, has_changes: Callable[[], bool]) -> None:
+        self.has_changes = has_changes
+        self.unsaved = False
+        ui.add_head_html(_ASK_BEFORE_LEAVING)
+        ui.timer(0.4, self.check)
+
+    def check(self) -> None:
+        """Tell the browser at once (call it after saving, before navigating away)."""
+        unsaved = bool(self.has_changes())
+        if unsaved != self.unsaved:
+            self.unsaved = unsaved
+            ui.run_javascript(f"window.referflowUnsaved = {'true' if unsaved else 'false'}")
 
 
 @contextmanager

@@ -7,10 +7,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from nicegui import ui
+from pydantic import ValidationError
 
+from builder.context import database
 from runtime.flowdoc import CONDITION_OPS, NODE_TYPES
 from runtime.values import FieldValueError, coerce_value
-from storage.definitions import Choices
+from storage.definitions import Choices, EntryChoice
+from storage.entry_points import EntryPointCreate, EntryPointError, create_entry_point, describe_problems
 
 OnChange = Callable[[dict, str], None]
 SYSTEM_PLACEHOLDERS = ("first_name", "last_name", "full_name", "user_id", "phone", "channel", "bot_name",
@@ -255,8 +258,45 @@ def _tag_form(inspector: Inspector, data: dict) -> None:
 
 def _referral_link_form(inspector: Inspector, data: dict) -> None:
     entry_points = {i: f"{c.name} ({c.ref})" for i, c in inspector.choices.entry_points.items()}
-    inspector.picker("entry_point_id", "Entry point the link opens", entry_points, empty="Add an entry point first.")
+    inspector.picker("entry_point_id", "Entry point the link opens", entry_points,
+                     empty="There is no entry point yet: create one here.")
+    if not entry_points:
+        ui.button("Create an entry point", icon="add", on_click=lambda: _ask_new_entry_point(inspector)) \
+            .props("flat dense no-caps color=indigo-7").mark("create-entry-point")
     inspector.template("text", "Message (put {{link}} where the link goes)", extra=("link",))
+
+
+def _ask_new_entry_point(inspector: Inspector) -> None:
+    """The link needs an entry point: make one in place (it answers with a message until the admin changes it)."""
+    with ui.dialog() as dialog, ui.card().classes("w-[26rem] gap-3").mark("new-entry-dialog"):
+        ui.label("Create an entry point").classes("text-lg font-medium")
+        name = ui.input("Name").props("dense outlined autofocus").classes("w-full").mark("new-entry-name")
+        ref = ui.input("Ref", placeholder="e.g. giveaway2025").props('dense outlined input-class="font-mono"') \
+            .classes("w-full").mark("new-entry-ref")
+        with ui.row().classes("self-end"):
+            ui.button("Cancel", on_click=dialog.close).props("flat")
+            ui.button("Create entry point", on_click=lambda: _create_entry_point(inspector, dialog, name, ref)) \
+                .props("color=indigo-7").mark("confirm-create-entry-point")
+    dialog.open()
+
+
+def _create_entry_point(inspector: Inspector, dialog: ui.dialog, name: ui.input, ref: ui.input) -> None:
+    name.error = ref.error = None
+    try:
+        data = EntryPointCreate(name=name.value or "", ref=ref.value or "")
+        with database().write_session() as session:
+            entry = create_entry_point(session=session, data=data)
+    except (ValidationError, EntryPointError) as error:
+        problems = describe_problems(error) if isinstance(error, ValidationError) else error.problems
+        for key, message in problems.items():
+            (ref if key == "ref" else name).error = message
+        return
+    dialog.close()
+    inspector.choices.entry_points[entry.id] = EntryChoice(entry.name, entry.ref)
+    inspector.set("entry_point_id", entry.id, coalesce=False)
+    inspector.show(inspector.node)
+    ui.notify(f"Entry point “{entry.name}” created: set up what it answers on the Entry points page.",
+              type="positive", multi_line=True)
 
 
 def _notify_form(inspector: Inspector, data: dict) -> None:

@@ -5,7 +5,7 @@ from pydantic import ValidationError
 
 from builder import workspace_transfer
 from builder.context import database
-from builder.frame import frame, show_bot_name
+from builder.frame import UnsavedChanges, frame, show_bot_name
 from storage.workspace import SettingsUpdate, get_settings, save_settings
 
 # (attribute, label, hint)
@@ -38,11 +38,23 @@ def create() -> None:
             with ui.grid(columns=2).classes("w-full gap-x-6 gap-y-1"):
                 for name, label, hint in CHANNEL_FIELDS:
                     inputs[name] = ui.input(label, value=getattr(current, name)).props(f'hint="{hint}"').mark(name)
-        ui.button("Save settings", icon="save", on_click=lambda: _save(inputs)).mark("save-settings")
+        saved = {"values": _values(inputs)}
+        unsaved = UnsavedChanges(lambda: _values(inputs) != saved["values"])
+
+        def save() -> None:
+            if _save(inputs):
+                saved["values"] = _values(inputs)
+                unsaved.check()
+
+        ui.button("Save settings", icon="save", on_click=save).mark("save-settings")
         workspace_transfer.card()
 
 
-def _save(inputs: dict) -> None:
+def _values(inputs: dict) -> dict:
+    return {name: element.value or "" for name, element in inputs.items()}
+
+
+def _save(inputs: dict) -> bool:
     for element in inputs.values():
         element.error = None
     try:
@@ -53,10 +65,11 @@ def _save(inputs: dict) -> None:
             message = problem["msg"].removeprefix("Value error, ")
             inputs[name].error = message
         ui.notify("Nothing was saved: fix the fields marked in red.", type="warning")
-        return
+        return False
     with database().write_session() as session:
         saved = save_settings(session=session, update=update)
     for name, element in inputs.items():
         element.value = getattr(saved, name)
     show_bot_name(saved.bot_name)
     ui.notify("Settings saved.", type="positive")
+    return True

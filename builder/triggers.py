@@ -7,7 +7,7 @@ from nicegui import run, ui
 from pydantic import ValidationError
 
 from builder.context import database
-from builder.frame import frame
+from builder.frame import UnsavedChanges, frame
 from builder.inspector import offer_placeholders, placeholder_names
 from runtime.validation import ValidationIssue
 from storage.definitions import Choices, form_errors, load_choices
@@ -204,6 +204,7 @@ class TriggerEditor:
         self.show_form()
         self.show_problems()
         ui.timer(0.5, self._recheck)  # problems follow the form while the admin edits, not only after saving
+        self.unsaved = UnsavedChanges(lambda: _data(self.form) != self.stored)
 
     def _recheck(self) -> None:
         if _data(self.form) != self.checked:
@@ -410,6 +411,7 @@ class TriggerEditor:
             self.trigger_id, self.errors, self.switched_off = saved.id, {}, loop is not None
             self.form["enabled"] = saved.enabled
             self.stored = _data(self.form)
+            self.unsaved.check()
             await self.show_form.refresh()
             await self.show_problems.refresh()
             if loop is None:

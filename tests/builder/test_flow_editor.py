@@ -308,6 +308,36 @@ async def test_undoing_back_to_the_published_flow_shows_published_again(admin: U
     await admin.should_not_see(marker="discard")
 
 
+async def test_a_referral_link_step_without_entry_points_creates_one_in_place(admin: User, app_env: Path) -> None:
+    db = open_database(url=f"sqlite:///{app_env}")
+    with db.write_session() as session:
+        flow_id = create_flow(session=session, name="Share", document={"schema": 1, "nodes": [
+            {"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
+            {"id": "link", "type": "send_referral_link", "position": {"x": 260, "y": 0},
+             "data": {"entry_point_id": None, "text": "Share: {{link}}"}}],
+            "edges": [{"id": "e1", "source": "start", "source_handle": "next", "target": "link"}]}).id
+    await admin.open(f"/flows/{flow_id}")
+    admin.find(marker="canvas").trigger("selected", {"nodes": ["link"], "edges": []})
+    await admin.should_see(marker="create-entry-point")
+    admin.find(marker="create-entry-point").click()
+    admin.find(marker="new-entry-name").type("Giveaway")
+    admin.find(marker="new-entry-ref").type("give away")
+    admin.find(marker="confirm-create-entry-point").click()
+    await admin.should_see(marker="new-entry-dialog")  # refused, with the reason on the ref
+    assert next(iter(admin.find(marker="new-entry-ref").elements)).error
+    admin.find(marker="new-entry-ref").clear().type("giveaway")
+    admin.find(marker="confirm-create-entry-point").click()
+    await admin.should_see("Entry point “Giveaway” created")
+    await eventually(lambda: stored_flow(db, flow_id).draft["nodes"][1]["data"]["entry_point_id"] is not None)
+    assert drawn(admin)["link"]["data"]["summary"].startswith("giveaway")
+    db.dispose()
+
+
+def stored_flow(db: Database, flow_id: int) -> Flow:
+    with db.session() as session:
+        return session.get(Flow, flow_id)
+
+
 async def test_a_missing_flow_says_so(admin: User) -> None:
     await admin.open("/flows/999")
     await admin.should_see("There is no flow with ID 999; it may have been deleted.")
