@@ -36,6 +36,7 @@ from storage.models import Flow
 
 HISTORY_LIMIT = 100
 SAVE_DELAY = 0.8  # seconds without edits before the draft is saved
+INSPECTOR_SPACE = 336  # px the settings panel covers on the canvas's right (w-80 and its offset)
 LAYOUT_ROW = "width: 100%; flex-wrap: nowrap"
 LAYOUT_FILL = "flex: 1 1 0; min-width: 0; height: 100%"
 LAYOUT_CANVAS = "flex: 1 1 0; width: 100%; position: relative"
@@ -206,6 +207,7 @@ class FlowEditor:
         self.selected_nodes, self.selected_edges = [node_id], []
         self.canvas.select_nodes([node_id])
         self._show_inspector()
+        self.canvas.reveal_node(node_id, covered=INSPECTOR_SPACE)  # not under the settings panel that just opened
 
     def _move(self, moves: list[dict]) -> None:
         self.apply(move_nodes(self.document, moves), inspector=False)

@@ -120,7 +120,7 @@ def test_build_a_flow_with_the_mouse_publish_and_reload(admin_page: Page, live_a
 
     page.get_by_label("Message text").fill("Welcome, {{first_name}}! Glad you came.")
     expect(message.get_by_text("Welcome, {{first_name}}! Glad you came.")).to_be_visible()
-    expect(message.locator('[data-badge="warning"]')).to_be_visible()  # its exit leads nowhere yet
+    expect(message.locator(".rf-node__badge")).to_have_count(0)  # a last step: the flow ends there, nothing to say
 
     page.locator(".q-card").get_by_text("End", exact=True).click()  # added in the middle of the view
     expect(page.locator(".vue-flow__node")).to_have_count(3)
@@ -216,3 +216,40 @@ def test_canvas_undo_never_reaches_the_flow_name_and_an_inputs_undo_never_reache
     assert start.bounding_box() == moved
     expect(node(page, "check")).to_contain_text("referral_points >= 100")
     screenshot(page, "canvas-undo-stays-in-its-place")
+
+
+def test_a_dropped_step_is_not_under_the_settings_panel_and_the_view_stays_put(
+        admin_page: Page, live_app: LiveApp, flows: dict) -> None:
+    page = admin_page
+    open_flow(page, live_app, flows["Check reward"], 6)
+    pane = page.locator(".vue-flow__pane")
+    pane_box = pane.bounding_box()
+    before = node(page, "start").bounding_box()
+    page.locator(".q-card").get_by_text("Send message", exact=True).drag_to(pane, target_position={
+        "x": pane_box["width"] - 120, "y": pane_box["height"] / 2})  # where the settings panel opens
+    added = node(page, "send_message_1")
+    expect(added).to_be_visible()
+    panel = page.locator(".q-card").filter(has_text="Message text")
+    expect(panel).to_be_visible()
+    page.wait_for_timeout(1500)  # the pan, the save and the problems list that grows under the canvas
+    assert not _intersect(added.bounding_box(), panel.bounding_box())
+    moved = node(page, "start").bounding_box()
+    shift = moved["x"] - before["x"]
+    assert abs(moved["y"] - before["y"]) < 2 and shift < 0  # panned left, not zoomed or refitted
+    assert abs(moved["width"] - before["width"]) < 1
+    screenshot(page, "canvas-dropped-beside-the-panel")
+
+
+def test_the_minimap_shows_while_moving_around_and_then_gets_out_of_the_way(
+        admin_page: Page, live_app: LiveApp, flows: dict) -> None:
+    page = admin_page
+    open_flow(page, live_app, flows["Share"], 3)
+    minimap = page.locator(".vue-flow__minimap")
+    expect(minimap).to_have_count(0)  # everything is in view
+    box = page.locator(".vue-flow__pane").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -600)  # zoom in: part of the flow leaves the view
+    expect(minimap).to_have_count(1)
+    screenshot(page, "canvas-minimap-while-moving")
+    page.mouse.move(box["x"] + box["width"] / 2 + 80, box["y"] + 40)  # away from the minimap
+    expect(minimap).to_have_count(0, timeout=5000)  # resting, it would cover the steps in its corner
