@@ -14,7 +14,7 @@ from typing import Any
 
 from runtime.definitions import Definitions, FieldDef
 from runtime.links import CHANNEL_NAMES, MESSAGE_LIMITS
-from runtime.templates import render_template
+from runtime.templates import is_template, render_template
 from runtime.values import decode_value, encode_value
 
 MAX_TRIGGER_DEPTH = 10  # events caused by events caused by ... deeper than this are dropped, with a warning
@@ -236,7 +236,7 @@ class Turn:
         return fields, sorted(contact.get(_TAGS, []))
 
     def render(self, text: str, contact_id: int, *, referred_id: int | None = None, extra: dict | None = None) -> str:
-        if "{{" not in text:
+        if "{" not in text or not is_template(text):  # {% if %} needs no {{ }}
             return text
         people = {"me": lambda: self.contact(contact_id),
                   "referrer": lambda: self.contact((self.contact(contact_id) or {}).get("referred_by_id")),

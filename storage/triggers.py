@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 from sqlmodel import Session, select
 
+from runtime.templates import is_template
 from runtime.validation import ValidationIssue
 from runtime.values import coerce_value
 from storage.definitions import FieldChoice, fetch_row, load_choices, save_row
@@ -135,7 +136,7 @@ class ActionInput(BaseModel):
             return coerce_value(field.name if field else "amount", "number", value)
         if _blank(value):
             raise ValueError("Write the value to set, or choose 'clear' to empty the field.")
-        if field is None or (isinstance(value, str) and "{{" in value):  # templates are filled in when it runs
+        if field is None or is_template(value):  # templates are filled in when it runs
             return value
         return coerce_value(field.name, field.type, value)
 

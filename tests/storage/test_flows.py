@@ -104,6 +104,15 @@ def test_templates_count_and_a_failing_one_sends_readable_text_with_a_warning(ma
                                "years you are .”."]
 
 
+def test_a_condition_in_a_template_needs_no_placeholder(make_runtime) -> None:
+    runtime = make_runtime(workspace([flow(1, "Hello", [
+        ("hi", "send_message", {"text": "{% if points %}Welcome back!{% else %}Welcome!{% endif %}"}),
+        ("mail", "set_field", {"field_id": 2, "op": "set", "value": "{% if points %}old{% else %}new{% endif %}"}),
+    ], [("start", "next", "hi"), ("hi", "next", "mail")])]))
+    result = join(runtime)
+    assert said(result) == ["Welcome!"] and result.fields["email"] == "new"
+
+
 def test_a_message_longer_than_the_contacts_channel_allows_is_sent_with_a_warning(make_runtime) -> None:
     terms = ("terms", "send_message", {"text": "{{first_name}}: " + "x" * 2000})
     runtime = make_runtime(workspace([flow(1, "Terms", [terms], [("start", "next", "terms")])]))
