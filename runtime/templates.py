@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, Undefined, UndefinedError, nodes, pass_context
+from jinja2 import TemplateSyntaxError, Undefined, UndefinedError, nodes, pass_context, pass_eval_context
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
@@ -28,6 +28,7 @@ SYSTEM_NAMES = ("first_name", "last_name", "full_name", "user_id", "phone", "cha
 FILTERS = ("abs", "capitalize", "count", "d", "default", "first", "float", "format", "int", "join", "last", "length",
            "lower", "max", "min", "replace", "round", "string", "sum", "title", "trim", "truncate", "upper")
 MAX_REPEAT = 2_000  # "ab" * n: longer than any channel lets a message be
+MAX_TEXT = 20_000  # characters a filter may make
 MAX_POWER = 1_000  # 10 ** n: a bigger exponent would keep the bot busy with one message
 MAX_BITS = 20_000  # and (10 ** 1000) ** 1000 the same
 ALLOWED_NODES = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.If, nodes.Name, nodes.Getattr,
@@ -243,6 +244,19 @@ def _undefined_name(value: Undefined) -> str:
 
 _ENVIRONMENT = _Sandbox(autoescape=False, finalize=_finalize, keep_trailing_newline=True, cache_size=0)
 _ENVIRONMENT.filters = {name: _ENVIRONMENT.filters[name] for name in FILTERS}
+_REPLACE = _ENVIRONMENT.filters["replace"]
+
+
+@pass_eval_context
+def _capped_replace(eval_ctx: Any, *args: Any, **kwargs: Any) -> Any:
+    """`replace`, but a chain of them cannot grow a message without end ("a" → "aa" → "aaaa" …)."""
+    result = _REPLACE(eval_ctx, *args, **kwargs)
+    if len(result) > MAX_TEXT:
+        raise OverflowError("replacing makes the text too long")
+    return result
+
+
+_ENVIRONMENT.filters["replace"] = _capped_replace
 _ENVIRONMENT.tests = {name: test for name, test in _ENVIRONMENT.tests.items()
                       if name in ("defined", "undefined", "none", "number", "string", "odd", "even", "divisibleby",
                                   "eq", "ne", "lt", "le", "gt", "ge", "in")}

@@ -38,6 +38,7 @@ def test_placeholders_render_exactly_as_before(text: str, shown: str, missing: l
      "2 more to go"),
     ("{{ nickname | default(first_name) }} / {{ email | default('no email') }}", "Ann / no email"),
     ("{{ first_name | upper }} {{ full_name | lower }} {{ 2.345 | round(1) }}", "ANN ann lee 2.3"),
+    ("{{ first_name | replace('n', 'nn') }}", "Annnn"),
     ("{% if referred.first_name %}{{ referred.first_name }} joined{% endif %}", "Bob joined"),
     ("{{ 'VIP' if vip else 'guest' }}, {{ order.plan }}", "VIP, pro"),
     ("{{ first_name }} has {{ email | default('-') }}, {{ nick|friend }}", "Ann has -, friend"),
@@ -58,6 +59,8 @@ def test_a_missing_value_inside_jinja_is_left_out_and_reported() -> None:
     ("Big: {{ 10 ** 100000 }}!", "Big: !", "too big a value"),
     ("Long: {{ 'ab' * 1000000 }}", "Long:", "repeats a text too many times"),
     ("Sum: {{ first_name + 1 }}", "Sum:", "the wrong type"),
+    ("Grow: {{ 'a' | replace('a', 'aaaaaaaaaa') | replace('a', 'aaaaaaaaaa') | replace('a', 'aaaaaaaaaa') "
+     "| replace('a', 'aaaaaaaaaa') | replace('a', 'aaaaaaaaaa') }}", "Grow:", "too long"),
 ])
 def test_a_template_that_fails_at_run_time_sends_readable_text_and_says_why(text, fallback, why) -> None:
     rendered = render(text)
