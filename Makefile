@@ -5,15 +5,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.stamp-installed
 DEV_INSTALLED := $(VENV)/.stamp-dev-installed
-HOST ?= 127.0.0.1
-PORT ?= 8080
-DB ?= data/referflow.db
+# `make run HOST=0.0.0.0 PORT=9000 DB=...` wins; otherwise the app reads REFERFLOW_HOST, REFERFLOW_PORT and
+# REFERFLOW_DB itself (README: command line, then environment, then defaults), so nothing is passed for them here.
+DB ?= $(or $(REFERFLOW_DB),data/referflow.db)
+SERVE_OPTIONS := $(if $(filter command line,$(origin HOST)),--host $(HOST)) \
+	$(if $(filter command line,$(origin PORT)),--port $(PORT))
 
 .PHONY: run test test-fast test-browser lint bench assets chromium clean
 
 run: $(INSTALLED) assets
 	@mkdir -p $(dir $(DB))
-	REFERFLOW_DB=$(DB) $(PY) app.py serve --host $(HOST) --port $(PORT)
+	REFERFLOW_DB=$(DB) $(PY) app.py serve $(strip $(SERVE_OPTIONS))
 
 test: $(DEV_INSTALLED) assets chromium
 	$(VENV)/bin/ruff check .

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from builder.context import database
+from builder.theme import use_colours
 from builder.web_security import WebSettings, client_address, cookie_is_secure, public_area, safe_redirect_target
 from storage.auth import (
     DEVICE_LIFETIME,
@@ -114,6 +115,7 @@ def create(request: Request, redirect_to: str = "/", incomplete: str = "") -> Re
     redirect_to = safe_redirect_target(redirect_to)
     if _signed_in(request.cookies.get(SESSION_COOKIE)):
         return RedirectResponse(redirect_to, status_code=303)
+    use_colours()
     ui.page_title("Sign in · Referflow")
     ui.query("body").classes("bg-slate-100")
     client = client_address(request.scope, web_settings())

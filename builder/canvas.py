@@ -64,6 +64,10 @@ class FlowCanvas(ui.element, component=BUNDLE):
         """Make these nodes the selection (none: clear it) without moving the view."""
         self.run_method("selectNodes", node_ids)
 
+    def reveal_node(self, node_id: str, *, covered: int = 0) -> None:
+        """Pan (without zooming) just enough that the node is in view and not under `covered` px on the right."""
+        self.run_method("revealNode", node_id, covered)
+
     def fit_view(self) -> None:
         self.run_method("fitView")
 

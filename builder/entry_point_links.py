@@ -31,6 +31,7 @@ def links_card(current_ref: Callable[[], str]) -> Callable[[], None]:
     it after the ref changed."""
     with database().session() as session:
         identities = channel_identities(session=session)
+    shown = {"tab": None}  # the tab the admin chose stays chosen while they type the ref
 
     @ui.refreshable
     def draw() -> None:
@@ -44,7 +45,7 @@ def links_card(current_ref: Callable[[], str]) -> Callable[[], None]:
             if not links:
                 ui.label("Type a valid ref above to see its links.").classes("text-slate-500").mark("links-empty")
                 return
-            _draw_tabs(ref, links)
+            _draw_tabs(ref, links, shown)
 
     draw()
     return draw.refresh
@@ -58,12 +59,18 @@ def _explain_no_channels() -> None:
         ui.link("Open settings", "/settings").classes("shrink-0 font-medium text-indigo-700").mark("settings-link")
 
 
-def _draw_tabs(ref: str, links: list[ChannelLinks]) -> None:
-    with ui.tabs().props("dense align=left no-caps active-color=indigo-7 indicator-color=indigo-7") \
+def _draw_tabs(ref: str, links: list[ChannelLinks], shown: dict) -> None:
+    channels = [item.channel for item in links]
+    with ui.tabs(on_change=lambda event: shown.update(tab=event.value)) \
+            .props("dense align=left no-caps active-color=indigo-7 indicator-color=indigo-7") \
             .classes("w-full text-slate-600") as tabs:
         for item in links:
-            ui.tab(item.channel, CHANNEL_NAMES[item.channel]).mark(f"tab-{item.channel}")
-    with ui.tab_panels(tabs, value=links[0].channel).classes("w-full").props("animated=false"):
+            with ui.tab(item.channel, CHANNEL_NAMES[item.channel]).mark(f"tab-{item.channel}"):
+                if item.problems:  # the problem is inside a tab the admin may not open: say so on the tab
+                    ui.badge("!", color="red-7").props("floating rounded").mark(f"tab-problem-{item.channel}") \
+                        .tooltip(f"A link breaks {CHANNEL_NAMES[item.channel]}'s limits")
+    value = shown["tab"] if shown["tab"] in channels else channels[0]
+    with ui.tab_panels(tabs, value=value).classes("w-full").props("animated=false"):
         for item in links:
             with ui.tab_panel(item.channel).classes("p-0 pt-2"):
                 _draw_channel(ref, item)
@@ -117,6 +124,13 @@ def _draw_problems(item: ChannelLinks) -> None:
 
 
 def _draw_qr(ref: str, item: ChannelLinks) -> None:
+    if not item.entry_fits:  # a QR code of a link the channel refuses would only fail when scanned
+        with ui.column().classes("w-36 shrink-0 items-center gap-1 rounded border border-dashed border-red-300 p-3 "
+                                 "text-center").mark(f"no-qr-{item.channel}"):
+            ui.icon("qr_code_2", size="lg", color="grey-5")
+            ui.label(f"No QR code: {CHANNEL_NAMES[item.channel]} would refuse this link.") \
+                .classes("text-xs text-red-800")
+        return
     svg = base64.b64encode(qr_svg(item.entry_link)).decode("ascii")
     name = f"{ref}-{item.channel}"
     with ui.column().classes("items-center gap-1 shrink-0"):

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from builder.context import database
 from builder.entry_point_links import links_card, paste_box
-from builder.frame import frame
+from builder.frame import UnsavedChanges, frame
 from runtime.links import LinkError, check_entry_ref, match_whatsapp_text
 from runtime.values import read_id
 from storage.entry_points import (
@@ -29,6 +29,7 @@ from storage.entry_points import (
     list_entry_points,
     update_entry_point,
 )
+from storage.flow_catalogue import FlowError, create_flow
 from storage.models import EntryPoint
 
 POLICIES = {"first_only": "Count each person once", "every_open": "Count every open"}
@@ -128,6 +129,8 @@ class _Editor:
         self._draw_response(saved)
         self._draw_payload(saved)
         self._draw_referrals(saved)
+        self.saved_values = self.values()
+        self.unsaved = UnsavedChanges(lambda: self.values() != self.saved_values)
         with ui.row().classes("w-full items-center gap-2"):
             ui.button("Save entry point", icon="save", on_click=self.save).props("color=indigo-7") \
                 .mark("save-entry-point")
@@ -171,10 +174,17 @@ class _Editor:
                 "Message", value=saved.response_message, placeholder="Welcome {{first_name}}! …") \
                 .props('autogrow hint="Leave empty to send nothing (triggers still run)"').classes("w-full") \
                 .mark("response_message").bind_visibility_from(kind, "value", value="message")
-            self.inputs["response_flow_id"] = ui.select(
-                self.choices.flows, label="Flow", value=saved.response_flow_id) \
-                .props('hint="The flow starts for the person who opened the link"').classes("w-1/2") \
-                .mark("response_flow_id").bind_visibility_from(kind, "value", value="flow")
+            with ui.row().classes("w-full items-start gap-3 no-wrap").bind_visibility_from(kind, "value", value="flow"):
+                self.inputs["response_flow_id"] = ui.select(
+                    self.choices.flows, label="Flow", value=saved.response_flow_id) \
+                    .props('hint="The flow starts for the person who opened the link"').classes("w-1/2") \
+                    .mark("response_flow_id")
+                with ui.column().classes("gap-0 pt-2"):
+                    if not self.choices.flows:
+                        ui.label("There is no flow yet: create one here, then build it on the Flows page.") \
+                            .classes("text-sm text-slate-600").mark("no-flows")
+                    ui.button("Create a flow", icon="add", on_click=self.ask_new_flow) \
+                        .props("flat dense no-caps color=indigo-7").mark("create-flow")
             self.inputs["segment_tag_id"] = ui.select(
                 self.choices.tags, label="Segment tag", value=saved.segment_tag_id, clearable=True) \
                 .props('hint="Everyone who enters through this link gets this tag (optional)"').classes("w-1/2") \
@@ -234,6 +244,32 @@ class _Editor:
             pattern.validate()
         self.inputs["whatsapp_pattern"] = pattern
 
+    def ask_new_flow(self) -> None:
+        """A new, empty flow made in place and chosen at once: no trip to the Flows page and back, nothing lost."""
+        entry_name = (self.inputs["name"].value or "").strip()
+        with ui.dialog() as dialog, ui.card().classes("w-[26rem] gap-3").mark("new-flow-dialog"):
+            ui.label("Create a flow").classes("text-lg font-medium")
+            name = ui.input("Flow name", value=f"{entry_name} welcome".strip() if entry_name else "") \
+                .props("dense outlined autofocus").classes("w-full").mark("new-flow-name")
+            with ui.row().classes("self-end"):
+                ui.button("Cancel", on_click=dialog.close).props("flat")
+                ui.button("Create flow", on_click=lambda: self.create_flow(dialog, name)) \
+                    .props("color=indigo-7").mark("confirm-create-flow")
+        dialog.open()
+
+    def create_flow(self, dialog: ui.dialog, name: ui.input) -> None:
+        try:
+            with database().write_session() as session:
+                flow = create_flow(session=session, name=name.value or "")
+        except FlowError as error:
+            name.error = str(error)
+            return
+        dialog.close()
+        self.choices.flows[flow.id] = flow.name
+        self.inputs["response_flow_id"].set_options(dict(self.choices.flows), value=flow.id)
+        ui.notify(f"Flow “{flow.name}” created and chosen. Save the entry point, then build the flow on the Flows "
+                  "page.", type="positive", multi_line=True)
+
     # --- saving and deleting ------------------------------------------------------------------------------------------
 
     def values(self) -> dict:
@@ -256,6 +292,8 @@ class _Editor:
             return self.show_problems(error.problems)
         except LookupError as error:
             return ui.notify(str(error), type="negative")
+        self.saved_values = self.values()
+        self.unsaved.check()
         if self.entry is None:
             ui.navigate.to(f"/entry-points/{saved.id}")
         self.entry, self.crumb.text = saved, saved.name

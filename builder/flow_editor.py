@@ -32,11 +32,12 @@ from runtime.validation import ERROR, InvalidFlowError, ValidationIssue, Workspa
 from runtime.values import read_id
 from storage.definitions import Choices, load_choices
 from storage.flow_catalogue import DraftConflict, FlowError, flow_status, rename_flow, save_draft
-from storage.flows import discard_draft, publish_flow, workspace_problems
+from storage.flows import bot_channels, discard_draft, publish_flow, workspace_problems
 from storage.models import Flow
 
 HISTORY_LIMIT = 100
 SAVE_DELAY = 0.8  # seconds without edits before the draft is saved
+INSPECTOR_SPACE = 336  # px the settings panel covers on the canvas's right (w-80 and its offset)
 LAYOUT_ROW = "width: 100%; flex-wrap: nowrap"
 LAYOUT_FILL = "flex: 1 1 0; min-width: 0; height: 100%"
 LAYOUT_CANVAS = "flex: 1 1 0; width: 100%; position: relative"
@@ -207,6 +208,7 @@ class FlowEditor:
         self.selected_nodes, self.selected_edges = [node_id], []
         self.canvas.select_nodes([node_id])
         self._show_inspector()
+        self.canvas.reveal_node(node_id, covered=INSPECTOR_SPACE)  # not under the settings panel that just opened
 
     def _move(self, moves: list[dict]) -> None:
         self.apply(move_nodes(self.document, moves), inspector=False)
@@ -233,6 +235,8 @@ class FlowEditor:
         self._show_inspector()
 
     def _edit_selected(self, data: dict, edit: str) -> None:
+        if self.choices.entry_points.keys() != self.index.entry_points.keys():  # one made in place, in the inspector
+            self.index = replace(self.index, entry_points={i: c.ref for i, c in self.choices.entry_points.items()})
         if len(self.selected_nodes) == 1:
             self.apply(set_node_data(self.document, self.selected_nodes[0], data), edit=edit, inspector=False)
 
@@ -391,6 +395,8 @@ class FlowEditor:
             return
         self.name_input.error = None
         self.name_input.value = self.name
+        self.index = replace(self.index, flows={**self.index.flows, self.flow_id: self.name})
+        self._refresh()  # problems name the flow: with its new name, not the old one until a reload
         ui.notify(f"Renamed to '{self.name}'.")
 
 
@@ -413,11 +419,12 @@ def _readable(draft: dict) -> tuple[dict, str]:
 
 def _load_choices() -> tuple[Choices, WorkspaceIndex]:
     with database().session() as session:
-        choices = load_choices(session=session)
-    return choices, names_of(choices)
+        choices, channels = load_choices(session=session), bot_channels(session=session)
+    return choices, replace(names_of(choices), channels=channels)
 
 
 def names_of(choices: Choices) -> WorkspaceIndex:
     """What summaries and validation call things: fields, tags and flows by name, entry points by ref."""
     return WorkspaceIndex(fields={i: c.name for i, c in choices.fields.items()}, tags=choices.tags,
-                          flows=choices.flows, entry_points={i: c.ref for i, c in choices.entry_points.items()})
+                          flows=choices.flows, entry_points={i: c.ref for i, c in choices.entry_points.items()},
+                          field_types={i: c.type for i, c in choices.fields.items()})

@@ -1,12 +1,13 @@
 """The shared page layout: header, left navigation, content column."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from nicegui import ui
+from nicegui import ElementFilter, ui
 
 from builder.auth import sign_out
 from builder.context import database
+from builder.theme import use_colours
 from storage.workspace import get_settings
 
 # (path, label, icon) — only pages that exist; later capabilities add theirs here.
@@ -24,10 +25,44 @@ NAVIGATION = [
 ]
 
 
+
+
+def show_bot_name(name: str) -> None:
+    """The header of the page being looked at shows the bot's new name at once, not after a reload."""
+    for label in ElementFilter(kind=ui.label, marker="bot-name"):
+        label.set_text(name)
+
+
+_ASK_BEFORE_LEAVING = """<script>
+window.addEventListener("beforeunload", (event) => {
+  if (window.referflowUnsaved) { event.preventDefault(); event.returnValue = ""; }
+});
+</script>"""
+
+
+class UnsavedChanges:
+    """While `has_changes()` says the form holds edits not saved yet, leaving the page (the navigation, a link, a
+    reload, closing the tab) asks first, with the browser's own "Leave site?" question; saving lets it go quietly."""
+
+    def __init__(self, has_changes: Callable[[], bool]) -> None:
+        self.has_changes = has_changes
+        self.unsaved = False
+        ui.add_head_html(_ASK_BEFORE_LEAVING)
+        ui.timer(0.4, self.check)
+
+    def check(self) -> None:
+        """Tell the browser at once (call it after saving, before navigating away)."""
+        unsaved = bool(self.has_changes())
+        if unsaved != self.unsaved:
+            self.unsaved = unsaved
+            ui.run_javascript(f"window.referflowUnsaved = {'true' if unsaved else 'false'}")
+
+
 @contextmanager
 def frame(title: str) -> Iterator[ui.column]:
     with database().session() as session:
         bot_name = get_settings(session=session).bot_name
+    use_colours()
     ui.page_title(f"{title} · Referflow")
     ui.add_css("body { background: #f6f7fb; }")
     with ui.header().classes("items-center bg-indigo-700 px-4 py-2 gap-3"):

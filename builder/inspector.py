@@ -7,15 +7,19 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from nicegui import ui
+from pydantic import ValidationError
 
+from builder.context import database
 from runtime.flowdoc import CONDITION_OPS, NODE_TYPES
 from runtime.values import FieldValueError, coerce_value
-from storage.definitions import Choices
+from storage.definitions import Choices, EntryChoice
+from storage.entry_points import EntryPointCreate, EntryPointError, create_entry_point, describe_problems
 
 OnChange = Callable[[dict, str], None]
 SYSTEM_PLACEHOLDERS = ("first_name", "last_name", "full_name", "user_id", "phone", "channel", "bot_name",
                        "referrer.first_name", "referred.first_name", "referred.user_id")
 OPEN_PLACEHOLDER = re.compile(r"\{\{\s*([\w.]*)$")
+MAX_SUGGESTIONS = 12
 OP_WORDS = {"==": "is", "!=": "is not", ">": "is more than", ">=": "is at least", "<": "is less than",
             "<=": "is at most", "contains": "contains", "is_set": "has a value", "is_not_set": "has no value"}
 FIELD_OP_WORDS = {"set": "Set to", "increase": "Increase by", "decrease": "Decrease by", "clear": "Clear"}
@@ -69,18 +73,11 @@ class Inspector:
 
     def template(self, key: str, label: str, *, extra: tuple[str, ...] = (), rows: bool = True) -> None:
         """A text with `{{placeholders}}`: typing `{{` offers the fields that fit."""
-        names = [*extra, *SYSTEM_PLACEHOLDERS, *(choice.name for choice in self.choices.fields.values())]
         value = str(self.node["data"].get(key) or "")  # type: ignore[index]
         element = (ui.textarea(label, value=value).props("autogrow outlined dense") if rows
                    else ui.input(label, value=value).props("outlined dense")).classes("w-full").mark(f"node-{key}")
-        suggestions = ui.row().classes("gap-1 -mt-1").mark(f"suggestions-{key}")
-        ui.label("Type {{ to insert a field.").classes("text-xs text-slate-400 -mt-1")
-
-        def changed(event: Any) -> None:
-            self.set(key, event.value)
-            _suggest(suggestions, element, names)
-
-        element.on_value_change(changed)
+        element.on_value_change(lambda event: self.set(key, event.value))
+        offer_placeholders(element, placeholder_names(self.choices, extra), f"suggestions-{key}")
 
     def picker(self, key: str, label: str, options: Mapping[int, str], *, empty: str) -> ui.select:
         value = self.node["data"].get(key)  # type: ignore[index]
@@ -112,6 +109,19 @@ class Inspector:
             return None, str(error)
 
 
+def placeholder_names(choices: Choices, extra: tuple[str, ...] = ()) -> list[str]:
+    """What `{{` offers: the step's own names, then the workspace's fields (what admins look for), then system
+    fields."""
+    return list(dict.fromkeys([*extra, *(choice.name for choice in choices.fields.values()), *SYSTEM_PLACEHOLDERS]))
+
+
+def offer_placeholders(element: ui.input | ui.textarea, names: list[str], marker: str) -> None:
+    """Under a text input: typing `{{` offers the names that fit what follows, as chips that complete it."""
+    suggestions = ui.row().classes("gap-1 -mt-1").mark(marker)
+    ui.label("Type {{ to insert a field.").classes("text-xs text-slate-400 -mt-1")
+    element.on_value_change(lambda _: _suggest(suggestions, element, names))
+
+
 def _suggest(row: ui.row, element: ui.input | ui.textarea, names: list[str]) -> None:
     row.clear()
     text = str(element.value or "")
@@ -120,7 +130,7 @@ def _suggest(row: ui.row, element: ui.input | ui.textarea, names: list[str]) -> 
         return
     typed = match[1].lower()
     with row:
-        for name in [name for name in names if name.lower().startswith(typed)][:8]:
+        for name in [name for name in names if name.lower().startswith(typed)][:MAX_SUGGESTIONS]:
             ui.chip(name, on_click=lambda name=name, start=match.start(): _complete(element, start, name)) \
                 .props("dense clickable outline color=indigo").classes("text-xs").mark("suggestion")
 
@@ -207,10 +217,11 @@ def _rule_row(inspector: Inspector, rules: list, index: int, rule: dict) -> None
 
         def typed(event: Any) -> None:
             current = inspector.node["data"]["rules"][index]  # type: ignore[index]
-            result, error = inspector.typed_value(current.get("field_id"), event.value)
-            value.error = error
-            if error is None:
-                inspector.set_item("rules", index, "value", result)
+            text = event.value or ""
+            result, error = inspector.typed_value(current.get("field_id"), text)
+            value.error = error and error.replace("was not saved", "cannot be compared with it")
+            # kept as typed, so the canvas marks the rule until it is fixed and nothing the admin wrote is lost
+            inspector.set_item("rules", index, "value", text if error else result)
 
         value.on_value_change(typed)
 
@@ -247,8 +258,45 @@ def _tag_form(inspector: Inspector, data: dict) -> None:
 
 def _referral_link_form(inspector: Inspector, data: dict) -> None:
     entry_points = {i: f"{c.name} ({c.ref})" for i, c in inspector.choices.entry_points.items()}
-    inspector.picker("entry_point_id", "Entry point the link opens", entry_points, empty="Add an entry point first.")
+    inspector.picker("entry_point_id", "Entry point the link opens", entry_points,
+                     empty="There is no entry point yet: create one here.")
+    if not entry_points:
+        ui.button("Create an entry point", icon="add", on_click=lambda: _ask_new_entry_point(inspector)) \
+            .props("flat dense no-caps color=indigo-7").mark("create-entry-point")
     inspector.template("text", "Message (put {{link}} where the link goes)", extra=("link",))
+
+
+def _ask_new_entry_point(inspector: Inspector) -> None:
+    """The link needs an entry point: make one in place (it answers with a message until the admin changes it)."""
+    with ui.dialog() as dialog, ui.card().classes("w-[26rem] gap-3").mark("new-entry-dialog"):
+        ui.label("Create an entry point").classes("text-lg font-medium")
+        name = ui.input("Name").props("dense outlined autofocus").classes("w-full").mark("new-entry-name")
+        ref = ui.input("Ref", placeholder="e.g. giveaway2025").props('dense outlined input-class="font-mono"') \
+            .classes("w-full").mark("new-entry-ref")
+        with ui.row().classes("self-end"):
+            ui.button("Cancel", on_click=dialog.close).props("flat")
+            ui.button("Create entry point", on_click=lambda: _create_entry_point(inspector, dialog, name, ref)) \
+                .props("color=indigo-7").mark("confirm-create-entry-point")
+    dialog.open()
+
+
+def _create_entry_point(inspector: Inspector, dialog: ui.dialog, name: ui.input, ref: ui.input) -> None:
+    name.error = ref.error = None
+    try:
+        data = EntryPointCreate(name=name.value or "", ref=ref.value or "")
+        with database().write_session() as session:
+            entry = create_entry_point(session=session, data=data)
+    except (ValidationError, EntryPointError) as error:
+        problems = describe_problems(error) if isinstance(error, ValidationError) else error.problems
+        for key, message in problems.items():
+            (ref if key == "ref" else name).error = message
+        return
+    dialog.close()
+    inspector.choices.entry_points[entry.id] = EntryChoice(entry.name, entry.ref)
+    inspector.set("entry_point_id", entry.id, coalesce=False)
+    inspector.show(inspector.node)
+    ui.notify(f"Entry point “{entry.name}” created: set up what it answers on the Entry points page.",
+              type="positive", multi_line=True)
 
 
 def _notify_form(inspector: Inspector, data: dict) -> None:

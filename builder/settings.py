@@ -5,7 +5,7 @@ from pydantic import ValidationError
 
 from builder import workspace_transfer
 from builder.context import database
-from builder.frame import frame
+from builder.frame import UnsavedChanges, frame, show_bot_name
 from storage.workspace import (
     PublicUrlUpdate,
     SettingsUpdate,
@@ -59,11 +59,23 @@ def create() -> None:
                     inputs[name] = ui.input(label, value=getattr(current, name), placeholder=own.get(name, "")) \
                         .mark(name)
                     inputs[name].props["hint"] = hint
-        ui.button("Save settings", icon="save", on_click=lambda: _save(inputs)).mark("save-settings")
+        saved = {"values": _values(inputs)}
+        unsaved = UnsavedChanges(lambda: _values(inputs) != saved["values"])
+
+        def save() -> None:
+            if _save(inputs):
+                saved["values"] = _values(inputs)
+                unsaved.check()
+
+        ui.button("Save settings", icon="save", on_click=save).mark("save-settings")
         workspace_transfer.card()
 
 
-def _save(inputs: dict) -> None:
+def _values(inputs: dict) -> dict:
+    return {name: element.value or "" for name, element in inputs.items()}
+
+
+def _save(inputs: dict) -> bool:
     for element in inputs.values():
         element.error = None
     problems: list[ValidationError] = []
@@ -78,13 +90,15 @@ def _save(inputs: dict) -> None:
         problems.append(error)
     if problems:
         _show_errors(inputs, problems)
-        return
+        return False
     with database().write_session() as session:
         save_settings(session=session, update=update)
         saved = save_public_url(session=session, update=address)
     for name, element in inputs.items():
         element.value = getattr(saved, name)
+    show_bot_name(saved.bot_name)
     ui.notify("Settings saved.", type="positive")
+    return True
 
 
 def _show_errors(inputs: dict, errors: list[ValidationError]) -> None:

@@ -5,10 +5,10 @@ processing, on the app's one sandbox); `SimulatorPage` the controls; simulator_p
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from nicegui import app, ui
 from pydantic import ValidationError
+from sqlmodel import func, select
 
 from builder.context import SimulatorBench, database, simulator
 from builder.entry_point_links import CHANNEL_NAMES
@@ -29,6 +29,7 @@ from runtime.values import read_id
 from storage.contacts import ContactQuery, get_contact, list_contacts
 from storage.db import Database
 from storage.entry_points import explain_link
+from storage.models import Contact
 from storage.sandbox import reset_sandbox
 from storage.scenario_store import (
     Recording,
@@ -148,7 +149,7 @@ class Simulation:
     def reset(self) -> None:
         reset_sandbox(self.sandbox)
         self.recording.clear()
-        self.bench.clock.now = datetime.now(UTC)
+        self.bench.clock.restart()
 
     def run_scenario(self, document: dict) -> ScenarioReport:
         """Reset the sandbox and replay a saved scenario with its own copy and seed; raises ScenarioError, before
@@ -164,9 +165,15 @@ class Simulation:
         finally:
             runtime.seed = 1
 
+    def sandbox_contacts(self) -> int:
+        """How many simulated contacts the sandbox holds now."""
+        with self.sandbox.session() as session:
+            return session.exec(select(func.count()).select_from(Contact)).one()
+
     def clock_lead(self) -> str:
-        """How far the simulated clock is ahead of real time, for people ('' when it is not)."""
-        minutes = round((self.bench.clock.now - datetime.now(UTC)).total_seconds() / 60)
+        """How far the clock was moved forward since the sandbox started, for people ('' when it was not). Not
+        against the real time, which went on meanwhile: moving 1d must read 1d, not 23h58m."""
+        minutes = round((self.bench.clock.now - self.bench.clock.start).total_seconds() / 60)
         days, rest = divmod(minutes, 1440)
         parts = [f"{days}d" if days else "", f"{rest // 60}h" if rest // 60 else "", f"{rest % 60}m" if rest % 60
                  else ""]
@@ -423,9 +430,22 @@ class SimulatorPage:
                 ui.label("No saved scenarios yet: try some steps above, then “Save as scenario”.").classes(
                     "text-slate-500").mark("no-scenarios")
             for scenario in scenarios:
-                show_scenario_row(scenario, self.run_saved, self.confirm_delete)
+                show_scenario_row(scenario, self.confirm_run, self.confirm_delete)
             if self.report is not None:
                 show_scenario_report(self.report)
+
+    def confirm_run(self, scenario_id: int, name: str) -> None:
+        """A scenario starts from an empty sandbox: what the admin tried so far is wiped, so ask first."""
+        contacts, steps = self.simulation.sandbox_contacts(), len(self.simulation.recording.steps)
+        if not contacts and not steps:
+            self.run_saved(scenario_id)
+            return
+        lost = [f"{contacts} simulated contact{'s' if contacts != 1 else ''}" if contacts else "",
+                f"{steps} recorded step{'s' if steps != 1 else ''}" if steps else ""]
+        confirm(f"Run the scenario “{name}”?", f"A scenario starts from an empty sandbox: the "
+                f"{' and the '.join(part for part in lost if part)} of this session go. To keep the steps, "
+                "save them as a scenario first.", "Empty the sandbox and run", "confirm-run-scenario",
+                lambda: self.run_saved(scenario_id))
 
     def run_saved(self, scenario_id: int) -> None:
         try:

@@ -439,6 +439,8 @@ def show_scenario_report(report: ScenarioReport) -> None:
             verdict = f"passed: all {len(report.steps)} steps" if report.passed else \
                 f"failed: {failed} of {len(report.steps)} steps"
             ui.label(f"“{report.name}” {verdict}").classes("font-semibold").mark("scenario-verdict")
+            ui.badge(f"ran the {report.copy_words}", color="amber-8" if report.copy == "draft" else "indigo-7") \
+                .props("outline").mark("scenario-copy")
         for step in report.steps:
             look = "bg-green-50 text-green-900" if step.passed else "bg-red-50 text-red-900"
             with ui.column().classes(f"w-full gap-0 rounded px-2 py-1 {look}").mark(
@@ -449,7 +451,8 @@ def show_scenario_report(report: ScenarioReport) -> None:
                     ui.label(failure).classes("text-sm pl-5 break-words").mark(f"scenario-failure-{step.number}")
 
 
-def show_scenario_row(scenario: ScenarioSummary, run: Callable[[int], Any], delete: Callable[[int, str], Any]) -> None:
+def show_scenario_row(scenario: ScenarioSummary, run: Callable[[int, str], Any],
+                      delete: Callable[[int, str], Any]) -> None:
     with ui.row().classes("w-full items-center gap-3 no-wrap border-t border-slate-100 pt-2") \
             .mark(f"scenario-{scenario.id}"):
         with ui.column().classes("gap-0 min-w-0 grow"):
@@ -457,7 +460,8 @@ def show_scenario_row(scenario: ScenarioSummary, run: Callable[[int], Any], dele
             if scenario.description:
                 ui.label(scenario.description).classes("text-sm text-slate-500 truncate")
         ui.label(f"{scenario.steps} steps").classes("text-sm text-slate-500 whitespace-nowrap")
-        ui.button("Run", icon="play_arrow", on_click=lambda: run(scenario.id)).props("outline dense no-caps") \
+        ui.button("Run", icon="play_arrow", on_click=lambda: run(scenario.id, scenario.name)) \
+            .props("outline dense no-caps") \
             .mark(f"run-scenario-{scenario.id}")
         ui.button(icon="delete", on_click=lambda: delete(scenario.id, scenario.name)) \
             .props("flat round dense color=grey-8").tooltip("Delete").mark(f"delete-scenario-{scenario.id}")

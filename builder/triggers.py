@@ -7,7 +7,8 @@ from nicegui import run, ui
 from pydantic import ValidationError
 
 from builder.context import database
-from builder.frame import frame
+from builder.frame import UnsavedChanges, frame
+from builder.inspector import offer_placeholders, placeholder_names
 from runtime.validation import ValidationIssue
 from runtime.values import read_id
 from storage.definitions import Choices, form_errors, load_choices
@@ -15,13 +16,16 @@ from storage.models import Trigger
 from storage.triggers import (
     ENTRY_EVENTS,
     TAG_EVENTS,
+    LoopError,
     TriggerCreate,
     TriggerUpdate,
     create_trigger,
     delete_trigger,
+    draft_trigger_problems,
     get_trigger,
     list_triggers,
     set_trigger_enabled,
+    switch_off_if_looping,
     trigger_context,
     trigger_problems,
     update_trigger,
@@ -42,6 +46,7 @@ ACTIONS = {"set_field": "Set field", "add_tag": "Add tag", "remove_tag": "Remove
            "notify_referrer": "Notify referrer", "start_flow": "Start flow"}
 FIELD_OPS = {"set": "set to", "increase": "increase by", "decrease": "decrease by", "clear": "clear"}
 ANY = 0  # the filter option "any entry point / field / tag"
+REFERRAL_EVENTS = ("referred_new_contact", "referred_existing_contact")  # {{referred.*}} is the person who joined
 
 
 def create() -> None:
@@ -89,8 +94,14 @@ def _trigger_row(trigger: Trigger, runs: int, choices: Choices, problems: list[V
 
 
 def _toggle(trigger: Trigger, switch: ui.switch, enabled: bool) -> None:
-    with database().write_session() as session:
-        set_trigger_enabled(session=session, trigger_id=trigger.id, enabled=enabled)
+    try:
+        with database().write_session() as session:
+            set_trigger_enabled(session=session, trigger_id=trigger.id, enabled=enabled)
+    except LoopError as error:
+        switch.set_value(False)
+        ui.notify(f"Trigger '{trigger.name}' was not switched on. {error}", type="warning", multi_line=True,
+                  timeout=15_000)
+        return
     switch.text = "On" if enabled else "Off"
     ui.notify(f"Trigger '{trigger.name}' is {'on' if enabled else 'off'}.")
 
@@ -187,10 +198,19 @@ class TriggerEditor:
         self.form = _form_of(trigger)
         self.errors: dict[tuple, str] = {}
         self.client = ui.context.client  # handlers speak through the page: their buttons may be redrawn meanwhile
+        self.checked = _data(self.form)  # what the problems shown are about
+        self.stored = _data(self.form)
+        self.switched_off = False
 
     def show(self) -> None:
         self.show_form()
         self.show_problems()
+        ui.timer(0.5, self._recheck)  # problems follow the form while the admin edits, not only after saving
+        self.unsaved = UnsavedChanges(lambda: _data(self.form) != self.stored)
+
+    def _recheck(self) -> None:
+        if _data(self.form) != self.checked:
+            self.show_problems.refresh()
 
     @ui.refreshable_method
     def show_form(self) -> None:
@@ -207,6 +227,9 @@ class TriggerEditor:
         with ui.card().classes("w-full"), ui.row().classes("w-full items-center gap-8"):
             ui.switch("Enabled", value=form["enabled"], on_change=lambda event: form.update(enabled=event.value)) \
                 .mark("trigger-enabled")
+            if self.switched_off:
+                ui.label("Saved switched off: it would run in a loop (see Checks).") \
+                    .classes("text-sm text-orange-900").mark("switched-off")
             ui.checkbox("Only once per contact", value=form["once_per_contact"],
                         on_change=lambda event: form.update(once_per_contact=event.value)).mark("once-per-contact")
             ui.label("Once per contact: it never runs twice for the same person, e.g. a welcome gift.") \
@@ -307,8 +330,11 @@ class TriggerEditor:
         elif kind in ("send_message", "notify_referrer"):
             hint = "{{referred.first_name}} is the person who joined" if kind == "notify_referrer" \
                 else "Use {{first_name}} or {{field_name}} to personalise"
-            self._input(ui.textarea("Message", placeholder=hint).props("autogrow"), action, "text", f"{marker}-text",
-                        *where, "text").classes("grow")
+            with ui.column().classes("grow gap-1"):
+                text = self._input(ui.textarea("Message", placeholder=hint).props("autogrow"), action, "text",
+                                   f"{marker}-text", *where, "text").classes("w-full")
+                people = ("referred.first_name", "referred.user_id") if self.form["event"] in REFERRAL_EVENTS else ()
+                offer_placeholders(text, placeholder_names(self.choices, people), f"{marker}-suggestions")
         elif kind == "start_flow":
             self._select(self.choices.flows, "Flow", action, "flow_id", f"{marker}-flow", *where, "flow_id") \
                 .classes("w-56")
@@ -380,30 +406,46 @@ class TriggerEditor:
         except LookupError as error:
             ui.notify(str(error), type="negative")
             return
+        saved, loop = saved
         with self.client:
             if self.trigger_id is None:
                 ui.navigate.history.replace(f"/triggers/{saved.id}")
-            self.trigger_id, self.errors = saved.id, {}
+            self.trigger_id, self.errors, self.switched_off = saved.id, {}, loop is not None
+            self.form["enabled"] = saved.enabled
+            self.stored = _data(self.form)
+            self.unsaved.check()
             await self.show_form.refresh()
             await self.show_problems.refresh()
-            ui.notify(f"Trigger '{saved.name}' saved.", type="positive")
+            if loop is None:
+                ui.notify(f"Trigger '{saved.name}' saved.", type="positive")
+            else:
+                ui.notify(f"Trigger '{saved.name}' was saved switched off, so that it cannot run in a loop. "
+                          f"{loop.message}", type="warning", multi_line=True, timeout=20_000)
 
-    def _write(self, data: dict) -> Trigger:
+    def _write(self, data: dict) -> tuple[Trigger, ValidationIssue | None]:
+        """Create or update the trigger; one in a loop that never waits is saved switched off (and the loop is
+        returned): the admin loses nothing they wrote, and the bot never runs it in circles."""
         with database().write_session() as session:
             context = trigger_context(session=session, trigger_id=self.trigger_id)
             if self.trigger_id is None:
-                return create_trigger(session=session, data=TriggerCreate.model_validate(data, context=context))
-            update = TriggerUpdate.model_validate(data, context=context)
-            return update_trigger(session=session, trigger_id=self.trigger_id, data=update)
+                saved = create_trigger(session=session, data=TriggerCreate.model_validate(data, context=context))
+            else:
+                update = TriggerUpdate.model_validate(data, context=context)
+                saved = update_trigger(session=session, trigger_id=self.trigger_id, data=update)
+            return saved, switch_off_if_looping(session=session, trigger=saved)
 
     @ui.refreshable_method
     def show_problems(self) -> None:
-        if self.trigger_id is None:
-            return
-        with database().session() as session:
-            problems = trigger_problems(session=session).get(self.trigger_id, [])
+        self.checked = _data(self.form)
+        with database().session() as session:  # checked as if on: a trigger that is off is in no loop yet
+            problems = draft_trigger_problems(session=session, trigger_id=self.trigger_id,
+                                              draft=self.checked | {"enabled": True})
         with ui.card().classes("w-full gap-2").mark("problems"):
             ui.label("Checks").classes("text-lg font-medium")
+            if problems and self.checked != self.stored:
+                ui.label("For the settings above, not saved yet:").classes("text-sm text-slate-500")
+            if not self.form["enabled"] and any(p.code == "unguarded_cycle" for p in problems):
+                ui.label("If this trigger were switched on:").classes("text-sm text-slate-500")
             if not problems:
                 ui.label("No problems found with this trigger.").classes("text-green-800").mark("no-problems")
             for problem in problems:

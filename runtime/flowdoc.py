@@ -10,8 +10,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
 
+from runtime.templates import placeholders
+
 SCHEMA_VERSION = 1
+VALUELESS_OPS = ("is_set", "is_not_set")
 CONDITION_OPS = ("==", "!=", ">", ">=", "<", "<=", "contains", "is_set", "is_not_set")
+VALUED_OPS = frozenset(CONDITION_OPS) - frozenset(VALUELESS_OPS)
 FIELD_OPS = ("set", "increase", "decrease", "clear")
 TAG_OPS = ("add", "remove")
 MATCH_MODES = ("all", "any")
@@ -260,15 +264,17 @@ def _need_message(data: Mapping) -> list[str]:
 
 def _need_condition(data: Mapping) -> list[str]:
     rules = _items(data, "rules")
-    fieldless = opless = False
+    fieldless = opless = valueless = False
     for rule in rules:  # one pass, as in _need_message
         fieldless = fieldless or rule.get("field_id") is None
         opless = opless or rule.get("op") not in CONDITION_OPS
+        valueless = valueless or (rule.get("op") in VALUED_OPS and rule.get("value") in (None, ""))
     return [message for broken, message in (
         (not rules, "Add at least one rule."),
         (data.get("match", "all") not in MATCH_MODES, "Choose whether all or any of the rules must hold."),
         (fieldless, "Choose the field for every rule."),
         (opless, "Choose a comparison for every rule."),
+        (valueless, "Give every rule a value to compare with (or compare with “has no value”)."),
     ) if broken]
 
 
@@ -298,7 +304,8 @@ def _need_randomizer(data: Mapping) -> list[str]:
 
 def _need_referral_link(data: Mapping) -> list[str]:
     return _need(data, ("entry_point_id", "Choose the entry point the link opens.")) + (
-        [] if "{{link}}" in str(data.get("text") or "") else ["Put {{link}} in the text where the link should go."])
+        [] if "link" in placeholders(str(data.get("text") or ""))
+        else ["Put {{link}} in the text where the link should go."])
 
 
 def _need_delay(data: Mapping) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any
 from runtime.conditions import conditions_hold
 from runtime.graph import next_node
 from runtime.links import LinkError
+from runtime.templates import is_template
 from runtime.turn import MAX_FLOW_STEPS, SentMessage, Turn
 from runtime.values import FieldValueError, JsonPathError, coerce_value, read_json_path
 
@@ -229,7 +230,7 @@ def change_field(turn: Turn, contact_id: int, data: dict, depth: int, *, referre
     if op == "clear":
         turn.clear_field(contact_id, target, depth)
         return
-    if isinstance(value, str) and "{{" in value:
+    if is_template(value):
         value = turn.render(value, contact_id, referred_id=referred_id)
     try:
         if op in ("increase", "decrease"):

@@ -35,6 +35,9 @@ import re2
 CHANNELS: tuple[str, ...] = ("messenger", "instagram", "whatsapp", "telegram", "viber", "webchat")
 USER_ID_PLACEHOLDER = "{{user_id}}"
 LONGEST_USER_ID = "9223372036854775807"  # SQLite's largest integer id: the longest a filled-in template gets
+MESSAGE_LIMITS = {"messenger": 2000, "instagram": 1000, "whatsapp": 4096, "telegram": 4096, "viber": 7000}
+CHANNEL_NAMES = {"messenger": "Messenger", "instagram": "Instagram", "whatsapp": "WhatsApp", "telegram": "Telegram",
+                 "viber": "Viber", "webchat": "Web chat"}
 TELEGRAM_START_LIMIT = 64
 REF_LIMIT = 2083
 

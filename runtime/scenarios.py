@@ -26,7 +26,11 @@ class SimulatedClock:
     """The simulator's clock: starts at the real time and only moves when a step advances it."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime.now(UTC)
+        self.now = self.start = start or datetime.now(UTC)
+
+    def restart(self) -> None:
+        """Back to the real time, with nothing fast-forwarded."""
+        self.now = self.start = datetime.now(UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -48,13 +52,18 @@ class StepReport:
 class ScenarioReport:
     name: str
     steps: list[StepReport]
+    copy: str = "published"  # which flows ran: the published copies the live bot runs, or the drafts
+
+    @property
+    def copy_words(self) -> str:
+        return "draft flows" if self.copy == "draft" else "published flows"
 
     @property
     def passed(self) -> bool:
         return all(step.passed for step in self.steps)
 
     def to_text(self) -> str:
-        lines = [f"Scenario '{self.name}': {'passed' if self.passed else 'FAILED'}"]
+        lines = [f"Scenario '{self.name}': {'passed' if self.passed else 'FAILED'} (ran the {self.copy_words})"]
         for step in self.steps:
             lines.append(f"  {'✓' if step.passed else '✗'} {step.number}. {step.description}")
             lines.extend(f"      {failure}" for failure in step.failures)
@@ -63,7 +72,7 @@ class ScenarioReport:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "steps": [
+        return {"name": self.name, "copy": self.copy, "passed": self.passed, "steps": [
             {"number": s.number, "description": s.description, "passed": s.passed, "failures": s.failures}
             for s in self.steps]}
 
@@ -94,7 +103,8 @@ def run_scenario(runtime: Runtime, clock: SimulatedClock, scenario: dict) -> Sce
         raise ScenarioError(" ".join(problems))
     run = _Run(runtime, clock, scenario)
     return ScenarioReport(scenario.get("name", "Scenario"),
-                          [run.step(number, step) for number, step in enumerate(scenario["steps"], 1)])
+                          [run.step(number, step) for number, step in enumerate(scenario["steps"], 1)],
+                          "draft" if scenario.get("copy") == "draft" else "published")
 
 
 class _Run:

@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from runtime.definitions import Definitions, FieldDef
-from runtime.templates import render_template
+from runtime.links import CHANNEL_NAMES, MESSAGE_LIMITS
+from runtime.templates import is_template, render_template
 from runtime.values import decode_value, encode_value
 from storage.outbox import store_message
 
@@ -239,7 +240,7 @@ class Turn:
         return fields, sorted(contact.get(_TAGS, []))
 
     def render(self, text: str, contact_id: int, *, referred_id: int | None = None, extra: dict | None = None) -> str:
-        if "{{" not in text:
+        if "{" not in text or not is_template(text):  # {% if %} needs no {{ }}
             return text
         people = {"me": lambda: self.contact(contact_id),
                   "referrer": lambda: self.contact((self.contact(contact_id) or {}).get("referred_by_id")),
@@ -257,10 +258,23 @@ class Turn:
 
         rendered = render_template(text, lookup)
         for name in rendered.missing:
-            self.warn(f"'{{{{{name}}}}}' has no value for contact {contact_id}; it was left out of the message.")
+            self.warn(f"'{{{{{name}}}}}' has no value for {self.who(contact_id)}; it was left out of the message.")
+        if rendered.failed:
+            self.warn(f"The message to {self.who(contact_id)} could not be filled in: {rendered.failed}. "
+                      f"It was sent without its template parts: “{rendered.text}”.")
         return rendered.text
 
+    def who(self, contact_id: int | None) -> str:
+        """How the admin recognises a contact in a warning: "Ann (contact 4)"."""
+        name = (self.contact(contact_id) or {}).get("full_name")
+        return f"{name} (contact {contact_id})" if name else f"contact {contact_id}"
+
     def send(self, message: SentMessage) -> None:
+        limit = MESSAGE_LIMITS.get(self.channel_of(message.contact_id)) if len(message.text) > 1000 else None
+        if limit is not None and len(message.text) > limit:
+            channel = CHANNEL_NAMES[self.channel_of(message.contact_id)]
+            self.warn(f"The message to {self.who(message.contact_id)} has {len(message.text):,} characters, but "
+                      f"{channel} allows at most {limit:,}: {channel} would refuse it. Shorten it or split it in two.")
         message_id = self.db.execute(
             "INSERT INTO message (contact_id, direction, text, buttons, flow_id, node_id, created_at)"
             " VALUES (?, 'out', ?, ?, ?, ?, ?)",

@@ -2,11 +2,20 @@
 on the canvas at once. Running an invalid flow raises InvalidFlowError, which carries the same problems."""
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 
 from runtime.counters import find_counter_fields
-from runtime.flowdoc import NODE_TYPES, FlowDocument, FlowDocumentError, FlowNode, Names, load_flow, paused_gc
+from runtime.flowdoc import (
+    NODE_TYPES,
+    VALUELESS_OPS,
+    FlowDocument,
+    FlowDocumentError,
+    FlowNode,
+    Names,
+    load_flow,
+    paused_gc,
+)
 from runtime.graph import (
     FlowMap,
     TriggerDef,
@@ -14,10 +23,16 @@ from runtime.graph import (
     map_flow,
     workspace_graph,
 )
+from runtime.links import CHANNEL_NAMES, MESSAGE_LIMITS
+from runtime.templates import is_template, template_problems
+from runtime.values import FieldValueError, coerce_value
 
 ERROR, WARNING = "error", "warning"
-WARNING_CODES = frozenset({"unreachable_node", "dangling_exit", "duplicate_exit", "no_actions",
+_TYPE_WORDS = {"number": "number", "boolean": "yes/no value", "date": "date (2026-12-31)",
+               "datetime": "date and time (2026-12-31 18:00)", "json": "JSON value", "text": "text"}
+WARNING_CODES = frozenset({"unreachable_node", "dangling_exit", "duplicate_exit", "no_actions", "long_message",
                            "counter_set_by_links"})
+MESSAGE_NODES = frozenset({"send_message", "ask", "send_referral_link", "notify_referrer"})
 REFERENCE_KINDS = {"field_id": "field", "tag_id": "tag", "flow_id": "flow", "entry_point_id": "entry_point"}
 REFERENCE_SUFFIXES = tuple(REFERENCE_KINDS)
 CONTAINERS = (dict, list)  # where references can hide; a tuple, as isinstance is quicker with one than with dict | list
@@ -30,6 +45,8 @@ ACTION_NEEDS = {
     "start_flow": (("flow_id", "choose the flow to start"),),
 }
 MAX_PATH_STEPS = 8
+MIN_MESSAGE_LIMIT = min(MESSAGE_LIMITS.values())
+TEMPLATE_EXTRAS = {"send_referral_link": ("link",)}  # names a step fills in itself
 
 
 @dataclass(frozen=True)
@@ -54,14 +71,18 @@ def _listed(value: object) -> object:
 
 @dataclass(frozen=True)
 class WorkspaceIndex(Names):
-    """What exists in the workspace: field, tag and flow names and entry point refs, by id."""
+    """What exists in the workspace: field, tag and flow names and entry point refs, by id, and field types."""
+
+    field_types: Mapping[int, str] = field(default_factory=dict)
+    channels: Sequence[str] = ()  # the bot's channels; none known: messages are checked against every channel
 
     @classmethod
     def from_dicts(cls, *, fields: Sequence[Mapping] = (), tags: Sequence[Mapping] = (),
                    entry_points: Sequence[Mapping] = (), flows: Sequence[Mapping] = ()) -> "WorkspaceIndex":
         """From elements in the workspace format (each with `id` and `name`, entry points with `ref`)."""
         return cls(fields=_by_id(fields, "name"), tags=_by_id(tags, "name"),
-                   flows=_by_id(flows, "name"), entry_points=_by_id(entry_points, "ref"))
+                   flows=_by_id(flows, "name"), entry_points=_by_id(entry_points, "ref"),
+                   field_types=_by_id(fields, "type"))
 
     @cached_property
     def by_kind(self) -> dict[str, Mapping[int, str]]:
@@ -218,6 +239,15 @@ def _check_nodes(flow: _Flow) -> Iterator[ValidationIssue]:
             yield flow.issue("missing_setting", f"{flow.label(node.id)} is not finished. {requirement}", node.id)
         for kind, value in _find_missing_references(node.data, known):
             yield flow.issue(f"missing_{kind}", f"{flow.label(node.id)} uses {_missing_thing(kind, value)}", node.id)
+        if node.type == "condition":
+            for problem in _rule_value_problems(node.data, flow.index):
+                yield flow.issue("bad_rule_value", f"{flow.label(node.id)}: {problem}", node.id)
+        if node.type in MESSAGE_NODES:
+            for problem in _length_problems(node.data.get("text"), flow.index):
+                yield flow.issue("long_message", f"{flow.label(node.id)}: {problem}", node.id)
+        extra = TEMPLATE_EXTRAS.get(node.type, ())
+        for code, problem in _template_problems(node.data, flow.index, extra):
+            yield flow.issue(code, f"{flow.label(node.id)}: {problem}", node.id)
 
 
 def _check_edges(flow: _Flow) -> Iterator[ValidationIssue]:
@@ -248,7 +278,7 @@ def _check_exits(flow: _Flow) -> Iterator[ValidationIssue]:
             continue
         for handle in exits:
             count = handles[node_id].count(handle)
-            if count == 1:
+            if count == 1 or (count == 0 and handle == "next"):  # a last step: the flow ends there, as at an End
                 continue
             node = flow.nodes[node_id]
             if count == 0:
@@ -258,8 +288,6 @@ def _check_exits(flow: _Flow) -> Iterator[ValidationIssue]:
 
 
 def _dangling_message(flow: _Flow, node: FlowNode, handle: str) -> str:
-    if handle == "next":
-        return f"{flow.label(node.id)} has no next step, so the flow stops after it."
     return f"{_exit_name(node, handle)} of {flow.label(node.id)} leads nowhere, so the flow stops there."
 
 
@@ -304,6 +332,55 @@ def _check_trigger(raw: Mapping, trigger: TriggerDef, index: WorkspaceIndex) -> 
                 yield _issue("missing_setting", f"{label} is not finished. In action {number}, {what}.", **ids)
     for where, kind, value in _find_trigger_references(raw, index):
         yield _issue(f"missing_{kind}", f"{label} uses {_missing_thing(kind, value, where)}", **ids)
+    conditions = raw.get("conditions")
+    for problem in _rule_value_problems(conditions if isinstance(conditions, Mapping) else {}, index):
+        yield _issue("bad_rule_value", f"{label}, in its conditions: {problem}", **ids)
+    for number, action in enumerate(trigger.actions, 1):
+        for code, problem in _template_problems(action, index, ()):
+            yield _issue(code, f"{label}, action {number}: {problem}", **ids)
+        for problem in _length_problems(action.get("text"), index):
+            yield _issue("long_message", f"{label}, action {number}: {problem}", **ids)
+
+
+def _length_problems(text: object, index: WorkspaceIndex) -> Iterator[str]:
+    """A text longer than a channel of the bot allows (Messenger: 2,000 characters) would be refused there."""
+    if not isinstance(text, str) or len(text) <= MIN_MESSAGE_LIMIT:
+        return
+    refusing = [(CHANNEL_NAMES[c], MESSAGE_LIMITS[c]) for c in index.channels or MESSAGE_LIMITS
+                if c in MESSAGE_LIMITS and len(text) > MESSAGE_LIMITS[c]]
+    if refusing:
+        limits = ", ".join(f"{name} {limit:,}" for name, limit in refusing)
+        yield (f"the message has {len(text):,} characters, more than a message may have on {limits}: it would be "
+               "refused there. Shorten it or split it into two messages.")
+
+
+def _rule_value_problems(data: Mapping, index: WorkspaceIndex) -> Iterator[str]:
+    """Rules comparing a field with a value of the wrong type (`referral_points >= abc`) never hold as meant."""
+    rules = data.get("rules")
+    for rule in rules if isinstance(rules, list) else []:
+        if not isinstance(rule, Mapping) or rule.get("op") in VALUELESS_OPS or rule.get("value") in (None, ""):
+            continue
+        kind = index.field_types.get(rule.get("field_id"))  # type: ignore[arg-type]
+        name = index.fields.get(rule.get("field_id"))  # type: ignore[arg-type]
+        if kind is None or rule.get("op") == "contains":
+            continue
+        try:
+            coerce_value(str(name), kind, rule["value"])
+        except FieldValueError:
+            yield (f"“{rule['value']}” is not a {_TYPE_WORDS.get(kind, kind)}, so the rule on {name} can never hold "
+                   f"as meant. Write a {_TYPE_WORDS.get(kind, kind)}.")
+
+
+def _template_problems(data: Mapping, index: WorkspaceIndex, extra: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """Problems of every template among a node's or an action's settings (texts, button titles, values)."""
+    for value in data.values():
+        if value.__class__ is str:
+            if "{" in value and is_template(value):
+                yield from template_problems(value, index.fields.values(), extra=extra)
+        elif value.__class__ is list:
+            for item in value:
+                if item.__class__ is dict:
+                    yield from _template_problems(item, index, extra)
 
 
 def _find_trigger_references(raw: Mapping, index: WorkspaceIndex) -> Iterator[tuple[str, str, object]]:
@@ -395,12 +472,24 @@ def _cycle_issue(loop: list[tuple], nodes: Mapping, index: WorkspaceIndex) -> Va
     flow_id = flow_ids[0] if in_one_flow and flow_ids else None
     where = f"In flow “{index.flows[flow_id]}”, these" if flow_id in index.flows else "These"
     message = (f"{where} steps can repeat forever without waiting for the contact: "
-               f"{_describe_loop(loop, nodes, index, show_flows=not in_one_flow)}. "
-               "Put a question, buttons or a delay inside the loop, or break it.")
+               f"{_describe_loop(loop, nodes, index, show_flows=not in_one_flow)}. {_loop_advice(loop, nodes)}")
     node_steps = [step for step in loop if step[0] == "node"]
     return _issue("unguarded_cycle", message, flow_id=flow_id,
                   node_ids=tuple(dict.fromkeys(step[2] for step in node_steps)), trigger_ids=trigger_ids,
                   flow_ids=tuple(flow_ids), flow_nodes=tuple(dict.fromkeys((s[1], s[2]) for s in node_steps)))
+
+
+def _loop_advice(loop: list[tuple], nodes: Mapping) -> str:
+    """What breaks this loop: a flow can wait for the contact; a trigger cannot."""
+    triggers = [nodes[step].get("name", step[1]) for step in loop if step[0] == "trigger"]
+    if not triggers:
+        return "Put a question, buttons or a delay inside the loop, or break it."
+    which = f"trigger “{triggers[0]}”" if len(triggers) == 1 else "one of these triggers"
+    advice = (f"A trigger cannot wait, so break the loop: let {which} change another field or tag than the one "
+              "that starts it, or make it listen to another event.")
+    if len(triggers) < len(loop):
+        advice += " Or put a question, buttons or a delay in the flow, so that it waits for the contact."
+    return advice
 
 
 def _describe_loop(loop: list[tuple], nodes: Mapping, index: WorkspaceIndex, *, show_flows: bool) -> str:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Session, select
 
 from runtime.flowdoc import NODE_TYPES
-from runtime.templates import placeholders
+from runtime.templates import is_template, placeholders
 from storage.models import FIELD_TYPES, CustomField, EntryPoint, Flow, Tag, Trigger
 from storage.names import check_name_shape, find_clash, load_taken
 
@@ -300,7 +300,7 @@ def _texts(value: object) -> str:
 
 
 def _mentions(text: object, name: str | None) -> bool:
-    if not name or not isinstance(text, str) or "{{" not in text:
+    if not name or not is_template(text):
         return False
     return any(p.lower().rsplit(".", 1)[-1] == name.lower() for p in placeholders(text))
 

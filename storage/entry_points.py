@@ -361,6 +361,7 @@ class ChannelLinks:
     entry_link: str
     referral_link: str
     problems: tuple[LintProblem, ...]
+    entry_fits: bool = True  # the entry link itself keeps the channel's limits (a QR code of it would work)
 
 
 def channel_identities(*, session: Session) -> ChannelIdentities:
@@ -373,9 +374,11 @@ def build_entry_links(ref: str, identities: ChannelIdentities) -> list[ChannelLi
         return []
     links = []
     for channel in identities.configured_channels():
-        problems = (*lint_link(channel, ref), *lint_link(channel, ref + "-c" + USER_ID_PLACEHOLDER))
+        entry_problems = lint_link(channel, ref)
+        problems = (*entry_problems, *lint_link(channel, ref + "-c" + USER_ID_PLACEHOLDER))
         links.append(ChannelLinks(channel, build_link(channel, ref, identities),
-                                  referral_template(channel, ref, identities), tuple(dict.fromkeys(problems))))
+                                  referral_template(channel, ref, identities), tuple(dict.fromkeys(problems)),
+                                  entry_fits=not entry_problems))
     return links
 
 

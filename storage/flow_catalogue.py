@@ -38,9 +38,11 @@ def list_flows(*, session: Session) -> list[FlowSummary]:
 
 
 def flow_status(flow: Flow) -> str:
+    """draft (never published), published, or changed (the draft differs from the published copy: edits undone
+    back to what was published leave it published)."""
     if flow.published is None:
         return "draft"
-    return "published" if flow.published_version == flow.version else "changed"
+    return "published" if flow.published_version == flow.version or flow.draft == flow.published else "changed"
 
 
 def create_flow(*, session: Session, name: str, document: dict | None = None) -> Flow:

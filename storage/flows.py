@@ -1,6 +1,7 @@
 """Flows: validation of the stored workspace, publishing (refused while errors exist) and discarding drafts."""
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlmodel import Session
@@ -9,16 +10,23 @@ from runtime.links import USER_ID_PLACEHOLDER, ChannelIdentities, lint_link
 from runtime.validation import InvalidFlowError, ValidationIssue, WorkspaceIndex, has_errors, validate_workspace
 from storage.models import Flow, utcnow
 from storage.names import name_key
+from storage.workspace import get_settings
 from storage.workspace_io import export_workspace
 
 
-def workspace_problems(*, session: Session, use_draft: bool = True, drafts: Mapping[int, dict] | None = None
-                       ) -> list[ValidationIssue]:
+def workspace_problems(*, session: Session, use_draft: bool = True, drafts: Mapping[int, dict] | None = None,
+                       trigger_draft: tuple[int, dict] | None = None) -> list[ValidationIssue]:
     """Every problem of the workspace's flows (drafts, or the published copies the live bot runs), its triggers and
-    its entry links. `drafts` replaces stored drafts (the canvas validates what is on screen before saving)."""
+    its entry links. `drafts` replaces stored drafts (the canvas validates what is on screen before saving);
+    `trigger_draft` (id, trigger in the workspace format) replaces or adds one trigger the same way (id 0: new)."""
     document = export_workspace(session=session)
-    index = WorkspaceIndex.from_dicts(fields=document["fields"], tags=document["tags"],
-                                      entry_points=document["entry_points"], flows=document["flows"])
+    if trigger_draft is not None:
+        trigger_id, trigger = trigger_draft
+        document["triggers"] = [*(t for t in document["triggers"] if t.get("id") != trigger_id),
+                                {**trigger, "id": trigger_id}]
+    index = replace(WorkspaceIndex.from_dicts(fields=document["fields"], tags=document["tags"],
+                                              entry_points=document["entry_points"], flows=document["flows"]),
+                    channels=tuple(_identities(document).configured_channels()))
     flows = {flow["id"]: (flow["name"], _copy(flow, use_draft, drafts or {})) for flow in document["flows"]}
     return validate_workspace(flows, document["triggers"], index, fields=document["fields"],
                               entry_points=document["entry_points"],
@@ -61,10 +69,19 @@ def _copy(flow: dict[str, Any], use_draft: bool, drafts: Mapping[int, dict]) -> 
     return flow["draft"] if use_draft or flow["published"] is None else flow["published"]
 
 
-def _lint_entry_links(document: dict) -> list[ValidationIssue]:
-    identities = ChannelIdentities(**{key: document["settings"].get(key, "") for key in (
+def bot_channels(*, session: Session) -> tuple[str, ...]:
+    """The channels the bot is on (those with an identity in the settings), which messages are checked against."""
+    return tuple(_identities({"settings": get_settings(session=session).model_dump()}).configured_channels())
+
+
+def _identities(document: dict) -> ChannelIdentities:
+    return ChannelIdentities(**{key: document["settings"].get(key, "") for key in (
         "page_id", "instagram_username", "whatsapp_number", "telegram_bot", "viber_uri", "webchat_base_url",
         "webchat_account_id")})
+
+
+def _lint_entry_links(document: dict) -> list[ValidationIssue]:
+    identities = _identities(document)
     issues = []
     for entry in document["entry_points"]:
         for channel in identities.configured_channels():

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 from sqlmodel import Session, select
 
+from runtime.templates import is_template
 from runtime.validation import ValidationIssue
 from runtime.values import coerce_value
 from storage.definitions import FieldChoice, fetch_row, load_choices, save_row
@@ -135,7 +136,7 @@ class ActionInput(BaseModel):
             return coerce_value(field.name if field else "amount", "number", value)
         if _blank(value):
             raise ValueError("Write the value to set, or choose 'clear' to empty the field.")
-        if field is None or (isinstance(value, str) and "{{" in value):  # templates are filled in when it runs
+        if field is None or is_template(value):  # templates are filled in when it runs
             return value
         return coerce_value(field.name, field.type, value)
 
@@ -269,6 +270,30 @@ def trigger_problems(*, session: Session) -> dict[int, list[ValidationIssue]]:
     return problems
 
 
+NEW_TRIGGER = 0  # the id problems of a trigger not saved yet carry
+
+
+def draft_trigger_problems(*, session: Session, trigger_id: int | None, draft: dict) -> list[ValidationIssue]:
+    """The problems a trigger would have with these settings (the editor's form, not saved yet), loops included."""
+    own = trigger_id if trigger_id is not None else NEW_TRIGGER
+    return [issue for issue in workspace_problems(session=session, trigger_draft=(own, draft))
+            if own in issue.trigger_ids]
+
+
+def switch_off_if_looping(*, session: Session, trigger: Trigger) -> ValidationIssue | None:
+    """An enabled trigger in a loop that never waits would run until the depth guard stops it, on every event: it is
+    kept switched off, and the loop is returned so the admin can read why."""
+    if not trigger.enabled:
+        return None
+    session.flush()
+    loop = next((issue for issue in trigger_problems(session=session).get(trigger.id, [])
+                 if issue.code == "unguarded_cycle"), None)
+    if loop is not None:
+        trigger.enabled = False
+        save_row(session, trigger)
+    return loop
+
+
 def create_trigger(*, session: Session, data: TriggerCreate) -> Trigger:
     """Raises pydantic.ValidationError when something is wrong; new triggers run after the others of the event."""
     data = TriggerCreate.model_validate(data.model_dump(), context=trigger_context(session=session))
@@ -284,9 +309,21 @@ def update_trigger(*, session: Session, trigger_id: int, data: TriggerUpdate) ->
 
 
 def set_trigger_enabled(*, session: Session, trigger_id: int, enabled: bool) -> Trigger:
+    """Raises LoopError, and leaves the trigger off, when switching it on would start a loop that never waits."""
     trigger = fetch_row(session, Trigger, trigger_id, "trigger")
     trigger.enabled = enabled
-    return save_row(session, trigger)
+    save_row(session, trigger)
+    if enabled and (loop := switch_off_if_looping(session=session, trigger=trigger)):
+        raise LoopError(loop)
+    return trigger
+
+
+class LoopError(ValueError):
+    """A trigger that stays off because it would run in a loop; the message says why and how to break it."""
+
+    def __init__(self, loop: ValidationIssue) -> None:
+        self.loop = loop
+        super().__init__(f"It stays off: {loop.message}")
 
 
 def delete_trigger(*, session: Session, trigger_id: int) -> None:

@@ -1,7 +1,7 @@
 // The flow canvas: Vue Flow drawing the nodes and edges that Python sends, and reporting what the admin does.
 // Python holds the document of record; this component only draws it, applies positions and selection locally while
 // the admin drags or clicks, and emits every structural change (add, move, connect, delete) for Python to decide.
-import { Teleport, h, markRaw, nextTick, onMounted, ref, shallowRef, watch } from "vue";
+import { Teleport, h, markRaw, nextTick, onBeforeUnmount, onMounted, ref, shallowRef, watch } from "vue";
 import { ConnectionMode, Handle, MarkerType, Position, VueFlow, getRectOfNodes, useVueFlow } from "@vue-flow/core";
 import { Background } from "@vue-flow/background";
 import { Controls } from "@vue-flow/controls";
@@ -14,6 +14,7 @@ import canvasCss from "./flow_canvas.css";
 
 export const NODE_MIME = "application/x-referflow-node"; // what the palette puts in dataTransfer
 const NODE_WIDTH = 210; // .rf-node width in flow_canvas.css
+const MAP_LINGER_MS = 1800; // how long the minimap stays after the view stops moving
 const BADGE_COLORS = { error: "#dc2626", warning: "#ea580c" };
 let instances = 0;
 
@@ -64,6 +65,16 @@ const StepNode = markRaw({
     ]);
   },
 });
+
+// Ctrl+Z / Ctrl+Y outside a text input is the canvas's undo and redo (Python handles the keys). The browser would
+// also replay its own undo of the last text typed anywhere on the page (the flow name box, reverted and saved):
+// that default is cancelled. Inside an input the keys are left alone, and Python's keyboard ignores them there.
+function keepUndoOffInputs(event) {
+  if (!(event.ctrlKey || event.metaKey) || !["z", "y"].includes(event.key.toLowerCase())) return;
+  const target = event.composedPath()[0];
+  const typing = target?.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target?.tagName);
+  if (!typing) event.preventDefault();
+}
 
 function sourceHandle(exit) {
   // connectable: 1 — a handle that already has its edge cannot start another (one exit, one next step)
@@ -123,8 +134,9 @@ export default {
       fitted = true;
       store.fitView({ padding: 0.1, maxZoom: 1 }).then(() => emit("ready", {}));
     });
-    // The page may still be settling its layout after the first fit: keep the flow fitted until the admin pans
-    // or zooms.
+    // The page may still be settling its layout after the first fit: keep the flow fitted until the admin pans,
+    // zooms or touches the canvas at all (a drop, a drag): after that a resize (the problems list growing under the
+    // canvas) must not make the view jump.
     store.onMoveStart(({ event }) => { if (event?.sourceEvent) userMoved = true; });
     watch(() => [store.dimensions.value.width, store.dimensions.value.height], () => {
       if (fitted && !userMoved) store.fitView({ padding: 0.1, maxZoom: 1 });
@@ -191,8 +203,23 @@ export default {
       mapShown.value = r.x < left || r.y < top || r.x + r.width > right || r.y + r.height > bottom;
     }
 
-    function reportViewport() {
+    // The minimap shows while the admin moves around a flow larger than the view, and a little after; resting, it
+    // would cover the steps in its corner.
+    let mapTimer = null;
+    let mapHovered = false;
+    function showMiniMapForAWhile() {
       updateMiniMap();
+      clearTimeout(mapTimer);
+      if (mapShown.value) mapTimer = setTimeout(hideMiniMap, MAP_LINGER_MS);
+    }
+    function hideMiniMap() {
+      if (mapHovered) mapTimer = setTimeout(hideMiniMap, MAP_LINGER_MS);
+      else mapShown.value = false;
+    }
+    function hoverMiniMap(over) { mapHovered = over; }
+
+    function reportViewport() {
+      if (userMoved) showMiniMapForAWhile();
       const { x, y, zoom } = store.viewport.value;
       const { width, height } = store.dimensions.value;
       const center = { x: (width / 2 - x) / zoom, y: (height / 2 - y) / zoom };
@@ -209,6 +236,7 @@ export default {
       const type = event.dataTransfer?.getData(NODE_MIME);
       if (!props.editable || !type) return;
       event.preventDefault();
+      userMoved = true;
       const point = store.screenToFlowCoordinate({ x: event.clientX, y: event.clientY });
       emit("node_dropped", { type, x: Math.round(point.x - NODE_WIDTH / 2), y: Math.round(point.y - 20) });
     }
@@ -228,7 +256,7 @@ export default {
           }
           return next.concat([...changed.values()]);
         });
-        nextTick(() => { store.updateNodeInternals(updated); updateMiniMap(); });
+        nextTick(() => { store.updateNodeInternals(updated); });
       }
       if (patch.edges) store.setEdges(patch.edges.map(drawnEdge));
     }
@@ -250,13 +278,41 @@ export default {
       return true;
     }
 
+    // A node the admin just added must not sit under the settings panel (`covered` px on the right of the
+    // canvas) or outside the view: pan just enough to show it, without zooming.
+    function revealNode(id, covered) {
+      userMoved = true;
+      return nextTick().then(() => {
+        const node = store.findNode(id);
+        if (!node) return false;
+        const { x, y, zoom } = store.viewport.value;
+        const { width, height } = store.dimensions.value;
+        const w = (node.dimensions.width || NODE_WIDTH) * zoom, h = (node.dimensions.height || 70) * zoom;
+        const left = node.computedPosition.x * zoom + x, top = node.computedPosition.y * zoom + y;
+        const margin = 24;
+        let dx = 0, dy = 0;
+        if (left + w > width - covered - margin) dx = width - covered - margin - (left + w);
+        if (left + dx < margin) dx = margin - left;
+        if (top + h > height - margin) dy = height - margin - (top + h);
+        if (top + dy < margin) dy = margin - top;
+        if (dx || dy) store.setViewport({ x: x + dx, y: y + dy, zoom }); // at once: the admin acts on it next
+        return true;
+      });
+    }
+
     function fitView() {
       return store.fitView({ padding: 0.15, maxZoom: 1, duration: 300 }).then(() => true);
     }
 
-    onMounted(() => { shadowMount.value = attachShadowCanvas(host.value); });
+    onMounted(() => {
+      shadowMount.value = attachShadowCanvas(host.value);
+      if (props.editable) document.addEventListener("keydown", keepUndoOffInputs, true);
+    });
+    onBeforeUnmount(() => document.removeEventListener("keydown", keepUndoOffInputs, true));
 
-    return { flowId, host, shadowMount, mapShown, onDragOver, onDrop, applyGraph, selectNodes, focusNode, fitView };
+    const onPointerDown = () => { userMoved = true; };
+    return { flowId, host, shadowMount, mapShown, onDragOver, onDrop, onPointerDown, hoverMiniMap, applyGraph,
+             selectNodes, focusNode, revealNode, fitView };
   },
   render() {
     const canvas = this.shadowMount ? h(Teleport, { to: this.shadowMount }, [this.renderCanvas()]) : null;
@@ -265,7 +321,8 @@ export default {
   methods: {
     renderCanvas() {
       const editable = this.editable;
-      return h("div", { class: "rf-canvas", onDragover: this.onDragOver, onDrop: this.onDrop }, [
+      return h("div", { class: "rf-canvas", onDragover: this.onDragOver, onDrop: this.onDrop,
+        onPointerdown: this.onPointerDown }, [
         h(VueFlow, {
           id: this.flowId,
           nodeTypes: { step: StepNode },
@@ -284,7 +341,8 @@ export default {
             h(Background, { gap: 20, patternColor: "#cbd5e1" }),
             h(Controls, { showInteractive: false }),
             this.mapShown ? h(MiniMap, { position: "bottom-left", class: "rf-minimap", pannable: true, zoomable: true,
-              nodeColor: miniMapColor, nodeStrokeWidth: 2, width: 180, height: 120 }) : null,
+              nodeColor: miniMapColor, nodeStrokeWidth: 2, width: 180, height: 120,
+              onMouseenter: () => this.hoverMiniMap(true), onMouseleave: () => this.hoverMiniMap(false) }) : null,
           ],
         }),
       ]);

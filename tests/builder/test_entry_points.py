@@ -4,15 +4,17 @@ import json
 from pathlib import Path
 
 import pytest
+from nicegui import ui
 from nicegui.testing import User
 from nicegui.testing.user_interaction import UserInteraction
+from sqlmodel import select
 
 from runtime.opening import Inbound
 from runtime.qr import qr_png, qr_svg
 from runtime.service import Runtime
 from storage.db import Database
 from storage.entry_points import EntryPointCreate, EntryPointUpdate, create_entry_point, update_entry_point
-from storage.models import EntryPoint, WorkspaceSettings
+from storage.models import EntryPoint, Flow, WorkspaceSettings
 from storage.workspace_io import import_workspace
 from tests.builder.helpers import choose, text_of, value_of
 
@@ -205,6 +207,51 @@ async def test_links_show_the_channel_limits_they_break(admin: User, demo: Datab
     await admin.open(f"/entry-points/{entry.id}")
     await admin.should_see("Telegram accepts at most 64 characters in a ref", marker="problem-telegram")
     await admin.should_see(marker="fits-messenger")
+
+
+async def test_a_tab_whose_link_breaks_a_limit_is_marked_and_offers_no_qr_code(admin: User, demo: Database) -> None:
+    ref = "summer-sale-for-everyone-who-follows-our-page-and-shares-it-in-2025"  # 67 characters: too long for Telegram
+    with demo.write_session() as session:
+        entry = create_entry_point(session=session, data=EntryPointCreate(name="Summer", ref=ref))
+    await admin.open(f"/entry-points/{entry.id}")
+    await admin.should_see(marker="tab-problem-telegram")
+    await admin.should_see(marker="no-qr-telegram")
+    await admin.should_see("No QR code: Telegram would refuse this link.")
+    await admin.should_not_see(marker="qr-telegram")
+    await admin.should_not_see(marker="download-png-telegram")
+    await admin.should_not_see(marker="tab-problem-whatsapp")
+    await admin.should_see(marker="qr-messenger")
+
+
+async def test_typing_in_ref_keeps_the_chosen_tab(admin: User, demo: Database) -> None:
+    await admin.open("/entry-points/1")
+    admin.find(marker="tab-telegram").click()
+    panels = next(iter(admin.find(kind=ui.tab_panels).elements))
+    assert panels.value == "telegram"
+    admin.find(marker="ref").type("-x")
+    await admin.should_see("https://t.me/giveaway_helper_bot?start=giveaway2025-x", marker="entry-link-telegram")
+    panels = next(iter(admin.find(kind=ui.tab_panels).elements))  # drawn again for the new ref
+    assert panels.value == "telegram"
+
+
+async def test_an_entry_point_that_starts_a_flow_can_create_the_first_flow_in_place(admin: User,
+                                                                                    app_database: Database) -> None:
+    await admin.open("/entry-points/new")
+    admin.find(marker="name").type("Spring")
+    admin.find(marker="ref").type("spring")
+    next(iter(admin.find(marker="response_type").elements)).value = "flow"  # the User cannot click a toggle
+    await admin.should_see("There is no flow yet: create one here, then build it on the Flows page.")
+    admin.find(marker="create-flow").click()
+    await admin.should_see(marker="new-flow-dialog")
+    assert value_of(admin, "new-flow-name") == "Spring welcome"
+    admin.find(marker="confirm-create-flow").click()
+    await admin.should_see("Flow “Spring welcome” created and chosen.")
+    with app_database.session() as session:
+        [flow] = session.exec(select(Flow)).all()
+    assert value_of(admin, "response_flow_id") == flow.id and value_of(admin, "name") == "Spring"  # nothing lost
+    admin.find(marker="save-entry-point").click()
+    await admin.should_see("Entry point “Spring” saved.")
+    assert stored(app_database, "spring").response_flow_id == flow.id
 
 
 async def test_a_new_workspace_links_to_its_own_web_chat(admin: User, app_database: Database) -> None:

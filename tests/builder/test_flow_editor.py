@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from nicegui import ui
 from nicegui.testing import User
 
 from builder.canvas import EditRefused, add_node, connect, delete_elements, move_nodes, set_node_data
@@ -101,6 +102,39 @@ async def test_an_inspector_edit_is_saved_as_the_draft(admin: User, app_database
     assert stored(app_database, flow_id).published["nodes"][4]["data"]["text"].startswith("{{referral_points}}")
 
 
+async def test_a_template_that_counts_is_fine_and_a_broken_one_is_shown_while_editing(
+        admin: User, app_database: AppData) -> None:
+    await admin.open(f"/flows/{app_database.flow_ids['Check reward']}")
+    admin.find(marker="canvas").trigger("selected", {"nodes": ["progress"], "edges": []})
+    admin.find(marker="node-text").clear().type("{{ 3 - referral_points }} more to go")
+    await admin.should_see("No problems: this flow is ready to publish.", retries=50)
+    admin.find(marker="node-text").clear().type("{{ 3 - referal_points }} more to go {{ first_name }")
+    await admin.should_see("The message template cannot be read: unexpected '}'", retries=50)
+    admin.find(marker="node-text").clear().type("{{ 3 - referal_points }} more to go")
+    await admin.should_see("It inserts {{referal_points}}, but there is no field called “referal_points”",
+                           retries=50)
+
+
+async def test_a_message_longer_than_messenger_allows_is_a_warning_on_the_canvas(admin: User,
+                                                                                app_database: AppData) -> None:
+    await admin.open(f"/flows/{app_database.flow_ids['Check reward']}")
+    admin.find(marker="canvas").trigger("selected", {"nodes": ["progress"], "edges": []})
+    admin.find(marker="node-text").clear().type("Read this. " * 201)
+    await admin.should_see("the message has 2,211 characters, more than a message may have on Messenger 2,000",
+                           retries=50)
+    assert drawn(admin)["progress"]["data"]["badge"] == "warning"
+
+
+async def test_double_braces_alone_offer_the_workspace_fields_first(admin: User, app_database: AppData) -> None:
+    await admin.open(f"/flows/{app_database.flow_ids['Check reward']}")
+    admin.find(marker="canvas").trigger("selected", {"nodes": ["reward"], "edges": []})
+    admin.find(marker="node-text").clear().type("You have {{")
+    await admin.should_see(kind=ui.chip, content="referral_points")
+    await admin.should_see(kind=ui.chip, content="coupon_code")
+    assert {"referral_points", "coupon_code", "first_name"} <= {chip.text for chip in
+                                                                admin.find(marker="suggestion").elements}
+
+
 async def test_typing_double_braces_offers_fields(admin: User, app_database: AppData) -> None:
     await admin.open(f"/flows/{app_database.flow_ids['Check reward']}")
     admin.find(marker="canvas").trigger("selected", {"nodes": ["reward"], "edges": []})
@@ -163,16 +197,25 @@ async def test_buttons_get_their_own_exits_and_keep_the_connection(admin: User, 
     assert drawn(admin)["hello"]["data"]["summary"] == "Hi · buttons: Yes please"
 
 
-async def test_a_number_rule_refuses_text_and_keeps_it(admin: User, app_database: AppData) -> None:
+async def test_a_number_rule_given_text_or_nothing_is_an_error_on_the_canvas(admin: User,
+                                                                             app_database: AppData) -> None:
     await admin.open(f"/flows/{app_database.flow_ids['Check reward']}")
     admin.find(marker="canvas").trigger("selected", {"nodes": ["enough"], "edges": []})
     admin.find(marker="rule-value").clear().type("five")
     value = admin.find(marker="rule-value").elements.pop()
-    assert value.error == "Field 'referral_points' is a number; 'five' was not saved." and value.value == "five"
-    assert drawn(admin)["enough"]["data"]["summary"] == "referral_points >= 3"
-    admin.find(marker="rule-value").clear().type("5")
+    assert value.error == "Field 'referral_points' is a number; 'five' cannot be compared with it."
+    assert value.value == "five"
+    await admin.should_see("“five” is not a number, so the rule on referral_points can never hold as meant.",
+                           retries=50)
+    assert drawn(admin)["enough"]["data"]["summary"] == "referral_points >= “five”"
+    assert drawn(admin)["enough"]["data"]["badge"] == "error"
+    admin.find(marker="rule-value").clear()
+    await admin.should_see("Give every rule a value to compare with", retries=50)
+    admin.find(marker="rule-value").type("5")
     assert value.error is None
+    await admin.should_see("No problems: this flow is ready to publish.", retries=50)
     assert drawn(admin)["enough"]["data"]["summary"] == "referral_points >= 5"
+    assert drawn(admin)["enough"]["data"]["badge"] is None
 
 
 async def test_publish_is_refused_with_the_reasons(admin: User, app_database: AppData) -> None:
@@ -233,6 +276,66 @@ async def test_the_flow_is_renamed_in_the_header(admin: User, app_database: AppD
     admin.find(marker="flow-name").clear().type("Share your link").trigger("blur")
     await admin.should_see("Renamed to 'Share your link'.")
     assert stored(app_database, flow_id).name == "Share your link"
+
+
+async def test_problems_name_the_flow_by_its_new_name_at_once(admin: User, app_database: AppData) -> None:
+    flow_id = make_flow(app_database, "Loop", [
+        {"id": "start", "type": "start"},
+        {"id": "bump", "type": "set_field", "data": {"field_id": 1, "op": "increase", "value": 1}},
+        {"id": "check", "type": "condition", "data": {"rules": [{"field_id": 1, "op": ">=", "value": 10}]}},
+        {"id": "end", "type": "end"}],
+        [("start", "next", "bump"), ("bump", "next", "check"), ("check", "false", "bump"), ("check", "true", "end")])
+    await admin.open(f"/flows/{flow_id}")
+    await admin.should_see("In flow “Loop”, these steps can repeat forever")
+    admin.find(marker="flow-name").clear().type("Points pump").trigger("blur")
+    await admin.should_see("Renamed to 'Points pump'.")
+    await admin.should_see("In flow “Points pump”, these steps can repeat forever")
+    await admin.should_not_see("In flow “Loop”")
+
+
+async def test_undoing_back_to_the_published_flow_shows_published_again(admin: User,
+                                                                      app_database: AppData) -> None:
+    flow_id = app_database.flow_ids["Check reward"]
+    await admin.open(f"/flows/{flow_id}")
+    await admin.should_see("Published", marker="flow-status")
+    admin.find(marker="canvas").trigger("selected", {"nodes": ["progress"], "edges": []})
+    admin.find(marker="node-text").clear().type("Almost there!")
+    await admin.should_see("Changed since publishing", retries=50)
+    await eventually(lambda: stored(app_database, flow_id).draft != stored(app_database, flow_id).published)
+    admin.find(marker="undo").click()
+    await eventually(lambda: stored(app_database, flow_id).draft == stored(app_database, flow_id).published)
+    await admin.should_see("Published", marker="flow-status", retries=50)
+    await admin.should_not_see(marker="discard")
+
+
+async def test_a_referral_link_step_without_entry_points_creates_one_in_place(admin: User, app_env: Path) -> None:
+    db = open_database(url=f"sqlite:///{app_env}")
+    with db.write_session() as session:
+        flow_id = create_flow(session=session, name="Share", document={"schema": 1, "nodes": [
+            {"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
+            {"id": "link", "type": "send_referral_link", "position": {"x": 260, "y": 0},
+             "data": {"entry_point_id": None, "text": "Share: {{link}}"}}],
+            "edges": [{"id": "e1", "source": "start", "source_handle": "next", "target": "link"}]}).id
+    await admin.open(f"/flows/{flow_id}")
+    admin.find(marker="canvas").trigger("selected", {"nodes": ["link"], "edges": []})
+    await admin.should_see(marker="create-entry-point")
+    admin.find(marker="create-entry-point").click()
+    admin.find(marker="new-entry-name").type("Giveaway")
+    admin.find(marker="new-entry-ref").type("give away")
+    admin.find(marker="confirm-create-entry-point").click()
+    await admin.should_see(marker="new-entry-dialog")  # refused, with the reason on the ref
+    assert next(iter(admin.find(marker="new-entry-ref").elements)).error
+    admin.find(marker="new-entry-ref").clear().type("giveaway")
+    admin.find(marker="confirm-create-entry-point").click()
+    await admin.should_see("Entry point “Giveaway” created")
+    await eventually(lambda: stored_flow(db, flow_id).draft["nodes"][1]["data"]["entry_point_id"] is not None)
+    assert drawn(admin)["link"]["data"]["summary"].startswith("giveaway")
+    db.dispose()
+
+
+def stored_flow(db: Database, flow_id: int) -> Flow:
+    with db.session() as session:
+        return session.get(Flow, flow_id)
 
 
 async def test_a_missing_flow_says_so(admin: User) -> None:

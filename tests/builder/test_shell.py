@@ -1,4 +1,5 @@
 import pytest
+from nicegui import ui
 from nicegui.testing import User
 
 from tests.conftest import ADMIN_PASSWORD
@@ -70,3 +71,11 @@ async def test_settings_save_and_keep_bad_input_with_a_reason(admin: User) -> No
     assert admin.find(marker="telegram_bot").elements.pop().value == "shop_helper_bot"
     assert admin.find(marker="whatsapp_number").elements.pop().value == "15551234567"
     await admin.should_see("Giveaway bot", retries=50)
+
+
+async def test_the_header_shows_the_new_bot_name_as_soon_as_it_is_saved(admin: User) -> None:
+    await admin.open("/settings")
+    admin.find(marker="bot_name").clear().type("Spring sale bot")
+    admin.find(marker="save-settings").click()
+    await admin.should_see("Settings saved.", retries=50)
+    await admin.should_see(kind=ui.label, marker="bot-name", content="Spring sale bot")  # no reload

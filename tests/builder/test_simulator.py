@@ -2,6 +2,7 @@
 fast-forward, reset, and save and run scenarios — all in the sandbox, on the demo workspace."""
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -183,6 +184,23 @@ async def test_buttons_replies_and_fast_forward_continue_the_flow(admin: User, d
     await admin.should_see("4 steps recorded")
 
 
+async def test_the_clock_label_says_how_far_it_was_moved_while_real_time_goes_on(
+        admin: User, demo: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    await admin.open("/simulator")
+    await open_as_new(admin, "Ann", QUIZ)
+    await admin.should_see("Clock: real time")
+    later = datetime.now(UTC) + timedelta(minutes=2)  # the admin read the page for two minutes
+    monkeypatch.setattr("builder.simulator.datetime", type("Later", (datetime,), {"now": staticmethod(
+        lambda tz=None: later)}), raising=False)
+    admin.find(marker="duration").clear().type("1d")
+    admin.find(marker="fast-forward").click()
+    await admin.should_see("The clock moved 1d")
+    await admin.should_see("Clock: 1d ahead")
+    admin.find(marker="duration").clear().type("1h30m")
+    admin.find(marker="fast-forward").click()
+    await admin.should_see("Clock: 1d1h30m ahead")
+
+
 async def test_draft_edits_show_up_at_once_and_the_published_copy_stays(admin: User, demo: Database) -> None:
     with demo.write_session() as session:
         flow = session.get(Flow, 1)
@@ -240,10 +258,17 @@ async def test_recorded_steps_are_saved_as_a_scenario_and_run_green(admin: User,
     with demo.session() as session:
         [saved] = list_scenarios(session=session)
     await admin.should_see(marker=f"run-scenario-{saved.id}")
-    admin.find(marker=f"run-scenario-{saved.id}").click()
+    admin.find(marker=f"run-scenario-{saved.id}").click()  # asks first: the session's work would go
+    await admin.should_see("A scenario starts from an empty sandbox: the 2 simulated contacts and the 2 recorded "
+                           "steps of this session go. To keep the steps, save them as a scenario first.")
+    assert count(demo, "scenario") == 1
+    admin.find(marker="confirm-run-scenario").click()
     await admin.should_see("“Bob joins” passed: all 2 steps")
+    await admin.should_see("ran the draft flows", marker="scenario-copy")  # as it was recorded
     await admin.should_see(marker="scenario-step-2-passed")
     await admin.should_see("0 steps recorded")  # a run starts from a reset sandbox
+    admin.find(marker=f"run-scenario-{saved.id}").click()  # the scenario's own contacts: asked again
+    await admin.should_see("the 2 simulated contacts of this session go")
 
 
 async def test_a_failing_scenario_shows_red_with_the_difference(admin: User, demo: Database) -> None:
@@ -256,7 +281,8 @@ async def test_a_failing_scenario_shows_red_with_the_difference(admin: User, dem
     await admin.open("/simulator")
     await admin.should_see("Too hopeful")
     admin.find(marker=f"run-scenario-{scenario.id}").click()
-    await admin.should_see("“Too hopeful” failed: 1 of 2 steps")
+    await admin.should_see("“Too hopeful” failed: 1 of 2 steps")  # an empty sandbox: nothing to ask
+    await admin.should_see("ran the published flows", marker="scenario-copy")
     await admin.should_see(marker="scenario-step-1-passed")
     await admin.should_see(marker="scenario-step-2-failed")
     await admin.should_see("expected ann's referral_points to be 5, got 1", marker="scenario-failure-2")

@@ -121,7 +121,7 @@ async def test_edit_reorder_and_delete_a_trigger(demo: Path, admin: User) -> Non
     assert "Welcome the referrer" not in stored_triggers(demo)
 
 
-async def test_a_trigger_cycle_is_shown_in_the_editor_and_on_the_list(demo: Path, admin: User) -> None:
+async def test_a_trigger_loop_is_shown_while_editing_and_saved_switched_off(demo: Path, admin: User) -> None:
     await admin.open("/triggers/new")
     admin.find(marker="trigger-name").type("Points echo")
     choose(admin, "trigger-event", "A field changes")
@@ -134,15 +134,44 @@ async def test_a_trigger_cycle_is_shown_in_the_editor_and_on_the_list(demo: Path
     choose(admin, "action-0-field", "referral_points (number)")
     await admin.should_see(kind=ui.input, marker="action-0-value", content="e.g. 1")  # a number field's input
     admin.find(marker="action-0-value").type("5")
+    # before saving: the loop, and advice that fits a trigger
+    await admin.should_see("For the settings above, not saved yet:")
+    await admin.should_see("can repeat forever without waiting for the contact: trigger “Points echo” → back to "
+                           "trigger “Points echo”. A trigger cannot wait, so break the loop: let trigger “Points "
+                           "echo” change another field or tag than the one that starts it, or make it listen to "
+                           "another event.")
     admin.find(marker="save-trigger").click()
-    await admin.should_see("Trigger 'Points echo' saved.")
-    await admin.should_see("can repeat forever without waiting for the contact: trigger “Points echo”")
+    await admin.should_see("Trigger 'Points echo' was saved switched off, so that it cannot run in a loop.")
+    await admin.should_see("Saved switched off: it would run in a loop (see Checks).")
+    await admin.should_see("If this trigger were switched on:")
+    assert value_of(admin, "trigger-enabled") is False
+    assert stored_triggers(demo)["Points echo"].enabled is False
 
     await admin.open("/triggers")
-    await admin.should_see("Field referral_points changes")
     await admin.should_see("set referral_points to 5")
-    await admin.should_see(marker="problem")
-    await admin.should_see("Error")
+    trigger_id = stored_triggers(demo)["Points echo"].id
+    admin.find(marker=f"enabled-{trigger_id}").click()
+    await admin.should_see("Trigger 'Points echo' was not switched on. It stays off: These steps can repeat forever")
+    assert value_of(admin, f"enabled-{trigger_id}") is False
+    assert stored_triggers(demo)["Points echo"].enabled is False
+
+
+async def test_a_trigger_without_a_loop_is_saved_on(demo: Path, admin: User) -> None:
+    await admin.open("/triggers/1")
+    await admin.should_see("No problems found with this trigger.")
+    admin.find(marker="save-trigger").click()
+    await admin.should_see("Trigger 'Referred a new contact' saved.")
+    assert stored_triggers(demo)["Referred a new contact"].enabled is True
+
+
+async def test_trigger_messages_offer_fields_and_the_person_who_joined(demo: Path, admin: User) -> None:
+    await admin.open("/triggers/1")
+    await admin.should_see(marker="action-1-text")
+    admin.find(marker="action-1-text").clear().type("Thanks! {{")
+    await admin.should_see(kind=ui.chip, content="referred.first_name")
+    await admin.should_see(kind=ui.chip, content="referral_points")
+    admin.find(kind=ui.chip, content="referral_points").click()
+    assert value_of(admin, "action-1-text") == "Thanks! {{referral_points}}"
 
 
 async def test_unknown_trigger_says_so(admin: User) -> None:

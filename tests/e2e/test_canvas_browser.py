@@ -15,6 +15,7 @@ from storage.workspace_io import import_workspace
 from tests.e2e.conftest import LiveApp, screenshot
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
+SAVE_WAIT = 1200  # ms: more than the editor's save delay
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +120,7 @@ def test_build_a_flow_with_the_mouse_publish_and_reload(admin_page: Page, live_a
 
     page.get_by_label("Message text").fill("Welcome, {{first_name}}! Glad you came.")
     expect(message.get_by_text("Welcome, {{first_name}}! Glad you came.")).to_be_visible()
-    expect(message.locator('[data-badge="warning"]')).to_be_visible()  # its exit leads nowhere yet
+    expect(message.locator(".rf-node__badge")).to_have_count(0)  # a last step: the flow ends there, nothing to say
 
     page.locator(".q-card").get_by_text("End", exact=True).click()  # added in the middle of the view
     expect(page.locator(".vue-flow__node")).to_have_count(3)
@@ -167,3 +168,88 @@ def test_a_loop_that_never_waits_is_refused_and_shown(admin_page: Page, live_app
     dialog.get_by_role("button", name="OK").click()
     page.reload()
     expect(page.get_by_text("Draft · never published")).to_be_visible()
+
+
+def test_canvas_undo_never_reaches_the_flow_name_and_an_inputs_undo_never_reaches_the_canvas(
+        admin_page: Page, live_app: LiveApp, flows: dict) -> None:
+    page = admin_page
+    open_flow(page, live_app, flows["Counting"], 4)
+    name = page.get_by_role("textbox").first
+    name.fill("Counting up")
+    name.press("Enter")
+    expect(page.get_by_text("Renamed to 'Counting up'.")).to_be_visible()
+    end = node(page, "end")
+    before = end.bounding_box()
+    page.mouse.move(*_middle(end))
+    page.mouse.down()
+    page.mouse.move(before["x"] + before["width"] / 2 + 20, before["y"] + 150, steps=8)
+    page.mouse.up()
+    expect(page.get_by_text("Saved", exact=True)).to_be_visible()
+    page.locator(".vue-flow__pane").click(position={"x": 30, "y": 30})  # the canvas, away from the steps
+    page.keyboard.press("Control+z")
+    expect(name).to_have_value("Counting up")  # the browser's own undo of the name box is not replayed
+    page.wait_for_timeout(SAVE_WAIT)
+    assert abs(end.bounding_box()["y"] - before["y"]) < 2  # the canvas undid the move
+    page.reload()
+    expect(page.get_by_role("textbox").first).to_have_value("Counting up")
+
+    node(page, "check").click()  # an input's own undo stays in the input
+    value = page.get_by_label("Value", exact=True)
+    expect(value).to_have_value("10")
+    value.click()
+    value.press("End")
+    value.press_sequentially("0")
+    expect(node(page, "check")).to_contain_text("referral_points >= 100")
+    start = node(page, "start")  # then a canvas edit: moving Start down
+    start_before = start.bounding_box()
+    page.mouse.move(*_middle(start))
+    page.mouse.down()
+    page.mouse.move(start_before["x"] + start_before["width"] / 2, start_before["y"] + 200, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(SAVE_WAIT)
+    moved = start.bounding_box()
+    assert moved["y"] > start_before["y"] + 100
+    node(page, "check").click()
+    value.click()
+    value.press("Control+z")  # in the box: not the canvas's undo, which would put Start back
+    page.wait_for_timeout(SAVE_WAIT)
+    assert start.bounding_box() == moved
+    expect(node(page, "check")).to_contain_text("referral_points >= 100")
+    screenshot(page, "canvas-undo-stays-in-its-place")
+
+
+def test_a_dropped_step_is_not_under_the_settings_panel_and_the_view_stays_put(
+        admin_page: Page, live_app: LiveApp, flows: dict) -> None:
+    page = admin_page
+    open_flow(page, live_app, flows["Check reward"], 6)
+    pane = page.locator(".vue-flow__pane")
+    pane_box = pane.bounding_box()
+    before = node(page, "start").bounding_box()
+    page.locator(".q-card").get_by_text("Send message", exact=True).drag_to(pane, target_position={
+        "x": pane_box["width"] - 120, "y": pane_box["height"] / 2})  # where the settings panel opens
+    added = node(page, "send_message_1")
+    expect(added).to_be_visible()
+    panel = page.locator(".q-card").filter(has_text="Message text")
+    expect(panel).to_be_visible()
+    page.wait_for_timeout(1500)  # the pan, the save and the problems list that grows under the canvas
+    assert not _intersect(added.bounding_box(), panel.bounding_box())
+    moved = node(page, "start").bounding_box()
+    shift = moved["x"] - before["x"]
+    assert abs(moved["y"] - before["y"]) < 2 and shift < 0  # panned left, not zoomed or refitted
+    assert abs(moved["width"] - before["width"]) < 1
+    screenshot(page, "canvas-dropped-beside-the-panel")
+
+
+def test_the_minimap_shows_while_moving_around_and_then_gets_out_of_the_way(
+        admin_page: Page, live_app: LiveApp, flows: dict) -> None:
+    page = admin_page
+    open_flow(page, live_app, flows["Share"], 3)
+    minimap = page.locator(".vue-flow__minimap")
+    expect(minimap).to_have_count(0)  # everything is in view
+    box = page.locator(".vue-flow__pane").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -600)  # zoom in: part of the flow leaves the view
+    expect(minimap).to_have_count(1)
+    screenshot(page, "canvas-minimap-while-moving")
+    page.mouse.move(box["x"] + box["width"] / 2 + 80, box["y"] + 40)  # away from the minimap
+    expect(minimap).to_have_count(0, timeout=5000)  # resting, it would cover the steps in its corner

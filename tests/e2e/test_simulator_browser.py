@@ -67,5 +67,10 @@ def test_a_referral_program_from_first_link_to_reward(admin_page: Page, live_app
     page.get_by_role("button", name="Save scenario").click()
     expect(page.get_by_text("Scenario “Ann's three friends” saved with 5 steps.")).to_be_visible()
     page.get_by_role("button", name="Run").click()
+    expect(page.get_by_text("A scenario starts from an empty sandbox: the 4 simulated contacts and the 5 recorded "
+                            "steps of this session go.")).to_be_visible()  # asked first
+    screenshot(page, "simulator-run-asks-first")
+    page.get_by_role("button", name="Empty the sandbox and run").click()
     expect(page.get_by_text("“Ann's three friends” passed: all 5 steps")).to_be_visible()
+    expect(page.get_by_text("ran the draft flows")).to_be_visible()
     screenshot(page, "simulator-scenario-report")

@@ -5,6 +5,7 @@ Each file in tests/fixtures/flows/ is a small workspace document plus `expect`, 
 import gc
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,8 @@ SEVERITY = {
     "no_start": "error", "several_starts": "error", "edge_to_missing_node": "error", "missing_setting": "error",
     "missing_flow": "error", "missing_field": "error", "missing_tag": "error", "missing_entry_point": "error",
     "unknown_node_type": "error", "bad_exit": "error", "unguarded_cycle": "error", "bad_document": "error",
+    "bad_template": "error", "unknown_placeholder": "error", "bad_rule_value": "error",
+    "long_message": "warning",
     "unreachable_node": "warning", "dangling_exit": "warning", "duplicate_exit": "warning", "no_actions": "warning",
 }
 
@@ -83,7 +86,6 @@ def test_the_fixture_folder_covers_every_code_and_the_allowed_loops():
                         "Choose the field to save the answer in."),
     ("missing_field", "Set field “Increase field #9 by 1” uses field #9, which does not exist in this workspace. "
                       "Choose another field."),
-    ("dangling_exit", "Send message “Hi {{first_name}}!” has no next step, so the flow stops after it."),
     ("condition_false_dangling", "The “false” exit of Condition “email is set” leads nowhere, so the flow stops "
                                  "there."),
     ("randomizer_branch_dangling", "Branch “b” of Randomizer “a 70% · b 30%” leads nowhere, so the flow stops there."),
@@ -96,7 +98,13 @@ def test_the_fixture_folder_covers_every_code_and_the_allowed_loops():
     ("trigger_flow_cycle", "These steps can repeat forever without waiting for the contact: "
                            "trigger “Points changed” → (flow “Bump”) Start → Set field “Increase referral_points by 1”"
                            " → back to trigger “Points changed”. "
-                           "Put a question, buttons or a delay inside the loop, or break it."),
+                           "A trigger cannot wait, so break the loop: let trigger “Points changed” change another "
+                           "field or tag than the one that starts it, or make it listen to another event. Or put a "
+                           "question, buttons or a delay in the flow, so that it waits for the contact."),
+    ("trigger_self_cycle", "These steps can repeat forever without waiting for the contact: trigger “Double up” → "
+                           "back to trigger “Double up”. A trigger cannot wait, so break the loop: let trigger "
+                           "“Double up” change another field or tag than the one that starts it, or make it listen "
+                           "to another event."),
 ])
 def test_messages_name_the_step_by_what_the_admin_sees_on_the_canvas(fixture, message):
     assert issue_in(fixture).message == message
@@ -123,6 +131,49 @@ def test_a_loop_across_flows_names_both_flows_and_pins_each_node_to_its_flow():
     issue = issue_in("cross_flow_cycle")
     assert "(flow “Ping”) Start → Go to flow “Pong” → (flow “Pong”) Start" in issue.message
     assert issue.flow_nodes == ((1, "start"), (1, "to_pong"), (2, "start"), (2, "hello"), (2, "to_ping"))
+
+
+def test_template_problems_in_triggers_name_the_action_and_what_cannot_be_read():
+    messages = sorted(issue.message for issue in check(load_workspace(FIXTURES / "flows" / "bad_template.json")))
+    assert messages[1] == ("Trigger “Points changed”, action 1: The message template cannot be read: unexpected "
+                           "“}}”. Check the {{ … }} and {% … %} parts.")
+    assert messages[0].startswith("Send message “") and "The message template cannot be read" in messages[0]
+    in_flow, in_trigger = check(load_workspace(FIXTURES / "flows" / "unknown_placeholder.json"))
+    assert in_flow.node_ids == ("progress",) and in_flow.message.endswith(
+        ": It inserts {{pointz}}, but there is no field called “pointz”. Create the field on the Fields page or "
+        "correct the name.")
+    assert in_trigger.message == ("Trigger “Points changed”, action 1: It inserts {{emial}}, but there is no field "
+                               "called “emial”. Create the field on the Fields page or correct the name.")
+
+
+def test_a_rule_whose_value_the_field_type_rejects_is_an_error_in_flows_and_triggers():
+    workspace = load_workspace(FIXTURES / "flows" / "bad_rule_value.json")
+    in_flow, in_trigger = check(workspace)
+    assert (in_flow.code, in_flow.severity, in_flow.node_ids) == ("bad_rule_value", "error", ("enough",))
+    assert in_flow.message == ("Condition “referral_points >= “abc” and email contains “abc””: “abc” is not a "
+                               "number, so the rule on referral_points can never hold as meant. Write a number.")
+    assert in_trigger.message == ("Trigger “Rich”, in its conditions: “lots” is not a number, so the rule on "
+                                  "referral_points can never hold as meant. Write a number.")
+
+
+@pytest.mark.parametrize(("channels", "refused_on"), [
+    ((), "Messenger 2,000, Instagram 1,000"),  # channels not known: every channel counts
+    (("messenger", "telegram"), "Messenger 2,000"),
+    (("telegram", "whatsapp"), None),  # both take 4,096 characters
+])
+def test_a_message_longer_than_a_channel_allows_is_a_warning(channels, refused_on):
+    workspace = load_workspace(FIXTURES / "flows" / "long_message.json")
+    flow = workspace["flows"][0]
+    index = replace(index_of(workspace), channels=channels)
+    issues = validate_flow(flow["id"], flow["draft"], index)
+    if refused_on is None:
+        assert issues == []
+        return
+    (issue,) = issues
+    assert (issue.code, issue.severity, issue.node_ids) == ("long_message", "warning", ("essay",))
+    assert issue.message.endswith(f": the message has 2,100 characters, more than a message may have on "
+                                  f"{refused_on}: it would be refused there. Shorten it or split it into two "
+                                  "messages.")
 
 
 def test_trigger_problems_say_where_in_the_trigger_they_are():
@@ -212,7 +263,8 @@ def random_flow(size: int, rng: random.Random) -> dict:
 
 def test_running_an_invalid_flow_raises_one_error_carrying_every_issue():
     issues = check(load_workspace(FIXTURES / "flows/unguarded_cycle.json"))
-    assert has_errors(issues) and not has_errors(check(load_workspace(FIXTURES / "flows/dangling_exit.json")))
+    assert has_errors(issues)
+    assert not has_errors(check(load_workspace(FIXTURES / "flows/condition_false_dangling.json")))
     with pytest.raises(InvalidFlowError) as raised:
         raise InvalidFlowError(issues)
     assert raised.value.issues == issues
@@ -289,6 +341,8 @@ def test_a_new_node_asks_only_for_what_the_admin_must_choose(node_type, required
     ("condition", {"match": "most", "rules": [{"op": "≈"}]},
      ["Choose whether all or any of the rules must hold.", "Choose the field for every rule.",
       "Choose a comparison for every rule."]),
+    ("condition", {"rules": [{"field_id": 1, "op": ">=", "value": ""}, {"field_id": 1, "op": "is_set"}]},
+     ["Give every rule a value to compare with (or compare with “has no value”)."]),
     ("send_message", {"text": "Hi", "buttons": [{"id": "a", "title": " "}]}, ["Give every button a title."]),
     ("send_referral_link", {"entry_point_id": 1, "text": "Share!"},
      ["Put {{link}} in the text where the link should go."]),

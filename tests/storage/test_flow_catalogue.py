@@ -65,9 +65,22 @@ def test_flows_are_listed_by_name_with_their_publishing_status(demo: Database) -
 
 def test_publishing_the_edited_draft_makes_it_published_again(demo: Database) -> None:
     with demo.write_session() as session:
-        save_draft(session=session, flow_id=2, document=json.loads(json.dumps(session.get(Flow, 2).draft)))
+        edited = json.loads(json.dumps(session.get(Flow, 2).draft))
+        edited["nodes"][-1]["position"]["x"] += 40
+        save_draft(session=session, flow_id=2, document=edited)
         assert flow_status(session.get(Flow, 2)) == "changed"
         publish_flow(session=session, flow_id=2)
+        assert flow_status(session.get(Flow, 2)) == "published"
+
+
+def test_a_draft_edited_back_to_the_published_copy_is_published(demo: Database) -> None:
+    with demo.write_session() as session:
+        published = json.loads(json.dumps(session.get(Flow, 2).published))
+        edited = json.loads(json.dumps(published))
+        edited["nodes"][-1]["position"]["x"] += 40
+        save_draft(session=session, flow_id=2, document=edited)
+        assert flow_status(session.get(Flow, 2)) == "changed"
+        save_draft(session=session, flow_id=2, document=published)  # undone
         assert flow_status(session.get(Flow, 2)) == "published"
 
 

@@ -84,7 +84,42 @@ def test_messages_templates_and_fallbacks(make_runtime) -> None:
     ], [("start", "next", "hi"), ("hi", "next", "who")])]))
     result = join(runtime)
     assert said(result) == ["Hi Ann from Test bot! Email: not given.", "Your referrer: ."]
-    assert any("'{{referrer.first_name}}' has no value" in w for w in result.warnings)
+    assert result.warnings == ["'{{referrer.first_name}}' has no value for Ann (contact 1); it was left out of the "
+                               "message."]  # the person, as the admin knows them
+
+
+def test_templates_count_and_a_failing_one_sends_readable_text_with_a_warning(make_runtime) -> None:
+    runtime = make_runtime(workspace([flow(1, "Progress", [
+        ("bump", "set_field", {"field_id": 1, "op": "increase", "value": 1}),
+        ("left", "send_message", {"text": "{% if points >= 3 %}Coupon!{% else %}{{ 3 - points }} more to go, "
+                                          "{{ first_name | upper }}{% endif %}"}),
+        ("age", "send_message", {"text": "In ten years you are {{ age + 10 }}."}),
+        ("button", "send_message", {"text": "Go", "buttons": [{"id": "b", "title": "{{ 3 - points }} left"}]}),
+    ], [("start", "next", "bump"), ("bump", "next", "left"), ("left", "next", "age"), ("age", "next", "button")])]))
+    result = join(runtime)
+    assert said(result) == ["2 more to go, ANN", "In ten years you are .", "Go"]
+    assert result.messages[-1]["buttons"] == [{"id": "b", "title": "2 left"}]
+    assert result.warnings == ["The message to Ann (contact 1) could not be filled in: 'age' has no value, so the "
+                               "template could not be worked out. It was sent without its template parts: “In ten "
+                               "years you are .”."]
+
+
+def test_a_condition_in_a_template_needs_no_placeholder(make_runtime) -> None:
+    runtime = make_runtime(workspace([flow(1, "Hello", [
+        ("hi", "send_message", {"text": "{% if points %}Welcome back!{% else %}Welcome!{% endif %}"}),
+        ("mail", "set_field", {"field_id": 2, "op": "set", "value": "{% if points %}old{% else %}new{% endif %}"}),
+    ], [("start", "next", "hi"), ("hi", "next", "mail")])]))
+    result = join(runtime)
+    assert said(result) == ["Welcome!"] and result.fields["email"] == "new"
+
+
+def test_a_message_longer_than_the_contacts_channel_allows_is_sent_with_a_warning(make_runtime) -> None:
+    terms = ("terms", "send_message", {"text": "{{first_name}}: " + "x" * 2000})
+    runtime = make_runtime(workspace([flow(1, "Terms", [terms], [("start", "next", "terms")])]))
+    on_messenger = join(runtime)
+    assert on_messenger.warnings == ["The message to Ann (contact 1) has 2,005 characters, but Messenger allows at "
+                                     "most 2,000: Messenger would refuse it. Shorten it or split it in two."]
+    assert join(runtime, user="t1", channel="telegram").warnings == []  # Telegram takes 4,096
 
 
 def test_buttons_wait_and_each_button_is_its_own_exit(make_runtime) -> None:

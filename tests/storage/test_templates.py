@@ -198,8 +198,8 @@ def test_the_classic_referral_program_runs_from_the_template(runtime: Runtime) -
         to_ann.append(texts_for(result, ann.contact_id))
         assert f"{name} joined with your link!" in to_ann[-1]
 
-    assert any("1 of 3 friends joined so far" in text for text in to_ann[0])
-    assert any("2 of 3 friends joined so far" in text for text in to_ann[1])
+    assert "1 of 3 friends joined so far: 2 more to go. Keep sharing, the coupon unlocks at 3!" in to_ann[0]
+    assert "2 of 3 friends joined so far: 1 more to go. Keep sharing, the coupon unlocks at 3!" in to_ann[1]
     assert "You did it, Ann! Three friends joined. Your coupon: FRIENDS3" in to_ann[2]
 
     status = open_as(runtime, "psid-ann", "Ann", "https://m.me/1234567890?ref=giveaway2025")
@@ -212,7 +212,7 @@ def test_an_existing_contact_counts_half(runtime: Runtime) -> None:
     open_as(runtime, "psid-bob", "Bob", "https://m.me/1234567890?ref=giveaway2025")  # Bob was here before
     result = open_as(runtime, "psid-bob", "Bob", f"https://m.me/1234567890?ref=giveaway2025-c{ann.contact_id}")
     assert result.referral["kind"] == "existing"
-    assert any("0.5 of 3 friends joined so far" in text for text in texts_for(result, ann.contact_id))
+    assert any("0.5 of 3 friends joined so far: 2.5 more to go." in text for text in texts_for(result, ann.contact_id))
 
 
 def test_the_template_file_is_valid_json_with_the_workspace_format() -> None:
