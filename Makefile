@@ -34,7 +34,7 @@ test-browser: $(DEV_INSTALLED) assets chromium
 lint: $(DEV_INSTALLED)
 	$(VENV)/bin/ruff check .
 
-bench: $(DEV_INSTALLED) assets
+bench: $(DEV_INSTALLED) assets  # every bench/*.py (helpers they start live in bench/support/)
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done
 
 $(PY):

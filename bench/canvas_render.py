@@ -1,8 +1,8 @@
 """Canvas render time: a 300-node flow in the flow editor against the bare canvas, both in headless Chromium.
 
 The app runs as `referflow serve` in a subprocess (as tests/e2e does) on a database holding the referral program and
-a generated 300-node flow. The baseline, fair to the editor, is an empty NiceGUI page (bench/bare_canvas_page.py, its
-own NiceGUI server in a subprocess) showing only the same canvas component with the same nodes and edges, in a box the
+a generated 300-node flow. The baseline, fair to the editor, is an empty NiceGUI page
+(bench/support/bare_canvas_page.py, its own NiceGUI server in a subprocess) showing only the same canvas component with the same nodes and edges, in a box the
 size of the editor's canvas: NiceGUI's own start-up is on both sides, so the ratio is what the editor adds (its frame,
 palette, inspector, problems, validation and data). For reference it also times Vue Flow alone on a static page (the
 same bundle mounted with plain `createApp`, no NiceGUI). A run ends when all 300 node elements are in the page and a
@@ -216,7 +216,7 @@ class run_app:
 
 
 class run_bare_page(run_app):
-    """bench/bare_canvas_page.py: NiceGUI with nothing but the canvas, on a free port."""
+    """bench/support/bare_canvas_page.py: NiceGUI with nothing but the canvas, on a free port."""
 
     name, ready_path = "bare-page", "/"
 
@@ -225,7 +225,8 @@ class run_bare_page(run_app):
         self.graph_file = graph_file
 
     def command(self, port: int) -> list[str]:
-        return [sys.executable, str(ROOT / "bench" / "bare_canvas_page.py"), str(self.graph_file), str(port)]
+        return [sys.executable, str(ROOT / "bench" / "support" / "bare_canvas_page.py"), str(self.graph_file),
+                str(port)]
 
 
 PAGES = ("editor", "bare", "static")

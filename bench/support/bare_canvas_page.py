@@ -3,13 +3,13 @@ same component the editor uses) with a given graph, in a box the size of the edi
 inspector, problems list, validation, database or sign-in: what the editor adds to NiceGUI's own start-up is what the
 benchmark compares.
 
-    python bench/bare_canvas_page.py GRAPH.json PORT
+    python bench/support/bare_canvas_page.py GRAPH.json PORT
 """
 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from nicegui import ui
 
