@@ -3,11 +3,12 @@
 The app runs as `referflow serve` in a subprocess (as tests/e2e does) on a database holding the referral program and
 a generated 300-node flow. The baseline, fair to the editor, is an empty NiceGUI page
 (bench/support/bare_canvas_page.py, its own NiceGUI server in a subprocess) showing only the same canvas component
-with the same nodes and edges, in a box the size of the editor's canvas: NiceGUI's own start-up is on both sides, so the ratio is what the editor adds (its frame,
-palette, inspector, problems, validation and data). For reference it also times Vue Flow alone on a static page (the
-same bundle mounted with plain `createApp`, no NiceGUI). A run ends when all 300 node elements are in the page and a
-click on a node selects it. The pages take turns; the first round warms the browser cache and is not counted. Each
-page is timed from the navigation to the selected node, as a user would wait for it.
+with the same nodes and edges, in a box the size of the editor's canvas: NiceGUI's own start-up is on both sides, so
+the ratio is what the editor adds (its frame, palette, inspector, problems, validation and data). For reference it
+also times Vue Flow alone on a static page (the same bundle mounted with plain `createApp`, no NiceGUI). A run ends
+when all 300 node elements are in the page and a click on a node selects it. The pages take turns; the first round
+warms the browser cache and is not counted. Each page is timed from the navigation to the selected node, as a user
+would wait for it.
 Also prints the server time to apply one edit (move a node: new document, validation, canvas view, saved draft).
 Ends with `editor/baseline ratio: X.XX` (editor against the bare NiceGUI canvas page, best runs; target ≤ 1.2).
 """
