@@ -46,7 +46,8 @@ def setup_webchat(app: FastAPI, *, database: Database, runtime: Runtime, worker:
     app.build_middleware_stack = build_chat_first  # type: ignore[method-assign]
     # A visitor may come back days later: their messages wait (and show in the history), retried when they connect.
     worker.register_sender("webchat", chat.hub.deliver, RetryPolicy(max_attempts=1_000_000, base_delay=2.0,
-                                                                     max_delay=3600.0))
+                                                                     max_delay=3600.0),
+                           reachable=chat.hub.reachable)
     return chat
 
 

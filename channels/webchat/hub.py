@@ -30,9 +30,21 @@ class ChatHub:
 
     def __init__(self) -> None:
         self._chats: dict[str, set[OpenChat]] = {}
+        self._contacts: dict[str, int] = {}  # channel user id -> contact id, for the visitors with a chat open
 
-    def attach(self, channel_user_id: str, chat: OpenChat) -> None:
+    def attach(self, channel_user_id: str, chat: OpenChat, contact_id: int | None) -> None:
         self._chats.setdefault(channel_user_id, set()).add(chat)
+        self.know(channel_user_id, contact_id)
+
+    def know(self, channel_user_id: str, contact_id: int | None) -> None:
+        """The contact behind a visitor (known once their first open has created it)."""
+        if contact_id is not None and channel_user_id in self._chats:
+            self._contacts[channel_user_id] = contact_id
+
+    def reachable(self) -> set[int]:
+        """The contacts with a chat open on this process: the outbox worker claims only their messages here, so
+        another process never takes (and backs off on) a message for a visitor connected to this one."""
+        return {self._contacts[user] for user in list(self._chats) if user in self._contacts}
 
     def detach(self, channel_user_id: str, chat: OpenChat) -> None:
         chats = self._chats.get(channel_user_id)
@@ -40,6 +52,7 @@ class ChatHub:
             chats.discard(chat)
             if not chats:
                 del self._chats[channel_user_id]
+                self._contacts.pop(channel_user_id, None)
 
     def open_chats(self) -> int:
         return sum(len(chats) for chats in self._chats.values())

@@ -126,7 +126,10 @@ class WebChat:
     def _open(self, account: str | None, inbound: Inbound) -> None:
         if account is None or account != self.runtime.definitions().identities.webchat_account_id:
             raise VisitorError("This chat link is not for this bot; open the link you were given again.", 404)
-        self.runtime.open_link(inbound)
+        result = self.runtime.open_link(inbound)
+        if result.contact_id is not None:
+            self.hub.know(inbound.channel_user_id, result.contact_id)
+            self.worker.wake()  # its messages were skipped if the worker looked before the hub knew the contact
 
     # --- the websocket -----------------------------------------------------------------------------------------
 
@@ -148,7 +151,7 @@ class WebChat:
         contact_id = await self._off_loop(self._find_contact, user_id)
         history = await self._off_loop(self._history, contact_id) if contact_id is not None else []
         await chat.send({"type": "history", "bot": self.runtime.definitions().bot_name, "messages": history})
-        self.hub.attach(user_id, chat)
+        self.hub.attach(user_id, chat, contact_id)
         try:
             if contact_id is not None:
                 await self.worker.retry_now(contact_id)
