@@ -283,3 +283,50 @@ def whatsapp_window_closed(last_inbound: datetime | None, now: datetime) -> str 
     hours = (now - last_inbound).total_seconds() / 3600
     return (f"WhatsApp: the person's last message was {hours:.0f} hours ago; free text can be sent only within 24 "
             f"hours of it (message templates are not supported).")
+
+
+# --- bodies as Meta sends them (the simulator's "as Messenger", tests, the benchmark) -------------------------------
+
+
+def webhook_open(channel: str, *, bot: str, user_id: str, ref: str, event_id: str, timestamp: int,
+                 new_conversation: bool = True, first_name: str = "") -> bytes:
+    """The webhook a link opening brings: Messenger's `postback.referral` (a new conversation, through Get Started)
+    or `messaging_referrals` event (an existing one), Instagram's ig.me referral, WhatsApp's `/REF` text message."""
+    if channel == "whatsapp":
+        return webhook_message(channel, bot=bot, user_id=user_id, text=f"/{ref}", event_id=event_id,
+                               timestamp=timestamp, first_name=first_name)
+    referral = {"ref": ref, "source": "SHORTLINK" if channel == "messenger" else "IGME", "type": "OPEN_THREAD"}
+    if new_conversation and channel == "messenger":
+        item = {"postback": {"mid": event_id, "title": "Get Started", "payload": GET_STARTED, "referral": referral}}
+    else:
+        item = {"referral": referral}
+    return _messaging(channel, bot, user_id, timestamp, item)
+
+
+def webhook_message(channel: str, *, bot: str, user_id: str, text: str, event_id: str, timestamp: int,
+                    button: str | None = None, first_name: str = "") -> bytes:
+    """The webhook of a typed message, or of a pressed button (`button` is its id: a postback on Messenger and
+    Instagram, an interactive `button_reply` on WhatsApp)."""
+    if channel == "whatsapp":
+        message: dict[str, Any] = {"from": user_id, "id": event_id, "timestamp": str(timestamp // 1000)}
+        if button is None:
+            message.update(type="text", text={"body": text})
+        else:
+            message.update(type="interactive", interactive={"type": "button_reply",
+                                                            "button_reply": {"id": button, "title": text}})
+        value = {"messaging_product": "whatsapp",
+                 "metadata": {"display_phone_number": bot, "phone_number_id": bot},
+                 "contacts": [{"profile": {"name": first_name}, "wa_id": user_id}], "messages": [message]}
+        return json.dumps({"object": "whatsapp_business_account",
+                           "entry": [{"id": bot, "changes": [{"field": "messages", "value": value}]}]}).encode()
+    if button is None:
+        item: dict[str, Any] = {"message": {"mid": event_id, "text": text}}
+    else:
+        item = {"postback": {"mid": event_id, "title": text, "payload": button}}
+    return _messaging(channel, bot, user_id, timestamp, item)
+
+
+def _messaging(channel: str, bot: str, user_id: str, timestamp: int, item: dict[str, Any]) -> bytes:
+    event = {"sender": {"id": user_id}, "recipient": {"id": bot}, "timestamp": timestamp, **item}
+    return json.dumps({"object": WEBHOOK_OBJECTS[channel],
+                       "entry": [{"id": bot, "time": timestamp, "messaging": [event]}]}).encode()

@@ -233,3 +233,26 @@ NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 ])
 def test_whatsapp_free_text_only_within_24_hours_of_the_persons_last_message(last, closed):
     assert whatsapp_window_closed(last, NOW) == closed
+
+
+@pytest.mark.parametrize(("channel", "new", "kind", "text"), [
+    ("messenger", True, "open", "giveaway2025-c7"),
+    ("messenger", False, "open", "giveaway2025-c7"),
+    ("instagram", True, "open", "giveaway2025-c7"),
+    ("whatsapp", True, "message", "/giveaway2025-c7"),
+])
+def test_the_bodies_built_for_the_simulator_read_back_as_the_same_open(channel, new, kind, text):
+    from channels.meta import webhook_open
+
+    body = webhook_open(channel, bot="42", user_id="9001", ref="giveaway2025-c7", event_id="e1", timestamp=1,
+                        new_conversation=new, first_name="Ann")
+    [event] = read_webhook(channel, body)
+    assert (event.kind, event.bot, event.channel_user_id, event.text) == (kind, "42", "9001", text)
+
+
+@pytest.mark.parametrize("channel", ["messenger", "instagram", "whatsapp"])
+def test_a_pressed_button_reads_back_as_its_id(channel):
+    from channels.meta import webhook_message
+
+    body = webhook_message(channel, bot="42", user_id="9001", text="Yes", event_id="e2", timestamp=1000, button="b-yes")
+    assert [(e.kind, e.event_id, e.text) for e in read_webhook(channel, body)] == [("message", "e2", "b-yes")]
