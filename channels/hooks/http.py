@@ -51,13 +51,7 @@ class PlatformApi:
     async def call(self, method: str, url: str, *, platform: str, json: Any = None,
                    params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
         """The platform's JSON answer to a 2xx; raises TemporaryFailure or PermanentFailure otherwise."""
-        client = self._client or self._open()
-        try:
-            response = await client.request(method, url, json=json, params=params, headers=headers)
-        except httpx.TimeoutException:
-            raise TemporaryFailure(f"{platform} did not answer within {self.timeout:g} s") from None
-        except httpx.HTTPError as error:
-            raise TemporaryFailure(f"{platform} could not be reached ({type(error).__name__})") from None
+        response = await self.request(method, url, platform=platform, json=json, params=params, headers=headers)
         body = _json(response)
         if response.status_code == 429:
             raise TemporaryFailure(f"{platform}: {error_text(body) or 'Too Many Requests'}",
@@ -71,6 +65,18 @@ class PlatformApi:
         if not isinstance(body, dict):
             raise TemporaryFailure(f"{platform} answered with something that is not a JSON object")
         return body
+
+    async def request(self, method: str, url: str, *, platform: str, json: Any = None,
+                      params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+        """The platform's answer as it is, whatever its status (for platforms whose errors need their own reading:
+        the Graph API answers throttling with HTTP 400); a timeout or an unreachable platform is a TemporaryFailure."""
+        client = self._client or self._open()
+        try:
+            return await client.request(method, url, json=json, params=params, headers=headers)
+        except httpx.TimeoutException:
+            raise TemporaryFailure(f"{platform} did not answer within {self.timeout:g} s") from None
+        except httpx.HTTPError as error:
+            raise TemporaryFailure(f"{platform} could not be reached ({type(error).__name__})") from None
 
     async def close(self) -> None:
         if self._client is not None:
