@@ -140,3 +140,19 @@ def _immediate(database: Database) -> Iterator[sqlite3.Connection]:
             connection.execute("ROLLBACK")
             raise
         connection.execute("COMMIT")
+
+
+def take_for_response(*, database: Database, contact_id: int) -> dict[str, Any] | None:
+    """The contact's oldest pending message that no worker has claimed, marked sent and returned (its body): for a
+    platform that takes a message as the webhook's HTTP answer (Viber's welcome message). None when a worker was
+    quicker: it sends the message itself, so either way it goes once."""
+    now = stamp(datetime.now(UTC))
+    with _immediate(database) as connection:
+        row = connection.execute(
+            "SELECT id, body FROM outbox_message WHERE contact_id = ? AND state = 'pending' AND attempts = 0"
+            " AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT 1", (contact_id, now)).fetchone()
+        if row is None:
+            return None
+        connection.execute("UPDATE outbox_message SET state = 'sent', sent_at = ?, last_attempt_at = ?,"
+                           " attempts = 1, claimed_by = NULL, claimed_until = NULL WHERE id = ?", (now, now, row[0]))
+    return json.loads(row[1])

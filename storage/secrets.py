@@ -17,7 +17,7 @@ KEY_ENV = "REFERFLOW_SECRET_KEY"
 MASK = "••••"
 
 
-class SecretKeyError(Exception):
+class SecretKeyError(ValueError):
     """The secret key cannot be read or is not a key, said so that the person running Referflow can fix it."""
 
 

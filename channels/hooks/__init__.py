@@ -9,6 +9,7 @@ sends goes through the outbox: each adapter's sender is registered with the deli
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +35,7 @@ __all__ = ["PREFIX", "BotConnection", "ConnectError", "ConnectField", "ConnectRe
 log = logging.getLogger(__name__)
 PREFIX = "/hooks"
 MAX_BODY = 1_048_576  # bytes: Telegram updates are small; Meta batches up to 1,000 entries, still far below this
+HEARD_EVERY = 5.0  # seconds between writes of a connection's last event
 CONNECTION_POLL = 5.0  # seconds: a channel connected from the command line starts delivering here within this
 
 
@@ -98,6 +100,14 @@ class Hooks:
     channels: dict[str, HookChannel]
     public_url: Callable[[], str]  # the effective public address (Settings, else REFERFLOW_PUBLIC_URL, else served)
     _delivering: set[str] = field(default_factory=set)
+    _tasks: set[asyncio.Task] = field(default_factory=set)
+    _heard: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def spawn(self, work: Awaitable[Any]) -> None:
+        """Run `work` beside the answer to the platform (e.g. Telegram's answerCallbackQuery)."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def callback_url(self, channel: str) -> str:
         return f"{self.public_url().rstrip('/')}{PREFIX}/{channel}"
@@ -125,6 +135,12 @@ class Hooks:
         return await asyncio.to_thread(store.list_connections, database=self.database, box=self.box, channel=channel)
 
     async def heard(self, connection: BotConnection) -> None:
+        """The connection's last event is now (written at most every HEARD_EVERY seconds: a busy bot's webhooks
+        would otherwise each cost one more write)."""
+        key, now = (connection.channel, connection.bot_id), time.monotonic()
+        if now - self._heard.get(key, -HEARD_EVERY) < HEARD_EVERY:
+            return
+        self._heard[key] = now
         await asyncio.to_thread(store.record_event, database=self.database, channel=connection.channel,
                                 bot_id=connection.bot_id)
 

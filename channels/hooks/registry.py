@@ -6,5 +6,6 @@ from channels.hooks import HookChannel
 
 def hook_channels() -> tuple[HookChannel, ...]:
     from channels import telegram, viber
+    from channels.meta_live import meta_hook_channels
 
-    return (telegram.CHANNEL, viber.CHANNEL)
+    return (telegram.CHANNEL, *meta_hook_channels(), viber.CHANNEL)
