@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from channels.delivery import RetryPolicy, Sender
-from channels.hooks.http import ApiUrls, PlatformApi
+from channels.hooks.http import ApiUrls, PlatformApi, api_timeout
 from runtime.inbound import Inbound
 from runtime.opening import OpenResult
 from runtime.service import Runtime, TurnResult
@@ -286,7 +286,7 @@ def setup_hooks(app: Any, *, database: Database, runtime: Runtime, worker: Any,
 
     hooks = Hooks(database=database, runtime=runtime, worker=worker,
                   box=load_secret_box(database_url=database.url, env=env), urls=ApiUrls.from_env(env),
-                  api=PlatformApi(), channels={spec.name: spec for spec in hook_channels()},
+                  api=PlatformApi(timeout=api_timeout(env)), channels={spec.name: spec for spec in hook_channels()},
                   public_url=public_url or (lambda: read_public_url(database)))
     app.state.referflow_hooks = hooks
     if not getattr(app.state, "referflow_hooks_installed", False):

@@ -13,7 +13,18 @@ import httpx
 
 from channels.delivery import PermanentFailure, TemporaryFailure
 
-DEFAULT_TIMEOUT = 10.0  # seconds for one API call
+DEFAULT_TIMEOUT = 10.0  # seconds for one API call; REFERFLOW_API_TIMEOUT changes it
+
+
+def api_timeout(env: dict[str, str] | None = None) -> float:
+    value = (os.environ if env is None else env).get("REFERFLOW_API_TIMEOUT", "").strip()
+    try:
+        seconds = float(value) if value else DEFAULT_TIMEOUT
+    except ValueError:
+        raise ValueError(f"REFERFLOW_API_TIMEOUT='{value}' is not a number of seconds") from None
+    if not 0.1 <= seconds <= 120:
+        raise ValueError(f"REFERFLOW_API_TIMEOUT='{value}': give between 0.1 and 120 seconds")
+    return seconds
 
 
 @dataclass(frozen=True)

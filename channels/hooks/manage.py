@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels.hooks import HookChannel, Hooks, read_public_url, when
-from channels.hooks.http import ApiUrls, PlatformApi
+from channels.hooks.http import ApiUrls, PlatformApi, api_timeout
 from storage.db import Database
 
 
@@ -23,7 +23,7 @@ def standalone_hooks(database: Database, env: dict[str, str] | None = None) -> H
 
     return Hooks(database=database, runtime=None, worker=_NoWorker(),  # type: ignore[arg-type]
                  box=load_secret_box(database_url=database.url, env=env), urls=ApiUrls.from_env(env),
-                 api=PlatformApi(), channels={spec.name: spec for spec in hook_channels()},
+                 api=PlatformApi(timeout=api_timeout(env)), channels={spec.name: spec for spec in hook_channels()},
                  public_url=lambda: read_public_url(database))
 
 
