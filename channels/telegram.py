@@ -5,7 +5,6 @@ Every delivery carries the `secret_token` given to `setWebhook` in `X-Telegram-B
 Updates are deduplicated on `update_id` per bot (ids restart at random after a quiet week: never "greater than").
 """
 
-import asyncio
 import hmac
 import json
 import logging
@@ -165,7 +164,7 @@ async def connect(hooks: Hooks, values: dict[str, str]) -> ConnectResult:
     saved = await hooks.save(channel=NAME, bot_id=str(me.get("id", token.split(":", 1)[0])),
                              settings={"username": username, "name": _text(me.get("first_name")), "webhook": url},
                              secrets={"token": token}, webhook_secret=secret)
-    await asyncio.to_thread(_fill_username, hooks, username)
+    await hooks.set_identity("telegram_bot", username)
     return ConnectResult(saved, (f"Connected @{username}; Telegram delivers its updates to {url}.",
                                  f"The Telegram bot username in Settings is now {username}."))
 
@@ -186,16 +185,6 @@ async def status(hooks: Hooks, connection: BotConnection) -> list[tuple[str, str
     if info.get("last_error_message"):
         lines.append(("Telegram's last webhook error", str(info["last_error_message"])))
     return lines
-
-
-def _fill_username(hooks: Hooks, username: str) -> None:
-    from storage.models import WorkspaceSettings, utcnow
-
-    with hooks.database.write_session() as session:
-        settings = session.get(WorkspaceSettings, 1) or WorkspaceSettings()
-        settings.telegram_bot = username
-        settings.updated_at = utcnow()
-        session.add(settings)
 
 
 async def _answer_callback(hooks: Hooks, connection: BotConnection, callback_id: str) -> None:

@@ -7,9 +7,11 @@ auth token, checked first. Events are deduplicated on `message_token` per bot.
 """
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
+import re
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
@@ -36,6 +38,7 @@ SIGNATURE_HEADER = "x-viber-content-signature"
 EVENT_TYPES = ["delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"]
 SENDER_NAME = 28  # characters Viber allows in sender.name
 MIN_API_VERSION = 1
+HANDOVER_WAIT = 5.0  # seconds the conversation_started answer waits for the worker to hand the welcome over
 TEMPORARY_STATUSES = {12}  # tooManyRequests; every other non-zero status is a refusal in Viber's words
 
 
@@ -65,14 +68,24 @@ async def _conversation_started(event: dict, connection: BotConnection, hooks: H
         return bad_request("conversation_started needs a user with an id and a message_token")
     context = event.get("context")
     await hooks.heard(connection)
-    result = await hooks.open(Inbound(text=context if isinstance(context, str) else "", channel=NAME,
-                                      channel_user_id=user["id"], first_name=_text(user.get("name")),
-                                      event_id=str(token), bot=connection.bot_id))
-    if result.duplicate_event or result.contact_id is None:
-        return Response(status_code=200)  # the welcome went with the first delivery
-    body = await asyncio.to_thread(store.take_for_response, database=hooks.database, contact_id=result.contact_id)
+    key = (NAME, user["id"])
+    answer = hooks.answers[key] = asyncio.get_running_loop().create_future()
+    try:
+        result = await hooks.open(Inbound(text=context if isinstance(context, str) else "", channel=NAME,
+                                          channel_user_id=user["id"], first_name=_text(user.get("name")),
+                                          event_id=str(token), bot=connection.bot_id))
+        if result.duplicate_event or result.contact_id is None:
+            return Response(status_code=200)  # the welcome went with the first delivery
+        body = await asyncio.to_thread(store.take_for_response, database=hooks.database,
+                                       contact_id=result.contact_id)
+        if body is None:  # this process's worker was quicker: its sender hands the welcome over (see sender)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(answer), HANDOVER_WAIT)
+            body = answer.result() if answer.done() else None
+    finally:
+        hooks.answers.pop(key, None)
     if body is None:
-        return Response(status_code=200)  # the worker was quicker: it sends the welcome through send_message
+        return Response(status_code=200)  # another process's worker sends it with send_message
     return JSONResponse(welcome_message(body, connection))
 
 
@@ -124,6 +137,10 @@ def sender_name(connection: BotConnection) -> str:
 
 def sender(hooks: Hooks) -> Sender:
     async def deliver(item: OutboxItem) -> None:
+        answer = hooks.answers.get((NAME, item.channel_user_id))
+        if answer is not None and not answer.done():  # a conversation_started answer is waiting for its welcome
+            answer.set_result(item.body)
+            return
         connections = await hooks.connections(NAME)
         if not connections:
             raise TemporaryFailure("Viber is not connected: connect the bot on the Channels page")
@@ -163,7 +180,12 @@ async def connect(hooks: Hooks, values: dict[str, str]) -> ConnectResult:
     except (PermanentFailure, TemporaryFailure) as error:
         await hooks.disconnect(NAME)
         raise ConnectError(f"The bot was not connected: setting its webhook to {url} failed. {error}") from None
-    return ConnectResult(saved, (f"Connected {saved.settings['name']}; Viber delivers its callbacks to {url}.",))
+    notes = [f"Connected {saved.settings['name']}; Viber delivers its callbacks to {url}."]
+    uri = saved.settings["uri"]
+    if re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", uri):
+        await hooks.set_identity("viber_uri", uri)
+        notes.append(f"The Viber bot URI in Settings is now {uri}.")
+    return ConnectResult(saved, tuple(notes))
 
 
 async def disconnect(hooks: Hooks, connection: BotConnection) -> None:

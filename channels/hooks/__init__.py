@@ -102,6 +102,8 @@ class Hooks:
     _delivering: set[str] = field(default_factory=set)
     _tasks: set[asyncio.Task] = field(default_factory=set)
     _heard: dict[tuple[str, str], float] = field(default_factory=dict)
+    # (channel, person) -> the message the webhook's HTTP answer carries (Viber's welcome), while the answer waits
+    answers: dict[tuple[str, str], asyncio.Future] = field(default_factory=dict)
 
     def spawn(self, work: Awaitable[Any]) -> None:
         """Run `work` beside the answer to the platform (e.g. Telegram's answerCallbackQuery)."""
@@ -153,6 +155,10 @@ class Hooks:
         saved = await asyncio.to_thread(store.save_connection, database=self.database, box=self.box, **values)
         self.deliver(saved.channel, True)
         return saved
+
+    async def set_identity(self, name: str, value: str) -> None:
+        """Fill the channel's identity in Settings (e.g. `telegram_bot` from getMe) that its links are built with."""
+        await asyncio.to_thread(_set_identity, self.database, name, value)
 
     async def connect(self, channel: str, values: dict[str, str]) -> ConnectResult:
         spec = self.channels.get(channel)
@@ -241,6 +247,16 @@ def bad_request(reason: str) -> Response:
 
 def ok(body: dict | None = None) -> Response:
     return JSONResponse(body or {"ok": True})
+
+
+def _set_identity(database: Database, name: str, value: str) -> None:
+    from storage.models import WorkspaceSettings, utcnow
+
+    with database.write_session() as session:
+        settings = session.get(WorkspaceSettings, 1) or WorkspaceSettings()
+        setattr(settings, name, value)
+        settings.updated_at = utcnow()
+        session.add(settings)
 
 
 def _connected_channels(database: Database) -> set[str]:
