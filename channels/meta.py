@@ -244,7 +244,6 @@ class GraphError:
 
     temporary: bool
     words: str
-    retry_after: float | None = None
 
 
 def read_graph_error(channel: str, status: int, body: bytes) -> GraphError:
@@ -267,7 +266,7 @@ def read_graph_error(channel: str, status: int, body: bytes) -> GraphError:
         return GraphError(False, f"{label}: more than 24 hours have passed since the person's last message, so "
                                  f"free text cannot be sent (Meta: {message}, code {code}).")
     temporary = status >= 500 or status == 429 or code in TEMPORARY_GRAPH_CODES or bool(error.get("is_transient"))
-    return GraphError(temporary, words, 60.0 if code in {4, 17, 32, 613, 80001, 80006, 130429} else None)
+    return GraphError(temporary, words)
 
 
 def _dict_or_empty(value: object) -> dict:

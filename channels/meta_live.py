@@ -120,7 +120,7 @@ async def graph_call(api: Any, method: str, url: str, channel: str, access_token
         return answer
     error = read_graph_error(channel, response.status_code, response.content)
     if error.temporary:
-        raise TemporaryFailure(error.words, retry_after=error.retry_after)
+        raise TemporaryFailure(error.words)  # Meta gives no wait: the worker's backoff (2 s, 4 s, 8 s...)
     raise PermanentFailure(error.words)
 
 
@@ -281,10 +281,39 @@ async def receive(channel: str, request: HookRequest, hooks: Hooks) -> Response:
     except MalformedWebhook as error:
         return bad_request(str(error))
     mine = [event for event in events if event.bot in ("", connection.bot_id)]
+    if channel != "whatsapp":  # WhatsApp's webhook carries the name; Messenger's and Instagram's do not
+        mine = [await with_profile(hooks, connection, event) for event in mine]
     if mine:
         await asyncio.to_thread(process_events, hooks.runtime, hooks.database, mine, connection.bot_id)
     await hooks.heard(connection)
     return PlainTextResponse("EVENT_RECEIVED")
+
+
+PROFILE_WAIT = 3.0  # seconds a webhook waits for a new person's name before going on without it
+
+
+async def with_profile(hooks: Hooks, connection: BotConnection, event: MetaEvent) -> MetaEvent:
+    """A new person's open with their name from the User Profile API (templates greet them by it); any failure
+    leaves the name empty rather than holding up the webhook."""
+    if event.kind != "open" or await asyncio.to_thread(_known, hooks.database, event.channel, event.channel_user_id):
+        return event
+    fields = "first_name,last_name" if event.channel == "messenger" else "name,username"
+    try:
+        profile = await asyncio.wait_for(graph_call(
+            hooks.api, "GET", f"{hooks.urls.meta_graph}/{event.channel_user_id}", event.channel,
+            connection.secrets.get("access_token", ""), params={"fields": fields}), PROFILE_WAIT)
+    except (TemporaryFailure, PermanentFailure, TimeoutError):
+        return event
+    first, last = str(profile.get("first_name") or ""), str(profile.get("last_name") or "")
+    if not first and isinstance(profile.get("name"), str):
+        first, _, last = profile["name"].partition(" ")
+    return replace(event, first_name=first[:100], last_name=last[:100])
+
+
+def _known(database: Database, channel: str, channel_user_id: str) -> bool:
+    with database.raw_connection() as connection:
+        return connection.execute("SELECT 1 FROM contact WHERE channel = ? AND channel_user_id = ?",
+                                  (channel, channel_user_id)).fetchone() is not None
 
 
 def process_events(runtime: Runtime, database: Database, events: list[MetaEvent], bot: str) -> list[Processed]:
