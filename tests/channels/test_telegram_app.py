@@ -241,9 +241,12 @@ def test_buttons_are_an_inline_keyboard_and_a_press_answers_them_once(app: Runni
     assert _post(app, press, secret).status_code == 200  # Telegram redelivers: nothing more happens
     assert _post(app, _update(1301, "30", "Gus"), secret).status_code == 200
     assert stand_in.wait_for("sendMessage", count=3, chat_id=1301)[2]["text"] == "Thanks, Gus! You are 30."
+    later = stand_in.wait_for("sendMessage", count=4, chat_id=1301)[3]  # the flow's 1 s delay fires by itself
+    assert later["text"] == "A moment later, Gus: still there?"
     time.sleep(1.0)
-    assert [body["text"] for body in stand_in.sent("sendMessage", chat_id=1301)][:3] == [
-        "Hi Gus! Ready for a question?", "How old are you?", "Thanks, Gus! You are 30."]
+    assert [body["text"] for body in stand_in.sent("sendMessage", chat_id=1301)] == [
+        "Hi Gus! Ready for a question?", "How old are you?", "Thanks, Gus! You are 30.",
+        "A moment later, Gus: still there?"]
     assert not stand_in.problems
 
 
