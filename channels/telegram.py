@@ -214,3 +214,27 @@ CHANNEL = HookChannel(
     name=NAME, label="Telegram", receive=receive, sender=sender, connect=connect,
     connect_fields=(ConnectField("token", "Bot token", secret=True, help="From @BotFather, e.g. 123456789:AAE..."),),
     disconnect=disconnect, status=status)
+
+
+def webhook_open(*, user_id: int, first_name: str, ref: str, update_id: int) -> bytes:
+    """The update Telegram delivers when someone opens t.me/BOT?start=REF (for the simulator, tests, the bench)."""
+    return json.dumps({"update_id": update_id, "message": {
+        "message_id": update_id, "date": 0, "text": f"/start {ref}".rstrip(),
+        "chat": {"id": user_id, "type": "private", "first_name": first_name},
+        "from": {"id": user_id, "is_bot": False, "first_name": first_name}}}).encode()
+
+
+def webhook_message(*, user_id: int, first_name: str, text: str, update_id: int) -> bytes:
+    """The update of a typed message (a reply)."""
+    return json.dumps({"update_id": update_id, "message": {
+        "message_id": update_id, "date": 0, "text": text,
+        "chat": {"id": user_id, "type": "private", "first_name": first_name},
+        "from": {"id": user_id, "is_bot": False, "first_name": first_name}}}).encode()
+
+
+def read_webhook(body: bytes) -> tuple[str, dict, str, str] | str | None:
+    """A webhook body read as the route reads it, without HTTP or a connection: see read_update."""
+    update = _json_object(body)
+    if update is None or not isinstance(update.get("update_id"), int):
+        return "a Telegram update is a JSON object with an integer update_id"
+    return read_update(update)

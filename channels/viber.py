@@ -213,3 +213,20 @@ CHANNEL = HookChannel(
     connect_fields=(ConnectField("auth_token", "Auth token", secret=True,
                                  help="From the Viber Admin Panel (partners.viber.com), under the bot's info"),),
     disconnect=disconnect)
+
+
+def webhook_open(*, user_id: str, name: str, ref: str, message_token: int) -> bytes:
+    """The conversation_started callback of viber://pa?chatURI=URI&context=REF (simulator, tests, the bench)."""
+    return json.dumps({"event": "conversation_started", "timestamp": 0, "message_token": message_token,
+                       "type": "open", "context": ref, "user": {"id": user_id, "name": name, "api_version": 8},
+                       "subscribed": False}).encode()
+
+
+def webhook_message(*, user_id: str, name: str, text: str, message_token: int) -> bytes:
+    return json.dumps({"event": "message", "timestamp": 0, "message_token": message_token,
+                       "sender": {"id": user_id, "name": name}, "message": {"type": "text", "text": text}}).encode()
+
+
+def sign(body: bytes, auth_token: str) -> str:
+    """X-Viber-Content-Signature of a body."""
+    return hmac.new(auth_token.encode(), body, hashlib.sha256).hexdigest()
