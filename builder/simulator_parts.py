@@ -421,6 +421,9 @@ def _show(value: Any) -> str:
 def _show_timeline(items: list[TimelineItem]) -> None:
     with ui.card().classes("w-full gap-0").mark("timeline"):
         ui.label("What happened, in order").classes("text-lg font-medium mb-1")
+        if not items:
+            ui.label("Nothing: no event, no trigger, no message.").classes("text-sm text-slate-500") \
+                .mark("timeline-empty")
         for item in items:
             icon, color = LOOK.get(item.kind, LOOK["note"])
             with ui.row().classes("w-full no-wrap items-start gap-2 py-0.5" + (" pl-6" if item.kind in INDENTED

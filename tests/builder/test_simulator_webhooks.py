@@ -46,6 +46,7 @@ async def test_a_messenger_referral_arrives_as_metas_webhook_and_a_redelivery_ch
     await admin.should_see("Messenger delivered the same webhook again")
     await admin.should_see("The same event id came in again, so nothing changed", marker="webhook-duplicate")
     await admin.should_see("already processed; nothing changed this time")
+    await admin.should_see("Nothing: no event, no trigger, no message.", marker="timeline-empty")
     assert (count(sandbox(admin), "contact"), count(sandbox(admin), "referral"), count(sandbox(admin), "message")) \
         == (people, referrals, messages)
 
