@@ -358,9 +358,22 @@ async def connect(channel: str, hooks: Hooks, values: dict[str, str]) -> Connect
                 **{key: str(value) for key, value in profile.items() if key != "id" and isinstance(value, str)}}
     saved = await hooks.save(channel=channel, bot_id=setup.bot_id, settings=settings, secrets=setup.secrets,
                              verify_token=setup.verify_token)
+    if identity := link_identity(channel, setup.bot_id, profile):  # the entry points' links are built with it
+        await hooks.set_identity(*identity)
     notes = (f"Callback URL: {setup.callback_url}", f"Verify token (shown this once): {setup.verify_token}",
              *setup.instructions())
     return ConnectResult(saved, notes)
+
+
+def link_identity(channel: str, bot_id: str, profile: dict[str, Any]) -> tuple[str, str] | None:
+    """The Settings field this channel's links are built from, as Meta tells it: m.me/PAGE_ID, ig.me/m/USERNAME,
+    wa.me/DIGITS."""
+    if channel == "messenger":
+        return "page_id", bot_id
+    if channel == "instagram" and isinstance(profile.get("username"), str) and profile["username"]:
+        return "instagram_username", profile["username"]
+    digits = "".join(c for c in str(profile.get("display_phone_number", "")) if c.isdigit())
+    return ("whatsapp_number", digits) if channel == "whatsapp" and digits else None
 
 
 async def status(channel: str, hooks: Hooks, connection: BotConnection) -> list[tuple[str, str]]:

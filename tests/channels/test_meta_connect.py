@@ -41,6 +41,13 @@ async def hooks(database: Database, httpserver: HTTPServer):
         await hooks.api.close()
 
 
+def identities(database: Database) -> dict:
+    with database.raw_connection() as connection:
+        row = connection.execute("SELECT page_id, whatsapp_number, instagram_username FROM workspace_settings"
+                                 " WHERE id = 1").fetchone()
+    return dict(zip(("page_id", "whatsapp_number", "instagram_username"), row, strict=True))
+
+
 def bearer(request: Request) -> bool:
     return request.headers.get("Authorization") == f"Bearer {TOKEN}" and "access_token" not in request.args
 
@@ -76,6 +83,7 @@ async def test_connecting_messenger_checks_the_page_sets_get_started_and_says_wh
     assert saved.masked() == {"access_token": "••••xxxx", "app_secret": "••••cdef",
                               "verify_token": "••••" + saved.verify_token[-4:]}
     assert hooks.worker.channels == ["messenger"]  # delivering starts
+    assert identities(hooks.database)["page_id"] == "1234567890"  # m.me links are built with it
 
 
 async def test_a_token_meta_refuses_is_explained_in_metas_words_and_nothing_is_saved(
@@ -117,6 +125,8 @@ async def test_connecting_whatsapp_reads_the_number_and_instagram_notes_the_ice_
     instagram = await hooks.connect("instagram", {"account_id": "17841400000000", "access_token": TOKEN,
                                                   "app_secret": SECRET})
     assert whatsapp.connection.settings["display_phone_number"] == "+1 555-000-1111"
+    assert identities(hooks.database)["whatsapp_number"] == "15550001111"  # wa.me/15550001111?text=/REF
+    assert identities(hooks.database)["instagram_username"] == "giveaway.shop"
     assert "Subscribe to the fields: messages." in whatsapp.notes
     assert instagram.notes[-1] == ("Give the account at least one Ice Breaker: without one, ig.me links with a ref "
                                    "do not reach new conversations.")
