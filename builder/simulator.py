@@ -3,6 +3,7 @@ delays, and save and re-run scenarios (DOMAIN §8). `Simulation` holds the actio
 processing, on the app's one sandbox); `SimulatorPage` the controls; simulator_parts draws the result."""
 
 import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -48,6 +49,7 @@ from storage.scenario_store import (
 NAMES = ("Ann", "Bob", "Cat", "Dan", "Eve", "Fay", "Gus", "Hal", "Ivy", "Jon", "Kim", "Lou")
 NO_REFERRER = 0
 PICKER_SIZE = 50  # the newest simulated contacts offered in the pickers
+TELEGRAM_IDS = 7_000_000_000  # simulated Telegram people get a random id from here up
 SNAPSHOT_LIMIT = 50  # recorded people whose fields are read before an action (the sandbox holds few)
 
 
@@ -107,8 +109,11 @@ class Simulation:
         channel = actor.channel if actor else opener.channel
         delivery = None
         if opener.as_webhook and channel in WEBHOOK_CHANNELS:
+            if channel == "telegram" and actor is None:  # Telegram knows people by a number
+                user_id = str(TELEGRAM_IDS + secrets.randbelow(TELEGRAM_IDS))
             delivery = simulated_open(channel, user_id=user_id, ref=explanation.parsed.ref,
                                       new_conversation=actor is None, first_name=name, now=self.bench.clock.now)
+        if delivery is not None:
             result = deliver(self.bench.runtime, self.sandbox, delivery)[0].result
         else:
             result = self.bench.runtime.open_link(Inbound(
@@ -123,9 +128,9 @@ class Simulation:
         if delivery is not None:
             view.webhook = WebhookView(delivery.label, delivery.pretty(), delivery)
         elif opener.as_webhook:
-            known = ", ".join(WEBHOOK_CHANNELS.values())
-            view.warnings.insert(0, f"The simulator builds real webhook bodies for {known}; this "
-                                    f"{CHANNEL_NAMES.get(channel, channel)} open went to the runtime directly.")
+            view.warnings.insert(0, f"This {CHANNEL_NAMES.get(channel, channel)} contact's id cannot travel in its "
+                                    "channel's webhook (web chat has none; Telegram's ids are numbers), so the open "
+                                    "went to the runtime directly.")
         person = self.remember(view, new={result.contact_id} if result.is_new else set())[result.contact_id]
         self.record({"open": link, "as": person.key}, view, result.to_dict(), use_draft)
         return view

@@ -198,7 +198,7 @@ class Processed:
     """What one event did: an open (`result` is the runtime's OpenResult) or a message (its TurnResult); a
     redelivery did nothing (`duplicate`)."""
 
-    event: MetaEvent
+    event: MetaEvent | None  # None for the other channels' opens (the simulator's Telegram and Viber)
     kind: str
     result: Any = None
     duplicate: bool = False

@@ -73,3 +73,24 @@ async def test_a_whatsapp_open_is_the_ref_as_a_text_message(admin: User, demo: D
     assert '"body": "/giveaway2025"' in code.content
     await admin.should_see("Invite your friends with your personal link: https://wa.me/15551234567?text="
                            "/giveaway2025-c1")
+
+
+async def test_telegram_and_viber_opens_arrive_as_their_own_updates(admin: User, demo: Database) -> None:  # noqa: F811
+    from nicegui import ui
+
+    await admin.open("/simulator")
+    await open_by_webhook(admin, "Tom", "https://t.me/giveaway_helper_bot?start=giveaway2025")
+    await admin.should_see("Delivered as Telegram's webhook")
+    [code] = admin.find(kind=ui.code).elements
+    assert '"text": "/start giveaway2025"' in code.content
+    await admin.should_see("Invite your friends with your personal link: https://t.me/giveaway_helper_bot?start="
+                           "giveaway2025-c1")
+    admin.find(marker="deliver-again").click()
+    await admin.should_see("The same event id came in again, so nothing changed", marker="webhook-duplicate")
+    await open_by_webhook(admin, "Val", "viber://pa?chatURI=giveawaybot&context=giveaway2025")
+    await admin.should_see("Delivered as Viber's webhook")
+    [code] = admin.find(kind=ui.code).elements
+    assert '"event": "conversation_started"' in code.content and '"context": "giveaway2025"' in code.content
+    await admin.should_see("Invite your friends with your personal link: viber://pa?chatURI=giveawaybot&context="
+                           "giveaway2025-c2")
+    assert count(sandbox(admin), "contact") == 2
