@@ -5,6 +5,7 @@ platform's own error text, which the admin reads on the contact's transcript and
 Error texts never carry the request's address: Telegram's holds the bot token.
 """
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -95,6 +96,7 @@ class PlatformApi:
             self._client = None
 
     def _open(self) -> httpx.AsyncClient:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the URL: Telegram's has the token
         self._client = httpx.AsyncClient(timeout=self.timeout, transport=self._transport, trust_env=False,
                                          follow_redirects=False)
         return self._client

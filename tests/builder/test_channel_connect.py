@@ -3,14 +3,18 @@ the token is checked, the webhook set, the secrets shown only masked, Telegram's
 Disconnect removes it."""
 
 import json
+from pathlib import Path
 
 import pytest
+from nicegui import app
 from nicegui.testing import User
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from runtime.opening import Inbound
+from runtime.service import Runtime
 from storage.db import Database
-from tests.builder.helpers import text_of
+from tests.builder.helpers import seed_demo, text_of
 
 TOKEN = "7012345678:AAHfake-token_for-the-page-987654"
 
@@ -36,6 +40,9 @@ def telegram_api(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> lis
     httpserver.expect_request(f"/bot{TOKEN}/setWebhook").respond_with_handler(bot_api)
     httpserver.expect_request(f"/bot{TOKEN}/getWebhookInfo").respond_with_handler(bot_api)
     httpserver.expect_request(f"/bot{TOKEN}/deleteWebhook").respond_with_handler(bot_api)
+    httpserver.expect_request(f"/bot{TOKEN}/sendMessage").respond_with_handler(lambda request: Response(json.dumps(
+        {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}), 403,
+        content_type="application/json"))
     httpserver.expect_request("/bot123:wrong-token-for-this-bot-xxxx/getMe").respond_with_handler(bot_api)
     monkeypatch.setenv("REFERFLOW_TELEGRAM_API_URL", httpserver.url_for("/").rstrip("/"))
     return calls
@@ -74,6 +81,18 @@ async def test_connect_telegram_from_the_page_and_disconnect_it(telegram_api, ad
     with app_database.raw_connection() as connection:
         assert connection.execute("SELECT telegram_bot FROM workspace_settings").fetchone() == ("page_test_bot",)
 
+    # a refused message: Telegram's words on the page and the transcript
+    seed_demo(Path(app_database.url.removeprefix("sqlite:///")))
+    with Runtime(app_database, outbox=True, on_outbox=app.state.referflow_delivery.wake) as live:
+        opened = live.open_link(Inbound(text="/start giveaway2025", channel="telegram", channel_user_id="555",
+                                        first_name="Kim", event_id="1", bot="7012345678"))
+    await admin.open("/channels")
+    await admin.should_see("Telegram: Forbidden: bot was blocked by the user", retries=100)
+    assert "not delivered" in text_of(admin, "last-error-telegram")
+    await admin.open(f"/contacts/{opened.contact_id}")
+    await admin.should_see("Not delivered: Telegram: Forbidden: bot was blocked by the user (1 attempt)")
+
+    await admin.open("/channels")
     admin.find(marker="disconnect-telegram").click()
     admin.find(marker="confirm-disconnect-telegram").click()
     await admin.should_see(marker="connect-form-telegram", retries=50)
