@@ -12,6 +12,11 @@ Checked at the end: one contact and one counted open per person (0 lost, 0 doubl
 drained, exactly one sendMessage per person. The baseline is bare `Runtime.open_link` in this process on a copy of
 the same workspace (no HTTP, no outbox) with the same `/start` text; the last line is the ratio:
 `telegram webhook/open_link ratio: X.XX`.
+
+Then the same people open m.me/PAGE?ref=giveaway2025 as Messenger referrals (`postback.referral`, each body signed
+with X-Hub-Signature-256 and delivered twice), the page connected with `referflow channels connect messenger` against a
+stand-in Graph API; each new person's name is asked of its User Profile API, as live. Last line:
+`messenger webhook/open_link ratio: X.XX`.
 """
 
 import argparse
@@ -36,6 +41,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from channels.meta import sign as meta_sign
+from channels.meta import webhook_open as meta_webhook_open
 from channels.telegram import webhook_open
 from runtime.opening import Inbound
 from runtime.service import Runtime
@@ -52,11 +59,15 @@ def main() -> None:
     api = StandInTelegram()
     try:
         baseline = measure_open_link(folder / "baseline.db", options.baseline)
-        with serving(folder, api.url) as app:
+        graph = StandInGraph()
+        with serving(folder, api.url, graph.url) as app:
             result = asyncio.run(deliver(app.url, api.secret(), options.people, options.concurrency))
             result.check(app.db, api, options.people)
+            messenger = bench_messenger(app, graph, options)
         report(options, result, baseline)
+        report_messenger(options, messenger, baseline)
     finally:
+        graph.close()
         api.close()
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -203,15 +214,17 @@ class StandInTelegram:
 class serving:
     """`app.py serve` on a free loopback port with the demo program and the Telegram bot connected."""
 
-    def __init__(self, folder: Path, api_url: str) -> None:
+    def __init__(self, folder: Path, api_url: str, graph_url: str = "") -> None:
         self.folder = folder
         self.db = folder / "referflow.db"
         self.api_url = api_url
+        self.graph_url = graph_url
 
     def __enter__(self) -> "serving":
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST") and not k.lower().endswith("_proxy")}
         env.update(REFERFLOW_ADMIN_PASSWORD="bench-password-123", REFERFLOW_STORAGE_SECRET="bench",
-                   REFERFLOW_SEED_DEMO="1", REFERFLOW_TELEGRAM_API_URL=self.api_url)
+                   REFERFLOW_SEED_DEMO="1", REFERFLOW_TELEGRAM_API_URL=self.api_url,
+                   REFERFLOW_META_GRAPH_URL=self.graph_url or "http://127.0.0.1:9/unused")
         for name in ("REFERFLOW_DATABASE_URL", "REFERFLOW_PUBLIC_URL", "REFERFLOW_SECRET_KEY"):
             env.pop(name, None)
         with socket.socket() as probe:
@@ -225,6 +238,10 @@ class serving:
         _wait_until_up(self.url, self.process, self.folder / "server.log")
         subprocess.run([sys.executable, str(ROOT / "app.py"), "--db", str(self.db), "channels", "connect",
                         "telegram", "--token", TOKEN], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        if self.graph_url:
+            subprocess.run([sys.executable, str(ROOT / "app.py"), "--db", str(self.db), "channels", "connect",
+                            "messenger", "--page-id", PAGE_ID, "--access-token", PAGE_TOKEN, "--app-secret",
+                            APP_SECRET], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -248,6 +265,129 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: floa
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"the app did not answer within {timeout} s:\n{log.read_text()}")
+
+
+# --------------------------------------------------------------------------------------------- Messenger
+
+PAGE_ID = "1234567890"
+PAGE_TOKEN = "EAAGbench" + "p" * 40
+APP_SECRET = "0123456789abcdef0123456789abcdef"
+
+
+def bench_messenger(app: "serving", graph: "StandInGraph", options: argparse.Namespace) -> Result:
+    """The same N opens as Messenger referrals (`postback.referral`, signed X-Hub-Signature-256), each delivered
+    twice; checked like Telegram's (one contact and one open per person, one Send API message each)."""
+    time.sleep(6)  # the app picks up the CLI's connection within 5 s (channels/hooks CONNECTION_POLL)
+    bodies = [meta_webhook_open("messenger", bot=PAGE_ID, user_id=str(psid(n)), ref="giveaway2025",
+                                event_id=f"m_{n}_{random.randrange(2**40)}", timestamp=1_764_600_000_000 + n)
+              for n in range(options.people)]
+    order = sorted([(i, b) for i, b in enumerate(bodies)] + [(i + random.randrange(1, 40), b)
+                                                               for i, b in enumerate(bodies)], key=lambda p: p[0])
+    result = asyncio.run(_post_all(f"{app.url}/hooks/messenger", [
+        (body, {"content-type": "application/json", "X-Hub-Signature-256": meta_sign(body, APP_SECRET)})
+        for _, body in order], options.concurrency))
+    database = open_database(url=f"sqlite:///{app.db}")
+    try:
+        with database.raw_connection() as connection:
+            opens = dict(connection.execute(
+                "SELECT c.channel_user_id, count(*) FROM link_open o JOIN contact c ON c.id = o.contact_id"
+                " WHERE c.channel = 'messenger' GROUP BY c.channel_user_id").fetchall())
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and connection.execute(
+                    "SELECT count(*) FROM outbox_message WHERE state = 'pending'").fetchone()[0]:
+                time.sleep(0.2)
+    finally:
+        database.dispose()
+    users = [str(psid(n)) for n in range(options.people)]
+    sent = graph.sent_per_recipient()
+    result.lost = sum(1 for user in users if opens.get(user, 0) == 0)
+    result.double_counted = sum(1 for user in users if opens.get(user, 0) > 1)
+    result.messages_missing = sum(1 for user in users if sent.get(user, 0) == 0)
+    result.messages_twice = sum(1 for user in users if sent.get(user, 0) > 1)
+    return result
+
+
+def psid(n: int) -> int:
+    return 27_000_000_000_000 + n
+
+
+async def _post_all(url: str, requests: list[tuple[bytes, dict]], concurrency: int) -> Result:
+    result = Result()
+    slots = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as client:
+        async def post(body: bytes, headers: dict) -> None:
+            async with slots:
+                began = time.perf_counter()
+                async with client.post(url, data=body, headers=headers) as answer:
+                    await answer.read()
+                    result.latency.append(time.perf_counter() - began)
+                    result.statuses[answer.status] += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(post(body, headers) for body, headers in requests))
+        result.seconds = time.perf_counter() - began
+    return result
+
+
+class StandInGraph:
+    """The Graph API calls of connecting a page (page, Get Started, subscribed_apps), the User Profile API and the
+    Send API, on 127.0.0.1 in a thread of this process; counts messages per recipient."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sent: Counter[str] = Counter()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                user = self.path.split("?")[0].rsplit("/", 1)[1]
+                self._answer({"id": user, "name": "Bench page", "first_name": "Person", "last_name": user[-4:]})
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+                if self.path.split("?")[0].endswith("/messages"):
+                    with stand_in.lock:
+                        stand_in.sent[body["recipient"]["id"]] += 1
+                    self._answer({"recipient_id": body["recipient"]["id"], "message_id": "m_1"})
+                else:
+                    self._answer({"success": True})
+
+            def _answer(self, answer: dict) -> None:
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_: object) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v21.0"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def sent_per_recipient(self) -> Counter[str]:
+        with self.lock:
+            return Counter(self.sent)
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def report_messenger(options: argparse.Namespace, result: Result, baseline: float) -> None:
+    deliveries = len(result.latency)
+    throughput = deliveries / result.seconds if result.seconds else 0.0
+    statuses = ", ".join(f"{status}: {count}" for status, count in sorted(result.statuses.items()))
+    print(f"{options.people} people open m.me/PAGE?ref=giveaway2025 over Messenger webhooks (postback.referral), "
+          f"each delivered twice ({deliveries} signed deliveries) in {result.seconds:.2f} s")
+    print(f"{'HTTP statuses':28} {statuses}")
+    print(f"{'delivery latency':28} p50 {_ms(result.latency, 50):7.1f} ms   p99 {_ms(result.latency, 99):7.1f} ms   "
+          f"max {max(result.latency) * 1000:7.1f} ms")
+    print(f"{'lost / double-counted':28} {result.lost} / {result.double_counted} opens; Send API missing "
+          f"{result.messages_missing}, twice {result.messages_twice}")
+    print(f"{'messenger webhooks':28} {throughput:>10,.0f} deliveries/s (signed POST to its 200)")
+    print(f"messenger webhook/open_link ratio: {throughput / baseline:.3f}")
 
 
 # ------------------------------------------------------------------------------------------------ the report
