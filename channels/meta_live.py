@@ -282,7 +282,7 @@ async def receive(channel: str, request: HookRequest, hooks: Hooks) -> Response:
         return bad_request(str(error))
     mine = [event for event in events if event.bot in ("", connection.bot_id)]
     if channel != "whatsapp":  # WhatsApp's webhook carries the name; Messenger's and Instagram's do not
-        mine = [await with_profile(hooks, connection, event) for event in mine]
+        mine = list(await asyncio.gather(*(with_profile(hooks, connection, event) for event in mine)))
     if mine:
         await asyncio.to_thread(process_events, hooks.runtime, hooks.database, mine, connection.bot_id)
     await hooks.heard(connection)

@@ -503,3 +503,20 @@ def test_a_whatsapp_text_pattern_opens_the_entry_point_with_the_referrer_by_phon
     assert app.wait_for(lambda: app.graph.texts_to(bob)) == ["Welcome, friend of a friend!"]
     bob_id = app.contact("whatsapp", bob)
     assert app.query("SELECT referrer_id FROM referral WHERE referee_id = ?", bob_id) == [(ann_id,)]
+
+
+def test_a_batch_of_events_in_one_delivery_is_each_processed_once(app: App) -> None:
+    """Meta batches events: one body, two people opening, each named through the profile API."""
+    first = json.loads(app.open("messenger", "29001", "giveaway2025", name="Dee Dee"))
+    second = json.loads(app.open("messenger", "29002", "quiz", new=False, name="Eli"))
+    first["entry"][0]["messaging"] += second["entry"][0]["messaging"]
+    body = json.dumps(first).encode()
+    assert app.post("messenger", body).status_code == 200
+    assert app.post("messenger", body).status_code == 200  # redelivered whole
+    dee, eli = app.wait_for(lambda: app.contact("messenger", "29001")), app.wait_for(
+        lambda: app.contact("messenger", "29002"))
+    assert app.query("SELECT id, first_name, last_name FROM contact WHERE id IN (?, ?) ORDER BY id", dee, eli) == [
+        (dee, "Dee", "Dee"), (eli, "Eli", "")]
+    assert app.wait_for(lambda: app.graph.texts_to("29002")) == ["Do you like prizes?"]
+    time.sleep(1.5)
+    assert len(app.graph.texts_to("29001")) == 1
