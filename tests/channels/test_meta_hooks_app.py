@@ -464,6 +464,15 @@ def test_a_permanent_refusal_is_marked_failed_in_metas_words(app: App, channel: 
                                           " = ? AND state <> 'pending'", contact)) == [("failed", 1, words)]
     assert app.graph.texts_to(user) == []
     assert _channels_page_error(app, channel) == words
+    assert _transcript(app, contact)[-1] == ("out", "failed", words)  # the contact's page
+
+
+def _transcript(app: App, contact_id: int) -> list[tuple]:
+    from storage.contacts import list_messages
+
+    with app.database.session() as session:
+        messages, _ = list_messages(session=session, contact_id=contact_id)
+    return [(m.direction, m.delivery, m.error) for m in messages]
 
 
 def _channels_page_error(app: App, channel: str) -> str:
