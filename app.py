@@ -88,6 +88,7 @@ def serve(config: Config) -> None:
         parse_secure_cookies,
         parse_trusted_proxies,
     )
+    from channels.hooks import setup_hooks
     from channels.live import LiveServices
     from channels.webchat import setup_webchat
     from storage.auth import ensure_admin_account
@@ -115,6 +116,7 @@ def serve(config: Config) -> None:
     app.state.referflow_delivery = live.delivery
     app.on_startup(live.start)
     app.on_shutdown(live.stop)  # before the database goes: the worker records what it delivered
+    setup_hooks(app, database=database, runtime=live.runtime, worker=live.delivery)  # public webhooks, /hooks/*
     setup_webchat(app, database=database, runtime=live.runtime, worker=live.delivery,
                   address_of=lambda scope: client_address(scope, web))  # public, under /webchat/
     app.on_shutdown(database.dispose)
@@ -234,6 +236,8 @@ def _build_parser() -> argparse.ArgumentParser:
     tick.add_argument("--advance", default="0s", metavar="DURATION", help="e.g. 30s, 15m, 2h, 1d, 1h30m (default 0s)")
     tick.set_defaults(handler=run_tick)
 
+    _add_channel_commands(commands)
+
     scenario = commands.add_parser("scenario", help="simulator scenarios (docs/scenario-format.md)")
     scenario_commands = scenario.add_subparsers(dest="scenario_command", parser_class=_Parser, required=True)
     scenario_run = scenario_commands.add_parser("run", help="run scenarios in the sandbox; exit 1 if one fails")
@@ -241,6 +245,120 @@ def _build_parser() -> argparse.ArgumentParser:
     scenario_run.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
     scenario_run.set_defaults(handler=run_scenarios)
     return parser
+
+
+def _add_channel_commands(commands: argparse._SubParsersAction) -> None:
+    from channels.hooks.registry import hook_channels
+
+    specs = hook_channels()
+    channels = commands.add_parser("channels", help="connect the messaging platforms' bots (Telegram, Viber...)")
+    channel_commands = channels.add_subparsers(dest="channels_command", parser_class=_Parser, required=True)
+    connect = channel_commands.add_parser(
+        "connect", help="connect a bot: checks it with the platform and sets its webhook to the public address",
+        description="A secret left out is asked for (or read from standard input), so it stays out of the shell's "
+                    "history.")
+    connect.add_argument("channel", choices=[spec.name for spec in specs])
+    seen: set[str] = set()
+    for spec in specs:
+        for field in spec.connect_fields:
+            if field.name not in seen:
+                seen.add(field.name)
+                about = f"{spec.label}: {field.help}" if field.help else spec.label
+                connect.add_argument(f"--{field.name.replace('_', '-')}", dest=f"field_{field.name}",
+                                     metavar="VALUE", help=f"{field.label} ({about})")
+    connect.set_defaults(handler=run_channels_connect)
+    status = channel_commands.add_parser("status", help="every channel: connected or not, last event, last error")
+    status.add_argument("--offline", action="store_true", help="do not ask the platforms (getWebhookInfo...)")
+    status.set_defaults(handler=run_channels_status)
+    disconnect = channel_commands.add_parser("disconnect", help="remove a bot's webhook and forget its secrets")
+    disconnect.add_argument("channel", choices=[spec.name for spec in specs])
+    disconnect.set_defaults(handler=run_channels_disconnect)
+
+
+def run_channels_connect(config: Config, args: argparse.Namespace) -> int:
+    import asyncio
+    import getpass
+
+    from channels.hooks import ConnectError
+    from channels.hooks.manage import standalone_hooks
+    from storage.db import open_database
+
+    database = open_database(url=config.database_url)
+    try:
+        hooks = standalone_hooks(database)
+        spec = hooks.channels[args.channel]
+        values = {}
+        for field in spec.connect_fields:
+            value = getattr(args, f"field_{field.name}", None)
+            if value is None and field.secret:
+                value = getpass.getpass(f"{field.label}: ") if sys.stdin.isatty() else sys.stdin.readline()
+            if not (value or "").strip():
+                raise CommandError(f"connecting {spec.label} needs --{field.name.replace('_', '-')} ({field.label})")
+            values[field.name] = value.strip()
+
+        async def connect():
+            try:
+                return await hooks.connect(args.channel, values)
+            finally:
+                await hooks.api.close()
+
+        try:
+            result = asyncio.run(connect())
+        except ConnectError as error:
+            raise CommandError(str(error)) from None
+    finally:
+        database.dispose()
+    _emit({"connected": args.channel, "bot_id": result.connection.bot_id, "settings": result.connection.settings,
+           "secrets": result.connection.masked(), "notes": list(result.notes)})
+    return 0
+
+
+def run_channels_status(config: Config, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from channels.hooks.manage import report, standalone_hooks
+    from storage.db import open_database
+
+    database = open_database(url=config.database_url)
+    try:
+        hooks = standalone_hooks(database)
+
+        async def everything():
+            try:
+                return [await report(hooks, name, ask_platform=not args.offline) for name in hooks.channels]
+            finally:
+                await hooks.api.close()
+
+        reports = asyncio.run(everything())
+    finally:
+        database.dispose()
+    _emit([item.to_dict() for item in reports])
+    return 0
+
+
+def run_channels_disconnect(config: Config, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from channels.hooks.manage import standalone_hooks
+    from storage.db import open_database
+
+    database = open_database(url=config.database_url)
+    try:
+        hooks = standalone_hooks(database)
+
+        async def disconnect():
+            try:
+                return await hooks.disconnect(args.channel)
+            finally:
+                await hooks.api.close()
+
+        removed = asyncio.run(disconnect())
+    finally:
+        database.dispose()
+    if not removed:
+        raise CommandError(f"{args.channel} was not connected")
+    _emit({"disconnected": args.channel})
+    return 0
 
 
 CHANNEL_CHOICES = ("messenger", "instagram", "whatsapp", "telegram", "viber", "webchat")

@@ -3,10 +3,12 @@ pending) and what connecting it takes; for the web chat its link per entry point
 opens the chat."""
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from nicegui import app, ui
 
+from builder import channel_connect
 from builder.context import database
 from builder.frame import frame
 from channels.catalogue import CATALOGUE, ChannelInfo
@@ -28,11 +30,18 @@ def create() -> None:
                  "bot sends; every message goes through the outbox, so nothing is lost while a channel is down."
                  ).classes("text-slate-500")
         delivering = _delivering_channels()
+        connections = channel_connect.connections_by_channel()
+        hooks = channel_connect.hooks()
+        specs = hooks.channels if hooks is not None else {}
         rows = {}
         for info in CATALOGUE:
-            rows[info.name] = _channel_card(info, activity.get(info.name, ChannelActivity()), info.name in delivering,
+            spec = specs.get(info.name)
+            connected = info.name in connections if spec is not None else info.name in delivering
+            extra = (lambda spec=spec, name=info.name: channel_connect.connection_section(
+                spec, connections.get(name))) if spec is not None else None
+            rows[info.name] = _channel_card(info, activity.get(info.name, ChannelActivity()), connected,
                                             getattr(settings, info.identity), identities, entries,
-                                            public_url(settings))
+                                            public_url(settings), extra)
         seen = {"activity": activity}
 
         def redraw_on_change() -> None:  # opens and deliveries go on while the page is open
@@ -54,7 +63,7 @@ def _delivering_channels() -> tuple[str, ...]:
 
 def _channel_card(info: ChannelInfo, activity: ChannelActivity, connected: bool, identity: str,
                   identities: ChannelIdentities, entries: list[EntryPointSummary],
-                  address: str) -> ui.refreshable:
+                  address: str, extra: Callable[[], None] | None = None) -> ui.refreshable:
     """Draws the card; returns its activity part, to redraw when the figures change."""
     row = ui.refreshable(_activity_row)
     with ui.card().classes("w-full gap-3").mark(f"channel-{info.name}"):
@@ -72,11 +81,13 @@ def _channel_card(info: ChannelInfo, activity: ChannelActivity, connected: bool,
                 with ui.row().classes("no-wrap items-start gap-2 text-sm text-slate-700"):
                     ui.icon("arrow_right", size="xs").classes("mt-0.5")
                     ui.label(step)
-            if not info.live:
+            if not info.live and not connected:
                 links = "its links work" if identity else \
                     f"its links work once the {info.identity_label} is in Settings"
-                ui.label(f"Referflow cannot receive {info.label} messages yet: {links}, and what the bot sends there "
-                         "waits in the outbox until the channel is connected.").classes("text-sm text-slate-500")
+                ui.label(f"Until it is connected, Referflow receives no {info.label} messages: {links}, and what the "
+                         "bot sends there waits in the outbox.").classes("text-sm text-slate-500")
+        if extra is not None:
+            extra()  # connecting the messaging platforms (builder/channel_connect.py)
     return row
 
 

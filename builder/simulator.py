@@ -3,8 +3,9 @@ delays, and save and re-run scenarios (DOMAIN §8). `Simulation` holds the actio
 processing, on the app's one sandbox); `SimulatorPage` the controls; simulator_parts draws the result."""
 
 import re
+import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nicegui import app, ui
 from pydantic import ValidationError
@@ -15,12 +16,15 @@ from builder.entry_point_links import CHANNEL_NAMES
 from builder.frame import frame
 from builder.simulator_parts import (
     ActionView,
+    WebhookView,
     confirm,
     describe_action,
     show_result,
     show_scenario_report,
     show_scenario_row,
 )
+from channels.meta import MalformedWebhook
+from channels.simulated import WEBHOOK_CHANNELS, SimulatedDelivery, deliver, simulated_open
 from runtime.definitions import Definitions
 from runtime.links import LinkError, PayloadItem, build_link, build_ref, extract_ref
 from runtime.opening import Inbound
@@ -46,6 +50,7 @@ from storage.scenario_store import (
 NAMES = ("Ann", "Bob", "Cat", "Dan", "Eve", "Fay", "Gus", "Hal", "Ivy", "Jon", "Kim", "Lou")
 NO_REFERRER = 0
 PICKER_SIZE = 50  # the newest simulated contacts offered in the pickers
+TELEGRAM_IDS = 7_000_000_000  # simulated Telegram people get a random id from here up
 SNAPSHOT_LIMIT = 50  # recorded people whose fields are read before an action (the sandbox holds few)
 
 
@@ -72,6 +77,7 @@ class Opener:
     name: str = ""
     channel: str = "messenger"
     phone: str = ""
+    as_webhook: bool = False  # delivered as the channel's real webhook body, through the live route's code
 
 
 class Simulation:
@@ -101,17 +107,53 @@ class Simulation:
         referrer = explanation.parsed.referrer
         before = self.snapshot([opener.contact_id, read_id(referrer)])
         name = actor.first_name if actor else opener.name.strip()
-        result = self.bench.runtime.open_link(Inbound(
-            text=link, channel=actor.channel if actor else opener.channel, channel_user_id=user_id,
-            first_name=name, phone=actor.phone if actor else opener.phone.strip()))
+        channel = actor.channel if actor else opener.channel
+        delivery = None
+        if opener.as_webhook and channel in WEBHOOK_CHANNELS:
+            if channel == "telegram" and actor is None:  # Telegram knows people by a number
+                user_id = str(TELEGRAM_IDS + secrets.randbelow(TELEGRAM_IDS))
+            delivery = simulated_open(channel, user_id=user_id, ref=explanation.parsed.ref,
+                                      new_conversation=actor is None, first_name=name, now=self.bench.clock.now)
+        if delivery is not None:
+            result = deliver(self.bench.runtime, self.sandbox, delivery)[0].result
+        else:
+            result = self.bench.runtime.open_link(Inbound(
+                text=link, channel=channel, channel_user_id=user_id, first_name=name,
+                phone=actor.phone if actor else opener.phone.strip()))
         referrer_id = (result.referral or {}).get("referrer_id")
         roles = {result.contact_id: "opened the link"}
         if referrer_id and referrer_id != result.contact_id:
             roles[referrer_id] = "referrer"
         view = describe_action(self.bench, defs, result, roles, before, title=f"{name or 'Someone'} opened {link}")
         view.explanation, view.referral = explanation, result.referral
+        if delivery is not None:
+            view.webhook = WebhookView(delivery.label, delivery.pretty(), delivery)
+        elif opener.as_webhook:
+            view.warnings.insert(0, f"This {CHANNEL_NAMES.get(channel, channel)} contact's id cannot travel in its "
+                                    "channel's webhook (web chat has none; Telegram's ids are numbers), so the open "
+                                    "went to the runtime directly.")
         person = self.remember(view, new={result.contact_id} if result.is_new else set())[result.contact_id]
         self.record({"open": link, "as": person.key}, view, result.to_dict(), use_draft)
+        return view
+
+    def redeliver(self, delivery: SimulatedDelivery, *, use_draft: bool) -> ActionView:
+        """The platform delivers the same webhook again (Meta does, for a few percent of referrals): the live code
+        sees its event id and changes nothing."""
+        defs = self.prepare(use_draft=use_draft)
+        before = self.snapshot([])
+        try:
+            processed = deliver(self.bench.runtime, self.sandbox, delivery)
+        except MalformedWebhook as error:
+            return ActionView(f"{delivery.label} webhook refused", warnings=[str(error)])
+        title = f"{delivery.label} delivered the same webhook again"
+        result = processed[0].result if processed else None
+        if result is None:
+            view = ActionView(title, warnings=["This event was already processed; nothing changed this time."])
+        else:
+            roles = {result.contact_id: "got the same webhook again"} if result.contact_id else {}
+            view = describe_action(self.bench, defs, result, roles, before, title=title)
+        view.webhook = WebhookView(delivery.label, delivery.pretty(), delivery,
+                                   duplicate=all(item.duplicate for item in processed))
         return view
 
     def reply(self, contact_id: int, text: str, *, pressed: bool, use_draft: bool) -> ActionView:
@@ -280,6 +322,8 @@ class SimulatorPage:
                 .classes("w-full").mark("contact").bind_visibility_from(self.open_as, "value", value="existing")
             self.copy = ui.radio({"draft": "Draft flows", "published": "Published flows"}, value="draft") \
                 .props("inline dense").mark("copy")
+            self.as_webhook = ui.switch("As the channel's real webhook").mark("as-webhook").tooltip(
+                "Messenger, Instagram and WhatsApp: the body the platform sends, through the live webhook's code")
             ui.button("Open the link", icon="play_arrow", on_click=self.open).classes("w-full").mark("open")
 
     def build_action_bar(self) -> None:
@@ -354,8 +398,12 @@ class SimulatorPage:
         opener = Opener(contact_id=int(self.contact.value)) if self.open_as.value == "existing" else Opener(
             name=(self.person_name.value or "").strip() or self.next_name(),
             channel=self.person_channel.value or "messenger", phone=self.person_phone.value or "")
+        opener = replace(opener, as_webhook=bool(self.as_webhook.value))
         self.show(self.simulation.open(link, opener, use_draft=self.use_draft))
         self.person_name.value = self.next_name()
+
+    def redeliver(self, delivery: SimulatedDelivery) -> None:
+        self.show(self.simulation.redeliver(delivery, use_draft=self.use_draft))
 
     def answer(self, contact_id: int, text: str, pressed: bool) -> None:
         if not text.strip():
@@ -392,7 +440,7 @@ class SimulatorPage:
 
     @ui.refreshable_method
     def draw_result(self) -> None:
-        show_result(self.view, self.answer)
+        show_result(self.view, self.answer, self.redeliver)
 
     def refresh_status(self) -> None:
         options = self.contact_options()

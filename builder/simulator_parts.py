@@ -67,6 +67,16 @@ class FlowPath:
 
 
 @dataclass
+class WebhookView:
+    """The platform's webhook body an action was delivered as (the simulator's "as the channel's real webhook")."""
+
+    label: str  # "Messenger"
+    body: str  # the JSON, pretty-printed
+    delivery: Any  # channels.simulated.SimulatedDelivery: what "Deliver again" sends
+    duplicate: bool = False
+
+
+@dataclass
 class ActionView:
     title: str
     explanation: LinkExplanation | None = None
@@ -76,6 +86,7 @@ class ActionView:
     people: list[PersonView] = field(default_factory=list)
     paths: list[FlowPath] = field(default_factory=list)
     names: Names = field(default_factory=Names)
+    webhook: WebhookView | None = None
 
 
 def describe_action(bench: SimulatorBench, defs: Definitions, result: OpenResult | TurnResult, roles: dict[int, str],
@@ -277,7 +288,7 @@ INDENTED = ("action", "node")
 LIT_EDGE = {"animated": True, "class": "rf-edge--lit", "style": {"stroke": "#10b981", "strokeWidth": 3}}
 
 
-def show_result(view: ActionView | None, answer: Answer) -> None:
+def show_result(view: ActionView | None, answer: Answer, redeliver: Callable[[Any], None] | None = None) -> None:
     if view is None:
         with ui.card().classes("w-full items-center gap-2 py-8").mark("no-result"):
             ui.icon("science", size="xl", color="indigo-3")
@@ -287,6 +298,8 @@ def show_result(view: ActionView | None, answer: Answer) -> None:
         return
     with ui.column().classes("w-full gap-4").mark("result"):
         _show_headline(view)
+        if view.webhook is not None:
+            _show_webhook(view.webhook, redeliver)
         if view.explanation is not None:
             with ui.card().classes("w-full gap-1").mark("parse"):
                 ui.label("How the link was read").classes("text-lg font-medium")
@@ -300,6 +313,24 @@ def show_result(view: ActionView | None, answer: Answer) -> None:
         _show_timeline(view.timeline)
         for path in view.paths:
             show_path(path, view.names)
+
+
+def _show_webhook(webhook: WebhookView, redeliver: Callable[[Any], None] | None) -> None:
+    with ui.card().classes("w-full gap-2").mark("webhook"):
+        with ui.row().classes("w-full items-center gap-2 no-wrap"):
+            ui.icon("webhook", color="indigo")
+            ui.label(f"Delivered as {webhook.label}'s webhook" + (" — again" if webhook.duplicate else "")) \
+                .classes("text-lg font-medium")
+            ui.space()
+            if redeliver is not None:
+                ui.button("Deliver again", icon="replay", on_click=lambda: redeliver(webhook.delivery)) \
+                    .props("outline no-caps").mark("deliver-again").tooltip(
+                        "Platforms deliver some webhooks twice: the same event id changes nothing")
+        if webhook.duplicate:
+            ui.label("The same event id came in again, so nothing changed: no new contact, no referral counted, no "
+                     "message sent.").classes("text-sm text-emerald-800").mark("webhook-duplicate")
+        with ui.expansion("The body the platform sent", icon="data_object").classes("w-full").mark("webhook-body"):
+            ui.code(webhook.body, language="json").classes("w-full text-xs")
 
 
 def _show_headline(view: ActionView) -> None:
@@ -390,6 +421,9 @@ def _show(value: Any) -> str:
 def _show_timeline(items: list[TimelineItem]) -> None:
     with ui.card().classes("w-full gap-0").mark("timeline"):
         ui.label("What happened, in order").classes("text-lg font-medium mb-1")
+        if not items:
+            ui.label("Nothing: no event, no trigger, no message.").classes("text-sm text-slate-500") \
+                .mark("timeline-empty")
         for item in items:
             icon, color = LOOK.get(item.kind, LOOK["note"])
             with ui.row().classes("w-full no-wrap items-start gap-2 py-0.5" + (" pl-6" if item.kind in INDENTED

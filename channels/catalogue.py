@@ -27,18 +27,22 @@ CATALOGUE: tuple[ChannelInfo, ...] = (
         "Links open as /start REF (1–64 letters, digits, _ and -).",
     )),
     ChannelInfo("messenger", "Messenger", "facebook", "page_id", "Facebook page ID", False, (
-        "A Facebook page and a Meta app with the Messenger product; the page access token and the app secret.",
-        "Subscribe the webhook (messages, messaging_postbacks, messaging_referrals) to the callback address.",
-        "A Get Started button, so that m.me links with a ref reach new conversations.",
+        "A Facebook page and a Meta app with the Messenger product; the page id, its access token and the app secret.",
+        "Connecting checks them with Meta, fills the page id into Settings and sets the page's Get Started button, "
+        "so that m.me links with a ref reach new conversations.",
+        "In the Meta app, set the callback URL and verify token Referflow shows, and subscribe messages, "
+        "messaging_postbacks and messaging_referrals.",
     )),
     ChannelInfo("instagram", "Instagram", "photo_camera", "instagram_username", "Instagram username", False, (
-        "A professional Instagram account linked to a Facebook page, and a Meta app with its access token.",
-        "Subscribe the webhook to the callback address.",
+        "A professional Instagram account linked to a Facebook page, and a Meta app: the account id, an access "
+        "token and the app secret.",
+        "In the Meta app, set the callback URL and verify token Referflow shows, and subscribe messages, "
+        "messaging_postbacks and messaging_referral.",
         "At least one Ice Breaker, so that ig.me links with a ref reach new conversations.",
     )),
     ChannelInfo("whatsapp", "WhatsApp", "phone", "whatsapp_number", "WhatsApp number", False, (
         "A WhatsApp Business number on the Cloud API: its phone-number id, an access token and the app secret.",
-        "Subscribe the webhook (messages) to the callback address.",
+        "In the Meta app, set the callback URL and verify token Referflow shows, and subscribe messages.",
         "Links are a pre-filled message; free text can be sent only within 24 hours of the person's last message.",
     )),
     ChannelInfo("viber", "Viber", "vibration", "viber_uri", "Viber bot URI", False, (

@@ -353,6 +353,38 @@ class ProcessedEvent(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class ChannelConnection(SQLModel, table=True):
+    """A connected channel bot (a Telegram bot, a Facebook page, a WhatsApp number, a Viber bot): its public settings
+    and its secrets, which are stored only encrypted (storage/secrets.py; storage/connections.py reads them)."""
+
+    __tablename__ = "channel_connection"
+    __table_args__ = (sa.UniqueConstraint("channel", "bot_id", name="one_connection_per_bot"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    bot_id: str  # the platform's id: Telegram bot id, page id, Instagram account id, phone-number id, Viber bot id
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # public
+    secrets: str = ""  # sealed JSON object: access token, bot token, app secret...
+    verify_token: str = ""  # sealed: the token Meta's webhook handshake echoes
+    webhook_secret: str = ""  # sealed: Telegram's secret_token
+    connected_at: datetime = Field(default_factory=utcnow)
+    last_event_at: datetime | None = None
+    last_error: str = ""
+    last_error_at: datetime | None = None
+
+
+class HookEvent(SQLModel, table=True):
+    """Webhook events already taken (replies, button presses): a platform's retry of one changes nothing. Opens are
+    deduplicated by the runtime itself (processed_event), in the open's own transaction."""
+
+    __tablename__ = "hook_event"
+
+    channel: str = Field(primary_key=True)
+    bot: str = Field(primary_key=True)
+    event_id: str = Field(primary_key=True)
+    received_at: datetime = Field(default_factory=utcnow)
+
+
 class AdminAccount(SQLModel, table=True):
     __tablename__ = "admin_account"
     __table_args__ = (sa.CheckConstraint("id = 1", name="single_admin"),)
