@@ -116,7 +116,8 @@ def serve(config: Config) -> None:
     app.state.referflow_delivery = live.delivery
     app.on_startup(live.start)
     app.on_shutdown(live.stop)  # before the database goes: the worker records what it delivered
-    setup_hooks(app, database=database, runtime=live.runtime, worker=live.delivery)  # public webhooks, /hooks/*
+    setup_hooks(app, database=database, runtime=live.runtime, worker=live.delivery,  # public webhooks, /hooks/*
+                address_of=lambda scope: client_address(scope, web))
     setup_webchat(app, database=database, runtime=live.runtime, worker=live.delivery,
                   address_of=lambda scope: client_address(scope, web))  # public, under /webchat/
     app.on_shutdown(database.dispose)

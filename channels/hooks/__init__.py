@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from channels.delivery import RetryPolicy, Sender
 from channels.hooks.http import ApiUrls, PlatformApi, api_timeout
+from channels.ratelimit import RateLimit, RateLimiter
 from runtime.inbound import Inbound
 from runtime.opening import OpenResult
 from runtime.service import Runtime, TurnResult
@@ -34,6 +35,7 @@ __all__ = ["PREFIX", "BotConnection", "ConnectError", "ConnectField", "ConnectRe
 
 log = logging.getLogger(__name__)
 PREFIX = "/hooks"
+REFUSALS = RateLimit(burst=30, per_minute=30)  # refused requests one address may make before it gets 429s
 MAX_BODY = 1_048_576  # bytes: Telegram updates are small; Meta batches up to 1,000 entries, still far below this
 HEARD_EVERY = 5.0  # seconds between writes of a connection's last event
 CONNECTION_POLL = 5.0  # seconds: a channel connected from the command line starts delivering here within this
@@ -102,6 +104,10 @@ class Hooks:
     _delivering: set[str] = field(default_factory=set)
     _tasks: set[asyncio.Task] = field(default_factory=set)
     _heard: dict[tuple[str, str], float] = field(default_factory=dict)
+    # Requests refused (bad signature, malformed, unknown channel...) per address: a platform's own deliveries pass
+    # verification and never spend from it, so only someone probing the routes is slowed down.
+    refusals: RateLimiter = field(default_factory=lambda: RateLimiter(REFUSALS))
+    address_of: Callable[[Scope], str] = field(default=lambda scope: (scope.get("client") or ("unknown",))[0])
     # (channel, person) -> the message the webhook's HTTP answer carries (Viber's welcome), while the answer waits
     answers: dict[tuple[str, str], asyncio.Future] = field(default_factory=dict)
 
@@ -209,10 +215,17 @@ class Hooks:
         """The ASGI app for everything under /hooks."""
         if scope["type"] != "http":
             return
+        address = self.address_of(scope)
+        if self.refusals.exhausted(address):
+            await PlainTextResponse("Too Many Requests: too many refused requests from this address", 429,
+                                    headers={"Retry-After": "60"})(scope, receive, send)
+            return
         request = Request(scope, receive)
         name = scope.get("path", "")[len(PREFIX):].strip("/")
         spec = self.channels.get(name)
         response = await self._answer(request, spec) if spec else PlainTextResponse("Not Found", 404)
+        if 400 <= response.status_code < 500:
+            self.refusals.allow(address)  # spends one of the address's refusals
         await response(scope, receive, send)
 
     async def _answer(self, request: Request, spec: HookChannel) -> Response:
@@ -294,7 +307,8 @@ class HooksFirst:
 
 
 def setup_hooks(app: Any, *, database: Database, runtime: Runtime, worker: Any,
-                public_url: Callable[[], str] | None = None, env: dict[str, str] | None = None) -> Hooks:
+                public_url: Callable[[], str] | None = None, env: dict[str, str] | None = None,
+                address_of: Callable[[Scope], str] | None = None) -> Hooks:
     """Serve `/hooks/<channel>` in front of `app` (call it before setup_webchat) and deliver through every connected
     channel. Returns the Hooks, also kept as `app.state.referflow_hooks` (the Channels page connects with it)."""
     from channels.hooks.registry import hook_channels
@@ -304,6 +318,8 @@ def setup_hooks(app: Any, *, database: Database, runtime: Runtime, worker: Any,
                   box=load_secret_box(database_url=database.url, env=env), urls=ApiUrls.from_env(env),
                   api=PlatformApi(timeout=api_timeout(env)), channels={spec.name: spec for spec in hook_channels()},
                   public_url=public_url or (lambda: read_public_url(database)))
+    if address_of is not None:  # behind a trusted proxy: the client it names
+        hooks.address_of = address_of
     app.state.referflow_hooks = hooks
     if not getattr(app.state, "referflow_hooks_installed", False):
         build_stack = app.build_middleware_stack

@@ -7,11 +7,12 @@ public route takes a contact id, a message id or a channel user id.
 
 import hashlib
 import re
-import time
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from channels.ratelimit import RateLimit, RateLimiter
 
 SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,128}")
 NAME_LIMIT = 60
@@ -62,34 +63,6 @@ def check_address(address: object) -> str:
     if len(address) > ADDRESS_LIMIT:
         raise VisitorError(f"This chat link is longer than {ADDRESS_LIMIT:,} characters; ask for a shorter one.", 413)
     return address
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """A token bucket: `burst` requests at once, refilled at `per_minute`."""
-
-    burst: int
-    per_minute: float
-
-
-@dataclass
-class RateLimiter:
-    """Token buckets per key (a visitor, an address), kept for the most recent `capacity` keys of this process."""
-
-    limit: RateLimit
-    capacity: int = 50_000
-    clock: Callable[[], float] = time.monotonic
-    _buckets: OrderedDict = field(default_factory=OrderedDict)
-
-    def allow(self, key: str) -> bool:
-        now = self.clock()
-        tokens, stamp = self._buckets.pop(key, (float(self.limit.burst), now))
-        tokens = min(float(self.limit.burst), tokens + (now - stamp) * self.limit.per_minute / 60)
-        allowed = tokens >= 1
-        self._buckets[key] = (tokens - 1 if allowed else tokens, now)
-        if len(self._buckets) > self.capacity:
-            self._buckets.popitem(last=False)
-        return allowed
 
 
 @dataclass(frozen=True)
