@@ -10,6 +10,7 @@ from typing import Any
 from runtime.conditions import conditions_hold
 from runtime.graph import next_node
 from runtime.links import LinkError
+from runtime.referral_stats import PERIOD_NAMES, PERIODS, Scope
 from runtime.templates import is_template
 from runtime.turn import MAX_FLOW_STEPS, SentMessage, Turn
 from runtime.values import FieldValueError, JsonPathError, coerce_value, read_json_path
@@ -186,10 +187,10 @@ def _answer_question(turn: Turn, run: FlowRun, node_id: str, data: dict, text: s
 
 
 def say(turn: Turn, run: FlowRun, node_id: str | None, text: str, buttons: list | None = None,
-         extra: dict | None = None, to: int | None = None) -> None:
+         extra: dict | None = None, to: int | None = None, scope: Scope | None = None) -> None:
     recipient = to if to is not None else run.contact_id
     rendered = turn.render(text, recipient, referred_id=run.referred_id if to is None else run.contact_id,
-                           extra=extra)
+                           extra=extra, scope=scope)
     shown = [{"id": str(b.get("id")), "title": turn.render(str(b.get("title", "")), recipient)} for b in buttons or []]
     turn.send(SentMessage(recipient, rendered, shown, run.flow_id, node_id))
 
@@ -276,6 +277,28 @@ def _notify_referrer(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
     return "next"
 
 
+def _my_referrals(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
+    say(turn, run, node_id, data.get("text", ""), scope=_scope(turn, data, "all"))
+    return "next"
+
+
+def _leaderboard(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
+    scope = _scope(turn, data, data.get("period") if data.get("period") in PERIODS else "all")
+    say(turn, run, node_id, data.get("text", ""), extra={"period": PERIOD_NAMES[scope.period]}, scope=scope)
+    return "next"
+
+
+def _scope(turn: Turn, data: dict, period: str) -> Scope:
+    """The board a my-referrals or leaderboard step reads; an entry point deleted since reads every entry point."""
+    entry, limit = data.get("entry_point_id"), data.get("limit")
+    if entry is not None and turn.defs.entry_by_id(entry) is None:
+        turn.warn(f"A referrals step points at entry point ID {entry}, which does not exist; it counted the "
+                  "referrals of every entry point instead.")
+        entry = None
+    return Scope(entry, period,
+                 int(limit) if isinstance(limit, int | float) and not isinstance(limit, bool) and limit >= 1 else 10)
+
+
 def _json_get(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
     source = turn.field_values(run.contact_id).get(data.get("source_field_id"))
     target = turn.defs.fields_by_id.get(data.get("field_id"))
@@ -330,6 +353,8 @@ _NODES = {
     "tag": _tag,
     "send_referral_link": _send_referral_link,
     "notify_referrer": _notify_referrer,
+    "my_referrals": _my_referrals,
+    "leaderboard": _leaderboard,
     "json_get": _json_get,
     "go_to_flow": _go_to_flow,
     "delay": _delay,

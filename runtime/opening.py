@@ -13,6 +13,7 @@ from typing import Any
 from runtime.definitions import EntryDef, FieldDef, link_may_set, refused_by_field
 from runtime.inbound import Inbound, LinkReading
 from runtime.links import PayloadItem, count_repeats
+from runtime.referral_stats import add_referral_score
 from runtime.turn import Event, Turn, trace_steps
 from runtime.values import FieldValueError, JsonPathError, coerce_value, read_id, read_json_path
 
@@ -303,6 +304,8 @@ class _Opening:
         else:
             self.insert_referral(row, status)
         if status in ("counted", "repeat"):
+            add_referral_score(self.db, referrer_id=referrer_id, entry_point_id=entry.id, at=self.turn.now,
+                               stamp=self.turn.stamp)
             if not is_new and self.db.execute(  # a newcomer was stored as referred already
                     "UPDATE contact SET referred_by_id = ? WHERE id = ? AND referred_by_id IS NULL",
                     (referrer_id, contact_id)).rowcount:

@@ -32,7 +32,8 @@ _TYPE_WORDS = {"number": "number", "boolean": "yes/no value", "date": "date (202
                "datetime": "date and time (2026-12-31 18:00)", "json": "JSON value", "text": "text"}
 WARNING_CODES = frozenset({"unreachable_node", "dangling_exit", "duplicate_exit", "no_actions", "long_message",
                            "counter_set_by_links"})
-MESSAGE_NODES = frozenset({"send_message", "ask", "send_referral_link", "notify_referrer"})
+MESSAGE_NODES = frozenset({"send_message", "ask", "send_referral_link", "notify_referrer", "my_referrals",
+                           "leaderboard"})
 REFERENCE_KINDS = {"field_id": "field", "tag_id": "tag", "flow_id": "flow", "entry_point_id": "entry_point"}
 REFERENCE_SUFFIXES = tuple(REFERENCE_KINDS)
 CONTAINERS = (dict, list)  # where references can hide; a tuple, as isinstance is quicker with one than with dict | list
@@ -46,7 +47,7 @@ ACTION_NEEDS = {
 }
 MAX_PATH_STEPS = 8
 MIN_MESSAGE_LIMIT = min(MESSAGE_LIMITS.values())
-TEMPLATE_EXTRAS = {"send_referral_link": ("link",)}  # names a step fills in itself
+TEMPLATE_EXTRAS = {"send_referral_link": ("link",), "leaderboard": ("period",)}  # names a step fills in itself
 
 
 @dataclass(frozen=True)

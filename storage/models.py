@@ -224,6 +224,20 @@ class Referral(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class ReferralScore(SQLModel, table=True):
+    """A referrer's counted referrals on one leaderboard: an entry point (0: every entry point) and a period ('all',
+    'week:2026-11-30', 'month:2026-12'). Kept by runtime/referral_stats.py so a rank is one index range count."""
+
+    __tablename__ = "referral_score"
+    __table_args__ = (sa.Index("ix_referral_score_board", "entry_point_id", "period", "referrals"),)
+
+    entry_point_id: int = Field(primary_key=True)
+    period: str = Field(primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", primary_key=True, ondelete="CASCADE", index=True)
+    referrals: int = 0
+    reached_at: datetime = Field(default_factory=utcnow)
+
+
 class LinkOpen(SQLModel, table=True):
     __tablename__ = "link_open"
     __table_args__ = (

@@ -1,0 +1,50 @@
+"""leaderboards: each referrer's counted referrals per entry point and period, so a rank is one index range count
+
+Revision ID: 0030
+Revises: 0009
+Create Date: 2026-12-01 16:20:00
+
+Existing counted referrals are added up into the boards they belong to: their entry point and every entry point
+(entry_point_id 0), each for all time, their week (from Monday, UTC) and their month.
+"""
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision = '0030'
+down_revision = '0009'
+branch_labels = None
+depends_on = None
+
+_PERIODS = ("'all'", "'week:' || date(created_at, 'weekday 0', '-6 days')", "'month:' || substr(created_at, 1, 7)")
+
+
+def upgrade() -> None:
+    op.create_table('referral_score',
+    sa.Column('entry_point_id', sa.Integer(), nullable=False),
+    sa.Column('period', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=False),
+    sa.Column('referrals', sa.Integer(), nullable=False),
+    sa.Column('reached_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('entry_point_id', 'period', 'contact_id')
+    )
+    with op.batch_alter_table('referral_score', schema=None) as batch_op:
+        batch_op.create_index('ix_referral_score_board', ['entry_point_id', 'period', 'referrals'], unique=False)
+        batch_op.create_index(batch_op.f('ix_referral_score_contact_id'), ['contact_id'], unique=False)
+    for entry in ("entry_point_id", "0"):
+        for period in _PERIODS:
+            op.execute(
+                "INSERT INTO referral_score (entry_point_id, period, contact_id, referrals, reached_at)"
+                f" SELECT {entry}, {period}, referrer_id, count(*), max(created_at) FROM referral"
+                " WHERE status IN ('counted', 'repeat') AND referrer_id IS NOT NULL"
+                " GROUP BY 1, 2, 3"
+            )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('referral_score', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_referral_score_contact_id'))
+        batch_op.drop_index('ix_referral_score_board')
+    op.drop_table('referral_score')
