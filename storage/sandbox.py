@@ -16,8 +16,8 @@ from storage.workspace_io import WorkspaceImportError, import_workspace
 # Definition tables in foreign-key order (parents first).
 DEFINITIONS = ("workspace_settings", "custom_field", "tag", "flow", "entry_point", "trigger")
 # What simulated people leave behind; emptied by a reset (contacts cascade to their values, tags, messages...).
-SIMULATED = ("processed_event", "wake_up", "flow_position", "event_log", "link_open", "referral", "message",
-             "trigger_run", "contact_tag", "field_value", "contact")
+SIMULATED = ("processed_event", "wake_up", "flow_position", "event_log", "link_open", "referral", "referral_score",
+             "message", "trigger_run", "contact_tag", "field_value", "contact")
 
 
 def sandbox_url(live_url: str) -> str:

@@ -4,6 +4,7 @@
 import copy
 import json
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from runtime.opening import Inbound
 from runtime.referral_stats import mask_name
 from runtime.service import Runtime
 from storage.db import Database
+from storage.entry_points import delete_entry_point
 from storage.workspace_io import import_workspace
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
@@ -21,7 +23,7 @@ MONDAY = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 def _flow(flow_id: int, name: str, *steps: dict) -> dict:
     nodes = [{"id": "start", "type": "start", "data": {}}]
     nodes += [{"id": f"s{number}", **step} for number, step in enumerate(steps, 1)]
-    edges = [{"id": f"e{n}", "source": a["id"], "target": b["id"]} for n, (a, b) in enumerate(zip(nodes, nodes[1:]))]
+    edges = [{"id": f"e{n}", "source": a["id"], "target": b["id"]} for n, (a, b) in enumerate(pairwise(nodes))]
     document = {"schema": 1, "nodes": nodes, "edges": edges}
     return {"id": flow_id, "name": name, "draft": document, "published": copy.deepcopy(document), "version": 1}
 
@@ -150,3 +152,17 @@ def test_names_are_masked(first: str, last: str, shown: str) -> None:
 def runtime_value(runtime: Runtime, contact_id: int, text: str) -> str:
     with runtime._turn() as turn:  # the same render every message goes through
         return turn.render(text, contact_id)
+
+
+def test_deleting_an_entry_point_takes_its_referrals_off_every_board(runtime: Runtime, database: Database) -> None:
+    ann = open_as(runtime, "ann", "m.me/1?ref=giveaway2025", "Ann").contact_id
+    bob = open_as(runtime, "bob", "m.me/1?ref=giveaway2025", "Bob").contact_id
+    refer(runtime, ann, 2, ref="spring")
+    refer(runtime, ann, 1)
+    refer(runtime, bob, 2)
+    assert runtime_value(runtime, ann, "{{referrals.rank}}: {{referrals.count}}") == "1: 3"
+    with database.write_session() as session:
+        delete_entry_point(session=session, entry_point_id=2)
+    with Runtime(database) as fresh:  # definitions as they are now
+        assert runtime_value(fresh, ann, "{{referrals.rank}}: {{referrals.count}}") == "2: 1"
+        assert runtime_value(fresh, bob, "{{referrals.rank}}: {{referrals.count}}") == "1: 2"
