@@ -153,6 +153,7 @@ class Names:
     tags: Mapping[int, str] = field(default_factory=dict)
     flows: Mapping[int, str] = field(default_factory=dict)
     entry_points: Mapping[int, str] = field(default_factory=dict)
+    pools: Mapping[int, str] = field(default_factory=dict)
 
 
 Describe = Callable[[Mapping, Names], str]
@@ -466,6 +467,13 @@ NODE_TYPES: dict[str, NodeSpec] = {
     "randomizer": NodeSpec(
         "Randomizer", "shuffle", _describe_randomizer, _need_randomizer, _branch_exits,
         defaults={"branches": [{"id": "a", "weight": 50}, {"id": "b", "weight": 50}]}),
+    "give_coupon": NodeSpec(
+        "Give a coupon code", "redeem",
+        lambda data, names: f"A code from {_name(names.pools, data.get('pool_id'), 'pool')} into "
+                            f"{_name(names.fields, data.get('field_id'), 'field')}",
+        _needs(("pool_id", "Choose the coupon pool to take the code from."),
+               ("field_id", "Choose the text field the code is saved in.")),
+        lambda data: ["next", "none_left"], defaults={"pool_id": None, "field_id": None}),
     "my_referrals": NodeSpec(
         "My referrals", "groups", _describe_my_referrals, _need_referral_message,
         defaults={"entry_point_id": None, "limit": 10,

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from runtime.conditions import conditions_hold
+from runtime.coupons import claim_code, record_miss
 from runtime.graph import next_node
 from runtime.links import LinkError
 from runtime.referral_stats import PERIOD_NAMES, PERIODS, Scope
@@ -243,6 +244,33 @@ def change_field(turn: Turn, contact_id: int, data: dict, depth: int, *, referre
         turn.warn(str(error))
 
 
+def _give_coupon(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
+    return "next" if give_code(turn, run.contact_id, data, run.depth) else "none_left"
+
+
+def give_code(turn: Turn, contact_id: int, data: dict, depth: int) -> bool:
+    """Give the contact one code of pool `pool_id` into text field `field_id` — shared by the flow node and the
+    trigger action. False (with a warning, and the pool's miss counted) when the pool has no code left."""
+    target, pool_id = turn.defs.fields_by_id.get(data.get("field_id")), data.get("pool_id")
+    if target is None:
+        turn.warn(f"A give-coupon step saves into field ID {data.get('field_id')}, which does not exist; "
+                  "no code was given.")
+        return False
+    code = claim_code(turn.db, pool_id=pool_id, contact_id=contact_id, stamp=turn.stamp) \
+        if isinstance(pool_id, int) else None
+    if code is None:
+        name = record_miss(turn.db, pool_id=pool_id, stamp=turn.stamp) if isinstance(pool_id, int) else None
+        turn.warn(f"Coupon pool '{name}' has no codes left; {turn.who(contact_id)} got none. Add codes on the "
+                  "Coupon pools page." if name else
+                  f"A give-coupon step takes codes from pool ID {pool_id}, which does not exist; no code was given.")
+        turn.note("coupon_none_left", contact_id=contact_id, pool_id=pool_id, pool=name)
+        return False
+    turn.note("coupon_given", contact_id=contact_id, pool_id=pool_id, code=code, field=target.name)
+    turn.set_field(contact_id, target, code if target.type == "text" else coerce_value(target.name, target.type, code),
+                   depth)
+    return True
+
+
 def _tag(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
     if data.get("tag_id") not in turn.defs.tags_by_id:
         turn.warn(f"A tag step points at tag ID {data.get('tag_id')}, which does not exist.")
@@ -351,6 +379,7 @@ _NODES = {
     "condition": _condition,
     "set_field": _set_field,
     "tag": _tag,
+    "give_coupon": _give_coupon,
     "send_referral_link": _send_referral_link,
     "notify_referrer": _notify_referrer,
     "my_referrals": _my_referrals,

@@ -69,6 +69,7 @@ ACTION_KEYS = {
     "send_message": ("text",),
     "notify_referrer": ("text",),
     "start_flow": ("flow_id",),
+    "give_coupon": ("pool_id", "field_id"),
 }
 REFERENCE_KINDS = {"field_id": "fields", "tag_id": "tags", "flow_id": "flows", "entry_point_id": "entry_points"}
 MAX_NUMBER = 2_147_483_647
@@ -328,7 +329,7 @@ KINDS = (
            "payload_mapping": _check_mapping("key"), "json_mapping": _check_mapping("path"),
            "segment_tag_id": _check_reference, "referrals_enabled": _check_flag,
            "referral_policy": _one_of(REFERRAL_POLICIES), "whatsapp_pattern": _check_pattern,
-           "referrer_match": _one_of(REFERRER_MATCHES)}),
+           "referrer_match": _one_of(REFERRER_MATCHES), "second_level_credit": _check_flag}),
     _Kind("triggers", "a trigger", Trigger, "name",
           {"name": _named("trigger"), "event": _one_of(TRIGGER_EVENTS), "entry_point_id": _check_reference,
            "field_id": _check_reference, "tag_id": _check_reference, "conditions": _check_conditions,

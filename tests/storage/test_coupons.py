@@ -1,0 +1,146 @@
+"""Coupon pools: each code is given once, an empty pool takes the "none left" exit and warns the admin; and
+second-level referral credit, never deeper than two levels."""
+
+import pytest
+
+from runtime.opening import Inbound
+from runtime.service import Runtime
+from storage.coupons import CouponError, add_codes, create_pool, empty_pool_warnings, get_pool, list_pools
+from storage.db import Database
+from storage.workspace_io import import_workspace
+
+
+def flow(name: str, nodes: list[dict], edges: list[tuple[str, str, str]], flow_id: int) -> dict:
+    document = {"schema": 1, "nodes": [{"id": n["id"], "type": n["type"], "data": n.get("data", {})} for n in nodes],
+                "edges": [{"id": f"e{i}", "source": s, "source_handle": h, "target": t}
+                          for i, (s, h, t) in enumerate(edges)]}
+    return {"id": flow_id, "name": name, "draft": document, "published": document}
+
+
+REWARD = flow("Reward", [
+    {"id": "start", "type": "start"},
+    {"id": "give", "type": "give_coupon", "data": {"pool_id": 1, "field_id": 1}},
+    {"id": "yes", "type": "send_message", "data": {"text": "Your code: {{coupon}}"}},
+    {"id": "no", "type": "send_message", "data": {"text": "Sorry, all codes are gone."}},
+], [("start", "next", "give"), ("give", "next", "yes"), ("give", "none_left", "no")], 1)
+
+
+def workspace(*, second_level: bool = False, triggers: list[dict] | None = None) -> dict:
+    return {
+        "format": "referflow-workspace", "version": 1,
+        "settings": {"page_id": "1234567890"},
+        "fields": [{"id": 1, "name": "coupon", "type": "text"}, {"id": 2, "name": "points", "type": "number"}],
+        "flows": [REWARD],
+        "entry_points": [
+            {"id": 1, "name": "Shop", "ref": "shop", "response_type": "flow", "response_flow_id": 1},
+            {"id": 2, "name": "Friends", "ref": "friends", "response_message": "Welcome!",
+             "second_level_credit": second_level},
+        ],
+        "triggers": triggers or [],
+    }
+
+
+@pytest.fixture
+def setup(database: Database):
+    def make(codes: str = "SPRING-1\nSPRING-2", **options) -> Runtime:
+        with database.write_session() as session:
+            pool = create_pool(session=session, name="Spring")
+            add_codes(session=session, pool_id=pool.id, text=codes)
+            import_workspace(session=session, document=workspace(**options))
+        return Runtime(database)
+    return make
+
+
+def open_as(runtime: Runtime, user: str, link: str, name: str = ""):
+    return runtime.open_link(Inbound(text=link, channel="messenger", channel_user_id=user, first_name=name or user))
+
+
+def texts(result, contact_id: int | None = None) -> list[str]:
+    return [m["text"] for m in result.messages if contact_id is None or m["contact_id"] == contact_id]
+
+
+def test_each_code_is_given_once_then_the_flow_takes_the_none_left_exit(setup, database: Database) -> None:
+    with setup() as runtime:
+        first, second, third = (open_as(runtime, user, "shop") for user in ("ann", "bob", "cat"))
+        assert texts(first) == ["Your code: SPRING-1"] and first.fields["coupon"] == "SPRING-1"
+        assert texts(second) == ["Your code: SPRING-2"]
+        assert texts(third) == ["Sorry, all codes are gone."] and "coupon" not in third.fields
+        assert any("Coupon pool 'Spring' has no codes left; cat (contact 3) got none." in w for w in third.warnings)
+        again = open_as(runtime, "ann", "shop")  # a code once given is never given again, not even to its owner
+        assert texts(again) == ["Sorry, all codes are gone."] and again.fields["coupon"] == "SPRING-1"
+    with database.session() as session:
+        pool = get_pool(session=session, pool_id=1)
+        assert (pool.total, pool.left, pool.given, pool.misses) == (2, 0, 2, 2)
+        assert empty_pool_warnings(session=session) == [
+            "Coupon pool 'Spring' has no codes left. 2 people were to get one and got none. Add codes, or flows take "
+            "their “none left” exit."]
+
+
+def test_codes_added_later_are_given_and_the_warning_goes(setup, database: Database) -> None:
+    with setup(codes="ONLY") as runtime:
+        open_as(runtime, "ann", "shop")
+        assert texts(open_as(runtime, "bob", "shop")) == ["Sorry, all codes are gone."]
+        with database.write_session() as session:
+            report = add_codes(session=session, pool_id=1, text="ONLY, LATER-1;LATER-1\n  \n bad code \n" + "x" * 65)
+        assert report.added == 1 and report.already == ["ONLY", "LATER-1"] and len(report.refused) == 2
+        assert report.sentence().startswith("Added 1 code; 2 already in the pool ('ONLY', 'LATER-1'); 2 not saved")
+        assert texts(open_as(runtime, "cat", "shop")) == ["Your code: LATER-1"]
+    with database.session() as session:
+        assert [(p.name, p.left, p.total) for p in list_pools(session=session)] == [("Spring", 0, 2)]
+    with database.write_session() as session:
+        add_codes(session=session, pool_id=1, text="MORE")
+    with database.session() as session:
+        assert empty_pool_warnings(session=session) == []
+
+
+def test_a_trigger_action_gives_a_code_and_warns_when_none_is_left(setup) -> None:
+    give = {"name": "Coupon for referrers", "event": "referred_new_contact", "entry_point_id": 2,
+            "actions": [{"type": "give_coupon", "pool_id": 1, "field_id": 1},
+                        {"type": "send_message", "text": "Thanks! Code: {{coupon}}"}]}
+    with setup(codes="ONE", triggers=[give]) as runtime:
+        zoe = open_as(runtime, "zoe", "friends")
+        first = open_as(runtime, "amy", f"friends-c{zoe.contact_id}")
+        assert texts(first, zoe.contact_id) == ["Thanks! Code: ONE"]
+        second = open_as(runtime, "ben", f"friends-c{zoe.contact_id}")
+        assert texts(second, zoe.contact_id) == ["Thanks! Code: ONE"]  # she keeps her code; no second one exists
+        assert any("has no codes left" in w for w in second.warnings)
+
+
+def test_pool_names_are_checked(database: Database) -> None:
+    with database.write_session() as session:
+        create_pool(session=session, name="Spring")
+        with pytest.raises(CouponError, match="already a coupon pool called 'Spring'"):
+            create_pool(session=session, name="spring")
+        with pytest.raises(CouponError, match="Give the coupon pool a name"):
+            create_pool(session=session, name="  ")
+
+
+SECOND = {"name": "Second level", "event": "referred_second_level", "entry_point_id": 2,
+          "actions": [{"type": "set_field", "field_id": 2, "op": "increase", "value": 1},
+                      {"type": "send_message", "text": "{{referred.first_name}} joined through a friend of yours!"}]}
+
+
+def test_second_level_credit_reaches_two_levels_and_no_deeper(setup) -> None:
+    with setup(second_level=True, triggers=[SECOND]) as runtime:
+        zoe = open_as(runtime, "zoe", "friends", "Zoe")
+        amy = open_as(runtime, "amy", f"friends-c{zoe.contact_id}", "Amy")
+        assert not any(e["type"] == "referred_second_level" for e in amy.events)  # Zoe had no referrer
+        ben = open_as(runtime, "ben", f"friends-c{amy.contact_id}", "Ben")
+        second = [e for e in ben.events if e["type"] == "referred_second_level"]
+        assert second == [{"type": "referred_second_level", "contact_id": zoe.contact_id,
+                           "other_contact_id": ben.contact_id, "entry_point_id": 2,
+                           "data": {"via": amy.contact_id}}]
+        assert texts(ben, zoe.contact_id) == ["Ben joined through a friend of yours!"]
+        cat = open_as(runtime, "cat", f"friends-c{ben.contact_id}", "Cat")
+        assert texts(cat, amy.contact_id) == ["Cat joined through a friend of yours!"]
+        assert texts(cat, zoe.contact_id) == []  # three levels up: nothing
+        assert open_as(runtime, "zoe", "friends").fields["points"] == 1
+
+
+def test_second_level_credit_is_off_unless_the_entry_point_asks(setup) -> None:
+    with setup(triggers=[SECOND]) as runtime:
+        zoe = open_as(runtime, "zoe", "friends")
+        amy = open_as(runtime, "amy", f"friends-c{zoe.contact_id}")
+        ben = open_as(runtime, "ben", f"friends-c{amy.contact_id}")
+        assert not any(e["type"] == "referred_second_level" for e in ben.events)
+        assert texts(ben, zoe.contact_id) == []
