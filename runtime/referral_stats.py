@@ -34,6 +34,7 @@ class BoardRow:
     contact_id: int
     name: str  # masked: "Ann R."
     referrals: int
+    full_name: str = ""  # for the admin's Analytics page only
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,15 @@ def top_of(db: sqlite3.Connection, *, entry_point_id: int, period: str, limit: i
         " WHERE s.entry_point_id = ? AND s.period = ?"
         " ORDER BY s.referrals DESC, s.reached_at, s.contact_id LIMIT ?",
         (entry_point_id, period, max(0, min(limit, MAX_LIST)))).fetchall()
-    return [BoardRow(rank, contact_id, mask_name(first, last), referrals)
+    return [BoardRow(rank, contact_id, mask_name(first, last), referrals, f"{first or ''} {last or ''}".strip())
             for contact_id, first, last, referrals, rank in rows]
+
+
+def board(db: sqlite3.Connection, *, entry_point_id: int | None, period: str, at: datetime,
+          limit: int = 10) -> list[BoardRow]:
+    """The board contacts see for an entry point (None: every entry point) and a period (week, month, all)."""
+    entry = EVERY_ENTRY_POINT if entry_point_id is None else entry_point_id
+    return top_of(db, entry_point_id=entry, period=period_key(period, at), limit=limit)
 
 
 def referred_people(db: sqlite3.Connection, *, referrer_id: int, entry_point_id: int | None,

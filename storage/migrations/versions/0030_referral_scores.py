@@ -4,6 +4,8 @@ Revision ID: 0030
 Revises: 0009
 Create Date: 2026-12-01 16:20:00
 
+Also an index for Analytics' "contacts active in the period" (who wrote to the bot when).
+
 Existing counted referrals are added up into the boards they belong to: their entry point and every entry point
 (entry_point_id 0), each for all time, their week (from Monday, UTC) and their month.
 """
@@ -33,6 +35,8 @@ def upgrade() -> None:
     with op.batch_alter_table('referral_score', schema=None) as batch_op:
         batch_op.create_index('ix_referral_score_board', ['entry_point_id', 'period', 'referrals'], unique=False)
         batch_op.create_index(batch_op.f('ix_referral_score_contact_id'), ['contact_id'], unique=False)
+    with op.batch_alter_table('message', schema=None) as batch_op:
+        batch_op.create_index('ix_message_direction_time', ['direction', 'created_at'], unique=False)
     for entry in ("entry_point_id", "0"):
         for period in _PERIODS:
             op.execute(
@@ -44,6 +48,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('message', schema=None) as batch_op:
+        batch_op.drop_index('ix_message_direction_time')
     with op.batch_alter_table('referral_score', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_referral_score_contact_id'))
         batch_op.drop_index('ix_referral_score_board')
