@@ -14,7 +14,12 @@ from storage.db import Database, open_database
 from storage.workspace_io import WorkspaceImportError, import_workspace
 
 # Definition tables in foreign-key order (parents first).
-DEFINITIONS = ("workspace_settings", "custom_field", "tag", "flow", "entry_point", "trigger")
+DEFINITIONS = ("workspace_settings", "custom_field", "tag", "flow", "entry_point", "trigger", "coupon_pool",
+               "coupon_code")
+# Columns the simulation owns: simulated people claim the sandbox's copy of each code, so trying a flow in the
+# simulator never uses up a live code, and a reset hands every code out afresh.
+SIMULATED_COLUMNS = {"coupon_pool": {"misses": "0", "last_miss_at": "NULL"},
+                     "coupon_code": {"contact_id": "NULL", "claimed_at": "NULL"}}
 # What simulated people leave behind; emptied by a reset (contacts cascade to their values, tags, messages...).
 SIMULATED = ("processed_event", "wake_up", "flow_position", "event_log", "link_open", "referral", "referral_score",
              "message", "trigger_run", "contact_tag", "field_value", "contact")
@@ -67,15 +72,20 @@ def reset_sandbox(sandbox: Database) -> None:
         connection.execute("BEGIN IMMEDIATE")
         for table in SIMULATED:
             connection.execute(f'DELETE FROM "{table}"')
+        for table, columns in SIMULATED_COLUMNS.items():
+            connection.execute(f'UPDATE "{table}" SET ' + ", ".join(f'"{c}" = {v}' for c, v in columns.items()))
         connection.execute("COMMIT")
 
 
 def _upsert_all(connection: sqlite3.Connection, table: str) -> None:
     columns = [row[1] for row in connection.execute(f'PRAGMA main.table_info("{table}")')]
+    simulated = SIMULATED_COLUMNS.get(table, {})
     names = ", ".join(f'"{column}"' for column in columns)
-    updates = ", ".join(f'"{column}" = excluded."{column}"' for column in columns if column != "id")
+    values = ", ".join(simulated.get(column, f'"{column}"') for column in columns)
+    updates = ", ".join(f'"{column}" = excluded."{column}"' for column in columns
+                        if column != "id" and column not in simulated)
     connection.execute(
-        f'INSERT INTO main."{table}" ({names}) SELECT {names} FROM live."{table}" WHERE true'
+        f'INSERT INTO main."{table}" ({names}) SELECT {values} FROM live."{table}" WHERE true'
         f" ON CONFLICT (id) DO UPDATE SET {updates}"
     )
 

@@ -144,3 +144,23 @@ def test_second_level_credit_is_off_unless_the_entry_point_asks(setup) -> None:
         ben = open_as(runtime, "ben", f"friends-c{amy.contact_id}")
         assert not any(e["type"] == "referred_second_level" for e in ben.events)
         assert texts(ben, zoe.contact_id) == []
+
+
+def test_the_simulator_gives_its_own_copy_of_the_codes_and_a_reset_hands_them_out_afresh(setup, database) -> None:
+    from storage.sandbox import open_sandbox, reset_sandbox, sync_definitions
+
+    with setup(codes="LIVE-1") as runtime:
+        assert texts(open_as(runtime, "real", "shop")) == ["Your code: LIVE-1"]
+    sandbox = open_sandbox(database)
+    with Runtime(sandbox) as simulated:
+        assert texts(open_as(simulated, "sim-1", "shop")) == ["Your code: LIVE-1"]  # the sandbox's own copy
+        assert texts(open_as(simulated, "sim-2", "shop")) == ["Sorry, all codes are gone."]
+        with database.write_session() as session:
+            add_codes(session=session, pool_id=1, text="LIVE-2")
+        sync_definitions(live=database, sandbox=sandbox)  # a sync keeps the simulated claims
+        assert texts(open_as(simulated, "sim-3", "shop")) == ["Your code: LIVE-2"]
+        reset_sandbox(sandbox)
+        assert texts(open_as(simulated, "sim-4", "shop")) == ["Your code: LIVE-1"]
+    with database.session() as session:
+        assert get_pool(session=session, pool_id=1).left == 1  # the live pool: LIVE-2 is still free
+    sandbox.dispose()
