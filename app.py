@@ -71,6 +71,7 @@ def serve(config: Config) -> None:
         auth,
         channels,
         contacts,
+        coupons,
         entry_points,
         fields,
         flow_editor,
@@ -137,6 +138,7 @@ def serve(config: Config) -> None:
     ui.page("/contacts")(contacts.create)
     ui.page("/contacts/{contact_id}")(contacts.create_detail)
     ui.page("/analytics")(analytics.create)
+    ui.page("/coupons")(coupons.create)
     ui.page("/simulator")(simulator.create)
     ui.run(
         host=config.host,

@@ -73,7 +73,7 @@ class AddReport:
 
 
 def list_pools(*, session: Session) -> list[PoolSummary]:
-    left = func.sum(sa.case((CouponCode.claimed_at.is_(None), 1), else_=0))
+    left = func.sum(sa.case((sa.and_(CouponCode.id.is_not(None), CouponCode.claimed_at.is_(None)), 1), else_=0))
     rows = session.exec(
         select(CouponPool.id, CouponPool.name, func.count(CouponCode.id), func.coalesce(left, 0), CouponPool.misses,
                CouponPool.last_miss_at)
