@@ -37,14 +37,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_referral_score_contact_id'), ['contact_id'], unique=False)
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.create_index('ix_message_direction_time', ['direction', 'created_at'], unique=False)
-    for entry in ("entry_point_id", "0"):
-        for period in _PERIODS:
-            op.execute(
-                "INSERT INTO referral_score (entry_point_id, period, contact_id, referrals, reached_at)"
-                f" SELECT {entry}, {period}, referrer_id, count(*), max(created_at) FROM referral"
-                " WHERE status IN ('counted', 'repeat') AND referrer_id IS NOT NULL"
-                " GROUP BY 1, 2, 3"
-            )
+    for statement in backfill_statements():
+        op.execute(statement)
+
+
+def backfill_statements() -> list[str]:
+    """The six boards of every counted referral so far (bench/leaderboard_rank.py times them too)."""
+    return ["INSERT INTO referral_score (entry_point_id, period, contact_id, referrals, reached_at)"
+            f" SELECT {entry}, {period}, referrer_id, count(*), max(created_at) FROM referral"
+            " WHERE status IN ('counted', 'repeat') AND referrer_id IS NOT NULL GROUP BY 1, 2, 3"
+            for entry in ("entry_point_id", "0") for period in _PERIODS]
 
 
 def downgrade() -> None:
