@@ -407,7 +407,7 @@ def _describe_my_referrals(data: Mapping, names: Names) -> str:
 def _describe_leaderboard(data: Mapping, names: Names) -> str:
     entry = data.get("entry_point_id")
     where = "every entry point" if entry is None else _name(names.entry_points, entry, "entry point")
-    return f"Top {data.get('limit') or '?'} {LEADERBOARD_PERIODS.get(data.get('period'), '?')} · {where}"
+    return f"Top {data.get('limit') or '?'} {LEADERBOARD_PERIODS.get(data.get('period'), '(no period)')} · {where}"
 
 
 def _need_referral_message(data: Mapping) -> list[str]:
