@@ -173,6 +173,12 @@ class Narrator:
     def _wake_up(self, step: dict) -> TimelineItem:
         return TimelineItem("wait", f"{self.who(step['contact_id'])}'s delay is over; the flow goes on")
 
+    def _referral_board(self, step: dict) -> TimelineItem:
+        where = self.names.entry_points.get(step.get("entry_point_id"), "every entry point")
+        place = f"place {step['rank']}" if step.get("rank") else "not on the board"
+        return TimelineItem("note", f"{self.who(step['contact_id'])} on the board of {where}, "
+                                    f"{step['period']}: {place}, {step['count']} counted")
+
     def _message(self, step: dict) -> TimelineItem:
         return TimelineItem("message", f"Bot → {self.who(step['contact_id'])}: {step['text']}")
 

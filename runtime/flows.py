@@ -11,7 +11,7 @@ from runtime.conditions import conditions_hold
 from runtime.coupons import claim_code, record_miss
 from runtime.graph import next_node
 from runtime.links import LinkError
-from runtime.referral_stats import PERIOD_NAMES, PERIODS, Scope
+from runtime.referral_stats import PERIOD_NAMES, PERIODS, Scope, referral_value
 from runtime.templates import is_template
 from runtime.turn import MAX_FLOW_STEPS, SentMessage, Turn
 from runtime.values import FieldValueError, JsonPathError, coerce_value, read_json_path
@@ -306,14 +306,25 @@ def _notify_referrer(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
 
 
 def _my_referrals(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
-    say(turn, run, node_id, data.get("text", ""), scope=_scope(turn, data, "all"))
+    scope = _scope(turn, data, "all")
+    _trace_board(turn, run.contact_id, scope)
+    say(turn, run, node_id, data.get("text", ""), scope=scope)
     return "next"
 
 
 def _leaderboard(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
     scope = _scope(turn, data, data.get("period") if data.get("period") in PERIODS else "all")
+    _trace_board(turn, run.contact_id, scope)
     say(turn, run, node_id, data.get("text", ""), extra={"period": PERIOD_NAMES[scope.period]}, scope=scope)
     return "next"
+
+
+def _trace_board(turn: Turn, contact_id: int, scope: Scope) -> None:
+    if turn.tracing:  # the simulator's trace says where the contact stands, whatever the message shows
+        rank, count = (referral_value(turn.db, contact_id=contact_id, key=key, at=turn.now, scope=scope)
+                       for key in ("rank", "count"))
+        turn.note("referral_board", contact_id=contact_id, entry_point_id=scope.entry_point_id,
+                  period=PERIOD_NAMES[scope.period], rank=rank, count=count)
 
 
 def _scope(turn: Turn, data: dict, period: str) -> Scope:

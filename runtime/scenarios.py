@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runtime.opening import Inbound
+from runtime.referral_stats import PERIOD_NAMES
 from runtime.service import Runtime
 
 FORMAT = "referflow-scenario"
@@ -155,7 +156,31 @@ class _Run:
         if "warning" in expectation:
             found = any(expectation["warning"].lower() in w.lower() for w in result.get("warnings", []))
             return None if found else f"expected a warning containing '{expectation['warning']}'"
+        if "rank_of" in expectation or "referrals_of" in expectation:
+            return self.check_board(expectation)
         return f"unknown expectation {expectation}"
+
+    def check_board(self, expectation: dict) -> str | None:
+        """`{"rank_of": "ann", "equals": 1}` or `{"referrals_of": "ann", "equals": 3}`, optionally with
+        `"period"` (week, month, all: the default) and `"entry_point"` (a ref; default every entry point)."""
+        what = "rank" if "rank_of" in expectation else "referrals"
+        person = expectation.get("rank_of", expectation.get("referrals_of"))
+        if person not in self.ids:
+            return f"'{person}' has not opened a link yet in this scenario"
+        period, ref = expectation.get("period", "all"), expectation.get("entry_point")
+        if period not in PERIOD_NAMES:
+            return f"'{period}' is not a leaderboard period; use week, month or all"
+        entry = self.runtime.definitions().entries_by_ref.get(ref) if ref is not None else None
+        if ref is not None and entry is None:
+            return f"there is no entry point with the ref '{ref}'"
+        rank, count = self.runtime.referral_standing(self.ids[person], entry_point_id=entry.id if entry else None,
+                                                     period=period)
+        actual = rank if what == "rank" else count
+        if actual != expectation.get("equals"):
+            board = f"{PERIOD_NAMES[period]}{f' on {ref}' if ref else ''}"
+            shown = "not on the board" if actual is None else actual
+            return f"expected {person}'s {what} {board} to be {expectation.get('equals')!r}, got {shown}"
+        return None
 
     def check_message(self, expectation: dict, result: dict) -> str | None:
         person = expectation["message_to"]

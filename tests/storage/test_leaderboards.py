@@ -11,6 +11,7 @@ import pytest
 
 from runtime.opening import Inbound
 from runtime.referral_stats import mask_name
+from runtime.scenarios import SimulatedClock, run_scenario
 from runtime.service import Runtime
 from storage.db import Database
 from storage.entry_points import delete_entry_point
@@ -166,3 +167,47 @@ def test_deleting_an_entry_point_takes_its_referrals_off_every_board(runtime: Ru
     with Runtime(database) as fresh:  # definitions as they are now
         assert runtime_value(fresh, ann, "{{referrals.rank}}: {{referrals.count}}") == "2: 1"
         assert runtime_value(fresh, bob, "{{referrals.rank}}: {{referrals.count}}") == "1: 2"
+
+
+def test_scenarios_can_expect_ranks_and_counts_and_say_what_differed(database: Database) -> None:
+    with database.write_session() as session:
+        import_workspace(session=session, document=_workspace())
+    people = {name: {"first_name": name.title()} for name in ("ann", "bob", "cat", "dan")}
+    link = "https://m.me/1234567890?ref=giveaway2025"
+    scenario = {"format": "referflow-scenario", "version": 1, "name": "Board", "people": people, "steps": [
+        {"open": link, "as": "ann"},
+        {"open": link, "as": "bob"},
+        {"open": f"{link}-c{{{{ann.id}}}}", "as": "cat"},
+        {"open": "https://m.me/1234567890?ref=board", "as": "ann", "expect": [
+            {"rank_of": "ann", "equals": 1, "period": "week", "entry_point": "giveaway2025"},
+            {"referrals_of": "ann", "equals": 1},
+            {"rank_of": "bob", "equals": None},
+            {"message_to": "ann", "contains": "1. Ann — 1"},
+        ]},
+        {"advance": "8d"},
+        {"open": f"{link}-c{{{{bob.id}}}}", "as": "dan", "expect": [
+            {"rank_of": "ann", "equals": 1, "period": "week"},  # wrong: a new week, Ann has no referral in it
+            {"rank_of": "bob", "equals": 1, "period": "week", "entry_point": "nowhere"},
+            {"rank_of": "bob", "equals": 1, "period": "year"},
+        ]},
+    ]}
+    clock = SimulatedClock(MONDAY)
+    with Runtime(database, clock=clock) as runtime:
+        report = run_scenario(runtime, clock, scenario)
+    assert [step.failures for step in report.steps[:5]] == [[]] * 5
+    assert report.steps[5].failures == [
+        "expected ann's rank this week to be 1, got not on the board",
+        "there is no entry point with the ref 'nowhere'",
+        "'year' is not a leaderboard period; use week, month or all",
+    ]
+
+
+def test_the_simulator_trace_says_where_the_contact_stands(runtime: Runtime, database: Database,
+                                                          clock: Clock) -> None:
+    ann = open_as(runtime, "ann", "m.me/1?ref=giveaway2025", "Ann").contact_id
+    refer(runtime, ann, 2)
+    with Runtime(database, clock=clock, trace=True) as simulator:
+        board = open_as(simulator, "ann", "m.me/1?ref=board", "Ann")
+    [step] = [step for step in board.trace if step["kind"] == "referral_board"]
+    assert (step["contact_id"], step["entry_point_id"], step["period"], step["rank"], step["count"]) == (
+        ann, 1, "this week", 1, 2)
