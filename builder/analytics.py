@@ -181,8 +181,9 @@ def _leaderboard(choice: _Choice) -> None:
         with ui.row().classes("w-full items-center"):
             ui.label("Leaderboard").classes("text-lg font-medium")
             ui.space()
-            ui.toggle(dict(PERIOD_NAMES), value=choice.board, on_change=lambda e: _choose(
-                choice, board_period=e.value)).props("no-caps dense").mark("board-period")
+            periods = {key: name.capitalize() for key, name in PERIOD_NAMES.items()}
+            ui.toggle(periods, value=choice.board, on_change=lambda e: _choose(choice, board_period=e.value)) \
+                .props("no-caps dense").mark("board-period")
         ui.label("The same board a Leaderboard step sends contacts (they see first names and an initial, "
                  "“Ann R.”). Weeks start on Monday, UTC.").classes("text-sm text-slate-500")
         if not rows:
