@@ -289,6 +289,8 @@ class _Names:
     def _value(self, name: str) -> Any:
         if name not in self._seen:
             value = _Person(name, self.lookup) if name in PEOPLE else self.lookup(name)
+            if name == "referrals" and (own := self.lookup(name)) not in (None, ""):
+                value = own  # a field called "referrals", made before {{referrals.count}} existed, stays itself
             self._seen[name] = None if value == "" else value
         return self._seen[name]
 

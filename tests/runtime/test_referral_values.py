@@ -57,3 +57,9 @@ def test_lists_read_as_text_and_say_when_empty() -> None:
     assert format_board([BoardRow(1, 4, "Ann R.", 3), BoardRow(1, 7, "Bob", 3)]) == "1. Ann R. — 3\n1. Bob — 3"
     assert format_people([ReferredPerson(5, "Cat", "2026-12-01 10:00:00.000000", False)]) == \
         "Cat · 1 Dec 2026 (not counted)"
+
+
+def test_a_field_called_referrals_keeps_working_in_sums() -> None:
+    values = {"referrals": 4, "referrals.count": 9}
+    assert render_template("{{ referrals + 1 }} and {{referrals}}", values.get).text == "5 and 4"
+    assert render_template("{{ referrals.count }}", {"referrals.count": 9}.get).text == "9"
