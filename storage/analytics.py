@@ -25,13 +25,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from storage.contacts import display_name
-
 PERIODS = {"7d": ("Last 7 days", 7), "30d": ("Last 30 days", 30), "90d": ("Last 90 days", 90),
            "all": ("All time", None)}
 COUNTED = "('counted', 'repeat')"
 NO_ENTRY_POINT = "Unknown or switched-off links"
-TOP_REFERRERS = 10
 VIRAL_COEFFICIENT = ("Viral coefficient K: how many new contacts each active contact brought in through a referral "
                      "link (new contacts who joined through a referral link ÷ contacts active in the period, that "
                      "is everyone who opened a link or wrote to the bot). Above 1 the bot grows by itself; 0.25 "
@@ -93,13 +90,6 @@ class DayPoint:
 
 
 @dataclass(frozen=True)
-class TopReferrer:
-    contact_id: int
-    name: str
-    counted: int
-
-
-@dataclass(frozen=True)
 class AnalyticsSummary:
     query: AnalyticsQuery
     first_day: date | None  # None for "all time" without any activity
@@ -107,7 +97,6 @@ class AnalyticsSummary:
     rows: list[EntryStats]
     total: EntryStats
     days: list[DayPoint]
-    top_referrers: list[TopReferrer]
     active_contacts: int = 0  # everyone who opened a link or wrote to the bot in the period
 
     def viral_coefficient(self, stats: EntryStats | None = None) -> float | None:
@@ -131,7 +120,7 @@ def summarise(*, session: Session, query: AnalyticsQuery, now: datetime | None =
     total = _total(session, where, query)
     series = _series(session, where, first_day, today)
     return AnalyticsSummary(query, series[0].day if series else first_day, today, rows, total, series,
-                            _top_referrers(session, where), _active_contacts(session, where))
+                            _active_contacts(session, where))
 
 
 @dataclass(frozen=True)
@@ -227,16 +216,6 @@ def _active_contacts(session: Session, where: _Where) -> int:
     return _rows(session, "SELECT count(*) FROM (SELECT contact_id FROM link_open WHERE created_at >= :since"
                           " UNION SELECT contact_id FROM message WHERE direction = 'in' AND created_at >= :since) a",
                  since=where.since)[0][0]
-
-
-def _top_referrers(session: Session, where: _Where) -> list[TopReferrer]:
-    rows = _rows(session, f"SELECT t.referrer_id, c.first_name, c.last_name, t.made FROM (SELECT referrer_id,"
-                          f" count(*) AS made FROM referral WHERE {where.sql()} AND status IN {COUNTED}"
-                          f" GROUP BY referrer_id ORDER BY made DESC, referrer_id LIMIT {TOP_REFERRERS}) t"
-                          " JOIN contact c ON c.id = t.referrer_id ORDER BY t.made DESC, t.referrer_id",
-                 **where.params)
-    return [TopReferrer(contact_id, display_name(first, last, contact_id), made)
-            for contact_id, first, last, made in rows]
 
 
 # --- CSV --------------------------------------------------------------------------------------------------------------
