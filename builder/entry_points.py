@@ -222,6 +222,10 @@ class _Editor:
                     self.inputs["referrer_match"] = ui.select(
                         REFERRER_MATCHES, label="Find the referrer by", value=saved.referrer_match).classes("w-64") \
                         .mark("referrer_match")
+                self.inputs["second_level_credit"] = ui.switch(
+                    "Second-level credit: when a friend's friend joins, also fire “A friend's friend joined” for "
+                    "the person who brought the friend in (two levels, never deeper)",
+                    value=saved.second_level_credit).mark("second_level_credit")
             self._draw_whatsapp(saved)
 
     def _draw_whatsapp(self, saved: EntryPoint) -> None:

@@ -347,6 +347,14 @@ def _json_form(inspector: Inspector, data: dict) -> None:
     inspector.picker("field_id", "Save the value in", inspector.field_options(), empty="Add a field first.")
 
 
+def _coupon_form(inspector: Inspector, data: dict) -> None:
+    inspector.picker("pool_id", "Coupon pool", inspector.choices.pools,
+                     empty="Create a pool and paste its codes on the Coupon pools page first.")
+    texts = {i: c.name for i, c in inspector.choices.fields.items() if c.type == "text"}
+    inspector.picker("field_id", "Save the code in (a text field)", texts, empty="Add a text field first.")
+    _note("Each code goes to one contact only, once. When the pool is empty the flow takes the “none left” exit.")
+
+
 def _go_to_flow_form(inspector: Inspector, data: dict) -> None:
     inspector.picker("flow_id", "Flow to go to", inspector.flow_options(), empty="There are no other flows yet.")
     _note("The contact continues in that flow from its Start step.")
@@ -399,7 +407,7 @@ FORMS: dict[str, Callable[[Inspector, dict], None]] = {
     "start": _start_form, "end": _end_form, "send_message": _message_form, "ask": _ask_form,
     "condition": _condition_form, "set_field": _set_field_form, "tag": _tag_form,
     "send_referral_link": _referral_link_form, "notify_referrer": _notify_form, "json_get": _json_form,
-    "go_to_flow": _go_to_flow_form, "delay": _delay_form, "randomizer": _randomizer_form,
+    "go_to_flow": _go_to_flow_form, "delay": _delay_form, "randomizer": _randomizer_form, "give_coupon": _coupon_form,
     "my_referrals": _my_referrals_form, "leaderboard": _leaderboard_form,
 }
 

@@ -26,7 +26,7 @@ MAX_UPLOAD_BYTES = 1_000_000
 MAX_POOL_NAME = 60
 _SEPARATORS = re.compile(r"[\r\n,;]+")
 _CODE = re.compile(rf"[^\s\x00-\x1f\x7f]{{1,{MAX_CODE_LENGTH}}}")
-_POOL_NAME = re.compile(r"[\w .-]+")
+POOL_NAME = re.compile(r"[\w .-]+")
 
 
 class CouponError(ValueError):
@@ -154,7 +154,7 @@ def _check_name(session: Session, name: str, pool_id: int | None = None) -> str:
     name = (name or "").strip()
     if not name:
         raise CouponError("Give the coupon pool a name.")
-    if len(name) > MAX_POOL_NAME or not _POOL_NAME.fullmatch(name):
+    if len(name) > MAX_POOL_NAME or not POOL_NAME.fullmatch(name):
         raise CouponError(f"A pool name uses letters, digits, spaces, '.', '-' and '_', at most {MAX_POOL_NAME} "
                           "characters.")
     clash = session.exec(select(CouponPool).where(func.lower(CouponPool.name) == name.lower(),

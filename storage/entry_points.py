@@ -152,6 +152,7 @@ class EntryPointCreate(_EntryPointChecks):
     referral_policy: str = "first_only"
     referrer_match: str = "id"
     whatsapp_pattern: str = ""
+    second_level_credit: bool = False
 
 
 class EntryPointUpdate(_EntryPointChecks):
@@ -171,6 +172,7 @@ class EntryPointUpdate(_EntryPointChecks):
     referral_policy: str | None = None
     referrer_match: str | None = None
     whatsapp_pattern: str | None = None
+    second_level_credit: bool | None = None
 
 
 class EntryPointError(ValueError):

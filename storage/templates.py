@@ -16,7 +16,8 @@ from storage.workspace import channel_identities, get_settings
 from storage.workspace_io import ImportReport, import_workspace, preview_import
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "assets" / "templates"
-KIND_WORDS = {"fields": ("field", "fields"), "tags": ("tag", "tags"), "flows": ("flow", "flows"),
+KIND_WORDS = {"fields": ("field", "fields"), "tags": ("tag", "tags"), "coupon_pools": ("coupon pool", "coupon pools"),
+              "flows": ("flow", "flows"),
               "entry_points": ("entry point", "entry points"), "triggers": ("trigger", "triggers")}
 
 
