@@ -27,6 +27,13 @@ def record_miss(db: sqlite3.Connection, *, pool_id: int, stamp: str) -> str | No
     return row[0] if row else None
 
 
+def count_codes_left(db: sqlite3.Connection, *, pool_name: str) -> int | None:
+    """How many codes the pool called `pool_name` can still give; None when there is no such pool."""
+    row = db.execute("SELECT (SELECT count(*) FROM coupon_code c WHERE c.pool_id = p.id AND c.claimed_at IS NULL)"
+                     " FROM coupon_pool p WHERE p.name = ?", (pool_name,)).fetchone()
+    return row[0] if row else None
+
+
 def find_second_level_referrer(db: sqlite3.Connection, *, referrer_id: int) -> int | None:
     """Who referred the referrer (Z when B joined with A's link and A had joined with Z's), or None."""
     row = db.execute("SELECT referred_by_id FROM contact WHERE id = ?", (referrer_id,)).fetchone()

@@ -158,7 +158,32 @@ class _Run:
             return None if found else f"expected a warning containing '{expectation['warning']}'"
         if "rank_of" in expectation or "referrals_of" in expectation:
             return self.check_board(expectation)
+        if "codes_left" in expectation:
+            left = self.runtime.codes_left(str(expectation["codes_left"]))
+            if left is None:
+                return f"there is no coupon pool called '{expectation['codes_left']}'"
+            return None if left == expectation.get("equals") else \
+                f"expected {expectation.get('equals')!r} codes left in '{expectation['codes_left']}', got {left}"
+        if "event" in expectation:
+            return self.check_event(expectation, result)
         return f"unknown expectation {expectation}"
+
+    def check_event(self, expectation: dict, result: dict) -> str | None:
+        """`{"event": "referred_second_level", "for": "zoe", "about": "ben"}`: the step fired that event in Zoe's
+        context (about Ben); `"fired": false` expects it not to fire for her."""
+        for key in ("for", "about"):
+            if key in expectation and expectation[key] not in self.ids:
+                return f"'{expectation[key]}' has not opened a link yet in this scenario"
+        fired = any(event["type"] == expectation["event"]
+                    and ("for" not in expectation or event["contact_id"] == self.ids[expectation["for"]])
+                    and ("about" not in expectation or event.get("other_contact_id") == self.ids[expectation["about"]])
+                    for event in result.get("events", []))
+        if fired == expectation.get("fired", True):
+            return None
+        whom = f" for {expectation['for']}" if "for" in expectation else ""
+        found = sorted({event["type"] for event in result.get("events", [])}) or "no events"
+        return f"expected {expectation['event']}{whom} {'to' if expectation.get('fired', True) else 'not to'} " \
+               f"fire in this step; the step fired: {found}"
 
     def check_board(self, expectation: dict) -> str | None:
         """`{"rank_of": "ann", "equals": 1}` or `{"referrals_of": "ann", "equals": 3}`, optionally with

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from runtime.coupons import count_codes_left
 from runtime.definitions import DefinitionCache, Definitions
 from runtime.flows import resume_with_reply, run_due_wakeups, start_flow
 from runtime.inbound import ParseCache, clean_inbound, read_inbound, storable_text
@@ -144,6 +145,11 @@ class Runtime:
             rank, count = (referral_value(turn.db, contact_id=contact_id, key=key, at=turn.now, scope=scope)
                            for key in ("rank", "count"))
             return rank, count  # type: ignore[return-value]
+
+    def codes_left(self, pool_name: str) -> int | None:
+        """How many codes a coupon pool can still give (None: no pool of that name)."""
+        with self._turn(begin="BEGIN") as turn:
+            return count_codes_left(turn.db, pool_name=pool_name)
 
     def definitions(self) -> Definitions:
         with self._lock:

@@ -8,8 +8,11 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+from sqlmodel import Session
+
 from runtime.scenarios import ScenarioError, ScenarioReport, SimulatedClock, run_scenario
 from runtime.service import Runtime
+from storage.coupons import add_codes, list_pools
 from storage.db import Database, open_database
 from storage.workspace_io import WorkspaceImportError, import_workspace
 
@@ -103,6 +106,7 @@ def run_scenario_file(path: Path, *, live_url: str) -> ScenarioReport:
             try:
                 with sandbox.write_session() as session:
                     import_workspace(session=session, document=document)
+                    _add_scenario_codes(session, scenario.get("coupon_codes") or {})
             except WorkspaceImportError as error:
                 raise ScenarioError(f"its workspace {scenario['workspace']} cannot be imported: {error}") from None
         else:
@@ -117,6 +121,20 @@ def run_scenario_file(path: Path, *, live_url: str) -> ScenarioReport:
                 return run_scenario(runtime, clock, scenario)
         finally:
             sandbox.dispose()
+
+
+def _add_scenario_codes(session: Session, codes: object) -> None:
+    """A scenario's `coupon_codes` ({"pool name": ["CODE", ...]}): codes never travel in a workspace file, so a
+    scenario made from one brings the codes its pools start with."""
+    if not isinstance(codes, dict):
+        raise ScenarioError("'coupon_codes' must map pool names to lists of codes.")
+    pools = {pool.name: pool.id for pool in list_pools(session=session)}
+    for name, listed in codes.items():
+        if name not in pools:
+            raise ScenarioError(f"'coupon_codes' names the pool '{name}', which its workspace does not have.")
+        if not isinstance(listed, list) or not all(isinstance(code, str) for code in listed):
+            raise ScenarioError(f"'coupon_codes' of '{name}' must be a list of codes.")
+        add_codes(session=session, pool_id=pools[name], text="\n".join(listed))
 
 
 def _read_scenario(path: Path, what: str = "scenario") -> dict:
