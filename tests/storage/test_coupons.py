@@ -164,3 +164,22 @@ def test_the_simulator_gives_its_own_copy_of_the_codes_and_a_reset_hands_them_ou
     with database.session() as session:
         assert get_pool(session=session, pool_id=1).left == 1  # the live pool: LIVE-2 is still free
     sandbox.dispose()
+
+
+def test_the_workspace_format_carries_pools_by_name_and_remaps_pool_references(database: Database) -> None:
+    from storage.workspace_io import WorkspaceImportError, export_workspace
+
+    with database.write_session() as session:
+        create_pool(session=session, name="Older")  # takes id 1: the document's pool 1 gets another id
+        document = {**workspace(), "coupon_pools": [{"id": 1, "name": "Spring"}]}
+        report = import_workspace(session=session, document=document)
+        assert report.created["coupon_pools"] == ["Spring"] and report.ids["coupon_pools"] == {1: 2}
+        add_codes(session=session, pool_id=2, text="SECRET-1")
+        exported = export_workspace(session=session)
+    assert exported["coupon_pools"] == [{"id": 1, "name": "Older"}, {"id": 2, "name": "Spring"}]
+    assert "SECRET-1" not in str(exported)  # codes never travel
+    give = next(n for n in exported["flows"][0]["draft"]["nodes"] if n["type"] == "give_coupon")
+    assert give["data"] == {"pool_id": 2, "field_id": 1}
+    with database.write_session() as session, pytest.raises(WorkspaceImportError, match="not a pool name"):
+        import_workspace(session=session, document={"format": "referflow-workspace", "version": 1,
+                                                    "coupon_pools": [{"name": "bad/name"}]})
