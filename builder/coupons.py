@@ -10,6 +10,7 @@ from storage.coupons import (
     CouponError,
     PoolSummary,
     add_codes,
+    codes_in_file,
     create_pool,
     delete_pool,
     list_pools,
@@ -97,8 +98,7 @@ async def _upload(event: events.UploadEventArguments, pool: PoolSummary, contain
     except UnicodeDecodeError:
         ui.notify(f"{event.file.name} is not a text file; upload the codes as .txt or .csv.", type="negative")
         return
-    first_column = "\n".join(line.split(",", 1)[0].split(";", 1)[0] for line in text.splitlines())
-    await _store(pool, first_column, container)
+    await _store(pool, codes_in_file(text), container)
 
 
 async def _store(pool: PoolSummary, text: str, container: ui.column) -> None:

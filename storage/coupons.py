@@ -139,6 +139,18 @@ def add_codes(*, session: Session, pool_id: int, text: str) -> AddReport:
     return report
 
 
+def codes_in_file(text: str) -> str:
+    """The codes of an uploaded .txt or .csv file: each line's first column, without a header row such as
+    "code" or "Coupon code" (a code is never one of those words)."""
+    cells = [line.split(",", 1)[0].split(";", 1)[0].strip().strip('"') for line in text.splitlines()]
+    if cells and cells[0].lower().replace("_", " ") in _HEADERS:
+        cells = cells[1:]
+    return "\n".join(cells)
+
+
+_HEADERS = ("code", "codes", "coupon", "coupons", "coupon code", "coupon codes", "voucher", "promo code")
+
+
 def _is_code(code: str) -> bool:
     return bool(_CODE.fullmatch(code)) and code.isprintable() and "\ufffd" not in code
 

@@ -183,3 +183,14 @@ def test_the_workspace_format_carries_pools_by_name_and_remaps_pool_references(d
     with database.write_session() as session, pytest.raises(WorkspaceImportError, match="not a pool name"):
         import_workspace(session=session, document={"format": "referflow-workspace", "version": 1,
                                                     "coupon_pools": [{"name": "bad/name"}]})
+
+
+@pytest.mark.parametrize(("text", "codes"), [
+    ("code,note\nA-1,first\nA-2,second\n", "A-1\nA-2"),
+    ('"Coupon code";"valid until"\n"B-1";2026-12-31', "B-1"),
+    ("C-1\nC-2", "C-1\nC-2"),  # a plain list has no header to drop
+])
+def test_an_uploaded_file_gives_its_first_column_without_a_header(text: str, codes: str) -> None:
+    from storage.coupons import codes_in_file
+
+    assert codes_in_file(text) == codes
