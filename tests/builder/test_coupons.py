@@ -51,3 +51,36 @@ async def test_an_empty_pool_warns_on_the_overview_and_its_page(app_env: Path, a
     await admin.open("/coupons")
     await admin.should_see(marker="pool-warning-1")
     assert text_of(admin, "pool-left-1") == "0 of 1 left · 1 given"
+
+
+async def test_a_trigger_on_second_level_credit_gives_a_code_from_a_pool(app_env: Path, admin: User) -> None:
+    from sqlmodel import select
+
+    from storage.models import CustomField, Trigger
+    from tests.builder.helpers import choose
+
+    database = open_database(url=f"sqlite:///{app_env}")
+    with database.write_session() as session:
+        create_pool(session=session, name="Spring")
+        import_workspace(session=session, document=workspace())
+        session.add(CustomField(name="points_total", type="number"))
+    database.dispose()
+    await admin.open("/triggers/new")
+    admin.find(marker="trigger-name").type("Grand referrer coupon")
+    choose(admin, "trigger-event", "A friend's friend joined (second level)")
+    admin.find(marker="add-action").click()
+    await admin.should_see(marker="action-0-type")
+    choose(admin, "action-0-type", "Give a coupon code")
+    await admin.should_see(marker="action-0-pool")
+    choose(admin, "action-0-pool", "Spring")
+    field_select = next(iter(admin.find(marker="action-0-field").elements))
+    assert list(field_select.options.values()) == ["coupon"]  # only text fields can hold a code
+    choose(admin, "action-0-field", "coupon")
+    admin.find(marker="save-trigger").click()
+    await admin.should_see("Trigger 'Grand referrer coupon' saved.")
+    database = open_database(url=f"sqlite:///{app_env}")
+    with database.session() as session:
+        trigger = session.exec(select(Trigger).where(Trigger.name == "Grand referrer coupon")).one()
+    database.dispose()
+    assert trigger.event == "referred_second_level"
+    assert trigger.actions == [{"type": "give_coupon", "pool_id": 1, "field_id": 1}]
