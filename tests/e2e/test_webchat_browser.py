@@ -83,8 +83,8 @@ def test_ann_brings_bob_through_the_web_chat(admin_page: Page, live_app: LiveApp
     expect(admin_page.get_by_text("Bob joined with your link!")).to_be_visible()  # the live conversation
     screenshot(admin_page, "webchat-ann-contact")
     admin_page.goto(f"{live_app.url}/analytics")
-    expect(admin_page.get_by_text("Referrals counted").locator("..")).to_contain_text("1")
-    expect(admin_page.get_by_text("New contacts").locator("..")).to_contain_text("2")
+    expect(admin_page.get_by_text("Referrals counted", exact=True).locator("..")).to_contain_text("1")
+    expect(admin_page.get_by_text("New contacts", exact=True).locator("..")).to_contain_text("2")
     top_referrers = admin_page.locator(".q-card").filter(has_text="Leaderboard")
     expect(top_referrers.get_by_role("link", name="Ann")).to_be_visible()
     screenshot(admin_page, "webchat-analytics")
