@@ -71,6 +71,7 @@ def serve(config: Config) -> None:
         auth,
         channels,
         contacts,
+        coupons,
         entry_points,
         fields,
         flow_editor,
@@ -94,7 +95,7 @@ def serve(config: Config) -> None:
     from storage.auth import ensure_admin_account
     from storage.db import open_database
     from storage.scenario_store import seed_demo_scenario
-    from storage.templates import seed_demo_workspace
+    from storage.templates import seed_demo_workspace, seed_tiers_example
     from storage.workspace import record_start, seed_demo_settings
 
     web = WebSettings(trusted_proxies=parse_trusted_proxies(config.trusted_proxies),
@@ -108,6 +109,7 @@ def serve(config: Config) -> None:
         if config.seed_demo and seed_demo_workspace(session=session):
             seed_demo_settings(session=session)
             seed_demo_scenario(session=session)
+            seed_tiers_example(session=session)
         record_start(session=session, served_url=config.served_url)
     app.state.referflow_database = database
     live = LiveServices.create(database)  # the web chat registers its sender on live.delivery
@@ -140,6 +142,7 @@ def serve(config: Config) -> None:
     ui.page("/contacts")(contacts.create)
     ui.page("/contacts/{contact_id}")(contacts.create_detail)
     ui.page("/analytics")(analytics.create)
+    ui.page("/coupons")(coupons.create)
     ui.page("/simulator")(simulator.create)
     ui.run(
         host=config.host,

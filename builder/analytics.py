@@ -1,12 +1,15 @@
 """Analytics: opens and referrals per entry point and per day, top referrers, the viral coefficient, CSV export."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from nicegui import ui
 
 from builder.context import database
 from builder.frame import frame
+from runtime.referral_stats import PERIOD_NAMES, board
 from storage.analytics import (
+    PER_REFERRER,
     PERIODS,
     VIRAL_COEFFICIENT,
     AnalyticsQuery,
@@ -31,14 +34,18 @@ COLUMNS = [
     {"name": "unknown", "label": "Unknown referrer", "field": "unknown"},
     {"name": "disabled", "label": "Referrals off", "field": "disabled"},
     {"name": "referrers", "label": "Referrers", "field": "referrers"},
-    {"name": "viral", "label": "Viral coeff.", "field": "viral"},
+    {"name": "per_referrer", "label": "Per referrer", "field": "per_referrer"},
+    {"name": "joined", "label": "Joined by referral", "field": "joined"},
+    {"name": "viral", "label": "K", "field": "viral"},
 ]
+BOARD_SIZE = 10
 
 
 @dataclass
 class _Choice:
     period: str = "30d"
     entry: int = ALL
+    board: str = "week"
 
     @property
     def query(self) -> AnalyticsQuery:
@@ -66,9 +73,11 @@ def _entry_options() -> dict[int, str]:
     return {ALL: "All entry points"} | {entry.id: f"{entry.name} ({entry.ref})" for entry in entries}
 
 
-def _choose(choice: _Choice, *, period: str | None = None, entry: int | None = None) -> None:
+def _choose(choice: _Choice, *, period: str | None = None, entry: int | None = None,
+            board_period: str | None = None) -> None:
     choice.period = period or choice.period
     choice.entry = choice.entry if entry is None else entry
+    choice.board = board_period or choice.board
     _report.refresh()
 
 
@@ -95,20 +104,32 @@ def _report(choice: _Choice) -> None:
         ui.label("Per entry point").classes("text-lg font-medium")
         _stats_table(summary)
         ui.label(VIRAL_COEFFICIENT).classes("text-sm text-slate-500").mark("viral-explained")
-    _top_referrers(summary)
+        ui.label(PER_REFERRER).classes("text-sm text-slate-500")
+    _leaderboard(choice)
 
 
 def _headline(summary: AnalyticsSummary) -> None:
     total = summary.total
-    viral = "—" if total.viral_coefficient is None else f"{total.viral_coefficient:.2f}"
+    viral = summary.viral_coefficient()
     figures = [("Opens", f"{total.opens:,}"), ("Unique people", f"{total.people:,}"),
                ("New contacts", f"{total.new_contacts:,}"), ("Referrals counted", f"{total.counted:,}"),
-               ("Referrals blocked", f"{total.blocked:,}"), ("Viral coefficient", viral)]
-    with ui.row().classes("w-full gap-3 no-wrap"):
+               ("Referrals blocked", f"{total.blocked:,}"), ("Viral coefficient", _figure(viral)),
+               ("Active contacts", f"{summary.active_contacts:,}"),
+               ("Referred anyone", _percent(summary.referring_share)),
+               ("Referral-link conversion", _percent(total.referral_conversion))]
+    with ui.grid(columns=5).classes("w-full gap-3"):
         for label, value in figures:
             with ui.card().classes("flex-1 gap-0 py-3").mark(f"figure-{label.lower().replace(' ', '-')}"):
                 ui.label(value).classes("text-2xl font-semibold text-indigo-700")
                 ui.label(label).classes("text-sm text-slate-500")
+
+
+def _figure(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _percent(share: float | None) -> str:
+    return "—" if share is None else f"{100 * share:.0f}%" if share >= 0.1 or share == 0 else f"{100 * share:.1f}%"
 
 
 def _chart(summary: AnalyticsSummary) -> dict:
@@ -127,9 +148,9 @@ def _chart(summary: AnalyticsSummary) -> dict:
 
 
 def _stats_table(summary: AnalyticsSummary) -> None:
-    rows = [_table_row(stats) for stats in summary.rows]
+    rows = [_table_row(stats, summary) for stats in summary.rows]
     if len(summary.rows) != 1:
-        rows.append(_table_row(summary.total) | {"key": "total"})
+        rows.append(_table_row(summary.total, summary) | {"key": "total"})
     columns = [{"align": "right", "headerStyle": "white-space: normal; line-height: 1.2", **column}
                for column in COLUMNS]
     table = ui.table(rows=rows, columns=columns, row_key="key").props("flat dense bordered hide-bottom wrap-cells"
@@ -142,24 +163,38 @@ def _stats_table(summary: AnalyticsSummary) -> None:
         </q-td>""")
 
 
-def _table_row(stats: EntryStats) -> dict:
+def _table_row(stats: EntryStats, summary: AnalyticsSummary) -> dict:
     return {"key": stats.entry_point_id if stats.entry_point_id is not None else "none", "name": stats.name,
             "ref": stats.ref, "opens": stats.opens, "people": stats.people, "new": stats.new_contacts,
             "existing": stats.existing_contacts, "counted": stats.counted, "self": stats.blocked_self,
             "duplicate": stats.blocked_duplicate, "unknown": stats.blocked_unknown, "disabled": stats.blocked_disabled,
-            "referrers": stats.referrers,
-            "viral": "—" if stats.viral_coefficient is None else f"{stats.viral_coefficient:.2f}"}
+            "referrers": stats.referrers, "per_referrer": _figure(stats.per_referrer),
+            "joined": stats.joined_by_referral, "viral": _figure(summary.viral_coefficient(stats))}
 
 
-def _top_referrers(summary: AnalyticsSummary) -> None:
-    with ui.card().classes("w-full gap-1").mark("top-referrers"):
-        ui.label("Top referrers").classes("text-lg font-medium")
-        if not summary.top_referrers:
-            ui.label("Nobody brought anyone in during this period.").classes("text-slate-500")
+def _leaderboard(choice: _Choice) -> None:
+    """The board contacts see in a leaderboard step (ranks from the database, ties share one), with full names."""
+    with database().raw_connection() as connection:
+        rows = board(connection, entry_point_id=choice.entry or None, period=choice.board, at=datetime.now(UTC),
+                     limit=BOARD_SIZE)
+    with ui.card().classes("w-full gap-2").mark("top-referrers"):
+        with ui.row().classes("w-full items-center"):
+            ui.label("Leaderboard").classes("text-lg font-medium")
+            ui.space()
+            periods = {key: name.capitalize() for key, name in PERIOD_NAMES.items()}
+            ui.toggle(periods, value=choice.board, on_change=lambda e: _choose(choice, board_period=e.value)) \
+                .props("no-caps dense").mark("board-period")
+        ui.label("The same board a Leaderboard step sends contacts (they see first names and an initial, "
+                 "“Ann R.”). Weeks start on Monday, UTC.").classes("text-sm text-slate-500")
+        if not rows:
+            ui.label(f"Nobody brought anyone in {PERIOD_NAMES[choice.board]}.").classes("text-slate-500").mark(
+                "board-empty")
             return
-        with ui.grid(columns="auto auto auto").classes("gap-x-4 gap-y-1"):
-            for rank, referrer in enumerate(summary.top_referrers, start=1):
-                ui.label(f"{rank}.").classes("text-slate-500")
-                ui.link(referrer.name, f"/contacts/{referrer.contact_id}").classes("text-indigo-700")
-                ui.label(f"{referrer.counted:,} referral{'' if referrer.counted == 1 else 's'}").classes(
-                    "text-right w-full").mark(f"referrer-{referrer.contact_id}")
+        with ui.grid(columns="auto auto auto auto").classes("gap-x-4 gap-y-1 items-center"):
+            for row in rows:
+                ui.label(f"{row.rank}.").classes("text-slate-500").mark(f"rank-{row.contact_id}")
+                ui.link(row.full_name or f"Contact {row.contact_id}", f"/contacts/{row.contact_id}").classes(
+                    "text-indigo-700")
+                ui.label(f"sees “{row.name}”").classes("text-xs text-slate-500")
+                ui.label(f"{row.referrals:,} referral{'' if row.referrals == 1 else 's'}").classes(
+                    "text-right w-full").mark(f"referrer-{row.contact_id}")

@@ -222,6 +222,10 @@ class _Editor:
                     self.inputs["referrer_match"] = ui.select(
                         REFERRER_MATCHES, label="Find the referrer by", value=saved.referrer_match).classes("w-64") \
                         .mark("referrer_match")
+                self.inputs["second_level_credit"] = ui.switch(
+                    "Second-level credit: when someone joins with a friend's link, also credit whoever brought that "
+                    "friend in (the event “A friend's friend joined”; two levels, never deeper)",
+                    value=saved.second_level_credit).mark("second_level_credit")
             self._draw_whatsapp(saved)
 
     def _draw_whatsapp(self, saved: EntryPoint) -> None:

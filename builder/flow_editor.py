@@ -428,4 +428,4 @@ def names_of(choices: Choices) -> WorkspaceIndex:
     """What summaries and validation call things: fields, tags and flows by name, entry points by ref."""
     return WorkspaceIndex(fields={i: c.name for i, c in choices.fields.items()}, tags=choices.tags,
                           flows=choices.flows, entry_points={i: c.ref for i, c in choices.entry_points.items()},
-                          field_types={i: c.type for i, c in choices.fields.items()})
+                          field_types={i: c.type for i, c in choices.fields.items()}, pools=choices.pools)

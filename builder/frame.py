@@ -17,6 +17,7 @@ NAVIGATION = [
     ("/entry-points", "Entry points", "link"),
     ("/fields", "Fields & tags", "label"),
     ("/triggers", "Triggers", "bolt"),
+    ("/coupons", "Coupon pools", "redeem"),
     ("/channels", "Channels", "podcasts"),
     ("/contacts", "Contacts", "people"),
     ("/analytics", "Analytics", "insights"),

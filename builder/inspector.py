@@ -17,7 +17,8 @@ from storage.entry_points import EntryPointCreate, EntryPointError, create_entry
 
 OnChange = Callable[[dict, str], None]
 SYSTEM_PLACEHOLDERS = ("first_name", "last_name", "full_name", "user_id", "phone", "channel", "bot_name",
-                       "referrer.first_name", "referred.first_name", "referred.user_id")
+                       "referrer.first_name", "referred.first_name", "referred.user_id", "referrals.count",
+                       "referrals.rank")
 OPEN_PLACEHOLDER = re.compile(r"\{\{\s*([\w.]*)$")
 MAX_SUGGESTIONS = 12
 OP_WORDS = {"==": "is", "!=": "is not", ">": "is more than", ">=": "is at least", "<": "is less than",
@@ -299,6 +300,39 @@ def _create_entry_point(inspector: Inspector, dialog: ui.dialog, name: ui.input,
               type="positive", multi_line=True)
 
 
+def _my_referrals_form(inspector: Inspector, data: dict) -> None:
+    _referral_scope(inspector, data)
+    inspector.template("text", "Message", extra=("referrals.list", "referrals.count"))
+    _note("{{referrals.list}}: who joined with the contact's link, newest first, as “Ann R. · 1 Dec 2026” "
+          "(names masked); {{referrals.count}}: how many counted.")
+
+
+def _leaderboard_form(inspector: Inspector, data: dict) -> None:
+    _referral_scope(inspector, data)
+    ui.toggle({"week": "This week", "month": "This month", "all": "All time"}, value=data.get("period", "week"),
+              on_change=lambda e: inspector.set("period", e.value, coalesce=False)).props("no-caps dense") \
+        .mark("node-period")
+    inspector.template("text", "Message", extra=("referrals.top", "referrals.rank", "referrals.count", "period"))
+    _note("{{referrals.top}}: the top referrers (“1. Ann R. — 12”, ties share a place); {{referrals.rank}} and "
+          "{{referrals.count}}: the contact's own place and referrals on this board.")
+
+
+def _referral_scope(inspector: Inspector, data: dict) -> None:
+    entry_points = {i: f"{c.name} ({c.ref})" for i, c in inspector.choices.entry_points.items()}
+    inspector.picker("entry_point_id", "Entry point (empty: every entry point)", entry_points,
+                     empty="No entry point yet: the step counts every referral.")
+    limit = ui.number("People to list (1–50)", value=data.get("limit"), min=1, max=50, precision=0) \
+        .props("outlined dense").classes("w-full").without_auto_validation().mark("node-limit")
+
+    def changed() -> None:
+        ok = limit.value is not None and 1 <= limit.value <= 50
+        limit.error = None if ok else "List from 1 to 50 people."
+        if ok:
+            inspector.set("limit", int(limit.value))
+
+    limit.on_value_change(changed)
+
+
 def _notify_form(inspector: Inspector, data: dict) -> None:
     _note("Sent to the person whose link brought this contact in.")
     inspector.template("text", "Message to the referrer")
@@ -311,6 +345,14 @@ def _json_form(inspector: Inspector, data: dict) -> None:
         .props("outlined dense").classes("w-full").mark("node-path")
     path.on_value_change(lambda e: inspector.set("path", e.value))
     inspector.picker("field_id", "Save the value in", inspector.field_options(), empty="Add a field first.")
+
+
+def _coupon_form(inspector: Inspector, data: dict) -> None:
+    inspector.picker("pool_id", "Coupon pool", inspector.choices.pools,
+                     empty="Create a pool and paste its codes on the Coupon pools page first.")
+    texts = {i: c.name for i, c in inspector.choices.fields.items() if c.type == "text"}
+    inspector.picker("field_id", "Save the code in (a text field)", texts, empty="Add a text field first.")
+    _note("Each code goes to one contact only, once. When the pool is empty the flow takes the “none left” exit.")
 
 
 def _go_to_flow_form(inspector: Inspector, data: dict) -> None:
@@ -365,7 +407,8 @@ FORMS: dict[str, Callable[[Inspector, dict], None]] = {
     "start": _start_form, "end": _end_form, "send_message": _message_form, "ask": _ask_form,
     "condition": _condition_form, "set_field": _set_field_form, "tag": _tag_form,
     "send_referral_link": _referral_link_form, "notify_referrer": _notify_form, "json_get": _json_form,
-    "go_to_flow": _go_to_flow_form, "delay": _delay_form, "randomizer": _randomizer_form,
+    "go_to_flow": _go_to_flow_form, "delay": _delay_form, "randomizer": _randomizer_form, "give_coupon": _coupon_form,
+    "my_referrals": _my_referrals_form, "leaderboard": _leaderboard_form,
 }
 
 

@@ -5,11 +5,19 @@ from sqlmodel import func, select
 
 from builder.context import database
 from builder.frame import frame
+from storage.coupons import empty_pool_warnings
 from storage.models import Contact, CustomField, EntryPoint, Flow, Referral, Trigger
 
 
 def create() -> None:
     with frame("Overview"):
+        with database().session() as session:
+            warnings = empty_pool_warnings(session=session)
+        for warning in warnings:
+            with ui.row().classes("w-full items-center gap-2 rounded bg-red-50 p-3").mark("pool-warning"):
+                ui.icon("warning", color="red-7")
+                ui.label(warning).classes("text-red-800")
+                ui.link("Coupon pools", "/coupons").classes("ml-auto")
         counts = _count_everything()
         with ui.row().classes("w-full gap-4"):
             for label, value in counts.items():

@@ -23,11 +23,12 @@ from storage.scenario_store import REFERRAL_WORDS, ContactChange, ScenarioSummar
 TRANSCRIPT = 40  # newest messages shown per chat
 EVENT_WORDS = {"contact_created": "New contact", "entry_point_opened": "Entry point opened",
                "referred_new_contact": "Referred a new contact",
-               "referred_existing_contact": "Referred an existing contact", "field_changed": "Field changed",
+               "referred_existing_contact": "Referred an existing contact",
+               "referred_second_level": "A friend's friend joined (second level)", "field_changed": "Field changed",
                "tag_added": "Tag added", "tag_removed": "Tag removed"}
 ACTION_WORDS = {"set_field": "change a field", "add_tag": "add a tag", "remove_tag": "remove a tag",
                 "send_message": "send a message", "notify_referrer": "notify the referrer",
-                "start_flow": "start a flow"}
+                "start_flow": "start a flow", "give_coupon": "give a coupon code"}
 WAIT_WORDS = {"reply": "a reply", "button": "a button press", "delay": "the delay to pass"}
 
 
@@ -96,7 +97,7 @@ def describe_action(bench: SimulatorBench, defs: Definitions, result: OpenResult
     involved = list(dict.fromkeys([*roles, *_contacts_in(trace)]))
     names = Names(fields={f.id: f.name for f in defs.fields_by_id.values()}, tags=defs.tags_by_id,
                   flows={f.id: f.name for f in defs.flows.values()},
-                  entry_points={e.id: e.ref for e in defs.entries_by_ref.values()})
+                  entry_points={e.id: e.ref for e in defs.entries_by_ref.values()}, pools=_pool_names(bench))
     people = _read_people(bench, involved, roles, before, trace)
     known = {person.contact.id: person.contact.name for person in people}
     documents = {flow_id: flow.document(bench.runtime.use_draft) or {} for flow_id, flow in defs.flows.items()}
@@ -184,11 +185,25 @@ class Narrator:
     def _wake_up(self, step: dict) -> TimelineItem:
         return TimelineItem("wait", f"{self.who(step['contact_id'])}'s delay is over; the flow goes on")
 
+    def _referral_board(self, step: dict) -> TimelineItem:
+        where = self.names.entry_points.get(step.get("entry_point_id"), "every entry point")
+        place = f"place {step['rank']}" if step.get("rank") else "not on the board"
+        return TimelineItem("note", f"{self.who(step['contact_id'])} on the board of {where}, "
+                                    f"{step['period']}: {place}, {step['count']} counted")
+
     def _message(self, step: dict) -> TimelineItem:
         return TimelineItem("message", f"Bot → {self.who(step['contact_id'])}: {step['text']}")
 
     def _reply(self, step: dict) -> TimelineItem:
         return TimelineItem("reply", f"{self.who(step['contact_id'])} → bot: {step['text']}")
+
+    def _coupon_given(self, step: dict) -> TimelineItem:
+        return TimelineItem("action", f"{self.who(step['contact_id'])} gets code {step['code']} from pool "
+                                      f"“{self.names.pools.get(step['pool_id'], step['pool_id'])}” → {step['field']}")
+
+    def _coupon_none_left(self, step: dict) -> TimelineItem:
+        return TimelineItem("warning", f"Pool “{step.get('pool') or step.get('pool_id')}” has no codes left: "
+                                       f"{self.who(step['contact_id'])} gets none (the “none left” exit)")
 
     def _warning(self, step: dict) -> TimelineItem:
         return TimelineItem("warning", step["message"])
@@ -198,6 +213,11 @@ class Narrator:
                  "skipped": f"A step was skipped: {step.get('reason')}",
                  "random_branch": f"The randomizer chose branch {step.get('branch')}"}
         return TimelineItem("note", words.get(step["kind"], step["kind"].replace("_", " ")))
+
+
+def _pool_names(bench: SimulatorBench) -> dict[int, str]:
+    with bench.database.raw_connection() as connection:
+        return dict(connection.execute("SELECT id, name FROM coupon_pool").fetchall())
 
 
 def node_words(document: dict, node_id: str, names: Names) -> tuple[str, str]:

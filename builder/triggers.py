@@ -34,6 +34,7 @@ from storage.triggers import (
 EVENTS = {
     "referred_new_contact": "Referred a new contact",
     "referred_existing_contact": "Referred an existing contact",
+    "referred_second_level": "A friend's friend joined (second level)",
     "contact_created": "A new contact arrives",
     "entry_point_opened": "Someone opens an entry point link",
     "field_changed": "A field changes",
@@ -43,10 +44,10 @@ EVENTS = {
 OPERATORS = {"==": "= equals", "!=": "≠ is not", ">": "> more than", ">=": "≥ at least", "<": "< less than",
              "<=": "≤ at most", "contains": "contains", "is_set": "is set", "is_not_set": "is not set"}
 ACTIONS = {"set_field": "Set field", "add_tag": "Add tag", "remove_tag": "Remove tag", "send_message": "Send message",
-           "notify_referrer": "Notify referrer", "start_flow": "Start flow"}
+           "notify_referrer": "Notify referrer", "start_flow": "Start flow", "give_coupon": "Give a coupon code"}
 FIELD_OPS = {"set": "set to", "increase": "increase by", "decrease": "decrease by", "clear": "clear"}
 ANY = 0  # the filter option "any entry point / field / tag"
-REFERRAL_EVENTS = ("referred_new_contact", "referred_existing_contact")  # {{referred.*}} is the person who joined
+REFERRAL_EVENTS = ("referred_new_contact", "referred_existing_contact", "referred_second_level")  # {{referred.*}}
 
 
 def create() -> None:
@@ -161,6 +162,9 @@ def _describe_action(action: dict, choices: Choices) -> str:
         return "notify the referrer"
     if kind == "start_flow":
         return f"start flow {_name(choices.flows, action.get('flow_id'), 'flow')}"
+    if kind == "give_coupon":
+        return (f"give a code from {_name(choices.pools, action.get('pool_id'), 'pool')} into "
+                f"{_name(choices.fields, action.get('field_id'), 'field')}")
     return "an unknown action"
 
 
@@ -297,7 +301,7 @@ class TriggerEditor:
                 self._action_row(index, action, last=index == len(actions) - 1)
             ui.button("Add action", icon="add", on_click=lambda: self._add(actions, {
                 "type": None, "field_id": None, "op": "set", "value": "", "tag_id": None, "text": "",
-                "flow_id": None})).props("flat dense no-caps").mark("add-action")
+                "flow_id": None, "pool_id": None})).props("flat dense no-caps").mark("add-action")
 
     def _action_row(self, index: int, action: dict, *, last: bool) -> None:
         where, marker = ("actions", index), f"action-{index}"
@@ -337,6 +341,12 @@ class TriggerEditor:
                 offer_placeholders(text, placeholder_names(self.choices, people), f"{marker}-suggestions")
         elif kind == "start_flow":
             self._select(self.choices.flows, "Flow", action, "flow_id", f"{marker}-flow", *where, "flow_id") \
+                .classes("w-56")
+        elif kind == "give_coupon":
+            self._select(self.choices.pools, "Coupon pool", action, "pool_id", f"{marker}-pool", *where, "pool_id") \
+                .classes("w-56")
+            texts = {i: f.name for i, f in self.choices.fields.items() if f.type == "text"}
+            self._select(texts, "Save the code in", action, "field_id", f"{marker}-field", *where, "field_id") \
                 .classes("w-56")
         if kind not in ("send_message", "notify_referrer"):
             ui.space()
@@ -474,7 +484,7 @@ def _form_of(trigger: Trigger | None) -> dict:
         return {"name": "", "event": "referred_new_contact", "entry_point_id": ANY, "field_id": ANY, "tag_id": ANY,
                 "match": "all", "rules": [], "actions": [], "once_per_contact": False, "enabled": True}
     conditions = trigger.conditions or {}
-    empty = {"field_id": None, "op": "set", "value": "", "tag_id": None, "text": "", "flow_id": None}
+    empty = {"field_id": None, "op": "set", "value": "", "tag_id": None, "text": "", "flow_id": None, "pool_id": None}
     return {
         "name": trigger.name, "event": trigger.event, "entry_point_id": trigger.entry_point_id or ANY,
         "field_id": trigger.field_id or ANY, "tag_id": trigger.tag_id or ANY,

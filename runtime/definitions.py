@@ -35,6 +35,7 @@ class EntryDef:
     referral_policy: str
     whatsapp_pattern: str
     referrer_match: str
+    second_level_credit: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ def load_definitions(connection: sqlite3.Connection, version: int = 0) -> Defini
     entries = [_entry(row) for row in connection.execute(
         "SELECT id, name, ref, active, response_type, response_message, response_flow_id, default_field_id,"
         " payload_mapping, json_mapping, segment_tag_id, referrals_enabled, referral_policy, whatsapp_pattern,"
-        " referrer_match FROM entry_point"
+        " referrer_match, second_level_credit FROM entry_point"
     )]
     flows = {row[0]: FlowDef(row[0], row[1], json.loads(row[2] or "{}"), json.loads(row[3]) if row[3] else None)
              for row in connection.execute("SELECT id, name, draft, published FROM flow")}
@@ -222,5 +223,5 @@ def _entry(row: tuple) -> EntryDef:
         id=row[0], name=row[1], ref=row[2], active=bool(row[3]), response_type=row[4], response_message=row[5],
         response_flow_id=row[6], default_field_id=row[7], payload_mapping=payload_mapping, json_mapping=json_mapping,
         segment_tag_id=row[10], referrals_enabled=bool(row[11]), referral_policy=row[12],
-        whatsapp_pattern=row[13] or "", referrer_match=row[14],
+        whatsapp_pattern=row[13] or "", referrer_match=row[14], second_level_credit=bool(row[15]),
     )

@@ -153,6 +153,7 @@ class Names:
     tags: Mapping[int, str] = field(default_factory=dict)
     flows: Mapping[int, str] = field(default_factory=dict)
     entry_points: Mapping[int, str] = field(default_factory=dict)
+    pools: Mapping[int, str] = field(default_factory=dict)
 
 
 Describe = Callable[[Mapping, Names], str]
@@ -393,6 +394,34 @@ def _plural(count: float, unit: str) -> str:
     return f"{count:g} {unit}" if count == 1 else f"{count:g} {unit}s"
 
 
+LEADERBOARD_PERIODS = {"week": "this week", "month": "this month", "all": "all time"}
+MAX_LISTED = 50  # people one message can list (runtime/referral_stats.MAX_LIST)
+
+
+def _describe_my_referrals(data: Mapping, names: Names) -> str:
+    entry = data.get("entry_point_id")
+    where = "every entry point" if entry is None else _name(names.entry_points, entry, "entry point")
+    return f"Up to {data.get('limit') or '?'} people who joined with the link · {where}"
+
+
+def _describe_leaderboard(data: Mapping, names: Names) -> str:
+    entry = data.get("entry_point_id")
+    where = "every entry point" if entry is None else _name(names.entry_points, entry, "entry point")
+    return f"Top {data.get('limit') or '?'} {LEADERBOARD_PERIODS.get(data.get('period'), '(no period)')} · {where}"
+
+
+def _need_referral_message(data: Mapping) -> list[str]:
+    limit = data.get("limit")
+    return _need(data, ("text", "Write the message.")) + (
+        [] if _is_number(limit) and limit == int(limit) and 1 <= limit <= MAX_LISTED
+        else [f"Say how many people to list, from 1 to {MAX_LISTED}."])
+
+
+def _need_leaderboard(data: Mapping) -> list[str]:
+    return _need_referral_message(data) + (
+        [] if data.get("period") in LEADERBOARD_PERIODS else ["Choose this week, this month or all time."])
+
+
 def _nothing(data: Mapping, names: Names) -> str:
     return ""
 
@@ -438,5 +467,21 @@ NODE_TYPES: dict[str, NodeSpec] = {
     "randomizer": NodeSpec(
         "Randomizer", "shuffle", _describe_randomizer, _need_randomizer, _branch_exits,
         defaults={"branches": [{"id": "a", "weight": 50}, {"id": "b", "weight": 50}]}),
+    "give_coupon": NodeSpec(
+        "Give a coupon code", "redeem",
+        lambda data, names: f"A code from {_name(names.pools, data.get('pool_id'), 'pool')} into "
+                            f"{_name(names.fields, data.get('field_id'), 'field')}",
+        _needs(("pool_id", "Choose the coupon pool to take the code from."),
+               ("field_id", "Choose the text field the code is saved in.")),
+        lambda data: ["next", "none_left"], defaults={"pool_id": None, "field_id": None}),
+    "my_referrals": NodeSpec(
+        "My referrals", "groups", _describe_my_referrals, _need_referral_message,
+        defaults={"entry_point_id": None, "limit": 10,
+                  "text": "{{referrals.count}} friends joined with your link:\n{{referrals.list}}"}),
+    "leaderboard": NodeSpec(
+        "Leaderboard", "leaderboard", _describe_leaderboard, _need_leaderboard,
+        defaults={"entry_point_id": None, "period": "week", "limit": 5,
+                  "text": "Top referrers {{period}}:\n{{referrals.top}}\n"
+                          "Your place: {{referrals.rank|not on the board yet}} ({{referrals.count}} friends)"}),
     "end": NodeSpec("End", "stop_circle", _nothing, exit_list=lambda data: []),
 }

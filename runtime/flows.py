@@ -8,8 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 from runtime.conditions import conditions_hold
+from runtime.coupons import claim_code, record_miss
 from runtime.graph import next_node
 from runtime.links import LinkError
+from runtime.referral_stats import PERIOD_NAMES, PERIODS, Scope, referral_value
 from runtime.templates import is_template
 from runtime.turn import MAX_FLOW_STEPS, SentMessage, Turn
 from runtime.values import FieldValueError, JsonPathError, coerce_value, read_json_path
@@ -186,10 +188,10 @@ def _answer_question(turn: Turn, run: FlowRun, node_id: str, data: dict, text: s
 
 
 def say(turn: Turn, run: FlowRun, node_id: str | None, text: str, buttons: list | None = None,
-         extra: dict | None = None, to: int | None = None) -> None:
+         extra: dict | None = None, to: int | None = None, scope: Scope | None = None) -> None:
     recipient = to if to is not None else run.contact_id
     rendered = turn.render(text, recipient, referred_id=run.referred_id if to is None else run.contact_id,
-                           extra=extra)
+                           extra=extra, scope=scope)
     shown = [{"id": str(b.get("id")), "title": turn.render(str(b.get("title", "")), recipient)} for b in buttons or []]
     turn.send(SentMessage(recipient, rendered, shown, run.flow_id, node_id))
 
@@ -242,6 +244,33 @@ def change_field(turn: Turn, contact_id: int, data: dict, depth: int, *, referre
         turn.warn(str(error))
 
 
+def _give_coupon(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
+    return "next" if give_code(turn, run.contact_id, data, run.depth) else "none_left"
+
+
+def give_code(turn: Turn, contact_id: int, data: dict, depth: int) -> bool:
+    """Give the contact one code of pool `pool_id` into text field `field_id` — shared by the flow node and the
+    trigger action. False (with a warning, and the pool's miss counted) when the pool has no code left."""
+    target, pool_id = turn.defs.fields_by_id.get(data.get("field_id")), data.get("pool_id")
+    if target is None:
+        turn.warn(f"A give-coupon step saves into field ID {data.get('field_id')}, which does not exist; "
+                  "no code was given.")
+        return False
+    code = claim_code(turn.db, pool_id=pool_id, contact_id=contact_id, stamp=turn.stamp) \
+        if isinstance(pool_id, int) else None
+    if code is None:
+        name = record_miss(turn.db, pool_id=pool_id, stamp=turn.stamp) if isinstance(pool_id, int) else None
+        turn.warn(f"Coupon pool '{name}' has no codes left; {turn.who(contact_id)} got none. Add codes on the "
+                  "Coupon pools page." if name else
+                  f"A give-coupon step takes codes from pool ID {pool_id}, which does not exist; no code was given.")
+        turn.note("coupon_none_left", contact_id=contact_id, pool_id=pool_id, pool=name)
+        return False
+    turn.note("coupon_given", contact_id=contact_id, pool_id=pool_id, code=code, field=target.name)
+    turn.set_field(contact_id, target, code if target.type == "text" else coerce_value(target.name, target.type, code),
+                   depth)
+    return True
+
+
 def _tag(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
     if data.get("tag_id") not in turn.defs.tags_by_id:
         turn.warn(f"A tag step points at tag ID {data.get('tag_id')}, which does not exist.")
@@ -274,6 +303,39 @@ def _notify_referrer(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
     else:
         say(turn, run, node_id, data.get("text", ""), to=referrer)
     return "next"
+
+
+def _my_referrals(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
+    scope = _scope(turn, data, "all")
+    _trace_board(turn, run.contact_id, scope)
+    say(turn, run, node_id, data.get("text", ""), scope=scope)
+    return "next"
+
+
+def _leaderboard(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
+    scope = _scope(turn, data, data.get("period") if data.get("period") in PERIODS else "all")
+    _trace_board(turn, run.contact_id, scope)
+    say(turn, run, node_id, data.get("text", ""), extra={"period": PERIOD_NAMES[scope.period]}, scope=scope)
+    return "next"
+
+
+def _trace_board(turn: Turn, contact_id: int, scope: Scope) -> None:
+    if turn.tracing:  # the simulator's trace says where the contact stands, whatever the message shows
+        rank, count = (referral_value(turn.db, contact_id=contact_id, key=key, at=turn.now, scope=scope)
+                       for key in ("rank", "count"))
+        turn.note("referral_board", contact_id=contact_id, entry_point_id=scope.entry_point_id,
+                  period=PERIOD_NAMES[scope.period], rank=rank, count=count)
+
+
+def _scope(turn: Turn, data: dict, period: str) -> Scope:
+    """The board a my-referrals or leaderboard step reads; an entry point deleted since reads every entry point."""
+    entry, limit = data.get("entry_point_id"), data.get("limit")
+    if entry is not None and turn.defs.entry_by_id(entry) is None:
+        turn.warn(f"A referrals step points at entry point ID {entry}, which does not exist; it counted the "
+                  "referrals of every entry point instead.")
+        entry = None
+    return Scope(entry, period,
+                 int(limit) if isinstance(limit, int | float) and not isinstance(limit, bool) and limit >= 1 else 10)
 
 
 def _json_get(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
@@ -328,8 +390,11 @@ _NODES = {
     "condition": _condition,
     "set_field": _set_field,
     "tag": _tag,
+    "give_coupon": _give_coupon,
     "send_referral_link": _send_referral_link,
     "notify_referrer": _notify_referrer,
+    "my_referrals": _my_referrals,
+    "leaderboard": _leaderboard,
     "json_get": _json_get,
     "go_to_flow": _go_to_flow,
     "delay": _delay,

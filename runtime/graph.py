@@ -10,7 +10,7 @@ import networkx as nx
 
 from runtime.flowdoc import NODE_TYPES, FlowDocument, FlowEdge, FlowNode, paused_gc
 
-FIELD_WRITERS = ("set_field", "ask", "json_get")  # node types that save into data["field_id"]
+FIELD_WRITERS = ("set_field", "ask", "json_get", "give_coupon")  # node types that save into data["field_id"]
 TAG_NODE_EVENTS = {"add": "tag_added", "remove": "tag_removed"}
 TAG_ACTION_EVENTS = {"add_tag": "tag_added", "remove_tag": "tag_removed"}
 JUMP = "jump"  # handle of the edge from a go_to_flow node back to its own flow's start (see flow_graph)
@@ -241,7 +241,7 @@ def _action_effects(trigger: TriggerDef, starts: Mapping[int, list], triggers: S
         kind = action.get("type")
         if kind == "start_flow":
             yield from _starts_of(starts, action.get("flow_id"))
-        elif kind == "set_field":
+        elif kind in ("set_field", "give_coupon"):
             yield from _listeners(triggers, "field_changed", action.get("field_id"))
         elif kind in TAG_ACTION_EVENTS:
             yield from _listeners(triggers, TAG_ACTION_EVENTS[kind], action.get("tag_id"))

@@ -10,9 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.coupons import find_second_level_referrer
 from runtime.definitions import EntryDef, FieldDef, link_may_set, refused_by_field
 from runtime.inbound import Inbound, LinkReading
 from runtime.links import PayloadItem, count_repeats
+from runtime.referral_stats import add_referral_score
 from runtime.turn import Event, Turn, trace_steps
 from runtime.values import FieldValueError, JsonPathError, coerce_value, read_id, read_json_path
 
@@ -303,13 +305,25 @@ class _Opening:
         else:
             self.insert_referral(row, status)
         if status in ("counted", "repeat"):
+            add_referral_score(self.db, referrer_id=referrer_id, entry_point_id=entry.id, at=self.turn.now,
+                               stamp=self.turn.stamp)
             if not is_new and self.db.execute(  # a newcomer was stored as referred already
                     "UPDATE contact SET referred_by_id = ? WHERE id = ? AND referred_by_id IS NULL",
                     (referrer_id, contact_id)).rowcount:
                 self.turn.know_referrer(contact_id, referrer_id)
             self.turn.emit(Event(f"referred_{kind}_contact", referrer_id, other_contact_id=contact_id,
                                  entry_point_id=entry.id))
+            if entry.second_level_credit:
+                self.credit_second_level(contact_id, entry, referrer_id)
         return {"status": status, "kind": kind, "referrer_id": referrer_id}
+
+    def credit_second_level(self, contact_id: int, entry: EntryDef, referrer_id: int) -> None:
+        """B joined with A's link and A had joined with Z's: `referred_second_level` in Z's context, B as referred.
+        Only Z: whoever referred Z gets nothing, so credit never goes deeper than two levels."""
+        grand = find_second_level_referrer(self.db, referrer_id=referrer_id)
+        if grand is not None and grand not in (contact_id, referrer_id):
+            self.turn.emit(Event("referred_second_level", grand, other_contact_id=contact_id,
+                                 entry_point_id=entry.id, data={"via": referrer_id}))
 
     def referral_status(self, contact_id: int, entry: EntryDef, referrer: str, referrer_id: int | None) -> str:
         if not entry.referrals_enabled:

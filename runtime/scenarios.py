@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runtime.opening import Inbound
+from runtime.referral_stats import PERIOD_NAMES
 from runtime.service import Runtime
 
 FORMAT = "referflow-scenario"
@@ -155,7 +156,56 @@ class _Run:
         if "warning" in expectation:
             found = any(expectation["warning"].lower() in w.lower() for w in result.get("warnings", []))
             return None if found else f"expected a warning containing '{expectation['warning']}'"
+        if "rank_of" in expectation or "referrals_of" in expectation:
+            return self.check_board(expectation)
+        if "codes_left" in expectation:
+            left = self.runtime.codes_left(str(expectation["codes_left"]))
+            if left is None:
+                return f"there is no coupon pool called '{expectation['codes_left']}'"
+            return None if left == expectation.get("equals") else \
+                f"expected {expectation.get('equals')!r} codes left in '{expectation['codes_left']}', got {left}"
+        if "event" in expectation:
+            return self.check_event(expectation, result)
         return f"unknown expectation {expectation}"
+
+    def check_event(self, expectation: dict, result: dict) -> str | None:
+        """`{"event": "referred_second_level", "for": "zoe", "about": "ben"}`: the step fired that event in Zoe's
+        context (about Ben); `"fired": false` expects it not to fire for her."""
+        for key in ("for", "about"):
+            if key in expectation and expectation[key] not in self.ids:
+                return f"'{expectation[key]}' has not opened a link yet in this scenario"
+        fired = any(event["type"] == expectation["event"]
+                    and ("for" not in expectation or event["contact_id"] == self.ids[expectation["for"]])
+                    and ("about" not in expectation or event.get("other_contact_id") == self.ids[expectation["about"]])
+                    for event in result.get("events", []))
+        if fired == expectation.get("fired", True):
+            return None
+        whom = f" for {expectation['for']}" if "for" in expectation else ""
+        found = sorted({event["type"] for event in result.get("events", [])}) or "no events"
+        return f"expected {expectation['event']}{whom} {'to' if expectation.get('fired', True) else 'not to'} " \
+               f"fire in this step; the step fired: {found}"
+
+    def check_board(self, expectation: dict) -> str | None:
+        """`{"rank_of": "ann", "equals": 1}` or `{"referrals_of": "ann", "equals": 3}`, optionally with
+        `"period"` (week, month, all: the default) and `"entry_point"` (a ref; default every entry point)."""
+        what = "rank" if "rank_of" in expectation else "referrals"
+        person = expectation.get("rank_of", expectation.get("referrals_of"))
+        if person not in self.ids:
+            return f"'{person}' has not opened a link yet in this scenario"
+        period, ref = expectation.get("period", "all"), expectation.get("entry_point")
+        if period not in PERIOD_NAMES:
+            return f"'{period}' is not a leaderboard period; use week, month or all"
+        entry = self.runtime.definitions().entries_by_ref.get(ref) if ref is not None else None
+        if ref is not None and entry is None:
+            return f"there is no entry point with the ref '{ref}'"
+        rank, count = self.runtime.referral_standing(self.ids[person], entry_point_id=entry.id if entry else None,
+                                                     period=period)
+        actual = rank if what == "rank" else count
+        if actual != expectation.get("equals"):
+            board = f"{PERIOD_NAMES[period]}{f' on {ref}' if ref else ''}"
+            shown = "not on the board" if actual is None else actual
+            return f"expected {person}'s {what} {board} to be {expectation.get('equals')!r}, got {shown}"
+        return None
 
     def check_message(self, expectation: dict, result: dict) -> str | None:
         person = expectation["message_to"]

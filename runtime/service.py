@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from runtime.coupons import count_codes_left
 from runtime.definitions import DefinitionCache, Definitions
 from runtime.flows import resume_with_reply, run_due_wakeups, start_flow
 from runtime.inbound import ParseCache, clean_inbound, read_inbound, storable_text
@@ -22,6 +23,7 @@ from runtime.opening import (
     remember_event,
     summarise_open,
 )
+from runtime.referral_stats import Scope, referral_value
 from runtime.triggers import dispatch_events
 from runtime.turn import SentMessage, Turn
 from storage.db import Database
@@ -133,6 +135,21 @@ class Runtime:
         """A contact's field values (by name) and tag names, as stored now."""
         with self._turn(begin="BEGIN") as turn:
             return read_contact_data(turn, contact_id)
+
+    def referral_standing(self, contact_id: int, *, entry_point_id: int | None = None,
+                          period: str = "all") -> tuple[int | None, int]:
+        """The contact's rank (None: not on the board) and counted referrals on a board, as a leaderboard step
+        reads them now (by the runtime's clock)."""
+        with self._turn(begin="BEGIN") as turn:
+            scope = Scope(entry_point_id, period)
+            rank, count = (referral_value(turn.db, contact_id=contact_id, key=key, at=turn.now, scope=scope)
+                           for key in ("rank", "count"))
+            return rank, count  # type: ignore[return-value]
+
+    def codes_left(self, pool_name: str) -> int | None:
+        """How many codes a coupon pool can still give (None: no pool of that name)."""
+        with self._turn(begin="BEGIN") as turn:
+            return count_codes_left(turn.db, pool_name=pool_name)
 
     def definitions(self) -> Definitions:
         with self._lock:

@@ -20,9 +20,11 @@ from jinja2 import TemplateSyntaxError, Undefined, UndefinedError, nodes, pass_c
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
+from runtime.referral_stats import REFERRAL_KEYS
+
 PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*(?:\|\s*([^}]*?)\s*)?\}\}")
 TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
-PEOPLE = ("me", "referrer", "referred")
+PEOPLE = ("me", "referrer", "referred", "referrals")  # referrals: {{referrals.count}}, not a person
 SYSTEM_NAMES = ("first_name", "last_name", "full_name", "user_id", "phone", "channel", "channel_user_id",
                 "referred_by_id", "created_at", "bot_name")
 FILTERS = ("abs", "capitalize", "count", "d", "default", "first", "float", "format", "int", "join", "last", "length",
@@ -85,11 +87,16 @@ def template_problems(text: str, fields: Collection[str], *,
     if problem:
         return [("bad_template", problem)]
     known = {name.lower() for name in (*fields, *SYSTEM_NAMES)}
-    unknown = [name for name in placeholders(text) if name not in extra
+    names = placeholders(text)
+    problems = [("unknown_placeholder", f"It inserts {{{{{name}}}}}, but referrals only have "
+                 f"{', '.join('{{referrals.' + key + '}}' for key in REFERRAL_KEYS)}.")
+                for name in dict.fromkeys(names) if name.partition(".")[0] == "referrals" and name not in extra
+                and name.partition(".")[2] not in REFERRAL_KEYS]
+    unknown = [name for name in names if name not in extra and name.partition(".")[0] != "referrals"
                and name.rsplit(".", 1)[-1].lower() not in known]
-    return [("unknown_placeholder", f"It inserts {{{{{name}}}}}, but there is no field called "
-             f"“{name.rsplit('.', 1)[-1]}”. Create the field on the Fields page or correct the name.")
-            for name in dict.fromkeys(unknown)]
+    return problems + [("unknown_placeholder", f"It inserts {{{{{name}}}}}, but there is no field called "
+                        f"“{name.rsplit('.', 1)[-1]}”. Create the field on the Fields page or correct the name.")
+                       for name in dict.fromkeys(unknown)]
 
 
 def is_template(text: object) -> bool:
@@ -282,6 +289,8 @@ class _Names:
     def _value(self, name: str) -> Any:
         if name not in self._seen:
             value = _Person(name, self.lookup) if name in PEOPLE else self.lookup(name)
+            if name == "referrals" and (own := self.lookup(name)) not in (None, ""):
+                value = own  # a field called "referrals", made before {{referrals.count}} existed, stays itself
             self._seen[name] = None if value == "" else value
         return self._seen[name]
 

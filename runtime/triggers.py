@@ -6,10 +6,10 @@ being dispatched; all of it in the turn's transaction. A chain deeper than MAX_T
 
 from runtime.conditions import conditions_hold
 from runtime.definitions import TriggerRule
-from runtime.flows import FlowRun, change_field, say, start_flow
+from runtime.flows import FlowRun, change_field, give_code, say, start_flow
 from runtime.turn import MAX_TRIGGER_DEPTH, Event, Turn
 
-REFERRAL_EVENTS = ("referred_new_contact", "referred_existing_contact")
+REFERRAL_EVENTS = ("referred_new_contact", "referred_existing_contact", "referred_second_level")
 
 
 def dispatch_events(turn: Turn, start: int = 0) -> int:
@@ -68,6 +68,8 @@ def _run_action(turn: Turn, rule: TriggerRule, event: Event, action: dict) -> No
         say(turn, run, None, action.get("text", ""))
     elif kind == "notify_referrer":
         _notify_referrer(turn, run, event, action.get("text", ""))
+    elif kind == "give_coupon":
+        give_code(turn, contact_id, action, depth)
     elif kind == "start_flow":
         start_flow(turn, contact_id, action.get("flow_id"), depth=depth, referred_id=event.other_contact_id)
     else:

@@ -14,6 +14,7 @@ from typing import Any
 
 from runtime.definitions import Definitions, FieldDef
 from runtime.links import CHANNEL_NAMES, MESSAGE_LIMITS
+from runtime.referral_stats import Scope, referral_value
 from runtime.templates import is_template, render_template
 from runtime.values import decode_value, encode_value
 from storage.outbox import store_message
@@ -239,7 +240,10 @@ class Turn:
         fields = {names[field_id].name: value for field_id, value in sorted(contact.get(_BY_ID, {}).items())}
         return fields, sorted(contact.get(_TAGS, []))
 
-    def render(self, text: str, contact_id: int, *, referred_id: int | None = None, extra: dict | None = None) -> str:
+    def render(self, text: str, contact_id: int, *, referred_id: int | None = None, extra: dict | None = None,
+               scope: Scope | None = None) -> str:
+        """The text with its templates filled in; `{{referrals.*}}` reads the board `scope` names (by default every
+        entry point, all time)."""
         if "{" not in text or not is_template(text):  # {% if %} needs no {{ }}
             return text
         people = {"me": lambda: self.contact(contact_id),
@@ -252,6 +256,8 @@ class Turn:
             if name == "bot_name":
                 return self.defs.bot_name
             person, _, key = name.partition(".")
+            if key and person == "referrals":
+                return referral_value(self.db, contact_id=contact_id, key=key, at=self.now, scope=scope or Scope())
             if key and person in people:
                 return (people[person]() or {}).get(key)
             return (people["me"]() or {}).get(name)

@@ -32,8 +32,10 @@ _TYPE_WORDS = {"number": "number", "boolean": "yes/no value", "date": "date (202
                "datetime": "date and time (2026-12-31 18:00)", "json": "JSON value", "text": "text"}
 WARNING_CODES = frozenset({"unreachable_node", "dangling_exit", "duplicate_exit", "no_actions", "long_message",
                            "counter_set_by_links"})
-MESSAGE_NODES = frozenset({"send_message", "ask", "send_referral_link", "notify_referrer"})
-REFERENCE_KINDS = {"field_id": "field", "tag_id": "tag", "flow_id": "flow", "entry_point_id": "entry_point"}
+MESSAGE_NODES = frozenset({"send_message", "ask", "send_referral_link", "notify_referrer", "my_referrals",
+                           "leaderboard"})
+REFERENCE_KINDS = {"field_id": "field", "tag_id": "tag", "flow_id": "flow", "entry_point_id": "entry_point",
+                   "pool_id": "coupon_pool"}
 REFERENCE_SUFFIXES = tuple(REFERENCE_KINDS)
 CONTAINERS = (dict, list)  # where references can hide; a tuple, as isinstance is quicker with one than with dict | list
 ACTION_NEEDS = {
@@ -43,10 +45,11 @@ ACTION_NEEDS = {
     "send_message": (("text", "write the message"),),
     "notify_referrer": (("text", "write the message for the referrer"),),
     "start_flow": (("flow_id", "choose the flow to start"),),
+    "give_coupon": (("pool_id", "choose the coupon pool"), ("field_id", "choose the text field the code goes in")),
 }
 MAX_PATH_STEPS = 8
 MIN_MESSAGE_LIMIT = min(MESSAGE_LIMITS.values())
-TEMPLATE_EXTRAS = {"send_referral_link": ("link",)}  # names a step fills in itself
+TEMPLATE_EXTRAS = {"send_referral_link": ("link",), "leaderboard": ("period",)}  # names a step fills in itself
 
 
 @dataclass(frozen=True)
@@ -78,15 +81,17 @@ class WorkspaceIndex(Names):
 
     @classmethod
     def from_dicts(cls, *, fields: Sequence[Mapping] = (), tags: Sequence[Mapping] = (),
-                   entry_points: Sequence[Mapping] = (), flows: Sequence[Mapping] = ()) -> "WorkspaceIndex":
+                   entry_points: Sequence[Mapping] = (), flows: Sequence[Mapping] = (),
+                   pools: Sequence[Mapping] = ()) -> "WorkspaceIndex":
         """From elements in the workspace format (each with `id` and `name`, entry points with `ref`)."""
         return cls(fields=_by_id(fields, "name"), tags=_by_id(tags, "name"),
                    flows=_by_id(flows, "name"), entry_points=_by_id(entry_points, "ref"),
-                   field_types=_by_id(fields, "type"))
+                   field_types=_by_id(fields, "type"), pools=_by_id(pools, "name"))
 
     @cached_property
     def by_kind(self) -> dict[str, Mapping[int, str]]:
-        return {"field": self.fields, "tag": self.tags, "flow": self.flows, "entry_point": self.entry_points}
+        return {"field": self.fields, "tag": self.tags, "flow": self.flows, "entry_point": self.entry_points,
+                "coupon_pool": self.pools}
 
 
 def _by_id(elements: Sequence[Mapping], key: str) -> dict[int, str]:
@@ -239,6 +244,10 @@ def _check_nodes(flow: _Flow) -> Iterator[ValidationIssue]:
             yield flow.issue("missing_setting", f"{flow.label(node.id)} is not finished. {requirement}", node.id)
         for kind, value in _find_missing_references(node.data, known):
             yield flow.issue(f"missing_{kind}", f"{flow.label(node.id)} uses {_missing_thing(kind, value)}", node.id)
+        if node.type == "give_coupon" and flow.index.field_types.get(node.data.get("field_id"), "text") != "text":
+            yield flow.issue("coupon_field_type", f"{flow.label(node.id)} saves the code in a "
+                             f"{flow.index.field_types[node.data['field_id']]} field; codes are text. Choose a text "
+                             "field.", node.id)
         if node.type == "condition":
             for problem in _rule_value_problems(node.data, flow.index):
                 yield flow.issue("bad_rule_value", f"{flow.label(node.id)}: {problem}", node.id)

@@ -7,7 +7,13 @@ Decisions where the brief was silent:
 - "Counted" referrals are the statuses counted and repeat (counted again under "count every open"); the blocked ones
   are self, duplicate, unknown referrer and disabled (referrals switched off for the entry point).
 - Opens of unknown or switched-off links have no entry point; they get their own row, so the totals add up.
-- The viral coefficient is counted referrals divided by the number of people who made at least one of them.
+- The viral coefficient K is the new contacts who joined through a referral link (counted as new referrals) divided
+  by the contacts active in the period: everyone who opened a link or wrote to the bot. For one entry point the
+  numerator is that entry point's; the denominator stays everyone active, so the entry points' K add up to the
+  total. The old figure (counted referrals ÷ people who referred at least one) is kept as "referrals per referrer":
+  it is at least 1 whenever it shows, so it says nothing about how viral the bot is.
+- "Referral-link opens" are the opens of links that carried a referrer (every referral attempt, blocked or not);
+  their conversion is the share of them that brought a new contact in.
 """
 
 import csv
@@ -19,15 +25,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from storage.contacts import display_name
-
 PERIODS = {"7d": ("Last 7 days", 7), "30d": ("Last 30 days", 30), "90d": ("Last 90 days", 90),
            "all": ("All time", None)}
 COUNTED = "('counted', 'repeat')"
 NO_ENTRY_POINT = "Unknown or switched-off links"
-TOP_REFERRERS = 10
-VIRAL_COEFFICIENT = ("Viral coefficient: on average, how many people each referrer brought in "
-                     "(counted referrals ÷ people who referred at least one).")
+VIRAL_COEFFICIENT = ("Viral coefficient K: how many new contacts each active contact brought in through a referral "
+                     "link (new contacts who joined through a referral link ÷ contacts active in the period, that "
+                     "is everyone who opened a link or wrote to the bot). Above 1 the bot grows by itself; 0.25 "
+                     "means every four active contacts bring one new one.")
+PER_REFERRER = ("Referrals per referrer: counted referrals ÷ people who referred at least one. It is at least 1 "
+                "whenever it shows, however few contacts share their link.")
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,8 @@ class EntryStats:
     blocked_unknown: int = 0
     blocked_disabled: int = 0
     referrers: int = 0
+    joined_by_referral: int = 0  # new contacts who joined through a referral link
+    referral_opens: int = 0  # opens of links carrying a referrer, counted or blocked
 
     @property
     def existing_contacts(self) -> int:
@@ -64,8 +73,13 @@ class EntryStats:
         return self.blocked_self + self.blocked_duplicate + self.blocked_unknown + self.blocked_disabled
 
     @property
-    def viral_coefficient(self) -> float | None:
+    def per_referrer(self) -> float | None:
         return round(self.counted / self.referrers, 2) if self.referrers else None
+
+    @property
+    def referral_conversion(self) -> float | None:
+        """The share of referral-link opens that brought a new contact in, 0..1."""
+        return self.joined_by_referral / self.referral_opens if self.referral_opens else None
 
 
 @dataclass(frozen=True)
@@ -76,13 +90,6 @@ class DayPoint:
 
 
 @dataclass(frozen=True)
-class TopReferrer:
-    contact_id: int
-    name: str
-    counted: int
-
-
-@dataclass(frozen=True)
 class AnalyticsSummary:
     query: AnalyticsQuery
     first_day: date | None  # None for "all time" without any activity
@@ -90,7 +97,17 @@ class AnalyticsSummary:
     rows: list[EntryStats]
     total: EntryStats
     days: list[DayPoint]
-    top_referrers: list[TopReferrer]
+    active_contacts: int = 0  # everyone who opened a link or wrote to the bot in the period
+
+    def viral_coefficient(self, stats: EntryStats | None = None) -> float | None:
+        """K for the total (or one row): new contacts who joined through a referral link ÷ active contacts."""
+        stats = stats or self.total
+        return round(stats.joined_by_referral / self.active_contacts, 2) if self.active_contacts else None
+
+    @property
+    def referring_share(self) -> float | None:
+        """The share of active contacts who referred anyone (counted) in the period, 0..1."""
+        return min(1.0, self.total.referrers / self.active_contacts) if self.active_contacts else None
 
 
 def summarise(*, session: Session, query: AnalyticsQuery, now: datetime | None = None) -> AnalyticsSummary:
@@ -103,7 +120,7 @@ def summarise(*, session: Session, query: AnalyticsQuery, now: datetime | None =
     total = _total(session, where, query)
     series = _series(session, where, first_day, today)
     return AnalyticsSummary(query, series[0].day if series else first_day, today, rows, total, series,
-                            _top_referrers(session, where))
+                            _active_contacts(session, where))
 
 
 @dataclass(frozen=True)
@@ -143,7 +160,8 @@ _OPENS = "count(*), count(DISTINCT contact_id), coalesce(sum(is_new_contact), 0)
 _REFERRALS = (f"coalesce(sum(status IN {COUNTED}), 0), coalesce(sum(status = 'self'), 0),"
               " coalesce(sum(status = 'duplicate'), 0), coalesce(sum(status = 'unknown_referrer'), 0),"
               f" coalesce(sum(status = 'disabled'), 0), count(DISTINCT CASE WHEN status IN {COUNTED}"
-              " THEN referrer_id END)")
+              " THEN referrer_id END), count(DISTINCT CASE WHEN status = 'counted' AND kind = 'new'"
+              " THEN referee_id END), count(*)")
 
 
 def _entry_rows(session: Session, where: _Where) -> list[EntryStats]:
@@ -170,7 +188,7 @@ def _total(session: Session, where: _Where, query: AnalyticsQuery) -> EntryStats
 
 def _stats(entry_id: int | None, name: str, ref: str, opens: tuple | None, referrals: tuple | None) -> EntryStats:
     opens = opens or (0, 0, 0)
-    referrals = referrals or (0,) * 6
+    referrals = referrals or (0,) * 8
     return EntryStats(entry_id, name, ref, *opens, *referrals)
 
 
@@ -193,14 +211,11 @@ def _series(session: Session, where: _Where, first_day: date | None, today: date
     return points
 
 
-def _top_referrers(session: Session, where: _Where) -> list[TopReferrer]:
-    rows = _rows(session, f"SELECT t.referrer_id, c.first_name, c.last_name, t.made FROM (SELECT referrer_id,"
-                          f" count(*) AS made FROM referral WHERE {where.sql()} AND status IN {COUNTED}"
-                          f" GROUP BY referrer_id ORDER BY made DESC, referrer_id LIMIT {TOP_REFERRERS}) t"
-                          " JOIN contact c ON c.id = t.referrer_id ORDER BY t.made DESC, t.referrer_id",
-                 **where.params)
-    return [TopReferrer(contact_id, display_name(first, last, contact_id), made)
-            for contact_id, first, last, made in rows]
+def _active_contacts(session: Session, where: _Where) -> int:
+    """Everyone who opened any link or wrote to the bot in the period, whichever entry point is chosen."""
+    return _rows(session, "SELECT count(*) FROM (SELECT contact_id FROM link_open WHERE created_at >= :since"
+                          " UNION SELECT contact_id FROM message WHERE direction = 'in' AND created_at >= :since) a",
+                 since=where.since)[0][0]
 
 
 # --- CSV --------------------------------------------------------------------------------------------------------------
@@ -210,7 +225,8 @@ CSV_COLUMNS = (
     ("New contacts", "new_contacts"), ("Existing contacts", "existing_contacts"), ("Referrals counted", "counted"),
     ("Blocked: self-referral", "blocked_self"), ("Blocked: duplicate", "blocked_duplicate"),
     ("Blocked: unknown referrer", "blocked_unknown"), ("Blocked: referrals off", "blocked_disabled"),
-    ("Referring contacts", "referrers"), ("Viral coefficient", "viral_coefficient"),
+    ("Referring contacts", "referrers"), ("Referrals per referrer", "per_referrer"),
+    ("Joined through a referral link", "joined_by_referral"), ("Referral-link opens", "referral_opens"),
 )
 
 
@@ -218,9 +234,11 @@ def summary_csv(summary: AnalyticsSummary) -> str:
     """The per-entry-point table and its total, one row each, as CSV text."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([title for title, _ in CSV_COLUMNS])
+    writer.writerow([title for title, _ in CSV_COLUMNS] + ["Viral coefficient (K)"])
     for stats in [*summary.rows, summary.total]:
-        writer.writerow(["" if (value := getattr(stats, name)) is None else value for _, name in CSV_COLUMNS])
+        viral = summary.viral_coefficient(stats)
+        writer.writerow(["" if (value := getattr(stats, name)) is None else value for _, name in CSV_COLUMNS]
+                        + ["" if viral is None else viral])
     return buffer.getvalue()
 
 

@@ -7,7 +7,7 @@ sentence for the admin.
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from runtime.flowdoc import NODE_TYPES
 from runtime.templates import is_template, placeholders
-from storage.models import FIELD_TYPES, CustomField, EntryPoint, Flow, Tag, Trigger
+from storage.models import FIELD_TYPES, CouponPool, CustomField, EntryPoint, Flow, Tag, Trigger
 from storage.names import check_name_shape, find_clash, load_taken
 
 
@@ -306,7 +306,8 @@ def _mentions(text: object, name: str | None) -> bool:
 
 
 ACTION_WORDS = {"set_field": "set field", "add_tag": "add tag", "remove_tag": "remove tag",
-                "send_message": "send message", "notify_referrer": "notify referrer", "start_flow": "start flow"}
+                "send_message": "send message", "notify_referrer": "notify referrer", "start_flow": "start flow",
+                "give_coupon": "give a coupon code"}
 
 
 # ---------------------------------------------------------------------------------------------- choices
@@ -332,6 +333,7 @@ class Choices:
     tags: dict[int, str]
     entry_points: dict[int, EntryChoice]
     flows: dict[int, str]
+    pools: dict[int, str] = field(default_factory=dict)  # coupon pools by name
 
 
 def load_choices(*, session: Session) -> Choices:
@@ -342,6 +344,7 @@ def load_choices(*, session: Session) -> Choices:
         entry_points={row.id: EntryChoice(row.name, row.ref) for row in session.exec(select(EntryPoint).order_by(
             EntryPoint.name))},
         flows=dict(session.exec(select(Flow.id, Flow.name).order_by(Flow.name)).all()),
+        pools=dict(session.exec(select(CouponPool.id, CouponPool.name).order_by(CouponPool.name)).all()),
     )
 
 

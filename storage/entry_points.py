@@ -152,6 +152,7 @@ class EntryPointCreate(_EntryPointChecks):
     referral_policy: str = "first_only"
     referrer_match: str = "id"
     whatsapp_pattern: str = ""
+    second_level_credit: bool = False
 
 
 class EntryPointUpdate(_EntryPointChecks):
@@ -171,6 +172,7 @@ class EntryPointUpdate(_EntryPointChecks):
     referral_policy: str | None = None
     referrer_match: str | None = None
     whatsapp_pattern: str | None = None
+    second_level_credit: bool | None = None
 
 
 class EntryPointError(ValueError):
@@ -300,11 +302,26 @@ def update_entry_point(*, session: Session, entry_point_id: int, data: EntryPoin
 
 
 def delete_entry_point(*, session: Session, entry_point_id: int) -> None:
-    """Its referral records and the triggers that listen to it go too; recorded opens stay, without an entry point."""
+    """Its referral records and the triggers that listen to it go too; recorded opens stay, without an entry point.
+    Its leaderboards go, and the boards of every entry point no longer count its referrals."""
     entry_point = session.get(EntryPoint, entry_point_id)
     if entry_point is not None:
+        _forget_scores(session, entry_point_id)
         session.delete(entry_point)
         session.flush()
+
+
+def _forget_scores(session: Session, entry_point_id: int) -> None:
+    connection = session.connection()
+    connection.execute(sa.text(
+        "UPDATE referral_score SET referrals = referrals - (SELECT s.referrals FROM referral_score s"
+        " WHERE s.entry_point_id = :entry AND s.period = referral_score.period"
+        " AND s.contact_id = referral_score.contact_id)"
+        " WHERE entry_point_id = 0 AND EXISTS (SELECT 1 FROM referral_score s WHERE s.entry_point_id = :entry"
+        " AND s.period = referral_score.period AND s.contact_id = referral_score.contact_id)"),
+        {"entry": entry_point_id})
+    connection.execute(sa.text("DELETE FROM referral_score WHERE entry_point_id = :entry"
+                               " OR (entry_point_id = 0 AND referrals <= 0)"), {"entry": entry_point_id})
 
 
 def _flush(session: Session, ref: str) -> None:

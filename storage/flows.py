@@ -25,7 +25,8 @@ def workspace_problems(*, session: Session, use_draft: bool = True, drafts: Mapp
         document["triggers"] = [*(t for t in document["triggers"] if t.get("id") != trigger_id),
                                 {**trigger, "id": trigger_id}]
     index = replace(WorkspaceIndex.from_dicts(fields=document["fields"], tags=document["tags"],
-                                              entry_points=document["entry_points"], flows=document["flows"]),
+                                              entry_points=document["entry_points"], flows=document["flows"],
+                                              pools=document["coupon_pools"]),
                     channels=tuple(_identities(document).configured_channels()))
     flows = {flow["id"]: (flow["name"], _copy(flow, use_draft, drafts or {})) for flow in document["flows"]}
     return validate_workspace(flows, document["triggers"], index, fields=document["fields"],

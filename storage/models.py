@@ -17,6 +17,7 @@ TRIGGER_EVENTS = (
     "entry_point_opened",
     "referred_new_contact",
     "referred_existing_contact",
+    "referred_second_level",
     "field_changed",
     "tag_added",
     "tag_removed",
@@ -119,6 +120,7 @@ class EntryPoint(SQLModel, table=True):
     referral_policy: str = "first_only"
     whatsapp_pattern: str = ""
     referrer_match: str = "id"
+    second_level_credit: bool = False  # also fire referred_second_level for the referrer's own referrer
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -224,6 +226,20 @@ class Referral(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class ReferralScore(SQLModel, table=True):
+    """A referrer's counted referrals on one leaderboard: an entry point (0: every entry point) and a period ('all',
+    'week:2026-11-30', 'month:2026-12'). Kept by runtime/referral_stats.py so a rank is one index range count."""
+
+    __tablename__ = "referral_score"
+    __table_args__ = (sa.Index("ix_referral_score_board", "entry_point_id", "period", "referrals"),)
+
+    entry_point_id: int = Field(primary_key=True)
+    period: str = Field(primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", primary_key=True, ondelete="CASCADE", index=True)
+    referrals: int = 0
+    reached_at: datetime = Field(default_factory=utcnow)
+
+
 class LinkOpen(SQLModel, table=True):
     __tablename__ = "link_open"
     __table_args__ = (
@@ -238,6 +254,34 @@ class LinkOpen(SQLModel, table=True):
     ref: str
     is_new_contact: bool
     event_id: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CouponPool(SQLModel, table=True):
+    """Single-use codes an admin pasted or uploaded; flows and triggers give each one out once (runtime/coupons.py).
+    `misses` counts the times someone was to get a code while none was left, the last at `last_miss_at`."""
+
+    __tablename__ = "coupon_pool"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(sa.String, nullable=False, unique=True))
+    misses: int = 0
+    last_miss_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CouponCode(SQLModel, table=True):
+    __tablename__ = "coupon_code"
+    __table_args__ = (
+        sa.UniqueConstraint("pool_id", "code", name="one_code_per_pool"),
+        sa.Index("ix_coupon_code_free", "pool_id", "claimed_at", "id"),  # the claim takes the oldest free code
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    pool_id: int = Field(foreign_key="coupon_pool.id", ondelete="CASCADE")
+    code: str
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="SET NULL")
+    claimed_at: datetime | None = None  # set once, never cleared: a given code is never given again
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -272,6 +316,7 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         sa.CheckConstraint(_in("direction", ("in", "out")), name="known_direction"),
         sa.Index("ix_message_contact", "contact_id", "id"),
+        sa.Index("ix_message_direction_time", "direction", "created_at"),  # analytics: who wrote in a period
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -8,16 +8,24 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+from sqlmodel import Session
+
 from runtime.scenarios import ScenarioError, ScenarioReport, SimulatedClock, run_scenario
 from runtime.service import Runtime
+from storage.coupons import add_codes, list_pools
 from storage.db import Database, open_database
 from storage.workspace_io import WorkspaceImportError, import_workspace
 
 # Definition tables in foreign-key order (parents first).
-DEFINITIONS = ("workspace_settings", "custom_field", "tag", "flow", "entry_point", "trigger")
+DEFINITIONS = ("workspace_settings", "custom_field", "tag", "flow", "entry_point", "trigger", "coupon_pool",
+               "coupon_code")
+# Columns the simulation owns: simulated people claim the sandbox's copy of each code, so trying a flow in the
+# simulator never uses up a live code, and a reset hands every code out afresh.
+SIMULATED_COLUMNS = {"coupon_pool": {"misses": "0", "last_miss_at": "NULL"},
+                     "coupon_code": {"contact_id": "NULL", "claimed_at": "NULL"}}
 # What simulated people leave behind; emptied by a reset (contacts cascade to their values, tags, messages...).
 SIMULATED = ("processed_event", "hook_event", "wake_up", "flow_position", "event_log", "link_open", "referral",
-             "message", "trigger_run", "contact_tag", "field_value", "contact")
+             "referral_score", "message", "trigger_run", "contact_tag", "field_value", "contact")
 
 
 def sandbox_url(live_url: str) -> str:
@@ -67,15 +75,20 @@ def reset_sandbox(sandbox: Database) -> None:
         connection.execute("BEGIN IMMEDIATE")
         for table in SIMULATED:
             connection.execute(f'DELETE FROM "{table}"')
+        for table, columns in SIMULATED_COLUMNS.items():
+            connection.execute(f'UPDATE "{table}" SET ' + ", ".join(f'"{c}" = {v}' for c, v in columns.items()))
         connection.execute("COMMIT")
 
 
 def _upsert_all(connection: sqlite3.Connection, table: str) -> None:
     columns = [row[1] for row in connection.execute(f'PRAGMA main.table_info("{table}")')]
+    simulated = SIMULATED_COLUMNS.get(table, {})
     names = ", ".join(f'"{column}"' for column in columns)
-    updates = ", ".join(f'"{column}" = excluded."{column}"' for column in columns if column != "id")
+    values = ", ".join(simulated.get(column, f'"{column}"') for column in columns)
+    updates = ", ".join(f'"{column}" = excluded."{column}"' for column in columns
+                        if column != "id" and column not in simulated)
     connection.execute(
-        f'INSERT INTO main."{table}" ({names}) SELECT {names} FROM live."{table}" WHERE true'
+        f'INSERT INTO main."{table}" ({names}) SELECT {values} FROM live."{table}" WHERE true'
         f" ON CONFLICT (id) DO UPDATE SET {updates}"
     )
 
@@ -93,6 +106,7 @@ def run_scenario_file(path: Path, *, live_url: str) -> ScenarioReport:
             try:
                 with sandbox.write_session() as session:
                     import_workspace(session=session, document=document)
+                    _add_scenario_codes(session, scenario.get("coupon_codes") or {})
             except WorkspaceImportError as error:
                 raise ScenarioError(f"its workspace {scenario['workspace']} cannot be imported: {error}") from None
         else:
@@ -107,6 +121,20 @@ def run_scenario_file(path: Path, *, live_url: str) -> ScenarioReport:
                 return run_scenario(runtime, clock, scenario)
         finally:
             sandbox.dispose()
+
+
+def _add_scenario_codes(session: Session, codes: object) -> None:
+    """A scenario's `coupon_codes` ({"pool name": ["CODE", ...]}): codes never travel in a workspace file, so a
+    scenario made from one brings the codes its pools start with."""
+    if not isinstance(codes, dict):
+        raise ScenarioError("'coupon_codes' must map pool names to lists of codes.")
+    pools = {pool.name: pool.id for pool in list_pools(session=session)}
+    for name, listed in codes.items():
+        if name not in pools:
+            raise ScenarioError(f"'coupon_codes' names the pool '{name}', which its workspace does not have.")
+        if not isinstance(listed, list) or not all(isinstance(code, str) for code in listed):
+            raise ScenarioError(f"'coupon_codes' of '{name}' must be a list of codes.")
+        add_codes(session=session, pool_id=pools[name], text="\n".join(listed))
 
 
 def _read_scenario(path: Path, what: str = "scenario") -> dict:

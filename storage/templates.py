@@ -11,12 +11,15 @@ from pathlib import Path
 
 from sqlmodel import Session, func, select
 
-from storage.models import CustomField, EntryPoint, Flow, Tag, Trigger
+from storage.coupons import add_codes, list_pools
+from storage.models import CustomField, EntryPoint, Flow, Scenario, Tag, Trigger
+from storage.scenario_store import ScenarioSave, save_scenario
 from storage.workspace import channel_identities, get_settings
 from storage.workspace_io import ImportReport, import_workspace, preview_import
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "assets" / "templates"
-KIND_WORDS = {"fields": ("field", "fields"), "tags": ("tag", "tags"), "flows": ("flow", "flows"),
+KIND_WORDS = {"fields": ("field", "fields"), "tags": ("tag", "tags"), "coupon_pools": ("coupon pool", "coupon pools"),
+              "flows": ("flow", "flows"),
               "entry_points": ("entry point", "entry points"), "triggers": ("trigger", "triggers")}
 
 
@@ -33,7 +36,17 @@ TEMPLATES: dict[str, Template] = {template.name: template for template in (
              "Adds the fields referral_points and coupon_code, the tag rewarded, the entry point giveaway2025, "
              "two referral triggers and the published flows Share and Check reward.",
              TEMPLATES_DIR / "referral_program.json"),
+    Template("Tiers, leaderboard and coupon pool",
+             "A Friends club with milestone tiers: 3 points give a code from the coupon pool 'Tier rewards' (its "
+             "'none left' exit answers when the pool is empty), 5 points silver, 10 points gold, each once, also "
+             "when one referral jumps past two tiers. A friend is 1 point, a friend who already knew the bot 3, a "
+             "friend of a friend 1 (second-level credit). The welcome message shows the club's leaderboard. Adds "
+             "the fields tier_points and tier_code, three tier tags, the pool, the entry point friends-club, six "
+             "triggers and two published flows; paste the pool's codes on the Coupon pools page.",
+             TEMPLATES_DIR / "tiers_leaderboard_pool.json"),
 )}
+TIERS_EXAMPLE = "Tiers, leaderboard and coupon pool"
+TIERS_SCENARIO = Path(__file__).resolve().parents[1] / "assets" / "scenarios" / "tiers_leaderboard_pool.json"
 
 
 class TemplateError(ValueError):
@@ -58,6 +71,19 @@ def seed_demo_workspace(*, session: Session) -> bool:
         return False
     apply_template(session=session, name="Referral program")
     return True
+
+
+def seed_tiers_example(*, session: Session) -> None:
+    """The demo's second example: the tiers template, the starting codes of its pool (the ones its scenario gives
+    out) and that scenario, saved for the Simulator page. Called right after the first start's demo seeding."""
+    apply_template(session=session, name=TIERS_EXAMPLE)
+    scenario = json.loads(TIERS_SCENARIO.read_text(encoding="utf-8"))
+    pools = {pool.name: pool.id for pool in list_pools(session=session)}
+    for name, codes in scenario.get("coupon_codes", {}).items():
+        add_codes(session=session, pool_id=pools[name], text="\n".join(codes))
+    if not session.exec(select(Scenario).where(Scenario.name == scenario["name"])).first():
+        save_scenario(session=session, data=ScenarioSave(name=scenario["name"], description=scenario["description"],
+                                                          document=scenario))
 
 
 def has_channels(*, session: Session) -> bool:

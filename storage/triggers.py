@@ -20,7 +20,8 @@ from storage.models import TRIGGER_EVENTS, Trigger
 from storage.names import check_name_shape, find_clash, load_taken
 from storage.workspace_io import ACTION_KEYS, CONDITION_OPS, FIELD_OPS
 
-ENTRY_EVENTS = ("contact_created", "entry_point_opened", "referred_new_contact", "referred_existing_contact")
+ENTRY_EVENTS = ("contact_created", "entry_point_opened", "referred_new_contact", "referred_existing_contact",
+                "referred_second_level")
 TAG_EVENTS = ("tag_added", "tag_removed")
 ORDERED_TYPES = ("number", "date", "datetime")
 VALUELESS_OPS = ("is_set", "is_not_set")
@@ -96,6 +97,7 @@ class ActionInput(BaseModel):
     tag_id: int | None = None
     text: str | None = None
     flow_id: int | None = None
+    pool_id: int | None = None
 
     @field_validator("type")
     @classmethod
@@ -107,8 +109,14 @@ class ActionInput(BaseModel):
     @field_validator("field_id")
     @classmethod
     def check_field(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if info.data.get("type") != "set_field":
+        kind = info.data.get("type")
+        if kind not in ("set_field", "give_coupon"):
             return None
+        if kind == "give_coupon":
+            known = _known(value, info, "fields", "Choose the text field the code is saved in.")
+            if (field := _field(info, known)) and field.type != "text":
+                raise ValueError(f"Codes are text; field '{field.name}' is {field.type}. Choose a text field.")
+            return known
         return _known(value, info, "fields", "Choose the field to change.")
 
     @field_validator("op")
@@ -162,6 +170,13 @@ class ActionInput(BaseModel):
         if info.data.get("type") != "start_flow":
             return None
         return _known(value, info, "flows", "Choose the flow to start.")
+
+    @field_validator("pool_id")
+    @classmethod
+    def check_pool(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if info.data.get("type") != "give_coupon":
+            return None
+        return _known(value, info, "pools", "Choose the coupon pool to take the code from.")
 
     def to_stored(self) -> dict:
         keys = ACTION_KEYS[self.type] + (("value",) if self.type == "set_field" and self.op != "clear" else ())

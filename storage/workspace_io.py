@@ -39,11 +39,13 @@ from sqlmodel import Session, SQLModel, select
 
 from runtime.counters import find_counter_fields
 from runtime.links import LinkError, check_entry_ref, match_whatsapp_text
+from storage.coupons import MAX_POOL_NAME, POOL_NAME
 from storage.db import Database
 from storage.models import (
     FIELD_TYPES,
     REFERRAL_POLICIES,
     TRIGGER_EVENTS,
+    CouponPool,
     CustomField,
     EntryPoint,
     Flow,
@@ -69,8 +71,10 @@ ACTION_KEYS = {
     "send_message": ("text",),
     "notify_referrer": ("text",),
     "start_flow": ("flow_id",),
+    "give_coupon": ("pool_id", "field_id"),
 }
-REFERENCE_KINDS = {"field_id": "fields", "tag_id": "tags", "flow_id": "flows", "entry_point_id": "entry_points"}
+REFERENCE_KINDS = {"field_id": "fields", "tag_id": "tags", "flow_id": "flows", "entry_point_id": "entry_points",
+                   "pool_id": "coupon_pools"}
 MAX_NUMBER = 2_147_483_647
 MAX_DEPTH = 64
 PLAN_ATTEMPTS = 3
@@ -87,7 +91,7 @@ class WorkspaceImportError(ValueError):
 
 
 def _no_names() -> dict[str, list[str]]:
-    return {kind: [] for kind in ("settings", "fields", "tags", "flows", "entry_points", "triggers")}
+    return {kind: [] for kind in ("settings", "fields", "tags", "coupon_pools", "flows", "entry_points", "triggers")}
 
 
 @dataclass
@@ -217,6 +221,13 @@ def _named(noun: str) -> Check:
     return check
 
 
+def _check_pool_name(key: str, value: object) -> str | None:
+    if problem := _check_text(key, value):
+        return problem
+    return None if value and value == value.strip() and len(value) <= MAX_POOL_NAME and POOL_NAME.fullmatch(value) \
+        else f"{key} {value!r} is not a pool name: letters, digits, spaces, '.', '-' and '_', at most {MAX_POOL_NAME}"
+
+
 def _check_flag(key: str, value: object) -> str | None:
     return None if isinstance(value, bool) else f"{key} must be true or false, not {_describe(value)}"
 
@@ -319,6 +330,7 @@ KINDS = (
           {"name": _named("field"), "type": _one_of(FIELD_TYPES), "description": _check_text,
            "links_may_set": _check_flag}),
     _Kind("tags", "a tag", Tag, "name", {"name": _named("tag"), "description": _check_text}),
+    _Kind("coupon_pools", "a coupon pool", CouponPool, "name", {"name": _check_pool_name}),  # codes never travel
     _Kind("flows", "a flow", Flow, "name",
           {"name": _named("flow"), "draft": _check_flow_document, "published": _check_published,
            "version": _check_positive}),
@@ -328,7 +340,7 @@ KINDS = (
            "payload_mapping": _check_mapping("key"), "json_mapping": _check_mapping("path"),
            "segment_tag_id": _check_reference, "referrals_enabled": _check_flag,
            "referral_policy": _one_of(REFERRAL_POLICIES), "whatsapp_pattern": _check_pattern,
-           "referrer_match": _one_of(REFERRER_MATCHES)}),
+           "referrer_match": _one_of(REFERRER_MATCHES), "second_level_credit": _check_flag}),
     _Kind("triggers", "a trigger", Trigger, "name",
           {"name": _named("trigger"), "event": _one_of(TRIGGER_EVENTS), "entry_point_id": _check_reference,
            "field_id": _check_reference, "tag_id": _check_reference, "conditions": _check_conditions,
@@ -336,7 +348,8 @@ KINDS = (
            "position": _check_whole}),
 )
 KINDS_BY_NAME = {kind.name: kind for kind in KINDS}
-NOUNS = {"fields": "field", "tags": "tag", "flows": "flow", "entry_points": "ref", "triggers": "trigger"}
+NOUNS = {"fields": "field", "tags": "tag", "coupon_pools": "coupon pool", "flows": "flow", "entry_points": "ref",
+         "triggers": "trigger"}
 TOP_LEVEL_KEYS = ("format", "version", "settings", *KINDS_BY_NAME)
 
 

@@ -76,8 +76,9 @@ async def test_counts_follow_the_opens_including_blocked_referrals(admin: User, 
     await admin.open("/analytics")
     await admin.should_not_see(marker="no-activity")
     assert [figure(admin, name) for name in ("opens", "unique-people", "new-contacts", "referrals-counted",
-                                             "referrals-blocked", "viral-coefficient")] == [
-        "6", "4", "4", "1", "3", "1.00"]
+                                             "referrals-blocked", "viral-coefficient", "active-contacts",
+                                             "referred-anyone", "referral-link-conversion")] == [
+        "6", "4", "4", "1", "3", "0.25", "4", "25%", "25%"]
     rows = stats_rows(admin)
     giveaway = rows["Giveaway 2025"]
     assert (giveaway["opens"], giveaway["people"], giveaway["new"], giveaway["existing"]) == (5, 3, 3, 0)
@@ -86,7 +87,9 @@ async def test_counts_follow_the_opens_including_blocked_referrals(admin: User, 
     assert rows["Total"]["opens"] == 6
     await admin.should_see("1 referral")
     await admin.should_see(marker=f"referrer-{ann}")
+    await admin.should_see("new contacts who joined through a referral link ÷ contacts active in the period")
     await admin.should_see("counted referrals ÷ people who referred at least one")
+    assert (giveaway["per_referrer"], giveaway["joined"], giveaway["viral"]) == ("1.00", 1, "0.25")
     chart = admin.find(marker="chart").elements.pop()
     assert chart.options["series"][0]["data"][-1] == 6 and chart.options["series"][1]["data"][-1] == 1
 
@@ -119,7 +122,9 @@ async def test_the_csv_holds_the_table(admin: User, app_database: Database) -> N
     assert giveaway["Ref"] == "giveaway2025" and giveaway["Opens"] == "5" and giveaway["Referrals counted"] == "1"
     assert (giveaway["Blocked: self-referral"], giveaway["Blocked: duplicate"],
             giveaway["Blocked: unknown referrer"], giveaway["Blocked: referrals off"]) == ("1", "1", "1", "0")
-    assert giveaway["Viral coefficient"] == "1.0" and rows[1]["Viral coefficient"] == ""
+    assert giveaway["Referrals per referrer"] == "1.0" and rows[1]["Referrals per referrer"] == ""
+    assert giveaway["Joined through a referral link"] == "1" and giveaway["Referral-link opens"] == "4"
+    assert giveaway["Viral coefficient (K)"] == "0.25" and rows[2]["Viral coefficient (K)"] == "0.25"
 
 
 def test_all_time_starts_at_the_first_day_with_activity(database: Database) -> None:
@@ -131,4 +136,53 @@ def test_all_time_starts_at_the_first_day_with_activity(database: Database) -> N
         empty = summarise(session=session, query=AnalyticsQuery(period="90d"))
     assert len(summary.days) == 121 and summary.days[0].opens == 1 and summary.total.opens == 1
     assert empty.total.opens == 0 and len(empty.days) == 90
-    assert summary_csv(empty).splitlines()[-1] == "Total,,0,0,0,0,0,0,0,0,0,0,"
+    assert summary_csv(empty).splitlines()[-1] == "Total,,0,0,0,0,0,0,0,0,0,0,,0,0,"
+
+
+def test_k_stays_small_when_few_contacts_share(database: Database) -> None:
+    """The old figure was 1 or more whenever it showed: here one contact in ten brings one friend."""
+    with database.write_session() as session:
+        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    sharer = open_link(database, "sharer", LINK)
+    for number in range(9):
+        open_link(database, f"quiet-{number}", LINK)
+    open_link(database, "friend", f"{LINK}-c{sharer}")
+    open_link(database, "friend", f"{LINK}-c{sharer}")  # a second click converts nothing more
+    with database.session() as session:
+        summary = summarise(session=session, query=AnalyticsQuery(period="7d"))
+    assert summary.total.per_referrer == 1.0  # what the page used to call the viral coefficient
+    assert summary.active_contacts == 11 and summary.viral_coefficient() == 0.09
+    assert summary.referring_share == 1 / 11 and summary.total.referral_conversion == 0.5
+
+
+def test_a_contact_who_only_writes_counts_as_active(database: Database) -> None:
+    with database.write_session() as session:
+        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    ann = open_link(database, "ann", LINK, days_ago=40)  # outside the period
+    open_link(database, "bob", f"{LINK}-c{ann}")
+    with Runtime(database) as runtime:
+        runtime.reply(channel="messenger", channel_user_id="ann", text="hello")
+    with database.session() as session:
+        summary = summarise(session=session, query=AnalyticsQuery(period="30d"))
+    assert summary.active_contacts == 2 and summary.viral_coefficient() == 0.5
+
+
+async def test_the_leaderboard_shows_the_board_contacts_see(admin: User, app_database: Database) -> None:
+    ann = open_link(app_database, "ann", LINK)
+    bob = open_link(app_database, "bob", LINK)
+    for friend in ("cat", "dan"):
+        open_link(app_database, friend, f"{LINK}-c{ann}")
+    open_link(app_database, "eve", f"{LINK}-c{bob}", days_ago=40)  # before this month and week
+    open_link(app_database, "fay", f"{LINK}-c{bob}", days_ago=40)
+    await admin.open("/analytics")
+    await admin.should_see("2 referrals", marker=f"referrer-{ann}")
+    await admin.should_not_see(marker=f"referrer-{bob}")
+    await admin.should_see("sees “Ann”")
+    with admin.client:
+        admin.find(marker="board-period").elements.pop().set_value("all")
+    await admin.should_see(marker=f"referrer-{bob}")
+    ranks = [admin.find(marker=f"rank-{who}").elements.pop().text for who in (ann, bob)]
+    assert ranks == ["1.", "1."]  # a tie shares the rank
+    with admin.client:
+        admin.find(marker="entry-filter").elements.pop().set_value(1)
+    await admin.should_see(marker=f"referrer-{bob}")

@@ -83,9 +83,9 @@ def test_ann_brings_bob_through_the_web_chat(admin_page: Page, live_app: LiveApp
     expect(admin_page.get_by_text("Bob joined with your link!")).to_be_visible()  # the live conversation
     screenshot(admin_page, "webchat-ann-contact")
     admin_page.goto(f"{live_app.url}/analytics")
-    expect(admin_page.get_by_text("Referrals counted").locator("..")).to_contain_text("1")
-    expect(admin_page.get_by_text("New contacts").locator("..")).to_contain_text("2")
-    top_referrers = admin_page.locator(".q-card").filter(has_text="Top referrers")
+    expect(admin_page.get_by_text("Referrals counted", exact=True).locator("..")).to_contain_text("1")
+    expect(admin_page.get_by_text("New contacts", exact=True).locator("..")).to_contain_text("2")
+    top_referrers = admin_page.locator(".q-card").filter(has_text="Leaderboard")
     expect(top_referrers.get_by_role("link", name="Ann")).to_be_visible()
     screenshot(admin_page, "webchat-analytics")
     ann_context.close()
@@ -95,8 +95,9 @@ def test_ann_brings_bob_through_the_web_chat(admin_page: Page, live_app: LiveApp
 def test_the_embed_puts_the_chat_on_a_page_of_another_origin(admin_page: Page, live_app: LiveApp,
                                                            browser: Browser) -> None:
     admin_page.goto(f"{live_app.url}/channels")
-    snippet = admin_page.get_by_text(re.compile(r"^<script src=.*/webchat/embed\.js")).first
-    expect(snippet).to_contain_text("ref=giveaway2025")
+    admin_page.get_by_label("Entry point", exact=True).click()  # the demo has several; the giveaway's chat
+    admin_page.get_by_role("option", name="Giveaway 2025", exact=True).click()
+    snippet = admin_page.get_by_text(re.compile(r"^<script src=.*/webchat/embed\.js.*ref=giveaway2025\b"))
     page_html = ("<!doctype html><html><head><meta charset='utf-8'><title>Flower shop</title></head>"
                  "<body style='font-family:sans-serif;margin:40px'><h1>Flower shop</h1>"
                  "<p>Fresh tulips every morning.</p>" + snippet.text_content() + "</body></html>")

@@ -51,6 +51,8 @@ def flow(nodes: dict[str, str | tuple[str, dict]], *edges: str) -> FlowDocument:
     ("delay", {"seconds": 60}, ["next"], True),
     ("randomizer", BRANCHES, ["a", "b"], False),
     ("end", {}, [], False),
+    ("my_referrals", {"limit": 10, "text": "{{referrals.list}}"}, ["next"], False),
+    ("leaderboard", {"period": "week", "limit": 5, "text": "{{referrals.top}}"}, ["next"], False),
 ])
 def test_every_node_type_knows_its_exits_and_whether_it_waits(node_type, data, exits, waits):
     spec = NODE_TYPES[node_type]
@@ -59,7 +61,8 @@ def test_every_node_type_knows_its_exits_and_whether_it_waits(node_type, data, e
 
 def test_the_catalogue_holds_every_node_type_with_a_title_an_icon_and_fresh_defaults():
     assert set(NODE_TYPES) == {"start", "send_message", "ask", "condition", "set_field", "tag", "send_referral_link",
-                               "notify_referrer", "json_get", "go_to_flow", "delay", "randomizer", "end"}
+                               "notify_referrer", "json_get", "go_to_flow", "delay", "randomizer", "end",
+                               "give_coupon", "my_referrals", "leaderboard"}
     for spec in NODE_TYPES.values():
         assert spec.title and spec.icon
         assert spec.default_data() is not spec.default_data()

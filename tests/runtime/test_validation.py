@@ -27,6 +27,7 @@ SEVERITY = {
     "missing_flow": "error", "missing_field": "error", "missing_tag": "error", "missing_entry_point": "error",
     "unknown_node_type": "error", "bad_exit": "error", "unguarded_cycle": "error", "bad_document": "error",
     "bad_template": "error", "unknown_placeholder": "error", "bad_rule_value": "error",
+    "missing_coupon_pool": "error", "coupon_field_type": "error",
     "long_message": "warning",
     "unreachable_node": "warning", "dangling_exit": "warning", "duplicate_exit": "warning", "no_actions": "warning",
 }
@@ -38,7 +39,8 @@ def load_workspace(path: Path) -> dict:
 
 def index_of(workspace: dict) -> WorkspaceIndex:
     return WorkspaceIndex.from_dicts(fields=workspace.get("fields", []), tags=workspace.get("tags", []),
-                                     entry_points=workspace.get("entry_points", []), flows=workspace.get("flows", []))
+                                     entry_points=workspace.get("entry_points", []), flows=workspace.get("flows", []),
+                                     pools=workspace.get("coupon_pools", []))
 
 
 def check(workspace: dict, copy: str = "draft") -> list[ValidationIssue]:
@@ -328,6 +330,7 @@ def test_a_structurally_broken_document_is_refused_with_every_reason(document, p
     ("go_to_flow", ["Choose the flow to go to."]),
     ("delay", []),
     ("randomizer", []),
+    ("give_coupon", ["Choose the coupon pool to take the code from.", "Choose the text field the code is saved in."]),
     ("end", []),
 ])
 def test_a_new_node_asks_only_for_what_the_admin_must_choose(node_type, required):
@@ -355,7 +358,7 @@ def test_unusable_settings_are_explained(node_type, data, required):
 
 
 NAMES = Names(fields={1: "referral_points", 2: "email", 3: "order"}, tags={1: "rewarded"},
-              flows={2: "Check reward"}, entry_points={1: "giveaway2025"})
+              flows={2: "Check reward"}, entry_points={1: "giveaway2025"}, pools={1: "Spring"})
 
 
 @pytest.mark.parametrize(("node_type", "data", "summary"), [
@@ -377,6 +380,8 @@ NAMES = Names(fields={1: "referral_points", 2: "email", 3: "order"}, tags={1: "r
     ("delay", {"seconds": 90}, "90 seconds"),
     ("randomizer", {"branches": [{"id": "a", "weight": 3}, {"id": "b", "weight": 1}]}, "a 75% · b 25%"),
     ("notify_referrer", {"text": "x" * 80}, "x" * 59 + "…"),
+    ("give_coupon", {"pool_id": 1, "field_id": 2}, "A code from Spring into email"),
+    ("give_coupon", {}, "A code from (no pool) into (no field)"),
 ])
 def test_each_node_has_a_one_line_summary_for_the_canvas(node_type, data, summary):
     assert NODE_TYPES[node_type].summary(data, NAMES) == summary

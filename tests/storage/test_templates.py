@@ -39,7 +39,7 @@ def test_the_referral_program_creates_everything_of_the_classic_program(database
     with database.write_session() as session:
         report = apply_template(session=session, name="Referral program")
     assert report.created == {"settings": [], "fields": ["referral_points", "coupon_code"], "tags": ["rewarded"],
-                              "flows": ["Share", "Check reward"], "entry_points": ["giveaway2025"],
+                              "coupon_pools": [], "flows": ["Share", "Check reward"], "entry_points": ["giveaway2025"],
                               "triggers": ["Referred a new contact", "Referred an existing contact"]}
     assert summarise_report(report) == (
         "Created 2 fields ('referral_points', 'coupon_code'), 1 tag ('rewarded'), 2 flows ('Share', 'Check reward'), "
