@@ -232,6 +232,14 @@ def _build_parser() -> argparse.ArgumentParser:
     tick.add_argument("--advance", default="0s", metavar="DURATION", help="e.g. 30s, 15m, 2h, 1d, 1h30m (default 0s)")
     tick.set_defaults(handler=run_tick)
 
+    move = commands.add_parser("migrate-data", help="copy the whole workspace into another, empty database"
+                                                    " (e.g. SQLite to PostgreSQL) and verify it by counts")
+    move.add_argument("--from", dest="source", required=True, metavar="URL",
+                      help="the workspace now: sqlite:///path/to/referflow.db (or a file path)")
+    move.add_argument("--to", dest="target", required=True, metavar="URL",
+                      help="the empty database: postgresql+psycopg://user:password@host:5432/database")
+    move.set_defaults(handler=run_migrate_data)
+
     scenario = commands.add_parser("scenario", help="simulator scenarios (docs/scenario-format.md)")
     scenario_commands = scenario.add_subparsers(dest="scenario_command", parser_class=_Parser, required=True)
     scenario_run = scenario_commands.add_parser("run", help="run scenarios in the sandbox; exit 1 if one fails")
@@ -391,6 +399,37 @@ def run_scenarios(config: Config, args: argparse.Namespace) -> int:
     else:
         print("\n\n".join(report.to_text() for report in reports))
     return 0 if all(report.passed for report in reports) else 1
+
+
+def run_migrate_data(config: Config, args: argparse.Namespace) -> int:
+    from storage.db import database_url, open_database
+    from storage.migrate_data import DataMigrationError, migrate_data
+
+    source_url, target_url = (database_url(url=_as_url(args.source)), database_url(url=_as_url(args.target)))
+    if source_url.startswith("sqlite:///") and not Path(source_url.removeprefix("sqlite:///")).is_file():
+        raise CommandError(f"there is no database at {source_url.removeprefix('sqlite:///')} to copy from")
+    source = open_database(url=source_url)  # brought to the newest schema first, as the app does when it starts
+    try:
+        target = open_database(url=target_url)
+        try:
+            counts = migrate_data(source=source, target=target)
+        except DataMigrationError as error:
+            raise CommandError(str(error)) from None
+        finally:
+            target.dispose()
+    finally:
+        source.dispose()
+    width = max(len(count.table) for count in counts)
+    for count in counts:
+        print(f"{count.table:<{width}}  {count.target:>9,} rows")
+    total = sum(count.target for count in counts)
+    print(f"Copied {total:,} rows; every table holds as many rows as the source. "
+          "Point REFERFLOW_DATABASE_URL at the new database before starting Referflow again.")
+    return 0
+
+
+def _as_url(text: str) -> str:
+    return text if "://" in text else f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
 def parse_duration(text: str) -> timedelta:
