@@ -38,8 +38,9 @@ def load_config(args: argparse.Namespace | None = None) -> Config:
     from storage.db import database_url
 
     env = os.environ
-    db_path = getattr(args, "db", None) or env.get("REFERFLOW_DB")
-    url = None if getattr(args, "db", None) else env.get("REFERFLOW_DATABASE_URL")
+    given = getattr(args, "db", None)  # a file path, or a database URL
+    db_path = None if given and "://" in given else given or env.get("REFERFLOW_DB")
+    url = given if given and "://" in given else None if given else env.get("REFERFLOW_DATABASE_URL")
     return Config(
         database_url=database_url(path=db_path or DEFAULT_DB, url=url),
         host=getattr(args, "host", None) or env.get("REFERFLOW_HOST", "127.0.0.1"),
@@ -185,7 +186,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="referflow", description="Referflow: entry-point links and referral programs for chatbots.")
-    parser.add_argument("--db", help="SQLite database file (default: data/referflow.db, or $REFERFLOW_DB)")
+    parser.add_argument("--db", help="SQLite database file or a database URL (default: $REFERFLOW_DATABASE_URL, else"
+                                     " $REFERFLOW_DB, else data/referflow.db)")
     parser.set_defaults(handler=None)
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
     serve_parser = commands.add_parser("serve", help="start the admin UI")
@@ -261,14 +263,16 @@ def run_parse_link(config: Config, args: argparse.Namespace) -> int:
 
 
 def _database_refs(config: Config) -> list[str]:
+    from sqlalchemy import text as sa_text
+
     from storage.db import open_database
 
     if config.database_url.startswith("sqlite:///") and not Path(config.database_url[10:]).exists():
         return []  # parsing alone never creates a database
     database = open_database(url=config.database_url)
     try:
-        with database.raw_connection() as connection:
-            return [row[0] for row in connection.execute("SELECT ref FROM entry_point")]
+        with database.engine.connect() as connection:
+            return list(connection.execute(sa_text("SELECT ref FROM entry_point")).scalars())
     finally:
         database.dispose()
 
@@ -360,9 +364,11 @@ def run_reply(config: Config, args: argparse.Namespace) -> int:
 
 
 def _channel_of(database, channel_user_id: str) -> str:
-    with database.raw_connection() as connection:
-        channels = [row[0] for row in connection.execute(
-            "SELECT channel FROM contact WHERE channel_user_id = ?", (channel_user_id,))]
+    from sqlalchemy import text as sa_text
+
+    with database.engine.connect() as connection:
+        channels = list(connection.execute(sa_text("SELECT channel FROM contact WHERE channel_user_id = :user"),
+                                           {"user": channel_user_id}).scalars())
     if len(channels) != 1:
         where = "no channel" if not channels else "several channels (" + ", ".join(channels) + ")"
         raise CommandError(f"the id '{channel_user_id}' is on {where}; say which with --channel")

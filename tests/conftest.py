@@ -17,6 +17,7 @@ from tests.postgres import PostgresServer, find_postgres_server
 pytest_plugins = ["nicegui.testing.user_plugin"]
 
 ADMIN_PASSWORD = "correct-horse-battery"
+DATABASE_FIXTURES = frozenset({"database", "database_target", "postgres_url", "postgres_database", "postgres_server"})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -74,6 +75,14 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 
 
 @pytest.fixture
+def database_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """What `referflow --db` is given in this pass: a new SQLite file's path, or a fresh PostgreSQL database's URL."""
+    if database_kind(request.config) == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    return str(tmp_path / "cli.db")
+
+
+@pytest.fixture
 def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point the app that the User fixture starts at a temporary database with a known admin password."""
     db_path = tmp_path / "app.db"
@@ -90,8 +99,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     keep, drop = [], []
     for item in items:
-        uses = set(getattr(item, "fixturenames", ()))
-        (keep if uses & {"database", "postgres_url", "postgres_database", "postgres_server"} else drop).append(item)
+        (keep if set(getattr(item, "fixturenames", ())) & DATABASE_FIXTURES else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
