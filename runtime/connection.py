@@ -108,6 +108,7 @@ class PostgresConnection:
         self._pooled = pooled
         self._driver = pooled.driver_connection
         self._driver.autocommit = True
+        self._loaders = _read_as_text(self._driver.adapters)
         self.db = PostgresExecutor(self._driver)
 
     def begin_write(self) -> None:
@@ -126,8 +127,11 @@ class PostgresConnection:
         return self.db.execute(sql, parameters)
 
     def lock_contact(self, contact_id: int) -> None:
-        """Row-lock a contact until the turn ends: the turns that change one contact run one after another."""
-        self._driver.execute("SELECT 1 FROM contact WHERE id = %s FOR UPDATE", (contact_id,))
+        """Row-lock a contact until the turn ends: the turns that change one contact run one after another. NO KEY
+        UPDATE is the lock an UPDATE of the row takes; unlike FOR UPDATE it does not wait for the key-share locks
+        that other turns' inserts referring to the contact take (a new referee's referred_by_id, a message to the
+        contact), so two turns crediting the same referrer never deadlock on it."""
+        self._driver.execute("SELECT 1 FROM contact WHERE id = %s FOR NO KEY UPDATE", (contact_id,))
 
     def is_retryable(self, error: BaseException) -> bool:
         import psycopg.errors
@@ -137,9 +141,28 @@ class PostgresConnection:
     def close(self) -> None:
         try:
             if not self._driver.closed:
-                self._driver.autocommit = False  # as the pool handed it out
+                self._driver.autocommit = False  # as the pool handed it out, for the ORM sessions that get it next
+                for oid, loader in self._loaders.items():
+                    self._driver.adapters.register_loader(oid, loader)
         finally:
             self._pooled.close()
+
+
+_TEXT_TYPES = ("json", "jsonb", "timestamp", "timestamptz")
+
+
+def _read_as_text(adapters: Any) -> dict[int, Any]:
+    """JSON documents and timestamps come back as the text SQLite gives (the runtime decodes JSON itself and shows
+    stored times as text); returns the loaders replaced, to put back when the connection goes back to the pool."""
+    from psycopg.pq import Format
+    from psycopg.types.string import TextLoader
+
+    replaced = {}
+    for name in _TEXT_TYPES:
+        oid = adapters.types[name].oid
+        replaced[oid] = adapters.get_loader(oid, Format.TEXT)
+        adapters.register_loader(oid, TextLoader)
+    return replaced
 
 
 class PostgresExecutor:
