@@ -84,12 +84,20 @@ class Database:
 
     @contextmanager
     def raw_connection(self) -> Iterator[sqlite3.Connection]:
-        """A pooled plain driver connection in autocommit mode, for the runtime's hot path (it begins and commits its
-        own transactions): sqlite3 on SQLite, a psycopg connection on PostgreSQL."""
+        """A pooled plain connection in autocommit mode, for code that writes SQL like the runtime's (it begins and
+        commits its own transactions): sqlite3 itself on SQLite; on PostgreSQL, psycopg behind the runtime's executor,
+        which takes the same `?` statements and reads JSON and times as the same text."""
+        if self.is_postgres:
+            from runtime.connection import connect_engine
+
+            connection = connect_engine(self)
+            try:
+                yield connection.db
+            finally:
+                connection.close()
+            return
         pooled = self.engine.raw_connection()
         try:
-            if self.is_postgres:
-                pooled.driver_connection.autocommit = True
             yield pooled.driver_connection
         finally:
             pooled.close()
