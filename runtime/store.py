@@ -2,7 +2,8 @@
 
 Each function takes the turn's `db` (runtime/connection.py: the sqlite3 connection itself, or the psycopg adapter)
 inside a transaction the caller began. The SQL is the common ground of both: upserts with a named `ON CONFLICT`
-target, `RETURNING` instead of `lastrowid`, increments as one statement, `TRUE`/`FALSE` for boolean columns.
+target, `RETURNING` (or `inserted_id`, which uses sqlite3's cheaper `lastrowid` there), increments as one statement,
+`TRUE`/`FALSE` for boolean columns, `IS DISTINCT FROM`, no numbered placeholders and no `LIMIT -1`.
 
 ## Concurrency: the promises BEGIN IMMEDIATE keeps, and how PostgreSQL keeps them
 
@@ -35,7 +36,7 @@ same promises rest on these rules instead:
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from runtime.connection import Executor
+from runtime.connection import Executor, inserted_id
 
 # --- definitions (runtime/definitions.py) ---------------------------------------------------------------------
 
@@ -242,11 +243,9 @@ def remove_tag(db: Executor, contact_id: int, tag_id: int) -> bool:
 
 def insert_sent_message(db: Executor, contact_id: int, text: str, buttons: str, flow_id: int | None,
                         node_id: str | None, stamp: str) -> int:
-    return db.execute(
-        "INSERT INTO message (contact_id, direction, text, buttons, flow_id, node_id, created_at)"
-        " VALUES (?, 'out', ?, ?, ?, ?, ?) RETURNING id",
-        (contact_id, text, buttons, flow_id, node_id, stamp),
-    ).fetchone()[0]
+    return inserted_id(
+        db, "INSERT INTO message (contact_id, direction, text, buttons, flow_id, node_id, created_at)"
+            " VALUES (?, 'out', ?, ?, ?, ?, ?)", (contact_id, text, buttons, flow_id, node_id, stamp))
 
 
 def insert_received_message(db: Executor, contact_id: int, text: str, stamp: str) -> None:
