@@ -41,7 +41,8 @@ def add_pattern(database: Database, ref: str, pattern: str) -> None:
 
 
 def stored_result_size(database: Database) -> int:
-    return count(database, "SELECT coalesce(max(length(CAST(result AS BLOB))), 0) FROM processed_event")
+    size = "octet_length(CAST(result AS TEXT))" if database.is_postgres else "length(CAST(result AS BLOB))"
+    return count(database, f"SELECT coalesce(max({size}), 0) FROM processed_event")
 
 
 # ------------------------------------------------------------------------------------------------ 1. text patterns
@@ -237,7 +238,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def open_link_command(database: Database, text: bytes, *options: bytes) -> subprocess.CompletedProcess:
     """`referflow open-link` in its own process; bytes that are not UTF-8 reach it as lone surrogates, as they do
     from any shell."""
-    return subprocess.run([sys.executable, str(ROOT / "app.py"), "--db", database.engine.url.database, "open-link",
+    where = database.url if database.is_postgres else database.engine.url.database
+    return subprocess.run([sys.executable, str(ROOT / "app.py"), "--db", where, "open-link",
                            text, *options], capture_output=True, cwd=ROOT, timeout=120)
 
 

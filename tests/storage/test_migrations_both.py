@@ -130,3 +130,12 @@ def test_another_database_is_refused_without_showing_its_password() -> None:
 def test_an_unreachable_postgresql_server_is_one_clear_sentence() -> None:
     with pytest.raises(DatabaseError, match=r"^Cannot open the database postgresql\+psycopg://rf:\*\*\*@127.0.0.1:9/"):
         open_database(url="postgresql://rf:hunter2@127.0.0.1:9/referflow")
+
+
+def test_rows_written_with_their_own_ids_move_the_postgresql_sequence_past_them(postgres_database: Database) -> None:
+    with postgres_database.write_session() as session:
+        session.add_all([Contact(id=41, channel="telegram", channel_user_id="41"), Tag(id=7, name="imported")])
+    with postgres_database.write_session() as session:
+        contact, tag = Contact(channel="telegram", channel_user_id="new"), Tag(name="made here")
+        session.add_all([contact, tag])
+    assert (contact.id, tag.id) == (42, 8)
