@@ -6,11 +6,13 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import sqlalchemy as sa
 
 from storage.db import database_url, open_database
+from storage.sandbox import sandbox_url
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -39,6 +41,9 @@ class PostgresServer:
             yield self.url_of(name)
         finally:
             self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            sandbox = Path(sandbox_url(self.url_of(name)).removeprefix("sqlite:///"))  # the simulator's, if opened
+            for leftover in (sandbox, *(sandbox.with_name(sandbox.name + end) for end in ("-wal", "-shm"))):
+                leftover.unlink(missing_ok=True)
 
     def execute(self, statement: str) -> None:
         with psycopg.connect(self.libpq(), autocommit=True, connect_timeout=5) as connection:
