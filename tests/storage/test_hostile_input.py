@@ -239,8 +239,10 @@ def open_link_command(database: Database, text: bytes, *options: bytes) -> subpr
     """`referflow open-link` in its own process; bytes that are not UTF-8 reach it as lone surrogates, as they do
     from any shell."""
     where = database.url if database.is_postgres else database.engine.url.database
+    # `--` and `--option=value`: a text or a value starting with "-" is data, as a careful shell script passes it
+    pairs = [options[i] + b"=" + options[i + 1] for i in range(0, len(options), 2)]
     return subprocess.run([sys.executable, str(ROOT / "app.py"), "--db", where, "open-link",
-                           text, *options], capture_output=True, cwd=ROOT, timeout=120)
+                           *pairs, "--", text], capture_output=True, cwd=ROOT, timeout=120)
 
 
 @pytest.mark.parametrize("option", [b"url", b"--first-name", b"--last-name", b"--channel-user", b"--event-id"])
