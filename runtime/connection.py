@@ -41,7 +41,7 @@ class EngineConnection(Protocol):
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Any: ...
-    def lock_contact(self, contact_id: int) -> None: ...
+    def lock_contact(self, contact_id: int, person: tuple[str, str] | None = None) -> None: ...
     def is_retryable(self, error: BaseException) -> bool: ...
     def close(self) -> None: ...
 
@@ -95,7 +95,7 @@ class SqliteConnection:
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self.db.execute(sql, parameters)
 
-    def lock_contact(self, contact_id: int) -> None:
+    def lock_contact(self, contact_id: int, person: tuple[str, str] | None = None) -> None:
         pass  # the write lock covers every contact
 
     def is_retryable(self, error: BaseException) -> bool:
@@ -134,12 +134,18 @@ class PostgresConnection:
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
         return self.db.execute(sql, parameters)
 
-    def lock_contact(self, contact_id: int) -> None:
-        """Row-lock a contact until the turn ends: the turns that change one contact run one after another. NO KEY
-        UPDATE is the lock an UPDATE of the row takes; unlike FOR UPDATE it does not wait for the key-share locks
-        that other turns' inserts referring to the contact take (a new referee's referred_by_id, a message to the
-        contact), so two turns crediting the same referrer never deadlock on it."""
-        self._driver.execute("SELECT 1 FROM contact WHERE id = %s FOR NO KEY UPDATE", (contact_id,))
+    def lock_contact(self, contact_id: int, person: tuple[str, str] | None = None) -> None:
+        """Row-lock a contact (and the one with this (channel, channel user id), if they exist) until the turn ends:
+        the turns that change one contact run one after another. Two rows are locked in id order, so that A opening
+        B's link while B opens A's wait for each other in line, not in a circle (a deadlock PostgreSQL breaks only
+        after a second). NO KEY UPDATE is the lock an UPDATE of the row takes; unlike FOR UPDATE it does not wait for
+        the key-share locks other turns' inserts referring to the contact take (a new referee's referred_by_id, a
+        message to the contact), so two turns crediting the same referrer never deadlock on it."""
+        if person is None:
+            self._driver.execute("SELECT 1 FROM contact WHERE id = %s FOR NO KEY UPDATE", (contact_id,))
+        else:
+            self._driver.execute("SELECT 1 FROM contact WHERE id = %s OR (channel = %s AND channel_user_id = %s)"
+                                 " ORDER BY id FOR NO KEY UPDATE", (contact_id, *person)).fetchall()
 
     def is_retryable(self, error: BaseException) -> bool:
         import psycopg.errors

@@ -165,6 +165,8 @@ class _Opening:
                                                 self.reading.json)
         entry = self.resolve_entry(self.reading.entry_ref, ref)
         referrer_id = find_referrer(self.db, referrer, entry.referrer_match) if referrer and entry else None
+        if referrer_id is not None:  # their points, flows and rewards may change in this turn: lock both people now
+            self.turn.lock_contact(referrer_id, (self.inbound.channel, self.inbound.channel_user_id))
         # A newcomer with a known referrer is always counted (they have no referral yet and cannot be the referrer),
         # so they are stored as referred right away instead of with a second statement.
         referred_by = referrer_id if entry is not None and entry.referrals_enabled else None
@@ -281,7 +283,6 @@ class _Opening:
         status = self.referral_status(contact_id, entry, referrer, referrer_id)
         row = (entry.id, referrer_id, referrer, contact_id, kind)
         if status == "counted":
-            self.turn.lock_contact(referrer_id)  # their points, flows and rewards change in this turn
             status = self.count_referral(entry, row)
         else:
             self.insert_referral(row, status)

@@ -24,13 +24,13 @@ same promises rest on these rules instead:
   increments queue on the row lock and none is lost; `count_trigger_run` likewise.
 - **One turn per contact at a time.** Everything a turn reads and then writes about a contact (their flow position,
   fields read by conditions, a reward given once) is serialised by row locks on the contact: the opener's contact row
-  is locked by the UPDATE or INSERT above, a referrer credited by the turn with `lock_contact` (SELECT ... FOR NO KEY
-  UPDATE, the lock an UPDATE takes, which does not conflict with the key-share locks of other turns' foreign keys to
-  the contact) before their events run, a contact who replies or wakes up likewise. Locks are released at COMMIT or
-  ROLLBACK.
-- **Deadlocks.** Two turns locking the same two contacts in opposite orders (A opens B's link while B opens A's) can
-  deadlock; PostgreSQL aborts one, and `Runtime` rolls it back and runs it again from the start (runtime/service.py),
-  so the caller sees one ordinary result.
+  is locked by the UPDATE or INSERT above; an open naming a referrer first locks the referrer and the opener together,
+  in id order, with `lock_contact` (SELECT ... FOR NO KEY UPDATE, the lock an UPDATE takes, which does not conflict
+  with the key-share locks of other turns' foreign keys to the contact); a contact who replies or wakes up likewise.
+  Locks are released at COMMIT or ROLLBACK.
+- **Deadlocks.** Locking two people in id order means A opening B's link while B opens A's queue up instead of
+  deadlocking. Should another pattern still deadlock, PostgreSQL aborts one turn, and `Runtime` rolls it back and runs
+  it again from the start (runtime/service.py), so the caller sees one ordinary result.
 """
 
 from collections.abc import Iterable, Sequence

@@ -59,7 +59,7 @@ class SentMessage:
 class Turn:
     def __init__(self, connection: Executor, definitions: Definitions, now: datetime, *,
                  use_draft: bool = False, seed: int | str | None = None, trace: bool = True,
-                 outbox: bool = False, lock_contact: Callable[[int], None] | None = None) -> None:
+                 outbox: bool = False, lock_contact: Callable[..., None] | None = None) -> None:
         self.db = connection
         self.lock_contact = lock_contact or _no_lock  # PostgreSQL: row-lock a contact this turn is about to change
         self.defs = definitions
@@ -259,7 +259,7 @@ class Turn:
         self.note("reply", contact_id=contact_id, text=text)
 
 
-def _no_lock(_contact_id: int) -> None:
+def _no_lock(_contact_id: int, _person: tuple[str, str] | None = None) -> None:
     """SQLite: the turn's BEGIN IMMEDIATE already excludes every other writer."""
 
 
