@@ -92,6 +92,7 @@ def serve(config: Config) -> None:
     from channels.webchat import setup_webchat
     from storage.auth import ensure_admin_account
     from storage.db import open_database
+    from storage.migrate import hold_setup_lock
     from storage.scenario_store import seed_demo_scenario
     from storage.templates import seed_demo_workspace
     from storage.workspace import record_start, seed_demo_settings
@@ -101,6 +102,7 @@ def serve(config: Config) -> None:
                       secure_cookies=parse_secure_cookies(config.secure_cookies))
     database = open_database(url=config.database_url)
     with database.write_session() as session:
+        hold_setup_lock(session)  # several instances starting together on PostgreSQL seed the workspace once
         secret = ensure_admin_account(
             session=session, password=config.admin_password, storage_secret=config.storage_secret
         )

@@ -1,5 +1,7 @@
 """Alembic creates the same schema on SQLite and PostgreSQL, and PostgreSQL keeps the rules SQLite keeps."""
 
+import secrets
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from sqlmodel import SQLModel
 from storage.db import Database, DatabaseError, database_url, open_database
 from storage.migrate import current_revision, head_revision
 from storage.models import Contact, EntryPoint, Referral, Tag
+from tests.postgres import PostgresServer
 
 
 def describe_schema(database: Database) -> dict[str, dict]:
@@ -139,3 +142,29 @@ def test_rows_written_with_their_own_ids_move_the_postgresql_sequence_past_them(
         contact, tag = Contact(channel="telegram", channel_user_id="new"), Tag(name="made here")
         session.add_all([contact, tag])
     assert (contact.id, tag.id) == (42, 8)
+
+
+def test_instances_starting_together_on_an_empty_postgresql_database_migrate_it_once(
+        postgres_server: PostgresServer) -> None:
+    name = f"referflow_test_{secrets.token_hex(6)}"
+    postgres_server.execute(f'CREATE DATABASE "{name}"')  # empty: not copied from the migrated template
+    url, opened, failures = postgres_server.url_of(name), [], []
+
+    def start() -> None:
+        try:
+            opened.append(open_database(url=url))
+        except Exception as error:  # the test reports what an instance would have died of
+            failures.append(error)
+
+    try:
+        starting = [threading.Thread(target=start) for _ in range(3)]
+        for thread in starting:
+            thread.start()
+        for thread in starting:
+            thread.join(timeout=120)
+        assert failures == [] and len(opened) == 3
+        assert {current_revision(database.engine) for database in opened} == {head_revision()}
+    finally:
+        for database in opened:
+            database.dispose()
+        postgres_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
