@@ -11,19 +11,29 @@ DB ?= $(or $(REFERFLOW_DB),data/referflow.db)
 SERVE_OPTIONS := $(if $(filter command line,$(origin HOST)),--host $(HOST)) \
 	$(if $(filter command line,$(origin PORT)),--port $(PORT))
 
-.PHONY: run test test-fast test-browser lint bench assets chromium clean
+.PHONY: run test test-fast test-postgres test-browser lint bench assets chromium clean
 
 run: $(INSTALLED) assets
 	@mkdir -p $(dir $(DB))
 	REFERFLOW_DB=$(DB) $(PY) app.py serve $(strip $(SERVE_OPTIONS))
 
+# The storage, runtime and command-line suites run a second time on PostgreSQL ($$REFERFLOW_TEST_POSTGRES_URL, else
+# postgresql+psycopg://postgres@127.0.0.1:5432/postgres), each test in a database of its own; when no server answers,
+# those tests are reported as skipped with the reason.
+POSTGRES_SUITES := tests/storage tests/runtime tests/test_cli.py
+
 test: $(DEV_INSTALLED) assets chromium
 	$(VENV)/bin/ruff check .
-	@fast=0; browser=0; \
+	@fast=0; postgres=0; browser=0; \
 	$(PY) -m pytest -m "not browser" --ignore=tests/e2e tests || fast=$$?; \
+	$(PY) -m pytest -m "not browser" --database=postgresql -rs $(POSTGRES_SUITES) || postgres=$$?; \
 	$(PY) -m pytest -m browser tests/e2e || browser=$$?; \
-	if [ $$fast -ne 0 ] || [ $$browser -ne 0 ]; then \
-		echo "make test: fast suite exit $$fast, browser suite exit $$browser"; exit 1; fi
+	if [ $$fast -ne 0 ] || [ $$postgres -ne 0 ] || [ $$browser -ne 0 ]; then \
+		echo "make test: fast suite exit $$fast, PostgreSQL pass exit $$postgres, browser suite exit $$browser"; \
+		exit 1; fi
+
+test-postgres: $(DEV_INSTALLED)
+	$(PY) -m pytest -m "not browser" --database=postgresql -rs $(POSTGRES_SUITES)
 
 test-fast: $(DEV_INSTALLED) assets
 	$(PY) -m pytest -m "not browser" --ignore=tests/e2e tests

@@ -38,8 +38,9 @@ def load_config(args: argparse.Namespace | None = None) -> Config:
     from storage.db import database_url
 
     env = os.environ
-    db_path = getattr(args, "db", None) or env.get("REFERFLOW_DB")
-    url = None if getattr(args, "db", None) else env.get("REFERFLOW_DATABASE_URL")
+    given = getattr(args, "db", None)  # a file path, or a database URL
+    db_path = None if given and "://" in given else given or env.get("REFERFLOW_DB")
+    url = given if given and "://" in given else None if given else env.get("REFERFLOW_DATABASE_URL")
     return Config(
         database_url=database_url(path=db_path or DEFAULT_DB, url=url),
         host=getattr(args, "host", None) or env.get("REFERFLOW_HOST", "127.0.0.1"),
@@ -94,6 +95,7 @@ def serve(config: Config) -> None:
     from channels.webchat import setup_webchat
     from storage.auth import ensure_admin_account
     from storage.db import open_database
+    from storage.migrate import hold_setup_lock
     from storage.scenario_store import seed_demo_scenario
     from storage.templates import seed_demo_workspace, seed_tiers_example
     from storage.workspace import record_start, seed_demo_settings
@@ -103,6 +105,7 @@ def serve(config: Config) -> None:
                       secure_cookies=parse_secure_cookies(config.secure_cookies))
     database = open_database(url=config.database_url)
     with database.write_session() as session:
+        hold_setup_lock(session)  # several instances starting together on PostgreSQL seed the workspace once
         secret = ensure_admin_account(
             session=session, password=config.admin_password, storage_secret=config.storage_secret
         )
@@ -193,7 +196,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="referflow", description="Referflow: entry-point links and referral programs for chatbots.")
-    parser.add_argument("--db", help="SQLite database file (default: data/referflow.db, or $REFERFLOW_DB)")
+    parser.add_argument("--db", help="SQLite database file or a database URL (default: $REFERFLOW_DATABASE_URL, else"
+                                     " $REFERFLOW_DB, else data/referflow.db)")
     parser.set_defaults(handler=None)
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
     serve_parser = commands.add_parser("serve", help="start the admin UI")
@@ -241,6 +245,14 @@ def _build_parser() -> argparse.ArgumentParser:
     tick.set_defaults(handler=run_tick)
 
     _add_channel_commands(commands)
+
+    move = commands.add_parser("migrate-data", help="copy the whole workspace into another, empty database"
+                                                    " (e.g. SQLite to PostgreSQL) and verify it by counts")
+    move.add_argument("--from", dest="source", required=True, metavar="URL",
+                      help="the workspace now: sqlite:///path/to/referflow.db (or a file path)")
+    move.add_argument("--to", dest="target", required=True, metavar="URL",
+                      help="the empty database: postgresql+psycopg://user:password@host:5432/database")
+    move.set_defaults(handler=run_migrate_data)
 
     scenario = commands.add_parser("scenario", help="simulator scenarios (docs/scenario-format.md)")
     scenario_commands = scenario.add_subparsers(dest="scenario_command", parser_class=_Parser, required=True)
@@ -377,14 +389,16 @@ def run_parse_link(config: Config, args: argparse.Namespace) -> int:
 
 
 def _database_refs(config: Config) -> list[str]:
+    from sqlalchemy import text as sa_text
+
     from storage.db import open_database
 
     if config.database_url.startswith("sqlite:///") and not Path(config.database_url[10:]).exists():
         return []  # parsing alone never creates a database
     database = open_database(url=config.database_url)
     try:
-        with database.raw_connection() as connection:
-            return [row[0] for row in connection.execute("SELECT ref FROM entry_point")]
+        with database.engine.connect() as connection:
+            return list(connection.execute(sa_text("SELECT ref FROM entry_point")).scalars())
     finally:
         database.dispose()
 
@@ -476,9 +490,11 @@ def run_reply(config: Config, args: argparse.Namespace) -> int:
 
 
 def _channel_of(database, channel_user_id: str) -> str:
-    with database.raw_connection() as connection:
-        channels = [row[0] for row in connection.execute(
-            "SELECT channel FROM contact WHERE channel_user_id = ?", (channel_user_id,))]
+    from sqlalchemy import text as sa_text
+
+    with database.engine.connect() as connection:
+        channels = list(connection.execute(sa_text("SELECT channel FROM contact WHERE channel_user_id = :user"),
+                                           {"user": channel_user_id}).scalars())
     if len(channels) != 1:
         where = "no channel" if not channels else "several channels (" + ", ".join(channels) + ")"
         raise CommandError(f"the id '{channel_user_id}' is on {where}; say which with --channel")
@@ -515,6 +531,37 @@ def run_scenarios(config: Config, args: argparse.Namespace) -> int:
     else:
         print("\n\n".join(report.to_text() for report in reports))
     return 0 if all(report.passed for report in reports) else 1
+
+
+def run_migrate_data(config: Config, args: argparse.Namespace) -> int:
+    from storage.db import database_url, open_database
+    from storage.migrate_data import DataMigrationError, migrate_data
+
+    source_url, target_url = (database_url(url=_as_url(args.source)), database_url(url=_as_url(args.target)))
+    if source_url.startswith("sqlite:///") and not Path(source_url.removeprefix("sqlite:///")).is_file():
+        raise CommandError(f"there is no database at {source_url.removeprefix('sqlite:///')} to copy from")
+    source = open_database(url=source_url)  # brought to the newest schema first, as the app does when it starts
+    try:
+        target = open_database(url=target_url)
+        try:
+            counts = migrate_data(source=source, target=target)
+        except DataMigrationError as error:
+            raise CommandError(str(error)) from None
+        finally:
+            target.dispose()
+    finally:
+        source.dispose()
+    width = max(len(count.table) for count in counts)
+    for count in counts:
+        print(f"{count.table:<{width}}  {count.target:>9,} rows")
+    total = sum(count.target for count in counts)
+    print(f"Copied {total:,} rows; every table holds as many rows as the source. "
+          "Point REFERFLOW_DATABASE_URL at the new database before starting Referflow again.")
+    return 0
+
+
+def _as_url(text: str) -> str:
+    return text if "://" in text else f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
 def parse_duration(text: str) -> timedelta:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Any, TypeVar
 
+from runtime.connection import connect_engine
 from storage import outbox
 from storage.db import Database
 from storage.outbox import OutboxItem, Outcome
@@ -285,9 +286,9 @@ class DeliveryWorker:
 
     def _with_connection(self, function: Callable[..., T], **arguments: Any) -> T:
         with self._db_lock:
-            if self._connection is None:
-                self._pooled = self.database.engine.raw_connection()
-                self._connection = self._pooled.driver_connection
+            if self._connection is None:  # sqlite3 itself on SQLite; psycopg with the runtime's `?` on PostgreSQL
+                self._pooled = connect_engine(self.database)
+                self._connection = self._pooled.db
             return function(connection=self._connection, **arguments)
 
 def _words(failure: Exception) -> str:

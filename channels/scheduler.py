@@ -1,8 +1,8 @@
 """The live clock: delays in published flows wake up by themselves while the app runs.
 
 Every `interval` seconds a cheap read asks whether a delay is due; only then does the scheduler run `Runtime.tick()`,
-which takes the write lock (BEGIN IMMEDIATE) and claims each wake-up with `UPDATE ... WHERE done = 0`: two app
-processes on one database can both tick, and each delay still runs once.
+which takes the write lock (BEGIN IMMEDIATE) and claims each wake-up with `UPDATE ... WHERE done = FALSE`: two app
+processes (or instances on one PostgreSQL database) can both tick, and each delay still runs once.
 """
 
 import asyncio
@@ -10,6 +10,8 @@ import contextlib
 import logging
 import threading
 
+from runtime import store
+from runtime.connection import connect_engine
 from runtime.service import Runtime
 from storage.db import Database
 from storage.outbox import stamp
@@ -62,7 +64,5 @@ class DelayScheduler:
     def _any_due(self) -> bool:
         with self._lock:
             if self._pooled is None:
-                self._pooled = self.database.engine.raw_connection()
-            connection = self._pooled.driver_connection
-            return connection.execute("SELECT 1 FROM wake_up WHERE done = 0 AND due_at <= ? LIMIT 1",
-                                      (stamp(self.runtime.clock()),)).fetchone() is not None
+                self._pooled = connect_engine(self.database)
+            return store.any_wake_up_due(self._pooled.db, stamp(self.runtime.clock()))

@@ -2,10 +2,11 @@
 (SQL triggers bump `definitions_version` whenever a definition changes, in any process)."""
 
 import json
-import sqlite3
 from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 
+from runtime import store
+from runtime.connection import Executor
 from runtime.links import USER_ID_PLACEHOLDER, ChannelIdentities, referral_template
 from runtime.values import read_id
 
@@ -167,38 +168,28 @@ class DefinitionCache:
     def __init__(self) -> None:
         self._snapshot: Definitions | None = None
 
-    def get(self, connection: sqlite3.Connection) -> Definitions:
-        version = connection.execute("SELECT version FROM definitions_version WHERE id = 1").fetchone()[0]
+    def get(self, connection: Executor) -> Definitions:
+        version = store.read_definitions_version(connection)
         if self._snapshot is None or self._snapshot.version != version:
             self._snapshot = load_definitions(connection, version)
         return self._snapshot
 
-    def held(self, connection: sqlite3.Connection) -> Definitions:
+    def held(self, connection: Executor) -> Definitions:
         """The snapshot held, without asking whether a newer one exists (loaded when none is held yet): enough to
         read a link before its transaction, which then checks the version."""
         return self._snapshot if self._snapshot is not None else self.get(connection)
 
 
-def load_definitions(connection: sqlite3.Connection, version: int = 0) -> Definitions:
-    settings = connection.execute(
-        "SELECT bot_name, default_reply, page_id, instagram_username, whatsapp_number, telegram_bot, viber_uri,"
-        " webchat_base_url, webchat_account_id, COALESCE(NULLIF(public_url, ''), served_url), webchat_own_account"
-        " FROM workspace_settings WHERE id = 1"
-    ).fetchone() or ("My bot", "Hi {{first_name}}! How can I help?", "", "", "", "", "", "", "", "", "")
+def load_definitions(connection: Executor, version: int = 0) -> Definitions:
+    settings = store.read_settings(connection) or (
+        "My bot", "Hi {{first_name}}! How can I help?", "", "", "", "", "", "", "", "", "")
     fields = [FieldDef(row[0], row[1], row[2], bool(row[3]))
-              for row in connection.execute("SELECT id, name, type, links_may_set FROM custom_field")]
-    entries = [_entry(row) for row in connection.execute(
-        "SELECT id, name, ref, active, response_type, response_message, response_flow_id, default_field_id,"
-        " payload_mapping, json_mapping, segment_tag_id, referrals_enabled, referral_policy, whatsapp_pattern,"
-        " referrer_match, second_level_credit FROM entry_point"
-    )]
+              for row in store.read_fields(connection)]
+    entries = [_entry(row) for row in store.read_entry_points(connection)]
     flows = {row[0]: FlowDef(row[0], row[1], json.loads(row[2] or "{}"), json.loads(row[3]) if row[3] else None)
-             for row in connection.execute("SELECT id, name, draft, published FROM flow")}
+             for row in store.read_flows(connection)}
     triggers: dict[str, list[TriggerRule]] = {}
-    for row in connection.execute(
-        "SELECT id, name, event, entry_point_id, field_id, tag_id, conditions, actions, once_per_contact FROM trigger"
-        " WHERE enabled ORDER BY position, id"
-    ):
+    for row in store.read_enabled_triggers(connection):
         rule = TriggerRule(*row[:6], json.loads(row[6] or "{}"), tuple(json.loads(row[7] or "[]")), bool(row[8]))
         triggers.setdefault(rule.event, []).append(rule)
     return Definitions(
@@ -208,7 +199,7 @@ def load_definitions(connection: sqlite3.Connection, version: int = 0) -> Defini
         identities=ChannelIdentities(*settings[2:9]).with_own_webchat(*settings[9:]),
         fields_by_id={f.id: f for f in fields},
         fields_by_name={f.name.lower(): f for f in fields},
-        tags_by_id=dict(connection.execute("SELECT id, name FROM tag").fetchall()),
+        tags_by_id=dict(store.read_tags(connection)),
         entries_by_ref={entry.ref: entry for entry in entries},
         refs=tuple(entry.ref for entry in entries),
         flows=flows,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
+from runtime import store
 from runtime.conditions import conditions_hold
 from runtime.coupons import claim_code, record_miss
 from runtime.graph import next_node
@@ -47,9 +48,7 @@ def start_flow(turn: Turn, contact_id: int, flow_id: int, *, depth: int = 0, ref
 def resume_with_reply(turn: Turn, contact_id: int, text: str) -> bool:
     """Continue the flow the contact waits in with their reply (typed text or a button's title or id).
     False when they wait for nothing that a reply can answer."""
-    position = turn.db.execute(
-        "SELECT flow_id, node_id, waiting_for, use_draft, retries FROM flow_position WHERE contact_id = ?",
-        (contact_id,)).fetchone()
+    position = store.read_flow_position(turn.db, contact_id)
     if position is None or position[2] == "delay":
         return False
     flow_id, node_id, waiting_for, use_draft, retries = position
@@ -70,16 +69,13 @@ def resume_with_reply(turn: Turn, contact_id: int, text: str) -> bool:
 def run_due_wakeups(turn: Turn, limit: int = -1) -> int:
     """Resume every contact whose delay has passed by the turn's clock (the `limit` oldest, when given); returns how
     many were woken."""
-    due = turn.db.execute(
-        "SELECT id, contact_id, flow_id, node_id FROM wake_up WHERE done = 0 AND due_at <= ? ORDER BY due_at, id"
-        " LIMIT ?", (turn.stamp, limit)).fetchall()
+    due = store.read_due_wake_ups(turn.db, turn.stamp, limit)
     woken = 0
     for wake_id, contact_id, flow_id, node_id in due:
-        if not turn.db.execute("UPDATE wake_up SET done = 1 WHERE id = ? AND done = 0", (wake_id,)).rowcount:
+        if not store.mark_wake_up_done(turn.db, wake_id):
             continue
-        position = turn.db.execute(
-            "SELECT use_draft FROM flow_position WHERE contact_id = ? AND flow_id = ? AND node_id = ?"
-            " AND waiting_for = 'delay'", (contact_id, flow_id, node_id)).fetchone()
+        turn.lock_contact(contact_id)
+        position = store.read_delay_position(turn.db, contact_id, flow_id, node_id)
         if position is None:
             continue  # the contact moved on (another flow started) while waiting
         run = FlowRun(contact_id, flow_id, use_draft=bool(position[0]))
@@ -139,18 +135,14 @@ def _walk(turn: Turn, run: FlowRun, node_id: str | None) -> None:
 
 
 def _wait(turn: Turn, run: FlowRun, node_id: str, waiting_for: str, retries: int = 0) -> str:
-    turn.db.execute(
-        "INSERT INTO flow_position (contact_id, flow_id, node_id, waiting_for, use_draft, retries, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET flow_id = excluded.flow_id,"
-        " node_id = excluded.node_id, waiting_for = excluded.waiting_for, use_draft = excluded.use_draft,"
-        " retries = excluded.retries, updated_at = excluded.updated_at",
-        (run.contact_id, run.flow_id, node_id, waiting_for, run.use_draft, retries, turn.stamp))
+    store.store_flow_position(turn.db, run.contact_id, run.flow_id, node_id, waiting_for, run.use_draft, retries,
+                              turn.stamp)
     turn.note("waiting", contact_id=run.contact_id, flow_id=run.flow_id, node_id=node_id, waiting_for=waiting_for)
     return WAIT
 
 
 def _clear_position(turn: Turn, contact_id: int) -> None:
-    turn.db.execute("DELETE FROM flow_position WHERE contact_id = ?", (contact_id,))
+    store.clear_flow_position(turn.db, contact_id)
 
 
 # ---------------------------------------------------------------------------------------------- answers
@@ -363,8 +355,8 @@ def _missing_flow(turn: Turn, data: dict) -> str:
 
 def _delay(turn: Turn, run: FlowRun, node_id: str, data: dict) -> str:
     due = turn.now + timedelta(seconds=float(data.get("seconds") or 0))
-    turn.db.execute("INSERT INTO wake_up (contact_id, flow_id, node_id, due_at, done) VALUES (?, ?, ?, ?, 0)",
-                    (run.contact_id, run.flow_id, node_id, due.replace(tzinfo=None).isoformat(" ", "microseconds")))
+    store.insert_wake_up(turn.db, run.contact_id, run.flow_id, node_id,
+                         due.replace(tzinfo=None).isoformat(" ", "microseconds"))
     return _wait(turn, run, node_id, "delay")
 
 

@@ -5,11 +5,12 @@ Written with plain SQL on one sqlite3 connection: upserts and atomic statements,
 
 import json
 import re
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime import store
+from runtime.connection import Executor
 from runtime.coupons import find_second_level_referrer
 from runtime.definitions import EntryDef, FieldDef, link_may_set, refused_by_field
 from runtime.inbound import Inbound, LinkReading
@@ -108,15 +109,9 @@ def claim_event(turn: Turn, inbound: Inbound) -> OpenResult | None:
     """None when the inbound's event id is new on its channel and bot (and now claimed); else the result given the
     first time — to the same person only: someone else sending a used id learns nothing and changes nothing."""
     key = (inbound.channel, inbound.bot, inbound.event_id)
-    claimed = turn.db.execute(
-        "INSERT INTO processed_event (channel, bot, event_id, channel_user_id, result, created_at)"
-        " VALUES (?, ?, ?, ?, '{}', ?) ON CONFLICT DO NOTHING",
-        (*key, inbound.channel_user_id, turn.stamp),
-    ).rowcount
-    if claimed:
+    if store.claim_event(turn.db, *key, inbound.channel_user_id, turn.stamp):
         return None
-    sender, stored = turn.db.execute("SELECT channel_user_id, result FROM processed_event"
-                                     " WHERE channel = ? AND bot = ? AND event_id = ?", key).fetchone()
+    sender, stored = store.read_processed_event(turn.db, *key)
     if sender != inbound.channel_user_id:
         return _refused_replay(turn, inbound)
     earlier = OpenResult.from_dict(json.loads(stored))
@@ -127,20 +122,18 @@ def claim_event(turn: Turn, inbound: Inbound) -> OpenResult | None:
 
 
 def _refused_replay(turn: Turn, inbound: Inbound) -> OpenResult:
-    own = turn.db.execute("SELECT id FROM contact WHERE channel = ? AND channel_user_id = ?",
-                          (inbound.channel, inbound.channel_user_id)).fetchone()
+    own = store.find_contact_by_channel_user(turn.db, inbound.channel, inbound.channel_user_id)
     warning = (f"Event '{inbound.event_id}' was already processed for another person on {inbound.channel}; event "
                "ids are unique per channel, so this open changed nothing.")
-    return OpenResult(contact_id=own[0] if own else None, is_new=False, entry=None, referral=None,
+    return OpenResult(contact_id=own, is_new=False, entry=None, referral=None,
                       warnings=[warning], response={"type": "none"}, duplicate_event=True)
 
 
 def remember_event(turn: Turn, inbound: Inbound, result: OpenResult) -> None:
     """Keep what the open did, for a retry of the same event (the contact's data is read afresh then)."""
     record = result.to_dict(with_contact_data=False)
-    turn.db.execute("UPDATE processed_event SET result = ? WHERE channel = ? AND bot = ? AND event_id = ?",
-                    (json.dumps(record, ensure_ascii=False, default=str), inbound.channel, inbound.bot,
-                     inbound.event_id))
+    store.store_event_result(turn.db, inbound.channel, inbound.bot, inbound.event_id,
+                             json.dumps(record, ensure_ascii=False, default=str))
 
 
 def summarise_open(turn: Turn, opened: Opened, response: dict[str, Any]) -> OpenResult:
@@ -174,6 +167,8 @@ class _Opening:
                                                 self.reading.json)
         entry = self.resolve_entry(self.reading.entry_ref, ref)
         referrer_id = find_referrer(self.db, referrer, entry.referrer_match) if referrer and entry else None
+        if referrer_id is not None:  # their points, flows and rewards may change in this turn: lock both people now
+            self.turn.lock_contact(referrer_id, (self.inbound.channel, self.inbound.channel_user_id))
         # A newcomer with a known referrer is always counted (they have no referral yet and cannot be the referrer),
         # so they are stored as referred right away instead of with a second statement.
         referred_by = referrer_id if entry is not None and entry.referrals_enabled else None
@@ -186,12 +181,8 @@ class _Opening:
                 self.turn.add_tag(contact_id, entry.segment_tag_id, entry_point_id=entry.id)
         elif payload or json_payload:
             self.warnings.append("The payload was not saved because the link's entry point is not known or is off.")
-        self.db.execute(
-            "INSERT INTO link_open (entry_point_id, contact_id, channel, ref, is_new_contact, event_id, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (entry.id if entry else None, contact_id, self.inbound.channel, ref, is_new, self.inbound.event_id,
-             self.stamp),
-        )
+        store.insert_link_open(self.db, entry.id if entry else None, contact_id, self.inbound.channel, ref, is_new,
+                               self.inbound.event_id, self.stamp)
         referral = self.attribute_referral(contact_id, is_new, entry, referrer, referrer_id) if referrer else None
         if is_new:
             self.turn.emit(Event("contact_created", contact_id, entry_point_id=entry.id if entry else None))
@@ -214,27 +205,20 @@ class _Opening:
 
     def upsert_contact(self, ref: str, referred_by: int | None) -> tuple[int, bool]:
         """The contact's id and whether they are new; `referred_by` is stored only for a new contact. Known people
-        first: the transaction holds the write lock, so nobody can add the contact between the two statements."""
+        first. On SQLite the transaction holds the write lock, so nobody can add the contact between the two
+        statements; on PostgreSQL a concurrent turn may, and then the insert does nothing and the update finds them
+        (runtime/store.py)."""
         inbound = self.inbound
         phone = _phone_digits(inbound.phone) or (inbound.channel_user_id if inbound.channel == "whatsapp" else "")
-        # Known person: refresh what the channel tells us, keeping names and phone the admin may have edited.
-        known = self.db.execute(
-            "UPDATE contact SET last_ref = ?, last_seen_at = ?,"
-            " first_name = CASE WHEN first_name = '' THEN ? ELSE first_name END,"
-            " last_name = CASE WHEN last_name = '' THEN ? ELSE last_name END,"
-            " phone = CASE WHEN phone = '' THEN ? ELSE phone END"
-            " WHERE channel = ? AND channel_user_id = ? RETURNING id",
-            (ref, self.stamp, inbound.first_name, inbound.last_name, phone, inbound.channel, inbound.channel_user_id),
-        ).fetchone()
-        if known:
-            self.turn.know_channel(known[0], inbound.channel)
-            return known[0], False
-        contact_id = self.db.execute(
-            "INSERT INTO contact (channel, channel_user_id, first_name, last_name, phone, referred_by_id, first_ref,"
-            " last_ref, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (inbound.channel, inbound.channel_user_id, inbound.first_name, inbound.last_name, phone, referred_by, ref,
-             ref, self.stamp, self.stamp),
-        ).fetchone()[0]
+        contact_id = None
+        while contact_id is None:
+            known = store.update_known_contact(self.db, inbound.channel, inbound.channel_user_id, ref, self.stamp,
+                                               inbound.first_name, inbound.last_name, phone)
+            if known is not None:
+                self.turn.know_channel(known, inbound.channel)
+                return known, False
+            contact_id = store.insert_contact(self.db, inbound.channel, inbound.channel_user_id, inbound.first_name,
+                                              inbound.last_name, phone, referred_by, ref, self.stamp)
         self.turn.know_new_contact(contact_id, inbound.channel, inbound.channel_user_id, inbound.first_name,
                                    inbound.last_name, phone, referred_by)
         return contact_id, True
@@ -307,9 +291,8 @@ class _Opening:
         if status in ("counted", "repeat"):
             add_referral_score(self.db, referrer_id=referrer_id, entry_point_id=entry.id, at=self.turn.now,
                                stamp=self.turn.stamp)
-            if not is_new and self.db.execute(  # a newcomer was stored as referred already
-                    "UPDATE contact SET referred_by_id = ? WHERE id = ? AND referred_by_id IS NULL",
-                    (referrer_id, contact_id)).rowcount:
+            # a newcomer was stored as referred already
+            if not is_new and store.set_referrer_once(self.db, contact_id, referrer_id):
                 self.turn.know_referrer(contact_id, referrer_id)
             self.turn.emit(Event(f"referred_{kind}_contact", referrer_id, other_contact_id=contact_id,
                                  entry_point_id=entry.id))
@@ -340,8 +323,7 @@ class _Opening:
     def count_referral(self, entry: EntryDef, row: tuple) -> str:
         """`counted` when this referee is new to the entry point; otherwise `duplicate`, or `repeat` (counted again)
         under the "count every open" policy. The partial unique index makes the first insert the arbiter."""
-        if self.insert_referral(row, "counted", " ON CONFLICT (entry_point_id, referee_id) WHERE status = 'counted'"
-                                                " DO NOTHING"):
+        if store.insert_counted_referral(self.db, row, self.stamp):
             return "counted"
         status = "repeat" if entry.referral_policy == "every_open" else "duplicate"
         self.insert_referral(row, status)
@@ -350,28 +332,20 @@ class _Opening:
                                  "it was not counted again.")
         return status
 
-    def insert_referral(self, row: tuple, status: str, on_conflict: str = "") -> int:
-        return self.db.execute(
-            "INSERT INTO referral (entry_point_id, referrer_id, referrer_ref, referee_id, kind, status, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)" + on_conflict,
-            (*row, status, self.stamp),
-        ).rowcount
+    def insert_referral(self, row: tuple, status: str) -> None:
+        store.insert_referral(self.db, row, status, self.stamp)
 
 
-def find_referrer(db: sqlite3.Connection, referrer: str, match: str) -> int | None:
+def find_referrer(db: Executor, referrer: str, match: str) -> int | None:
     """The id of the contact a link's referrer names, by contact id, by phone (or WhatsApp number), or by either, as
     the entry point's `referrer_match` says (DOMAIN §4.3); None when nobody matches. The paste-a-link preview asks
     this too, so both always agree."""
-    if match in ("id", "id_or_phone") and (contact_id := read_id(referrer)) is not None:
-        row = db.execute("SELECT id FROM contact WHERE id = ?", (contact_id,)).fetchone()
-        if row:
-            return row[0]
+    if (match in ("id", "id_or_phone") and (contact_id := read_id(referrer)) is not None
+            and (found := store.find_contact_by_id(db, contact_id)) is not None):
+        return found
     digits = _phone_digits(referrer) if match in ("phone", "id_or_phone") else ""
     if digits:
-        row = db.execute("SELECT id FROM contact WHERE phone = ? OR (channel = 'whatsapp' AND channel_user_id = ?)"
-                         " ORDER BY id LIMIT 1", (digits, digits)).fetchone()
-        if row:
-            return row[0]
+        return store.find_contact_by_phone(db, digits)
     return None
 
 

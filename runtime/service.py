@@ -1,13 +1,13 @@
 """The runtime's public entry points: live processing and the simulator both go through `Runtime`."""
 
-import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from runtime import store
+from runtime.connection import RETRIES, EngineConnection, connect_engine
 from runtime.coupons import count_codes_left
 from runtime.definitions import DefinitionCache, Definitions
 from runtime.flows import resume_with_reply, run_due_wakeups, start_flow
@@ -27,6 +27,8 @@ from runtime.referral_stats import Scope, referral_value
 from runtime.triggers import dispatch_events
 from runtime.turn import SentMessage, Turn
 from storage.db import Database
+
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -61,13 +63,16 @@ class Runtime:
     results carry every step taken (flows started, nodes visited, triggers run or skipped) for the simulator's
     timeline; without it, only events, messages and warnings, which is all live processing needs. With `outbox`
     (live), every message sent is queued for delivery in the turn's transaction, and `on_outbox` is called after the
-    commit of a turn that queued any (the app wakes its delivery worker with it)."""
+    commit of a turn that queued any (the app wakes its delivery worker with it).
+
+    The database may be SQLite or PostgreSQL (runtime/connection.py gives the connection, runtime/store.py the
+    statements and how concurrent turns stay correct); on PostgreSQL a turn that lost a deadlock is run again."""
 
     def __init__(self, database: Database, *, clock: Callable[[], datetime] = utcnow, use_draft: bool = False,
                  seed: int | str | None = None, trace: bool = False, outbox: bool = False,
-                 on_outbox: Callable[[], None] | None = None) -> None:
-        self._pooled = database.engine.raw_connection()
-        self._connection: sqlite3.Connection = self._pooled.driver_connection
+                 on_outbox: Callable[[], None] | None = None, connection: EngineConnection | None = None) -> None:
+        self._engine = connection if connection is not None else connect_engine(database)
+        self._connection = self._engine.db
         self._definitions = DefinitionCache()
         self._parses = ParseCache()
         self._lock = threading.Lock()
@@ -85,19 +90,24 @@ class Runtime:
         with self._lock:
             held = self._definitions.held(self._connection)
         reading = read_inbound(inbound, held, self._parses, cut)
-        with self._turn() as turn:
+
+        def work(turn: Turn) -> OpenResult:
             result = claim_event(turn, inbound) if inbound.event_id is not None else None
-            if result is None:
-                if reading.version != turn.defs.version:  # the definitions changed meanwhile: read it again
-                    reading = read_inbound(inbound, turn.defs, self._parses, cut)
-                opened = process_open(turn, inbound, reading)
-                handled = dispatch_events(turn)
-                response = _respond(turn, opened)
-                dispatch_events(turn, handled)
-                turn.write_events()
-                result = summarise_open(turn, opened, response)
-                if inbound.event_id is not None:
-                    remember_event(turn, inbound, result)
+            if result is not None:
+                return result
+            current = reading if reading.version == turn.defs.version else \
+                read_inbound(inbound, turn.defs, self._parses, cut)  # the definitions changed meanwhile
+            opened = process_open(turn, inbound, current)
+            handled = dispatch_events(turn)
+            response = _respond(turn, opened)
+            dispatch_events(turn, handled)
+            turn.write_events()
+            result = summarise_open(turn, opened, response)
+            if inbound.event_id is not None:
+                remember_event(turn, inbound, result)
+            return result
+
+        result = self._run(work)
         contact_id = result.contact_id
         result.read_contact = lambda: self.contact_data(contact_id)
         return result
@@ -105,13 +115,13 @@ class Runtime:
     def reply(self, *, channel: str, channel_user_id: str, text: str) -> TurnResult:
         """A message from a contact: it answers the question or buttons they wait at, else gets the default reply."""
         channel_user_id, text = storable_text(channel_user_id), storable_text(text)
-        with self._turn() as turn:
-            row = turn.db.execute("SELECT id FROM contact WHERE channel = ? AND channel_user_id = ?",
-                                  (channel, channel_user_id)).fetchone()
-            if row is None:
+
+        def work(turn: Turn) -> TurnResult:
+            contact_id = store.find_contact_by_channel_user(turn.db, channel, channel_user_id)
+            if contact_id is None:
                 turn.warn(f"No {channel} contact has the id '{channel_user_id}'; they must open a link first.")
                 return TurnResult(None, False, warnings=turn.warnings)
-            contact_id = row[0]
+            turn.lock_contact(contact_id)
             handled = resume_with_reply(turn, contact_id, text)
             if not handled:
                 turn.receive(contact_id, text)
@@ -120,10 +130,12 @@ class Runtime:
             turn.write_events()
             return self._summarise(turn, contact_id, handled)
 
+        return self._run(work)
+
     def tick(self, advance: timedelta = timedelta(0), limit: int = -1) -> TurnResult:
         """Run every delay that is due by now + `advance` (the simulator fast-forwards with it); with `limit`, only
         that many of the oldest, so that a backlog is worked through in short transactions."""
-        with self._turn(advance) as turn:
+        def work(turn: Turn) -> TurnResult:
             woken = run_due_wakeups(turn, limit)
             dispatch_events(turn)
             turn.write_events()
@@ -131,25 +143,27 @@ class Runtime:
             result.woken = woken
             return result
 
+        return self._run(work, advance)
+
     def contact_data(self, contact_id: int) -> tuple[dict[str, Any], list[str]]:
         """A contact's field values (by name) and tag names, as stored now."""
-        with self._turn(begin="BEGIN") as turn:
-            return read_contact_data(turn, contact_id)
+        return self._run(lambda turn: read_contact_data(turn, contact_id), write=False)
 
     def referral_standing(self, contact_id: int, *, entry_point_id: int | None = None,
                           period: str = "all") -> tuple[int | None, int]:
         """The contact's rank (None: not on the board) and counted referrals on a board, as a leaderboard step
         reads them now (by the runtime's clock)."""
-        with self._turn(begin="BEGIN") as turn:
+        def work(turn: Turn) -> tuple[int | None, int]:
             scope = Scope(entry_point_id, period)
             rank, count = (referral_value(turn.db, contact_id=contact_id, key=key, at=turn.now, scope=scope)
                            for key in ("rank", "count"))
             return rank, count  # type: ignore[return-value]
 
+        return self._run(work, write=False)
+
     def codes_left(self, pool_name: str) -> int | None:
         """How many codes a coupon pool can still give (None: no pool of that name)."""
-        with self._turn(begin="BEGIN") as turn:
-            return count_codes_left(turn.db, pool_name=pool_name)
+        return self._run(lambda turn: count_codes_left(turn.db, pool_name=pool_name), write=False)
 
     def definitions(self) -> Definitions:
         with self._lock:
@@ -157,7 +171,7 @@ class Runtime:
 
     def close(self) -> None:
         with self._lock:
-            self._pooled.close()
+            self._engine.close()
 
     def __enter__(self) -> "Runtime":
         return self
@@ -165,21 +179,31 @@ class Runtime:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    @contextmanager
-    def _turn(self, advance: timedelta = timedelta(0), begin: str = "BEGIN IMMEDIATE") -> Iterator[Turn]:
+    def _run(self, work: Callable[[Turn], T], advance: timedelta = timedelta(0), write: bool = True) -> T:
+        """`work` in one transaction (BEGIN IMMEDIATE on SQLite), committed when it returns, rolled back when it
+        raises; on PostgreSQL run again from the start when it lost a deadlock or a serialization check."""
+        engine = self._engine
         with self._lock:
-            connection = self._connection
-            connection.execute(begin)
-            try:
-                turn = Turn(connection, self._definitions.get(connection), self.clock() + advance,
-                            use_draft=self.use_draft, seed=self.seed, trace=self.trace, outbox=self.outbox)
-                yield turn
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
+            for attempt in range(RETRIES + 1):
+                if write:
+                    engine.begin_write()
+                else:
+                    engine.begin_read()
+                try:
+                    turn = Turn(self._connection, self._definitions.get(self._connection), self.clock() + advance,
+                                use_draft=self.use_draft, seed=self.seed, trace=self.trace, outbox=self.outbox,
+                                lock_contact=engine.lock_contact)
+                    result = work(turn)
+                except BaseException as error:
+                    engine.rollback()
+                    if attempt < RETRIES and engine.is_retryable(error):
+                        continue
+                    raise
+                engine.commit()
+                break
         if turn.queued and self.on_outbox is not None:
             self.on_outbox()  # after COMMIT: the worker can see what this turn queued
+        return result
 
     @staticmethod
     def _summarise(turn: Turn, contact_id: int | None, handled: bool) -> TurnResult:

@@ -4,6 +4,7 @@ Every event of the turn is dispatched in order, including the events that action
 being dispatched; all of it in the turn's transaction. A chain deeper than MAX_TRIGGER_DEPTH is cut and reported.
 """
 
+from runtime import store
 from runtime.conditions import conditions_hold
 from runtime.definitions import TriggerRule
 from runtime.flows import FlowRun, change_field, give_code, say, start_flow
@@ -46,12 +47,7 @@ def _consider(turn: Turn, rule: TriggerRule, event: Event) -> None:
 
 def _count_run(turn: Turn, rule: TriggerRule, contact_id: int) -> bool:
     """Record the run; False (and nothing recorded) when a once-per-contact trigger already ran for the contact."""
-    return turn.db.execute(
-        "INSERT INTO trigger_run (trigger_id, contact_id, runs, last_run_at) VALUES (?, ?, 1, ?)"
-        " ON CONFLICT DO UPDATE SET runs = runs + 1, last_run_at = excluded.last_run_at WHERE NOT ?"
-        " RETURNING runs",
-        (rule.id, contact_id, turn.stamp, rule.once_per_contact),
-    ).fetchone() is not None
+    return store.count_trigger_run(turn.db, rule.id, contact_id, turn.stamp, rule.once_per_contact)
 
 
 def _run_action(turn: Turn, rule: TriggerRule, event: Event, action: dict) -> None:

@@ -7,11 +7,13 @@ Field and tag changes are single SQL statements (upserts, atomic increments) tha
 
 import json
 import random
-import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from runtime import store
+from runtime.connection import Executor
 from runtime.definitions import Definitions, FieldDef
 from runtime.links import CHANNEL_NAMES, MESSAGE_LIMITS
 from runtime.referral_stats import Scope, referral_value
@@ -57,10 +59,11 @@ class SentMessage:
 
 
 class Turn:
-    def __init__(self, connection: sqlite3.Connection, definitions: Definitions, now: datetime, *,
+    def __init__(self, connection: Executor, definitions: Definitions, now: datetime, *,
                  use_draft: bool = False, seed: int | str | None = None, trace: bool = True,
-                 outbox: bool = False) -> None:
+                 outbox: bool = False, lock_contact: Callable[..., None] | None = None) -> None:
         self.db = connection
+        self.lock_contact = lock_contact or _no_lock  # PostgreSQL: row-lock a contact this turn is about to change
         self.defs = definitions
         self.now = now
         self.stamp = now.replace(tzinfo=None).isoformat(" ", "microseconds")  # SQLAlchemy's DATETIME text format
@@ -101,9 +104,8 @@ class Turn:
 
     def write_events(self) -> None:
         """Store the turn's events (already handled by the trigger engine within this transaction)."""
-        self.db.executemany(
-            "INSERT INTO event_log (type, contact_id, other_contact_id, entry_point_id, field_id, tag_id, data, depth,"
-            " handled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+        store.insert_events(
+            self.db,
             [(e.type, e.contact_id, e.other_contact_id, e.entry_point_id, e.field_id, e.tag_id,
               _JSON(e.data) if e.data else "{}", e.depth, self.stamp) for e in self.events],
         )
@@ -113,13 +115,7 @@ class Turn:
     def set_field(self, contact_id: int, target: FieldDef, value: Any, depth: int = 0) -> None:
         """Store an already type-checked value; emits field_changed only when the value really changed."""
         stored = encode_value(value)
-        changed = self.db.execute(
-            "INSERT INTO field_value (contact_id, field_id, value, updated_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
-            " WHERE field_value.value IS NOT excluded.value",
-            (contact_id, target.id, stored, self.stamp),
-        ).rowcount
-        if changed:
+        if store.set_field_value(self.db, contact_id, target.id, stored, self.stamp):
             self._remember_value(contact_id, target, stored)
             self.emit(Event("field_changed", contact_id, field_id=target.id, data={"value": value}, depth=depth))
 
@@ -128,20 +124,14 @@ class Turn:
         if target.type != "number":
             self.warn(f"Field '{target.name}' is {target.type}, not a number; it cannot be increased or decreased.")
             return
-        stored = self.db.execute(
-            "INSERT INTO field_value (contact_id, field_id, value, updated_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT DO UPDATE SET value = CAST(CAST(field_value.value AS NUMERIC) + ? AS TEXT),"
-            " updated_at = excluded.updated_at RETURNING value",
-            (contact_id, target.id, encode_value(amount), self.stamp, amount),
-        ).fetchone()[0]
+        stored = store.add_to_number_field(self.db, contact_id, target.id, encode_value(amount), amount, self.stamp)
         self._remember_value(contact_id, target, stored)
         if amount:
             self.emit(Event("field_changed", contact_id, field_id=target.id, data={"value": decode_value(stored)},
                             depth=depth))
 
     def clear_field(self, contact_id: int, target: FieldDef, depth: int = 0) -> None:
-        if self.db.execute("DELETE FROM field_value WHERE contact_id = ? AND field_id = ?",
-                           (contact_id, target.id)).rowcount:
+        if store.delete_field_value(self.db, contact_id, target.id):
             self._remember_value(contact_id, target, None)
             self.emit(Event("field_changed", contact_id, field_id=target.id, data={"value": None}, depth=depth))
 
@@ -152,15 +142,13 @@ class Turn:
     # --- tags ------------------------------------------------------------------------------------------------------
 
     def add_tag(self, contact_id: int, tag_id: int, depth: int = 0, entry_point_id: int | None = None) -> None:
-        if self.db.execute("INSERT INTO contact_tag (contact_id, tag_id, created_at) VALUES (?, ?, ?)"
-                           " ON CONFLICT DO NOTHING", (contact_id, tag_id, self.stamp)).rowcount:
+        if store.add_tag(self.db, contact_id, tag_id, self.stamp):
             if (cached := self._contacts.get(contact_id)) and tag_id in self.defs.tags_by_id:
                 cached[_TAGS].append(self.defs.tags_by_id[tag_id])
             self.emit(Event("tag_added", contact_id, tag_id=tag_id, entry_point_id=entry_point_id, depth=depth))
 
     def remove_tag(self, contact_id: int, tag_id: int, depth: int = 0) -> None:
-        if self.db.execute("DELETE FROM contact_tag WHERE contact_id = ? AND tag_id = ?",
-                           (contact_id, tag_id)).rowcount:
+        if store.remove_tag(self.db, contact_id, tag_id):
             if (cached := self._contacts.get(contact_id)) and self.defs.tags_by_id.get(tag_id) in cached[_TAGS]:
                 cached[_TAGS].remove(self.defs.tags_by_id[tag_id])
             self.emit(Event("tag_removed", contact_id, tag_id=tag_id, depth=depth))
@@ -214,13 +202,7 @@ class Turn:
 
     def _load_contact(self, contact_id: int) -> dict[str, Any] | None:
         """The contact row, its field values and its tags in one query."""
-        rows = self.db.execute(
-            "SELECT 0, id, channel, channel_user_id, first_name, last_name, phone, referred_by_id, created_at"
-            " FROM contact WHERE id = ?1"
-            " UNION ALL SELECT 1, field_id, value, NULL, NULL, NULL, NULL, NULL, NULL FROM field_value"
-            " WHERE contact_id = ?1"
-            " UNION ALL SELECT 2, tag_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM contact_tag"
-            " WHERE contact_id = ?1 ORDER BY 1", (contact_id,)).fetchall()
+        rows = store.read_contact_rows(self.db, contact_id)
         if not rows or rows[0][0] != 0:
             return None
         values = dict(zip(_SYSTEM_FIELDS, rows[0][1:], strict=True))
@@ -281,13 +263,9 @@ class Turn:
             channel = CHANNEL_NAMES[self.channel_of(message.contact_id)]
             self.warn(f"The message to {self.who(message.contact_id)} has {len(message.text):,} characters, but "
                       f"{channel} allows at most {limit:,}: {channel} would refuse it. Shorten it or split it in two.")
-        message_id = self.db.execute(
-            "INSERT INTO message (contact_id, direction, text, buttons, flow_id, node_id, created_at)"
-            " VALUES (?, 'out', ?, ?, ?, ?, ?)",
-            (message.contact_id, message.text,
-             _JSON(message.buttons) if message.buttons else "[]", message.flow_id,
-             message.node_id, self.stamp),
-        ).lastrowid
+        message_id = store.insert_sent_message(self.db, message.contact_id, message.text,
+                                               _JSON(message.buttons) if message.buttons else "[]", message.flow_id,
+                                               message.node_id, self.stamp)
         if self.outbox:
             store_message(connection=self.db, contact_id=message.contact_id,
                           channel=self.channel_of(message.contact_id), message_id=message_id,
@@ -297,9 +275,12 @@ class Turn:
         self.steps.append(message)
 
     def receive(self, contact_id: int, text: str) -> None:
-        self.db.execute("INSERT INTO message (contact_id, direction, text, buttons, created_at)"
-                        " VALUES (?, 'in', ?, '[]', ?)", (contact_id, text, self.stamp))
+        store.insert_received_message(self.db, contact_id, text, self.stamp)
         self.note("reply", contact_id=contact_id, text=text)
+
+
+def _no_lock(_contact_id: int, _person: tuple[str, str] | None = None) -> None:
+    """SQLite: the turn's BEGIN IMMEDIATE already excludes every other writer."""
 
 
 _BY_ID = "\x00fields by id"  # keys no template can name

@@ -56,8 +56,9 @@ RECENT_MESSAGES = 50_000  # how far back the last reply is looked for; past that
 def _last_reply(connection: sa.Connection, channel: str) -> str | None:
     """The newest message from a person on the channel, read newest first (message first: CROSS JOIN), so a busy
     channel answers at once and a quiet one costs at most RECENT_MESSAGES rows."""
+    join = "JOIN" if connection.dialect.name == "postgresql" else "CROSS JOIN"  # SQLite's way of fixing the order
     return connection.execute(sa.text(
-        "SELECT m.created_at FROM message m CROSS JOIN contact c ON c.id = m.contact_id"
+        f"SELECT m.created_at FROM message m {join} contact c ON c.id = m.contact_id"
         " WHERE m.id > (SELECT coalesce(max(id), 0) FROM message) - :recent AND m.direction = 'in'"
         " AND c.channel = :channel ORDER BY m.id DESC LIMIT 1"), {"recent": RECENT_MESSAGES, "channel": channel}
     ).scalar()

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Session, SQLModel, select
 
+from runtime.connection import as_executor
 from runtime.definitions import link_may_set, refused_by_field, resolve_payload_key
 from runtime.links import (
     USER_ID_PLACEHOLDER,
@@ -521,7 +522,8 @@ def describe_contact(contact: Contact) -> str:
 
 def find_referrer(*, session: Session, referrer: str, match: str) -> Contact | None:
     """The contact a link's referrer names, found by the runtime's own rule, inside the session's transaction."""
-    contact_id = runtime_find_referrer(session.connection().connection.driver_connection, referrer, match)
+    connection = as_executor(session.connection().connection.driver_connection)  # sqlite3 or psycopg
+    contact_id = runtime_find_referrer(connection, referrer, match)
     return session.get(Contact, contact_id) if contact_id is not None else None
 
 

@@ -210,6 +210,7 @@ class Referral(SQLModel, table=True):
             "referee_id",
             unique=True,
             sqlite_where=sa.text("status = 'counted'"),
+            postgresql_where=sa.text("status = 'counted'"),
         ),
         sa.Index("ix_referral_referrer", "referrer_id", "status"),
         sa.Index("ix_referral_entry_time", "entry_point_id", "created_at"),

@@ -130,9 +130,13 @@ def seed_demo_scenario(*, session: Session) -> bool:
 
 def fresh_channel_user_id(*, session: Session) -> str:
     """`sim-<n>`, one more than the highest such id in the (sandbox) database."""
-    numbers = session.connection().execute(sa.text(
-        "SELECT max(CAST(substr(channel_user_id, 5) AS INTEGER)) FROM contact WHERE channel_user_id GLOB 'sim-[0-9]*'"
-    )).scalar()
+    if session.get_bind().dialect.name == "postgresql":  # the simulator's sandbox is SQLite; tests also run here
+        highest = ("SELECT max(CAST(substring(channel_user_id FROM '^sim-([0-9]{1,18})') AS BIGINT)) FROM contact"
+                   " WHERE channel_user_id LIKE 'sim-%'")
+    else:
+        highest = ("SELECT max(CAST(substr(channel_user_id, 5) AS INTEGER)) FROM contact"
+                   " WHERE channel_user_id GLOB 'sim-[0-9]*'")
+    numbers = session.connection().execute(sa.text(highest)).scalar()
     return f"sim-{(numbers or 0) + 1}"
 
 

@@ -558,11 +558,15 @@ def _driver_rows(table: sa.Table, rows: list[dict], dialect: sa.Dialect) -> tupl
     """An INSERT and its rows as the database driver takes them (JSON as text, dates as stored), made before the
     write transaction so that the write itself only hands them over."""
     columns = [column for column in table.columns]
-    processors = [column.type.bind_processor(dialect) for column in columns]
+    processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
     statement = (f'INSERT INTO "{table.name}" ({", ".join(f"{chr(34)}{c.name}{chr(34)}" for c in columns)}) '
-                 f'VALUES ({", ".join("?" for _ in columns)})')
+                 f'VALUES ({", ".join(_placeholder(dialect) for _ in columns)})')
     return statement, [tuple(process(row[column.name]) if process else row[column.name]
                              for column, process in zip(columns, processors, strict=True)) for row in rows]
+
+
+def _placeholder(dialect: sa.Dialect) -> str:
+    return "%s" if dialect.paramstyle in ("format", "pyformat") else "?"
 
 
 def _counter_fields(document: dict) -> set[int]:
@@ -601,6 +605,10 @@ def _assign_ids(session: Session, kind: _Kind, elements: list[dict], matches: li
 
 
 def _last_id_handed_out(session: Session, kind: _Kind) -> int:
+    if session.get_bind().dialect.name == "postgresql":  # a sequence never gives an id twice
+        return session.execute(sa.text(  # last_value is NULL until the sequence gave an id
+            "SELECT last_value FROM pg_sequences WHERE schemaname = current_schema() AND sequencename = :name"),
+            {"name": f"{kind.model.__tablename__}_id_seq"}).scalar() or 0
     if not kind.model.__table__.dialect_options["sqlite"]["autoincrement"]:
         return 0
     statement = sa.text("SELECT seq FROM sqlite_sequence WHERE name = :name")
@@ -645,6 +653,11 @@ def _write_plan(session: Session, plan: _Plan) -> None:
         if kind in plan.inserts:
             statement, rows = plan.inserts[kind]
             session.connection().exec_driver_sql(statement, rows)
+            if session.get_bind().dialect.name == "postgresql":  # the rows came with their ids: the sequence follows
+                session.execute(sa.text(
+                    f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), max(id)) FROM \"{table.name}\""
+                    f" HAVING max(id) > coalesce((SELECT last_value FROM pg_sequences WHERE sequencename = :name"
+                    " AND schemaname = current_schema()), 0)"), {"name": f"{table.name}_id_seq"})
         by_columns: dict[tuple[str, ...], list[dict]] = {}
         for row in plan.updates[kind]:
             by_columns.setdefault(tuple(sorted(key for key in row if key != "id")), []).append(

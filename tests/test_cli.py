@@ -1,14 +1,15 @@
 """The `referflow` command line: JSON on stdout, one clear line and a non-zero exit on misuse, never a traceback."""
 
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from app import main
+from storage.db import database_url, open_database
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "referral_program.json"
@@ -24,10 +25,10 @@ def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, dict | str, str
 
 
 @pytest.fixture
-def db(tmp_path: Path, capsys: pytest.CaptureFixture) -> str:
-    path = str(tmp_path / "cli.db")
-    assert run(capsys, "--db", path, "import", str(FIXTURE))[0] == 0
-    return path
+def db(database_target: str, capsys: pytest.CaptureFixture) -> str:
+    """The imported workspace's --db: a SQLite file, or a PostgreSQL URL in the PostgreSQL pass."""
+    assert run(capsys, "--db", database_target, "import", str(FIXTURE))[0] == 0
+    return database_target
 
 
 @pytest.mark.parametrize(
@@ -163,7 +164,7 @@ def test_validate_reports_problems_and_fails_on_errors(capsys, db: str, tmp_path
     assert any(p["code"] == "unguarded_cycle" and 9 in p["trigger_ids"] for p in out["problems"])
 
 
-def test_reply_and_tick(capsys, tmp_path: Path) -> None:
+def test_reply_and_tick(capsys, tmp_path: Path, database_target: str) -> None:
     document = json.loads(FIXTURE.read_text())
     ask = {"schema": 1, "nodes": [
         {"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
@@ -174,7 +175,7 @@ def test_reply_and_tick(capsys, tmp_path: Path) -> None:
                   {"id": "b", "source": "q", "source_handle": "next", "target": "wait"},
                   {"id": "c", "source": "wait", "source_handle": "next", "target": "bye"}]}
     document["flows"][0]["draft"] = document["flows"][0]["published"] = ask
-    path, db = tmp_path / "ask.json", str(tmp_path / "ask.db")
+    path, db = tmp_path / "ask.json", database_target
     path.write_text(json.dumps(document))
     run(capsys, "--db", db, "import", str(path))
     _, opened, _ = run(capsys, "--db", db, "open-link", "https://t.me/giveaway_helper_bot?start=giveaway2025",
@@ -240,9 +241,11 @@ def test_what_the_bot_says_from_the_command_line_is_queued_for_the_running_app(c
     code, result, _ = run(capsys, "--db", db, "open-link", "https://m.me/1234567890?ref=giveaway2025",
                           "--channel-user", "psid-ann", "--first-name", "Ann")
     assert code == 0
-    connection = sqlite3.connect(db)
-    queued = connection.execute("SELECT o.channel, m.text, o.state FROM outbox_message o"
-                                " JOIN message m ON m.id = o.message_id ORDER BY o.id").fetchall()
-    connection.close()
+    database = open_database(url=database_url(path=db, url=db if "://" in db else None))
+    with database.engine.connect() as connection:
+        queued = [tuple(row) for row in connection.execute(sa.text(
+            "SELECT o.channel, m.text, o.state FROM outbox_message o JOIN message m ON m.id = o.message_id"
+            " ORDER BY o.id"))]
+    database.dispose()
     assert queued == [("messenger", message["text"], "pending") for message in result["messages"]]
     assert queued

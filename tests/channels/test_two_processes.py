@@ -1,4 +1,5 @@
-"""Two app processes on one SQLite file: every message is delivered once and every delay wakes once."""
+"""Two app processes on one SQLite file (or one PostgreSQL database, in the PostgreSQL pass): every message is
+delivered once and every delay wakes once."""
 
 import subprocess
 import sys
@@ -28,7 +29,7 @@ def test_two_processes_deliver_each_message_and_wake_each_delay_once(database: D
         connection.execute(sa.text("UPDATE wake_up SET due_at = '2000-01-01 00:00:00.000000'"))
 
     log, go = tmp_path / "deliveries.log", tmp_path / "go"
-    db = database.url.removeprefix("sqlite:///")
+    db = database.url.removeprefix("sqlite:///")  # or the PostgreSQL URL, in the PostgreSQL pass
     processes = [subprocess.Popen([sys.executable, "-m", "tests.channels.worker_process", db, str(log), str(go)],
                                   cwd=ROOT, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     deadline = time.monotonic() + 60
@@ -45,7 +46,7 @@ def test_two_processes_deliver_each_message_and_wake_each_delay_once(database: D
         states = Counter(connection.execute(sa.text("SELECT state FROM outbox_message")).scalars())
         later = Counter(connection.execute(sa.text(
             "SELECT contact_id FROM message WHERE text LIKE 'A minute later%'")).scalars())
-        waiting = connection.execute(sa.text("SELECT count(*) FROM wake_up WHERE done = 0")).scalar()
+        waiting = connection.execute(sa.text("SELECT count(*) FROM wake_up WHERE done = FALSE")).scalar()
     assert states == {"sent": PEOPLE * 3}  # hello, one more thing, and the message after the delay
     assert len(per_message) == PEOPLE * 3 and set(per_message.values()) == {1}, "a message was delivered twice"
     assert len(later) == PEOPLE and set(later.values()) == {1}, "a delay woke twice"

@@ -1,4 +1,5 @@
-"""One app process's live services, for the multi-process tests: `python -m tests.channels.worker_process DB LOG GO`.
+"""One app process's live services, for the multi-process tests: `python -m tests.channels.worker_process DB LOG GO`
+(DB: a SQLite file, or a PostgreSQL URL).
 
 Says it is ready (the file GO.ready.PID), waits for the file GO, then delivers the outbox (each delivery appended to
 LOG as "pid outbox-id") and runs the due delays, until nothing is pending or waiting, and exits. SIGTERM stops it as
@@ -20,7 +21,7 @@ from storage.db import open_database
 
 
 async def main(db: str, log: str, go: str) -> None:
-    database = open_database(url=f"sqlite:///{db}")
+    database = open_database(url=db if "://" in db else f"sqlite:///{db}")  # a SQLite file, or a PostgreSQL URL
     descriptor = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     delay = float(os.environ.get("SEND_DELAY", "0.002"))
     lease = float(os.environ.get("LEASE", "60"))
@@ -45,7 +46,7 @@ async def main(db: str, log: str, go: str) -> None:
     with database.raw_connection() as connection:
         while not stopping.is_set() and time.monotonic() < deadline and connection.execute(
                 "SELECT (SELECT count(*) FROM outbox_message WHERE state = 'pending')"
-                " + (SELECT count(*) FROM wake_up WHERE done = 0)").fetchone()[0]:
+                " + (SELECT count(*) FROM wake_up WHERE done = FALSE)").fetchone()[0]:
             await asyncio.sleep(0.05)
     await scheduler.stop()
     await worker.stop()

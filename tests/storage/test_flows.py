@@ -6,7 +6,7 @@ import pytest
 
 from runtime.opening import Inbound
 from runtime.service import Runtime
-from runtime.turn import MAX_FLOW_STEPS, MAX_TRIGGER_DEPTH
+from runtime.turn import MAX_FLOW_STEPS, MAX_TRIGGER_DEPTH, Turn
 from storage.db import Database
 from storage.workspace_io import import_workspace
 
@@ -228,12 +228,14 @@ def test_json_get_and_go_to_flow(make_runtime) -> None:
              [("start", "next", "sku"), ("sku", "next", "jump")]),
         flow(2, "Confirm", [("ok", "send_message", {"text": "Ordered {{sku}}"})], [("start", "next", "ok")]),
     ]))
-    with runtime._turn() as turn:  # an order arrives in the JSON field before the person opens the link
+    def order_arrives(turn: Turn) -> None:  # an order arrives in the JSON field before the person opens the link
         turn.db.execute("INSERT INTO contact (channel, channel_user_id, first_name, last_name, phone, first_ref,"
                         " last_ref, created_at, last_seen_at) VALUES ('messenger', 'u1', 'Ann', '', '', '', '',"
                         " '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')")
         turn.db.execute("INSERT INTO field_value VALUES (1, 4, '{\"items\":[{\"sku\":\"A-7\"}]}',"
                         " '2026-01-01 00:00:00.000000')")
+
+    runtime._run(order_arrives)
     result = join(runtime)
     assert said(result) == ["Ordered A-7"]
     assert result.fields["sku"] == "A-7"

@@ -165,7 +165,7 @@ def test_an_existing_element_is_matched_by_its_natural_key_and_keeps_its_id(data
 
 
 def test_a_deleted_field_id_is_not_handed_out_again(database: Database) -> None:
-    add_all(database, CustomField(id=1, name="gone"))
+    add_all(database, CustomField(name="gone"))  # id 1, given out by the database as the app's pages do
     with database.write_session() as session:
         session.delete(session.get(CustomField, 1))
     report = import_document(database, load_fixture())
@@ -405,6 +405,8 @@ def test_a_field_id_at_the_database_limit_is_refused_so_new_fields_can_still_be_
 
 
 def test_a_workspace_holding_a_huge_id_from_before_the_limit_gets_a_problem_not_a_crash(database: Database) -> None:
+    if database.is_postgres:
+        pytest.skip("only an old SQLite file can hold such an id: PostgreSQL's integer ids refuse it")
     add_all(database, Tag(id=2**63 - 1, name="huge"))
     document = {"format": FORMAT, "version": FORMAT_VERSION, "tags": [{"name": "new"}, {"name": "huge"}]}
     with pytest.raises(WorkspaceImportError) as refused:

@@ -120,7 +120,7 @@ def upgrade() -> None:
     sa.Column('whatsapp_pattern', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('referrer_match', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.CheckConstraint("ref <> '' AND instr(ref, '--') = 0", name='ref_grammar'),
+    sa.CheckConstraint(_no_double_hyphen('ref'), name='ref_grammar'),
     sa.CheckConstraint("referral_policy IN ('first_only', 'every_open')", name='known_policy'),
     sa.CheckConstraint("referrer_match IN ('id', 'phone', 'id_or_phone')", name='known_match'),
     sa.CheckConstraint("response_type IN ('message', 'flow')", name='known_response'),
@@ -246,7 +246,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_referral_entry_time', ['entry_point_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_referral_referee_id'), ['referee_id'], unique=False)
         batch_op.create_index('ix_referral_referrer', ['referrer_id', 'status'], unique=False)
-        batch_op.create_index('ux_referral_counted_once', ['entry_point_id', 'referee_id'], unique=True, sqlite_where=sa.text("status = 'counted'"))
+        batch_op.create_index('ux_referral_counted_once', ['entry_point_id', 'referee_id'], unique=True, sqlite_where=sa.text("status = 'counted'"), postgresql_where=sa.text("status = 'counted'"))
 
     op.create_table('trigger',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -267,6 +267,12 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['tag_id'], ['tag.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
+
+
+def _no_double_hyphen(column: str) -> str:
+    # SQLite has instr(), PostgreSQL strpos(); existing SQLite files keep the constraint text they were created with.
+    function = "strpos" if op.get_bind().dialect.name == "postgresql" else "instr"
+    return f"{column} <> '' AND {function}({column}, '--') = 0"
 
 
 def downgrade() -> None:

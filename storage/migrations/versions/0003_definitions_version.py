@@ -36,6 +36,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('trigger_run', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_trigger_run_contact_id'), ['contact_id'], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        _create_postgres_triggers()
+        return
     for table in WATCHED:
         for action in ("INSERT", "UPDATE", "DELETE"):
             op.execute(
@@ -44,9 +47,27 @@ def upgrade() -> None:
             )
 
 
-def downgrade() -> None:
+def _create_postgres_triggers() -> None:
+    # One bump per statement: every instance's definition cache sees the new version on its next open.
+    op.execute(
+        "CREATE FUNCTION bump_definitions_version() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "UPDATE definitions_version SET version = version + 1 WHERE id = 1; RETURN NULL; END $$"
+    )
     for table in WATCHED:
-        for action in ("insert", "update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS bump_definitions_{table}_{action}")
+        op.execute(
+            f'CREATE TRIGGER bump_definitions_{table} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "{table}" '
+            "FOR EACH STATEMENT EXECUTE FUNCTION bump_definitions_version()"
+        )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for table in WATCHED:
+            op.execute(f'DROP TRIGGER IF EXISTS bump_definitions_{table} ON "{table}"')
+        op.execute("DROP FUNCTION IF EXISTS bump_definitions_version()")
+    else:
+        for table in WATCHED:
+            for action in ("insert", "update", "delete"):
+                op.execute(f"DROP TRIGGER IF EXISTS bump_definitions_{table}_{action}")
     op.drop_table('trigger_run')
     op.drop_table('definitions_version')

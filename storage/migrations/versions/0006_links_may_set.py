@@ -35,8 +35,8 @@ def upgrade() -> None:
                     sa.text("SELECT name, conditions, actions FROM \"trigger\""))]
     counters = sorted(find_counter_fields(flows, triggers))
     if counters:
-        connection.execute(sa.text("UPDATE custom_field SET links_may_set = 0 WHERE id = :id"),
-                           [{"id": field_id} for field_id in counters])
+        connection.execute(sa.text("UPDATE custom_field SET links_may_set = :off WHERE id = :id"),
+                           [{"off": False, "id": field_id} for field_id in counters])
 
 
 def downgrade() -> None:

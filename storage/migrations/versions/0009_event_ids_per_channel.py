@@ -28,11 +28,15 @@ def upgrade() -> None:
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('channel', 'bot', 'event_id')
     )
+    if op.get_bind().dialect.name == "postgresql":
+        contact_id = ("CASE WHEN json_typeof(p.result -> 'contact' -> 'id') = 'number'"
+                      " THEN (p.result -> 'contact' ->> 'id')::numeric END")
+    else:
+        contact_id = "CASE WHEN json_valid(p.result) THEN json_extract(p.result, '$.contact.id') END"
     op.execute(
         "INSERT INTO processed_event_by_channel (channel, bot, event_id, channel_user_id, result, created_at)"
         " SELECT coalesce(c.channel, ''), '', p.event_id, coalesce(c.channel_user_id, ''), p.result, p.created_at"
-        " FROM processed_event p LEFT JOIN contact c"
-        " ON c.id = CASE WHEN json_valid(p.result) THEN json_extract(p.result, '$.contact.id') END"
+        f" FROM processed_event p LEFT JOIN contact c ON c.id = {contact_id}"
     )
     op.drop_table('processed_event')
     op.rename_table('processed_event_by_channel', 'processed_event')
@@ -46,8 +50,9 @@ def downgrade() -> None:
     sa.PrimaryKeyConstraint('event_id')
     )
     op.execute(  # one row per event id again: the first one processed wins
-        "INSERT OR IGNORE INTO processed_event_global (event_id, result, created_at)"
-        " SELECT event_id, result, created_at FROM processed_event ORDER BY created_at"
+        "INSERT INTO processed_event_global (event_id, result, created_at)"
+        " SELECT event_id, result, created_at FROM processed_event WHERE true ORDER BY created_at"
+        " ON CONFLICT (event_id) DO NOTHING"
     )
     op.drop_table('processed_event')
     op.rename_table('processed_event_global', 'processed_event')

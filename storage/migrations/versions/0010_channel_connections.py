@@ -24,10 +24,10 @@ def upgrade() -> None:
     sa.Column('secrets', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('verify_token', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('webhook_secret', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('connected_at', sa.DateTime(), nullable=False),
-    sa.Column('last_event_at', sa.DateTime(), nullable=True),
+    sa.Column('connected_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('last_event_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('last_error_at', sa.DateTime(), nullable=True),
+    sa.Column('last_error_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('channel', 'bot_id', name='one_connection_per_bot')
     )
@@ -35,7 +35,7 @@ def upgrade() -> None:
     sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('bot', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('received_at', sa.DateTime(), nullable=False),
+    sa.Column('received_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('channel', 'bot', 'event_id')
     )
 

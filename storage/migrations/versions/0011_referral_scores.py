@@ -20,6 +20,9 @@ branch_labels = None
 depends_on = None
 
 _PERIODS = ("'all'", "'week:' || date(created_at, 'weekday 0', '-6 days')", "'month:' || substr(created_at, 1, 7)")
+# The same keys on PostgreSQL, whose sessions run in UTC: weeks start on Monday there too.
+_POSTGRES_PERIODS = ("'all'", "'week:' || to_char(date_trunc('week', created_at), 'YYYY-MM-DD')",
+                     "'month:' || to_char(created_at, 'YYYY-MM')")
 
 
 def upgrade() -> None:
@@ -37,16 +40,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_referral_score_contact_id'), ['contact_id'], unique=False)
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.create_index('ix_message_direction_time', ['direction', 'created_at'], unique=False)
-    for statement in backfill_statements():
+    for statement in backfill_statements(postgres=op.get_bind().dialect.name == "postgresql"):
         op.execute(statement)
 
 
-def backfill_statements() -> list[str]:
+def backfill_statements(*, postgres: bool = False) -> list[str]:
     """The six boards of every counted referral so far (bench/leaderboard_rank.py times them too)."""
     return ["INSERT INTO referral_score (entry_point_id, period, contact_id, referrals, reached_at)"
             f" SELECT {entry}, {period}, referrer_id, count(*), max(created_at) FROM referral"
             " WHERE status IN ('counted', 'repeat') AND referrer_id IS NOT NULL GROUP BY 1, 2, 3"
-            for entry in ("entry_point_id", "0") for period in _PERIODS]
+            for entry in ("entry_point_id", "0") for period in (_POSTGRES_PERIODS if postgres else _PERIODS)]
 
 
 def downgrade() -> None:

@@ -50,6 +50,11 @@ def upgrade() -> None:
     _rebuild_event_checks(NEW_EVENTS)
     # The sandbox copies pools and codes when the definitions version moves; a claim (an UPDATE of a code) or a
     # miss must not move it, or every code given out would empty the runtime's definitions cache.
+    if _postgres():
+        for table, actions in (("coupon_pool", "INSERT OR DELETE OR UPDATE OF name"), ("coupon_code", "INSERT OR DELETE")):
+            op.execute(f'CREATE TRIGGER bump_definitions_{table} AFTER {actions} ON "{table}" '
+                       "FOR EACH STATEMENT EXECUTE FUNCTION bump_definitions_version()")
+        return
     for table, action in (("coupon_pool", "INSERT"), ("coupon_pool", "DELETE"), ("coupon_pool", "UPDATE OF name"),
                           ("coupon_code", "INSERT"), ("coupon_code", "DELETE")):
         _bump_on(table, action)
@@ -61,6 +66,9 @@ def downgrade() -> None:
     _rebuild_event_checks(OLD_EVENTS)
     with op.batch_alter_table('entry_point', schema=None) as batch_op:
         batch_op.drop_column('second_level_credit')
+    if _postgres():
+        for table in ("coupon_pool", "coupon_code"):
+            op.execute(f'DROP TRIGGER IF EXISTS bump_definitions_{table} ON "{table}"')
     op.drop_index('ix_coupon_code_free', table_name='coupon_code')
     op.drop_table('coupon_code')
     op.drop_table('coupon_pool')
@@ -76,6 +84,11 @@ def _bump_on(table: str, action: str) -> None:
 def _rebuild_event_checks(events: tuple[str, ...]) -> None:
     """Recreating a table drops its SQL triggers, so the definitions-version triggers of `trigger` come back after."""
     listed = ", ".join(f"'{event}'" for event in events)
+    if _postgres():  # constraints change in place; the table keeps its statement triggers and foreign keys
+        for table, column, name in (("event_log", "type", "known_type"), ("trigger", "event", "known_event")):
+            op.drop_constraint(name, table, type_="check")
+            op.create_check_constraint(name, table, f"{column} IN ({listed})")
+        return
     for table, column, name in (("event_log", "type", "known_type"), ("trigger", "event", "known_event")):
         with op.batch_alter_table(table, schema=None, recreate="always") as batch_op:
             batch_op.drop_constraint(name, type_="check")
@@ -83,3 +96,7 @@ def _rebuild_event_checks(events: tuple[str, ...]) -> None:
     for action in ("INSERT", "UPDATE", "DELETE"):
         _bump_on("trigger", action)
         _bump_on("entry_point", action)
+
+
+def _postgres() -> bool:
+    return op.get_bind().dialect.name == "postgresql"
