@@ -151,8 +151,7 @@ def test_names_are_masked(first: str, last: str, shown: str) -> None:
 
 
 def runtime_value(runtime: Runtime, contact_id: int, text: str) -> str:
-    with runtime._turn() as turn:  # the same render every message goes through
-        return turn.render(text, contact_id)
+    return runtime._run(lambda turn: turn.render(text, contact_id), write=False)  # the render every message gets
 
 
 def test_deleting_an_entry_point_takes_its_referrals_off_every_board(runtime: Runtime, database: Database) -> None:
