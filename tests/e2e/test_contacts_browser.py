@@ -135,4 +135,5 @@ def test_analytics_and_its_csv(admin_page: Page, live_app: LiveApp, demo: dict[s
     giveaway = by_name["Giveaway 2025"]
     assert (giveaway["Referrals counted"], giveaway["Blocked: self-referral"], giveaway["Blocked: duplicate"],
             giveaway["Blocked: unknown referrer"]) == ("5", "1", "1", "1")
-    assert giveaway["Referring contacts"] == "3" and giveaway["Viral coefficient"] == "1.67"
+    assert giveaway["Referring contacts"] == "3" and giveaway["Referrals per referrer"] == "1.67"
+    assert 0 <= float(giveaway["Viral coefficient (K)"]) < 1.67  # new contacts through referral links ÷ active

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import redis
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 from playwright.sync_api import Page, expect
 from websockets.sync.client import connect
 
@@ -43,10 +44,12 @@ def instances(postgres_server: PostgresServer, redis_url: str,
     """Instance A (it seeds the demo workspace on first start) and instance B, then the database URL."""
     folder = tmp_path_factory.mktemp("two-instances")
     prefix = f"referflow-test-{secrets.token_hex(4)}:"
+    secret_key = Fernet.generate_key().decode()
     with postgres_server.fresh_database() as database_url:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}  # else NiceGUI's test mode
         env.pop("REFERFLOW_DB", None)
         env.update(REFERFLOW_DATABASE_URL=database_url, REFERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD,
+                   REFERFLOW_SECRET_KEY=secret_key,  # every instance shares it (README "Scaling out")
                    REFERFLOW_SEED_DEMO="1", NICEGUI_REDIS_URL=redis_url, NICEGUI_REDIS_KEY_PREFIX=prefix)
         processes, urls = [], []
         try:
