@@ -22,9 +22,8 @@ from websockets.sync.client import connect
 from runtime.definitions import load_definitions
 from storage.db import open_database
 from tests.conftest import ADMIN_PASSWORD
-from tests.e2e.conftest import _free_port, screenshot
+from tests.e2e.conftest import _free_port, _wait_until_up, screenshot
 from tests.postgres import PostgresServer
-from tests.running_app import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,7 +60,7 @@ def instances(postgres_server: PostgresServer, redis_url: str,
                     [sys.executable, str(ROOT / "app.py"), "serve", "--host", "127.0.0.1", "--port", str(port)],
                     cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT))
                 urls.append(f"http://127.0.0.1:{port}")
-                wait_until_up(urls[-1], processes[-1], log, timeout=60)
+                _wait_until_up(urls[-1], processes[-1], log, timeout=60)
             yield urls[0], urls[1], database_url
         finally:
             for process in processes:
