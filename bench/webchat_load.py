@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -35,7 +36,6 @@ from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import open_database
 from storage.workspace_io import import_workspace
-from tests.running_app import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKSPACE = ROOT / "tests" / "fixtures" / "test_webchat_workspace.json"
@@ -184,7 +184,7 @@ class serving:
             [sys.executable, str(ROOT / "app.py"), "serve", "--host", "127.0.0.1", "--port", str(port),
              "--db", str(self.db)], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
-        wait_until_up(url, self.process, self.folder / "server.log")
+        _wait_until_up(url, self.process, self.folder / "server.log")
         return url, _account(self.db)
 
     def __exit__(self, *_: object) -> None:
@@ -205,6 +205,19 @@ def _account(db: Path) -> str:
     finally:
         database.dispose()
 
+
+def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            opener.open(f"{url}/webchat/chat.css", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the app did not answer within {timeout} s:\n{log.read_text()}")
 
 
 # ------------------------------------------------------------------------------------------------ the report

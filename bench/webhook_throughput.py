@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -47,7 +48,6 @@ from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import open_database
 from storage.templates import seed_demo_workspace
-from tests.running_app import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "7012345678:AAHbench-token_for-the-stand-in-000000"
@@ -235,7 +235,7 @@ class serving:
             [sys.executable, str(ROOT / "app.py"), "serve", "--host", "127.0.0.1", "--port", str(port),
              "--db", str(self.db)], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{port}"
-        wait_until_up(self.url, self.process, self.folder / "server.log")
+        _wait_until_up(self.url, self.process, self.folder / "server.log")
         subprocess.run([sys.executable, str(ROOT / "app.py"), "--db", str(self.db), "channels", "connect",
                         "telegram", "--token", TOKEN], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
         if self.graph_url:
@@ -252,6 +252,19 @@ class serving:
             self.process.kill()
         self.log.close()
 
+
+def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            opener.open(f"{url}/login", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the app did not answer within {timeout} s:\n{log.read_text()}")
 
 
 # --------------------------------------------------------------------------------------------- Messenger

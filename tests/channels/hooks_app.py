@@ -9,12 +9,11 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from tests.running_app import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,7 +85,17 @@ def start_app(folder: Path, api_env: dict[str, str]) -> RunningApp:
     process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--port", str(port), "--db",
                                 str(db_path)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    wait_until_up(url, process, log_path)
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            urllib.request.urlopen(f"{url}/login", timeout=1)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the app did not answer:\n{log_path.read_text()}") from None
+            time.sleep(0.2)
     return RunningApp(url, db_path, env, process, log_path)
 
 

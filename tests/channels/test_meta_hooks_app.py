@@ -26,7 +26,6 @@ from channels.meta import webhook_message, webhook_open
 from storage.connections import save_connection
 from storage.db import open_database
 from storage.secrets import SecretBox
-from tests.running_app import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "referral_program.json"
@@ -252,7 +251,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, graph: GraphStandIn) -> Iterat
                                 str(database_file)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_until_up(url, process, folder / "server.log")
+        _wait_until_up(url, process, folder / "server.log")
         yield App(url, database, graph)
     finally:
         process.terminate()
@@ -311,6 +310,18 @@ class App:
         raise AssertionError(f"not within {timeout} s; the stand-in got {self.graph.sent}, problems "
                              f"{self.graph.problems}")
 
+
+def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            httpx.get(f"{url}/login", trust_env=False, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the app did not answer within {timeout} s:\n{log.read_text()}")
 
 
 CHANNELS = ["messenger", "instagram", "whatsapp"]

@@ -8,6 +8,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,7 +19,6 @@ from websockets.sync.client import connect
 
 from runtime.definitions import load_definitions
 from storage.db import open_database
-from tests.running_app import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
                                 str(folder / "referflow.db")], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(url, process, folder / "server.log")
+        _wait_until_up(url, process, folder / "server.log")
         database = open_database(url=f"sqlite:///{folder / 'referflow.db'}")
         with database.raw_connection() as connection:
             identities = load_definitions(connection).identities
@@ -129,3 +129,15 @@ def _raw_get(url: str, path: str) -> tuple[int, bytes]:
     response = connection.getresponse()
     return response.status, response.read()
 
+
+def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            httpx.get(f"{url}/login", trust_env=False, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the app did not answer within {timeout} s:\n{log.read_text()}")

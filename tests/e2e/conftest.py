@@ -4,6 +4,8 @@ import os
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +13,6 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.conftest import ADMIN_PASSWORD
-from tests.running_app import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"  # not under test-results/, which pytest-playwright empties at every start
@@ -59,7 +60,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(url, process, data_dir / "server.log")
+        _wait_until_up(url, process, data_dir / "server.log")
         yield LiveApp(url, data_dir)
     finally:
         process.terminate()
@@ -93,3 +94,15 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
+
+def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            urllib.request.urlopen(f"{url}/login", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the app did not answer within {timeout} s:\n{log.read_text()}")
