@@ -56,7 +56,7 @@ def load_config(args: argparse.Namespace | None = None) -> Config:
 
 
 def _public_url(value: str) -> str:
-    from storage.workspace import check_public_url
+    from storage.settings import check_public_url
 
     try:
         return check_public_url(value.strip())
@@ -96,9 +96,9 @@ def serve(config: Config) -> None:
     from storage.auth import ensure_admin_account
     from storage.db import open_database
     from storage.migrate import hold_setup_lock
-    from storage.scenario_store import seed_demo_scenario
-    from storage.templates import seed_demo_workspace, seed_tiers_example
-    from storage.workspace import record_start, seed_demo_settings
+    from storage.scenarios import seed_demo_scenario
+    from storage.settings import record_start, seed_demo_settings
+    from storage.workspace_templates import seed_demo_workspace, seed_tiers_example
 
     web = WebSettings(trusted_proxies=parse_trusted_proxies(config.trusted_proxies),
                       forwarded_header=parse_forwarded_header(config.forwarded_header),
@@ -460,8 +460,8 @@ def run_open_link(config: Config, args: argparse.Namespace) -> int:
 
 
 def run_validate(config: Config, args: argparse.Namespace) -> int:
+    from runtime.publishing import workspace_problems
     from storage.db import open_database
-    from storage.flows import workspace_problems
 
     database = open_database(url=config.database_url)
     try:
@@ -517,8 +517,8 @@ def run_tick(config: Config, args: argparse.Namespace) -> int:
 
 
 def run_scenarios(config: Config, args: argparse.Namespace) -> int:
-    from runtime.scenarios import ScenarioError
-    from storage.sandbox import run_scenario_file
+    from runtime.simulator.sandbox import run_scenario_file
+    from runtime.simulator.scenarios import ScenarioError
 
     reports = []
     for name in args.files:

@@ -38,8 +38,8 @@ from builder.flow_editor import find_problems, names_of
 from runtime.flowdoc import NODE_TYPES
 from runtime.validation import WorkspaceIndex
 from storage.db import open_database
-from storage.definitions import load_choices
-from storage.flow_catalogue import create_flow, save_draft
+from storage.fields_tags import load_choices
+from storage.flows import create_flow, save_draft
 from storage.models import Flow
 from storage.workspace_io import import_workspace
 

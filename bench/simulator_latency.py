@@ -21,11 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from builder.context import SimulatorBench
 from builder.simulator import Opener, Simulation
 from runtime.opening import Inbound
-from runtime.scenarios import SimulatedClock
 from runtime.service import Runtime
+from runtime.simulator.sandbox import open_sandbox
+from runtime.simulator.scenarios import SimulatedClock
 from storage.db import open_database
-from storage.sandbox import open_sandbox
-from storage.scenario_store import Recording
+from storage.scenarios import Recording
 from storage.workspace_io import import_workspace
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "referral_program.json"

@@ -47,7 +47,7 @@ from channels.telegram import webhook_open
 from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import open_database
-from storage.templates import seed_demo_workspace
+from storage.workspace_templates import seed_demo_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "7012345678:AAHbench-token_for-the-stand-in-000000"

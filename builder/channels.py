@@ -16,7 +16,7 @@ from channels.webchat import embed_snippet
 from runtime.links import ChannelIdentities, LinkError, build_link
 from storage.channel_status import ChannelActivity, channel_activity
 from storage.entry_points import EntryPointSummary, list_entry_points
-from storage.workspace import channel_identities, get_settings, public_url
+from storage.settings import channel_identities, get_settings, public_url
 
 
 def create() -> None:

@@ -4,10 +4,10 @@ from dataclasses import dataclass
 
 from nicegui import app
 
-from runtime.scenarios import SimulatedClock
 from runtime.service import Runtime
+from runtime.simulator.sandbox import open_sandbox, sync_definitions
+from runtime.simulator.scenarios import SimulatedClock
 from storage.db import Database
-from storage.sandbox import open_sandbox, sync_definitions
 
 
 def database() -> Database:

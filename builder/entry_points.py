@@ -29,7 +29,7 @@ from storage.entry_points import (
     list_entry_points,
     update_entry_point,
 )
-from storage.flow_catalogue import FlowError, create_flow
+from storage.flows import FlowError, create_flow
 from storage.models import EntryPoint
 
 POLICIES = {"first_only": "Count each person once", "every_open": "Count every open"}

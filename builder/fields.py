@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from builder.context import database
 from builder.frame import frame
-from storage.definitions import (
+from storage.fields_tags import (
     FieldCreate,
     FieldRow,
     FieldUpdate,

@@ -28,11 +28,11 @@ from builder.context import database
 from builder.frame import frame
 from builder.inspector import Inspector
 from runtime.flowdoc import FlowDocumentError, load_flow
+from runtime.publishing import bot_channels, discard_draft, publish_flow, workspace_problems
 from runtime.validation import ERROR, InvalidFlowError, ValidationIssue, WorkspaceIndex, validate_flow
 from runtime.values import read_id
-from storage.definitions import Choices, load_choices
-from storage.flow_catalogue import DraftConflict, FlowError, flow_status, rename_flow, save_draft
-from storage.flows import bot_channels, discard_draft, publish_flow, workspace_problems
+from storage.fields_tags import Choices, load_choices
+from storage.flows import DraftConflict, FlowError, flow_status, rename_flow, save_draft
 from storage.models import Flow
 
 HISTORY_LIMIT = 100

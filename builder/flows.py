@@ -12,8 +12,9 @@ from nicegui import events, ui
 from builder.context import database
 from builder.frame import frame
 from runtime.flowdoc import FlowDocumentError
+from runtime.publishing import workspace_problems
 from runtime.validation import ValidationIssue
-from storage.flow_catalogue import (
+from storage.flows import (
     FlowError,
     FlowSummary,
     create_flow,
@@ -25,8 +26,8 @@ from storage.flow_catalogue import (
     list_flows,
     rename_flow,
 )
-from storage.flows import workspace_problems
-from storage.templates import (
+from storage.workspace_io import WorkspaceImportError
+from storage.workspace_templates import (
     TEMPLATES,
     apply_template,
     changed_names,
@@ -34,7 +35,6 @@ from storage.templates import (
     preview_template,
     summarise_report,
 )
-from storage.workspace_io import WorkspaceImportError
 
 Refresh = Callable[[], None]
 STATUS_LOOK = {  # status -> (label, badge colour, explanation)

@@ -8,7 +8,7 @@ from nicegui import ElementFilter, ui
 from builder.auth import sign_out
 from builder.context import database
 from builder.theme import use_colours
-from storage.workspace import get_settings
+from storage.settings import get_settings
 
 # (path, label, icon) — only pages that exist; later capabilities add theirs here.
 NAVIGATION = [

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from builder.context import database
 from runtime.flowdoc import CONDITION_OPS, NODE_TYPES
 from runtime.values import FieldValueError, coerce_value
-from storage.definitions import Choices, EntryChoice
 from storage.entry_points import EntryPointCreate, EntryPointError, create_entry_point, describe_problems
+from storage.fields_tags import Choices, EntryChoice
 
 OnChange = Callable[[dict, str], None]
 SYSTEM_PLACEHOLDERS = ("first_name", "last_name", "full_name", "user_id", "phone", "channel", "bot_name",

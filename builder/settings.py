@@ -6,7 +6,7 @@ from pydantic import ValidationError
 from builder import workspace_transfer
 from builder.context import database
 from builder.frame import UnsavedChanges, frame, show_bot_name
-from storage.workspace import (
+from storage.settings import (
     PublicUrlUpdate,
     SettingsUpdate,
     channel_identities,

@@ -28,14 +28,14 @@ from channels.simulated import WEBHOOK_CHANNELS, SimulatedDelivery, deliver, sim
 from runtime.definitions import Definitions
 from runtime.links import LinkError, PayloadItem, build_link, build_ref, extract_ref
 from runtime.opening import Inbound
-from runtime.scenarios import ScenarioError, ScenarioReport, check_scenario, run_scenario
+from runtime.simulator.sandbox import reset_sandbox
+from runtime.simulator.scenarios import ScenarioError, ScenarioReport, check_scenario, run_scenario
 from runtime.values import read_id
 from storage.contacts import ContactQuery, get_contact, list_contacts
 from storage.db import Database
 from storage.entry_points import explain_link
 from storage.models import Contact
-from storage.sandbox import reset_sandbox
-from storage.scenario_store import (
+from storage.scenarios import (
     Recording,
     ScenarioSave,
     ScenarioStoreError,

@@ -14,11 +14,11 @@ from builder.entry_point_links import draw_explanation
 from runtime.definitions import Definitions
 from runtime.flowdoc import NODE_TYPES, Names
 from runtime.opening import OpenResult
-from runtime.scenarios import ScenarioReport
 from runtime.service import TurnResult
+from runtime.simulator.scenarios import ScenarioReport
 from storage.contacts import ContactDetail, TranscriptMessage, get_contact, list_messages
 from storage.entry_points import LinkExplanation
-from storage.scenario_store import REFERRAL_WORDS, ContactChange, ScenarioSummary
+from storage.scenarios import REFERRAL_WORDS, ContactChange, ScenarioSummary
 
 TRANSCRIPT = 40  # newest messages shown per chat
 EVENT_WORDS = {"contact_created": "New contact", "entry_point_opened": "Entry point opened",

@@ -11,7 +11,7 @@ from builder.frame import UnsavedChanges, frame
 from builder.inspector import offer_placeholders, placeholder_names
 from runtime.validation import ValidationIssue
 from runtime.values import read_id
-from storage.definitions import Choices, form_errors, load_choices
+from storage.fields_tags import Choices, form_errors, load_choices
 from storage.models import Trigger
 from storage.triggers import (
     ENTRY_EVENTS,

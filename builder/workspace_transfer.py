@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from nicegui import app, events, run, ui
 
 from builder.context import database
-from storage.workspace import get_settings
+from storage.settings import get_settings
 from storage.workspace_io import (
     ImportReport,
     WorkspaceImportError,

@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Any, TypeVar
 
-from runtime.connection import connect_engine
 from storage import outbox
+from storage.connection import connect_engine
 from storage.db import Database
 from storage.outbox import OutboxItem, Outcome
 

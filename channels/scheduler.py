@@ -11,8 +11,8 @@ import logging
 import threading
 
 from runtime import store
-from runtime.connection import connect_engine
 from runtime.service import Runtime
+from storage.connection import connect_engine
 from storage.db import Database
 from storage.outbox import stamp
 

@@ -6,9 +6,9 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 
 from runtime import store
-from runtime.connection import Executor
 from runtime.links import USER_ID_PLACEHOLDER, ChannelIdentities, referral_template
 from runtime.values import read_id
+from storage.connection import Executor
 
 
 @dataclass(frozen=True)

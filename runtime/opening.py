@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime import store
-from runtime.connection import Executor
 from runtime.coupons import find_second_level_referrer
 from runtime.definitions import EntryDef, FieldDef, link_may_set, refused_by_field
 from runtime.inbound import Inbound, LinkReading
@@ -18,6 +17,7 @@ from runtime.links import PayloadItem, count_repeats
 from runtime.referral_stats import add_referral_score
 from runtime.turn import Event, Turn, trace_steps
 from runtime.values import FieldValueError, JsonPathError, coerce_value, read_id, read_json_path
+from storage.connection import Executor
 
 
 @dataclass

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from runtime import store
-from runtime.connection import RETRIES, EngineConnection, connect_engine
 from runtime.coupons import count_codes_left
 from runtime.definitions import DefinitionCache, Definitions
 from runtime.flows import resume_with_reply, run_due_wakeups, start_flow
@@ -26,6 +25,7 @@ from runtime.opening import (
 from runtime.referral_stats import Scope, referral_value
 from runtime.triggers import dispatch_events
 from runtime.turn import SentMessage, Turn
+from storage.connection import RETRIES, EngineConnection, connect_engine
 from storage.db import Database
 
 T = TypeVar("T")
@@ -65,7 +65,7 @@ class Runtime:
     (live), every message sent is queued for delivery in the turn's transaction, and `on_outbox` is called after the
     commit of a turn that queued any (the app wakes its delivery worker with it).
 
-    The database may be SQLite or PostgreSQL (runtime/connection.py gives the connection, runtime/store.py the
+    The database may be SQLite or PostgreSQL (storage/connection.py gives the connection, runtime/store.py the
     statements and how concurrent turns stay correct); on PostgreSQL a turn that lost a deadlock is run again."""
 
     def __init__(self, database: Database, *, clock: Callable[[], datetime] = utcnow, use_draft: bool = False,

@@ -1,6 +1,6 @@
 """The engine store: every statement the runtime runs, one function each, written once for SQLite and PostgreSQL.
 
-Each function takes the turn's `db` (runtime/connection.py: the sqlite3 connection itself, or the psycopg adapter)
+Each function takes the turn's `db` (storage/connection.py: the sqlite3 connection itself, or the psycopg adapter)
 inside a transaction the caller began. The SQL is the common ground of both: upserts with a named `ON CONFLICT`
 target, `RETURNING` (or `inserted_id`, which uses sqlite3's cheaper `lastrowid` there), increments as one statement,
 `TRUE`/`FALSE` for boolean columns, `IS DISTINCT FROM`, no numbered placeholders and no `LIMIT -1`.
@@ -36,7 +36,7 @@ same promises rest on these rules instead:
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from runtime.connection import Executor, inserted_id
+from storage.connection import Executor, inserted_id
 
 # --- definitions (runtime/definitions.py) ---------------------------------------------------------------------
 

@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from runtime import store
-from runtime.connection import Executor
 from runtime.definitions import Definitions, FieldDef
 from runtime.links import CHANNEL_NAMES, MESSAGE_LIMITS
 from runtime.referral_stats import Scope, referral_value
 from runtime.templates import is_template, render_template
 from runtime.values import decode_value, encode_value
+from storage.connection import Executor
 from storage.outbox import store_message
 
 MAX_TRIGGER_DEPTH = 10  # events caused by events caused by ... deeper than this are dropped, with a warning

@@ -88,7 +88,7 @@ class Database:
         commits its own transactions): sqlite3 itself on SQLite; on PostgreSQL, psycopg behind the runtime's executor,
         which takes the same `?` statements and reads JSON and times as the same text."""
         if self.is_postgres:
-            from runtime.connection import connect_engine
+            from storage.connection import connect_engine
 
             connection = connect_engine(self)
             try:

@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Session, SQLModel, select
 
-from runtime.connection import as_executor
 from runtime.definitions import link_may_set, refused_by_field, resolve_payload_key
 from runtime.links import (
     USER_ID_PLACEHOLDER,
@@ -35,10 +34,11 @@ from runtime.links import (
 )
 from runtime.opening import find_referrer as runtime_find_referrer
 from runtime.values import FieldValueError, JsonPathError, coerce_value, parse_json_path, read_json_path
+from storage.connection import as_executor
 from storage.models import REFERRAL_POLICIES, Contact, CustomField, EntryPoint, Flow, Tag
 from storage.names import check_new_name
-from storage.workspace import channel_identities as identities_of
-from storage.workspace import get_settings
+from storage.settings import channel_identities as identities_of
+from storage.settings import get_settings
 
 
 class _MappingRow(SQLModel):

@@ -1,113 +1,133 @@
-"""Flows: validation of the stored workspace, publishing (refused while errors exist) and discarding drafts."""
+"""Flows as the builder handles them: list, create, rename, duplicate, delete, save drafts, one-flow import/export."""
 
-from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from runtime.links import USER_ID_PLACEHOLDER, ChannelIdentities, lint_link
-from runtime.validation import InvalidFlowError, ValidationIssue, WorkspaceIndex, has_errors, validate_workspace
-from storage.models import Flow, utcnow
-from storage.names import name_key
-from storage.workspace import get_settings
-from storage.workspace_io import export_workspace
+from runtime.flowdoc import SCHEMA_VERSION, load_flow
+from storage.models import EntryPoint, Flow, Trigger, utcnow
+from storage.names import check_new_name, free_name
 
-
-def workspace_problems(*, session: Session, use_draft: bool = True, drafts: Mapping[int, dict] | None = None,
-                       trigger_draft: tuple[int, dict] | None = None) -> list[ValidationIssue]:
-    """Every problem of the workspace's flows (drafts, or the published copies the live bot runs), its triggers and
-    its entry links. `drafts` replaces stored drafts (the canvas validates what is on screen before saving);
-    `trigger_draft` (id, trigger in the workspace format) replaces or adds one trigger the same way (id 0: new)."""
-    document = export_workspace(session=session)
-    if trigger_draft is not None:
-        trigger_id, trigger = trigger_draft
-        document["triggers"] = [*(t for t in document["triggers"] if t.get("id") != trigger_id),
-                                {**trigger, "id": trigger_id}]
-    index = replace(WorkspaceIndex.from_dicts(fields=document["fields"], tags=document["tags"],
-                                              entry_points=document["entry_points"], flows=document["flows"],
-                                              pools=document["coupon_pools"]),
-                    channels=tuple(_identities(document).configured_channels()))
-    flows = {flow["id"]: (flow["name"], _copy(flow, use_draft, drafts or {})) for flow in document["flows"]}
-    return validate_workspace(flows, document["triggers"], index, fields=document["fields"],
-                              entry_points=document["entry_points"],
-                              link_lint=_lint_entry_links(document) + _find_case_only_duplicates(document))
+EMPTY_FLOW = {"schema": SCHEMA_VERSION, "nodes": [
+    {"id": "start", "type": "start", "position": {"x": 40, "y": 160}, "data": {}}], "edges": []}
+FLOW_FORMAT = "referflow-flow"
 
 
-def publish_flow(*, session: Session, flow_id: int) -> Flow:
-    """Copy the draft to the published copy; raises InvalidFlowError listing the errors that concern this flow."""
-    flow = session.get(Flow, flow_id)
-    if flow is None:
-        raise LookupError(f"There is no flow with ID {flow_id}.")
-    problems = [issue for issue in workspace_problems(session=session, use_draft=False, drafts={flow_id: flow.draft})
-                if issue.severity == "error" and (issue.flow_id == flow_id or flow_id in issue.flow_ids)]
-    if has_errors(problems):
-        raise InvalidFlowError(problems)
-    flow.published = flow.draft
-    flow.published_version = flow.version
-    flow.published_at = utcnow()
+class FlowError(ValueError):
+    """A flow operation that cannot be done; the message is for the admin."""
+
+
+class DraftConflict(FlowError):
+    """The draft changed since the editor loaded it (another tab or admin saved in between)."""
+
+
+@dataclass(frozen=True)
+class FlowSummary:
+    id: int
+    name: str
+    status: str  # "draft" (never published), "published", "changed" (published, with unpublished edits)
+    version: int
+    updated_at: datetime
+
+
+def list_flows(*, session: Session) -> list[FlowSummary]:
+    return [FlowSummary(flow.id, flow.name, flow_status(flow), flow.version, flow.updated_at)
+            for flow in session.exec(select(Flow).order_by(Flow.name)).all()]
+
+
+def flow_status(flow: Flow) -> str:
+    """draft (never published), published, or changed (the draft differs from the published copy: edits undone
+    back to what was published leave it published)."""
+    if flow.published is None:
+        return "draft"
+    return "published" if flow.published_version == flow.version or flow.draft == flow.published else "changed"
+
+
+def create_flow(*, session: Session, name: str, document: dict | None = None) -> Flow:
+    flow = Flow(name=_check_name(session, name), draft=_checked(document or EMPTY_FLOW))
     session.add(flow)
     session.flush()
     return flow
 
 
-def discard_draft(*, session: Session, flow_id: int) -> Flow:
-    flow = session.get(Flow, flow_id)
-    if flow is None or flow.published is None:
-        raise LookupError("This flow was never published, so there is no published copy to go back to.")
-    flow.draft = flow.published
-    flow.version += 1
-    flow.published_version = flow.version  # the draft is the published copy again: nothing left to publish
+def rename_flow(*, session: Session, flow_id: int, name: str) -> Flow:
+    flow = _get(session, flow_id)
+    flow.name = _check_name(session, name, flow_id)
     flow.updated_at = utcnow()
     session.add(flow)
     session.flush()
     return flow
 
 
-def _copy(flow: dict[str, Any], use_draft: bool, drafts: Mapping[int, dict]) -> dict:
-    if flow["id"] in drafts:
-        return drafts[flow["id"]]
-    return flow["draft"] if use_draft or flow["published"] is None else flow["published"]
+def duplicate_flow(*, session: Session, flow_id: int) -> Flow:
+    original = _get(session, flow_id)
+    name = free_name(session, "flow", f"{original.name} (copy)", lambda number: f"{original.name} (copy {number})")
+    return create_flow(session=session, name=name, document=original.draft)
 
 
-def bot_channels(*, session: Session) -> tuple[str, ...]:
-    """The channels the bot is on (those with an identity in the settings), which messages are checked against."""
-    return tuple(_identities({"settings": get_settings(session=session).model_dump()}).configured_channels())
+def delete_flow(*, session: Session, flow_id: int) -> list[str]:
+    """Delete the flow; returns what pointed at it (entry points now answer with nothing, triggers lose the action's
+    target) so the page can say so. `flow_users` tells the same before deleting."""
+    users = flow_users(session=session, flow_id=flow_id)
+    session.delete(_get(session, flow_id))
+    session.flush()
+    return users
 
 
-def _identities(document: dict) -> ChannelIdentities:
-    return ChannelIdentities(**{key: document["settings"].get(key, "") for key in (
-        "page_id", "instagram_username", "whatsapp_number", "telegram_bot", "viber_uri", "webchat_base_url",
-        "webchat_account_id")})
+def flow_users(*, session: Session, flow_id: int) -> list[str]:
+    users = [f"entry point '{ref}'" for ref in session.exec(
+        select(EntryPoint.ref).where(EntryPoint.response_flow_id == flow_id))]
+    users += [f"trigger '{trigger.name}'" for trigger in session.exec(select(Trigger))
+              if any(a.get("type") == "start_flow" and a.get("flow_id") == flow_id for a in trigger.actions)]
+    users += [f"flow '{flow.name}'" for flow in session.exec(select(Flow).where(Flow.id != flow_id))
+              if any(n.get("type") == "go_to_flow" and n.get("data", {}).get("flow_id") == flow_id
+                     for n in flow.draft.get("nodes", []))]
+    return users
 
 
-def _lint_entry_links(document: dict) -> list[ValidationIssue]:
-    identities = _identities(document)
-    issues = []
-    for entry in document["entry_points"]:
-        for channel in identities.configured_channels():
-            for problem in lint_link(channel, entry["ref"] + "-c" + USER_ID_PLACEHOLDER):
-                issues.append(ValidationIssue(
-                    code="link_limit", severity="warning", flow_id=None, node_ids=(), trigger_ids=(), flow_ids=(),
-                    message=f"Entry point '{entry['ref']}' on {channel}: {problem.message}"))
-    return issues
+def save_draft(*, session: Session, flow_id: int, document: dict, base_version: int | None = None) -> Flow:
+    """Store the canvas's document as the draft (version + 1). With `base_version`, refuse to overwrite a draft
+    someone else saved meanwhile."""
+    flow = _get(session, flow_id)
+    if base_version is not None and flow.version != base_version:
+        raise DraftConflict(f"Flow '{flow.name}' was changed elsewhere (version {flow.version}, this editor has "
+                            f"{base_version}). Reload to see the newest draft.")
+    flow.draft = _checked(document)
+    flow.version += 1
+    flow.updated_at = utcnow()
+    session.add(flow)
+    session.flush()
+    return flow
 
 
-CASE_NOUNS = {"fields": ("name", "fields"), "tags": ("name", "tags"), "flows": ("name", "flows"),
-              "triggers": ("name", "triggers"), "entry_points": ("ref", "entry point refs")}
+def export_flow(*, session: Session, flow_id: int) -> dict[str, Any]:
+    flow = _get(session, flow_id)
+    return {"format": FLOW_FORMAT, "version": 1, "name": flow.name, "flow": flow.draft}
 
 
-def _find_case_only_duplicates(document: dict) -> list[ValidationIssue]:
-    """Names that differ only in case, kept from before names ignored case (storage/names.py): each pair works, but
-    is easy to mix up, and the next save of either must choose a free name."""
-    issues = []
-    for kind, (key, words) in CASE_NOUNS.items():
-        groups: dict[str, list[str]] = {}
-        for element in document[kind]:
-            groups.setdefault(name_key(element[key]), []).append(element[key])
-        issues += [ValidationIssue(
-            code="names_differ_in_case", severity="warning", flow_id=None, node_ids=(), trigger_ids=(), flow_ids=(),
-            message=f"The {words} {' and '.join(repr(name) for name in names)} differ only in upper and lower case. "
-                    "Rename all but one: names ignore case, so saving one of them asks for a free name.")
-            for names in groups.values() if len(names) > 1]
-    return issues
+def import_flow(*, session: Session, document: object) -> Flow:
+    """A flow exported by `export_flow` becomes a new flow (a free name is chosen if the name is taken)."""
+    if not isinstance(document, dict) or document.get("format") != FLOW_FORMAT:
+        raise FlowError("This file is not a Referflow flow export (its 'format' should be 'referflow-flow').")
+    name = free_name(session, "flow", str(document.get("name") or "Imported flow").strip())
+    return create_flow(session=session, name=name, document=document.get("flow"))
+
+
+def _get(session: Session, flow_id: int) -> Flow:
+    flow = session.get(Flow, flow_id)
+    if flow is None:
+        raise FlowError(f"There is no flow with ID {flow_id}; it may have been deleted.")
+    return flow
+
+
+def _check_name(session: Session, name: str, flow_id: int | None = None) -> str:
+    name = (name or "").strip()
+    if problem := check_new_name(session, "flow", name, flow_id):
+        raise FlowError(problem)
+    return name
+
+
+def _checked(document: object) -> dict:
+    return load_flow(document).to_dict()  # raises FlowDocumentError with the broken parts named

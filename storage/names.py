@@ -6,7 +6,7 @@ Decisions where the brief was silent:
 - Case is compared with Python's `str.lower()`, the same folding the runtime uses to find fields by name.
 - A workspace that already holds names differing only in case (made before this rule) keeps them: renaming a field
   or a ref would break links and {{templates}} already sent. Both rows still work; whichever is saved next must
-  take a free name, and validation warns about such pairs (storage/flows.py).
+  take a free name, and validation warns about such pairs (runtime/publishing.py).
 """
 
 import re

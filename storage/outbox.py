@@ -1,7 +1,7 @@
 """The outbox: messages to live contacts, stored by the turn that sent them and handed to the delivery worker.
 
 Every function takes the runtime's kind of connection in autocommit mode (sqlite3 itself, or on PostgreSQL the
-psycopg executor of runtime/connection.py, which takes the same `?` statements) and runs its own short transaction:
+psycopg executor of storage/connection.py, which takes the same `?` statements) and runs its own short transaction:
 BEGIN IMMEDIATE on SQLite, so a claim is one atomic step that two processes can never both win; on PostgreSQL the
 claim first holds the contacts of the next due messages that no other claim holds (a transaction-level advisory lock
 per contact, tried, never waited for), then its inner SELECT takes their messages with `FOR UPDATE OF o SKIP LOCKED`:

@@ -11,11 +11,11 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 from sqlmodel import Session, select
 
+from runtime.publishing import workspace_problems
 from runtime.templates import is_template
 from runtime.validation import ValidationIssue
 from runtime.values import coerce_value
-from storage.definitions import FieldChoice, fetch_row, load_choices, save_row
-from storage.flows import workspace_problems
+from storage.fields_tags import FieldChoice, fetch_row, load_choices, save_row
 from storage.models import TRIGGER_EVENTS, Trigger
 from storage.names import check_name_shape, find_clash, load_taken
 from storage.workspace_io import ACTION_KEYS, CONDITION_OPS, FIELD_OPS

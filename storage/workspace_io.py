@@ -55,7 +55,7 @@ from storage.models import (
     utcnow,
 )
 from storage.names import check_name_shape, collect_taken, name_key
-from storage.workspace import SettingsUpdate, get_settings, save_settings
+from storage.settings import SettingsUpdate, get_settings, save_settings
 
 FORMAT = "referflow-workspace"
 FORMAT_VERSION = 1

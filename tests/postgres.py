@@ -11,8 +11,8 @@ from pathlib import Path
 import psycopg
 import sqlalchemy as sa
 
+from runtime.simulator.sandbox import sandbox_url
 from storage.db import database_url, open_database
-from storage.sandbox import sandbox_url
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 

@@ -279,7 +279,7 @@ def _connected_channels(database: Database) -> set[str]:
 
 def read_public_url(database: Database) -> str:
     """The effective public address as the Settings page and REFERFLOW_PUBLIC_URL give it now."""
-    from storage.workspace import get_settings, public_url
+    from storage.settings import get_settings, public_url
 
     with database.session() as session:
         return public_url(get_settings(session=session))

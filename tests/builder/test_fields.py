@@ -5,7 +5,7 @@ from nicegui import ui
 from nicegui.testing import User
 
 from storage.db import open_database
-from storage.definitions import list_fields
+from storage.fields_tags import list_fields
 from storage.models import ContactTag, FieldValue
 from tests.builder.helpers import choose, seed_demo, value_of
 

@@ -12,7 +12,7 @@ from nicegui.testing import User
 from builder.canvas import EditRefused, add_node, connect, delete_elements, move_nodes, set_node_data
 from builder.flow_editor import SAVE_DELAY
 from storage.db import Database, open_database
-from storage.flow_catalogue import create_flow
+from storage.flows import create_flow
 from storage.models import Flow
 from storage.workspace_io import import_workspace
 

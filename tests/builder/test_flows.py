@@ -12,9 +12,9 @@ from nicegui.testing import User
 
 from builder.flows import describe_age
 from storage.db import Database
-from storage.flow_catalogue import create_flow, export_flow, list_flows, save_draft
+from storage.flows import create_flow, export_flow, list_flows, save_draft
 from storage.models import Flow
-from storage.workspace import SettingsUpdate, save_settings
+from storage.settings import SettingsUpdate, save_settings
 from storage.workspace_io import import_workspace
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"

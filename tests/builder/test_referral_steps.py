@@ -8,7 +8,7 @@ import pytest
 from nicegui.testing import User
 
 from storage.db import open_database
-from storage.flow_catalogue import create_flow
+from storage.flows import create_flow
 from storage.models import Flow
 from storage.workspace_io import import_workspace
 

@@ -11,9 +11,9 @@ from nicegui import app
 from nicegui.testing import User
 
 from storage.db import Database, open_database
-from storage.flow_catalogue import save_draft
+from storage.flows import save_draft
 from storage.models import Flow
-from storage.scenario_store import ScenarioSave, list_scenarios, save_scenario, seed_demo_scenario
+from storage.scenarios import ScenarioSave, list_scenarios, save_scenario, seed_demo_scenario
 from storage.workspace_io import import_workspace
 from tests.builder.helpers import choose
 

@@ -11,7 +11,7 @@ from nicegui.testing import User
 from builder import workspace_transfer
 from builder.frame import frame
 from storage.db import Database, open_database
-from storage.workspace import get_settings
+from storage.settings import get_settings
 from storage.workspace_io import export_workspace, import_workspace
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"

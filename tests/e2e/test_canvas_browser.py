@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from storage.db import open_database
-from storage.flow_catalogue import create_flow
+from storage.flows import create_flow
 from storage.workspace_io import import_workspace
 from tests.e2e.conftest import LiveApp, screenshot
 

@@ -147,7 +147,7 @@ def test_second_level_credit_is_off_unless_the_entry_point_asks(setup) -> None:
 
 
 def test_the_simulator_gives_its_own_copy_of_the_codes_and_a_reset_hands_them_out_afresh(setup, database) -> None:
-    from storage.sandbox import open_sandbox, reset_sandbox, sync_definitions
+    from runtime.simulator.sandbox import open_sandbox, reset_sandbox, sync_definitions
 
     with setup(codes="LIVE-1") as runtime:
         assert texts(open_as(runtime, "real", "shop")) == ["Your code: LIVE-1"]

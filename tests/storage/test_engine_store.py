@@ -6,10 +6,10 @@ import json
 import pytest
 from sqlmodel import select
 
-from runtime.connection import translate_placeholders
 from runtime.opening import Inbound
 from runtime.service import Runtime
 from runtime.turn import Turn
+from storage.connection import translate_placeholders
 from storage.db import Database
 from storage.models import EntryPoint, Flow
 from storage.workspace_io import import_workspace

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from runtime.flowdoc import FlowDocumentError
+from runtime.publishing import publish_flow
 from storage.db import Database
-from storage.flow_catalogue import (
+from storage.flows import (
     EMPTY_FLOW,
     FLOW_FORMAT,
     DraftConflict,
@@ -23,7 +24,6 @@ from storage.flow_catalogue import (
     rename_flow,
     save_draft,
 )
-from storage.flows import publish_flow
 from storage.models import EntryPoint, Flow
 from storage.workspace_io import import_workspace
 

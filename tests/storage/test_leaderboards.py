@@ -11,8 +11,8 @@ import pytest
 
 from runtime.opening import Inbound
 from runtime.referral_stats import mask_name
-from runtime.scenarios import SimulatedClock, run_scenario
 from runtime.service import Runtime
+from runtime.simulator.scenarios import SimulatedClock, run_scenario
 from storage.db import Database
 from storage.entry_points import delete_entry_point
 from storage.workspace_io import import_workspace

@@ -7,15 +7,15 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from runtime.opening import Inbound
+from runtime.publishing import workspace_problems
 from runtime.service import Runtime
+from runtime.simulator.sandbox import open_sandbox
 from storage.db import Database, open_database
-from storage.definitions import FieldUpdate, list_fields, update_field
 from storage.entry_points import EntryPointUpdate, explain_link, update_entry_point
-from storage.flows import workspace_problems
+from storage.fields_tags import FieldUpdate, list_fields, update_field
 from storage.migrate import upgrade
-from storage.sandbox import open_sandbox
-from storage.templates import apply_template
 from storage.workspace_io import import_workspace
+from storage.workspace_templates import apply_template
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "referral_program.json"
 PAGE = "https://m.me/1234567890?ref="

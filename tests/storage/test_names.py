@@ -8,8 +8,10 @@ import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
 
+from runtime.publishing import workspace_problems
 from storage.db import Database, open_database
-from storage.definitions import (
+from storage.entry_points import EntryPointCreate, EntryPointError, check_ref, create_entry_point
+from storage.fields_tags import (
     FieldCreate,
     TagCreate,
     TagUpdate,
@@ -19,9 +21,7 @@ from storage.definitions import (
     tag_context,
     update_tag,
 )
-from storage.entry_points import EntryPointCreate, EntryPointError, check_ref, create_entry_point
-from storage.flow_catalogue import FlowError, create_flow, duplicate_flow, import_flow, rename_flow
-from storage.flows import workspace_problems
+from storage.flows import FlowError, create_flow, duplicate_flow, import_flow, rename_flow
 from storage.migrate import upgrade
 from storage.triggers import TriggerCreate, create_trigger, trigger_context
 from storage.workspace_io import import_workspace

@@ -5,7 +5,7 @@ import pytest
 from app import Config, load_config
 from runtime.service import Runtime
 from storage.db import Database
-from storage.workspace import (
+from storage.settings import (
     PublicUrlUpdate,
     SettingsUpdate,
     check_public_url,

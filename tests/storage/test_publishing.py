@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from runtime.publishing import discard_draft, publish_flow, workspace_problems
 from runtime.validation import InvalidFlowError
 from storage.db import Database
-from storage.flows import discard_draft, publish_flow, workspace_problems
 from storage.models import Flow
 from storage.workspace_io import import_workspace
 

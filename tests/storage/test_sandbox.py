@@ -7,11 +7,11 @@ import pytest
 import sqlalchemy as sa
 
 from runtime.opening import Inbound
-from runtime.scenarios import ScenarioError, SimulatedClock, run_scenario
 from runtime.service import Runtime
+from runtime.simulator.sandbox import open_sandbox, reset_sandbox, sandbox_url, sync_definitions
+from runtime.simulator.scenarios import ScenarioError, SimulatedClock, run_scenario
 from storage.db import Database, open_database
 from storage.models import CustomField, EntryPoint
-from storage.sandbox import open_sandbox, reset_sandbox, sandbox_url, sync_definitions
 from storage.workspace_io import import_workspace
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

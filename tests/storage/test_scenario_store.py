@@ -8,11 +8,11 @@ import pytest
 from pydantic import ValidationError
 
 from runtime.opening import Inbound
-from runtime.scenarios import SimulatedClock, run_scenario
 from runtime.service import Runtime
+from runtime.simulator.sandbox import open_sandbox
+from runtime.simulator.scenarios import SimulatedClock, run_scenario
 from storage.db import Database
-from storage.sandbox import open_sandbox
-from storage.scenario_store import (
+from storage.scenarios import (
     ContactChange,
     Recording,
     ScenarioSave,

@@ -7,12 +7,14 @@ import pytest
 from sqlmodel import select
 
 from runtime.opening import Inbound
+from runtime.publishing import workspace_problems
 from runtime.service import Runtime
 from storage.db import Database
-from storage.flow_catalogue import create_flow, list_flows
-from storage.flows import workspace_problems
+from storage.flows import create_flow, list_flows
 from storage.models import CustomField, EntryPoint, Flow, Tag, Trigger
-from storage.templates import (
+from storage.settings import SettingsUpdate, get_settings, save_settings
+from storage.workspace_io import export_workspace
+from storage.workspace_templates import (
     TEMPLATES,
     TemplateError,
     apply_template,
@@ -23,8 +25,6 @@ from storage.templates import (
     seed_demo_workspace,
     summarise_report,
 )
-from storage.workspace import SettingsUpdate, get_settings, save_settings
-from storage.workspace_io import export_workspace
 
 COLUMN, ROW = 260, 200  # the canvas grid the template is laid out on
 

@@ -5,15 +5,15 @@ the Simulator page's saved copy."""
 from pathlib import Path
 
 from runtime.opening import Inbound
-from runtime.scenarios import SimulatedClock, run_scenario
 from runtime.service import Runtime
+from runtime.simulator.sandbox import open_sandbox, reset_sandbox, run_scenario_file
+from runtime.simulator.scenarios import SimulatedClock, run_scenario
 from storage.coupons import add_codes, list_pools
 from storage.db import Database
 from storage.models import Scenario
-from storage.sandbox import open_sandbox, reset_sandbox, run_scenario_file
-from storage.scenario_store import seed_demo_scenario
-from storage.templates import apply_template, seed_demo_workspace, seed_tiers_example
-from storage.workspace import seed_demo_settings
+from storage.scenarios import seed_demo_scenario
+from storage.settings import seed_demo_settings
+from storage.workspace_templates import apply_template, seed_demo_workspace, seed_tiers_example
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios"
 LINK = "https://m.me/1234567890?ref=friends-club"

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 
 from runtime.opening import Inbound
 from runtime.service import Runtime
+from runtime.simulator.sandbox import open_sandbox, sandbox_url, sync_definitions
 from storage.db import Database
 from storage.models import Contact, CustomField, EntryPoint
-from storage.sandbox import open_sandbox, sandbox_url, sync_definitions
 from storage.workspace_io import import_workspace
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session, func, select
 
 from storage.db import Database, open_database
-from storage.definitions import FieldCreate, create_field
+from storage.fields_tags import FieldCreate, create_field
 from storage.models import (
     Contact,
     ContactTag,

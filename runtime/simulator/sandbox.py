@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel
 
-from runtime.scenarios import ScenarioError, ScenarioReport, SimulatedClock, run_scenario
 from runtime.service import Runtime
+from runtime.simulator.scenarios import ScenarioError, ScenarioReport, SimulatedClock, run_scenario
 from storage.coupons import add_codes, list_pools
 from storage.db import Database, open_database
 from storage.workspace_io import WorkspaceImportError, import_workspace

@@ -13,8 +13,8 @@ from sqlmodel import Session, func, select
 
 from storage.coupons import add_codes, list_pools
 from storage.models import CustomField, EntryPoint, Flow, Scenario, Tag, Trigger
-from storage.scenario_store import ScenarioSave, save_scenario
-from storage.workspace import channel_identities, get_settings
+from storage.scenarios import ScenarioSave, save_scenario
+from storage.settings import channel_identities, get_settings
 from storage.workspace_io import ImportReport, import_workspace, preview_import
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "assets" / "templates"

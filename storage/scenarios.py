@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, field_validator, model_validator
 from sqlmodel import Session, func, select
 
-from runtime.scenarios import BLOCKED, FORMAT, check_scenario
+from runtime.simulator.scenarios import BLOCKED, FORMAT, check_scenario
 from storage.models import Scenario, utcnow
 
 DEMO_SCENARIO = Path(__file__).resolve().parents[1] / "assets" / "scenarios" / "referral_program.json"

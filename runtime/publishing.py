@@ -1,0 +1,113 @@
+"""Flows: validation of the stored workspace, publishing (refused while errors exist) and discarding drafts."""
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from sqlmodel import Session
+
+from runtime.links import USER_ID_PLACEHOLDER, ChannelIdentities, lint_link
+from runtime.validation import InvalidFlowError, ValidationIssue, WorkspaceIndex, has_errors, validate_workspace
+from storage.models import Flow, utcnow
+from storage.names import name_key
+from storage.settings import get_settings
+from storage.workspace_io import export_workspace
+
+
+def workspace_problems(*, session: Session, use_draft: bool = True, drafts: Mapping[int, dict] | None = None,
+                       trigger_draft: tuple[int, dict] | None = None) -> list[ValidationIssue]:
+    """Every problem of the workspace's flows (drafts, or the published copies the live bot runs), its triggers and
+    its entry links. `drafts` replaces stored drafts (the canvas validates what is on screen before saving);
+    `trigger_draft` (id, trigger in the workspace format) replaces or adds one trigger the same way (id 0: new)."""
+    document = export_workspace(session=session)
+    if trigger_draft is not None:
+        trigger_id, trigger = trigger_draft
+        document["triggers"] = [*(t for t in document["triggers"] if t.get("id") != trigger_id),
+                                {**trigger, "id": trigger_id}]
+    index = replace(WorkspaceIndex.from_dicts(fields=document["fields"], tags=document["tags"],
+                                              entry_points=document["entry_points"], flows=document["flows"],
+                                              pools=document["coupon_pools"]),
+                    channels=tuple(_identities(document).configured_channels()))
+    flows = {flow["id"]: (flow["name"], _copy(flow, use_draft, drafts or {})) for flow in document["flows"]}
+    return validate_workspace(flows, document["triggers"], index, fields=document["fields"],
+                              entry_points=document["entry_points"],
+                              link_lint=_lint_entry_links(document) + _find_case_only_duplicates(document))
+
+
+def publish_flow(*, session: Session, flow_id: int) -> Flow:
+    """Copy the draft to the published copy; raises InvalidFlowError listing the errors that concern this flow."""
+    flow = session.get(Flow, flow_id)
+    if flow is None:
+        raise LookupError(f"There is no flow with ID {flow_id}.")
+    problems = [issue for issue in workspace_problems(session=session, use_draft=False, drafts={flow_id: flow.draft})
+                if issue.severity == "error" and (issue.flow_id == flow_id or flow_id in issue.flow_ids)]
+    if has_errors(problems):
+        raise InvalidFlowError(problems)
+    flow.published = flow.draft
+    flow.published_version = flow.version
+    flow.published_at = utcnow()
+    session.add(flow)
+    session.flush()
+    return flow
+
+
+def discard_draft(*, session: Session, flow_id: int) -> Flow:
+    flow = session.get(Flow, flow_id)
+    if flow is None or flow.published is None:
+        raise LookupError("This flow was never published, so there is no published copy to go back to.")
+    flow.draft = flow.published
+    flow.version += 1
+    flow.published_version = flow.version  # the draft is the published copy again: nothing left to publish
+    flow.updated_at = utcnow()
+    session.add(flow)
+    session.flush()
+    return flow
+
+
+def _copy(flow: dict[str, Any], use_draft: bool, drafts: Mapping[int, dict]) -> dict:
+    if flow["id"] in drafts:
+        return drafts[flow["id"]]
+    return flow["draft"] if use_draft or flow["published"] is None else flow["published"]
+
+
+def bot_channels(*, session: Session) -> tuple[str, ...]:
+    """The channels the bot is on (those with an identity in the settings), which messages are checked against."""
+    return tuple(_identities({"settings": get_settings(session=session).model_dump()}).configured_channels())
+
+
+def _identities(document: dict) -> ChannelIdentities:
+    return ChannelIdentities(**{key: document["settings"].get(key, "") for key in (
+        "page_id", "instagram_username", "whatsapp_number", "telegram_bot", "viber_uri", "webchat_base_url",
+        "webchat_account_id")})
+
+
+def _lint_entry_links(document: dict) -> list[ValidationIssue]:
+    identities = _identities(document)
+    issues = []
+    for entry in document["entry_points"]:
+        for channel in identities.configured_channels():
+            for problem in lint_link(channel, entry["ref"] + "-c" + USER_ID_PLACEHOLDER):
+                issues.append(ValidationIssue(
+                    code="link_limit", severity="warning", flow_id=None, node_ids=(), trigger_ids=(), flow_ids=(),
+                    message=f"Entry point '{entry['ref']}' on {channel}: {problem.message}"))
+    return issues
+
+
+CASE_NOUNS = {"fields": ("name", "fields"), "tags": ("name", "tags"), "flows": ("name", "flows"),
+              "triggers": ("name", "triggers"), "entry_points": ("ref", "entry point refs")}
+
+
+def _find_case_only_duplicates(document: dict) -> list[ValidationIssue]:
+    """Names that differ only in case, kept from before names ignored case (storage/names.py): each pair works, but
+    is easy to mix up, and the next save of either must choose a free name."""
+    issues = []
+    for kind, (key, words) in CASE_NOUNS.items():
+        groups: dict[str, list[str]] = {}
+        for element in document[kind]:
+            groups.setdefault(name_key(element[key]), []).append(element[key])
+        issues += [ValidationIssue(
+            code="names_differ_in_case", severity="warning", flow_id=None, node_ids=(), trigger_ids=(), flow_ids=(),
+            message=f"The {words} {' and '.join(repr(name) for name in names)} differ only in upper and lower case. "
+                    "Rename all but one: names ignore case, so saving one of them asks for a free name.")
+            for names in groups.values() if len(names) > 1]
+    return issues
