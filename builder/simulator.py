@@ -26,7 +26,8 @@ from builder.simulator_parts import (
 from channels.meta import MalformedWebhook
 from channels.simulated import WEBHOOK_CHANNELS, SimulatedDelivery, deliver, simulated_open
 from runtime.definitions import Definitions
-from runtime.links import LinkError, PayloadItem, build_link, build_ref, extract_ref
+from runtime.link_reading import extract_ref
+from runtime.links import LinkError, PayloadItem, build_link, build_ref
 from runtime.opening import Inbound
 from runtime.simulator.sandbox import reset_sandbox
 from runtime.simulator.scenarios import ScenarioError, ScenarioReport, check_scenario, run_scenario

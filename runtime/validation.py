@@ -23,9 +23,9 @@ from runtime.graph import (
     map_flow,
     workspace_graph,
 )
-from runtime.links import CHANNEL_NAMES, MESSAGE_LIMITS
 from runtime.templates import is_template, template_problems
 from runtime.values import FieldValueError, coerce_value
+from runtime.vocabulary import CHANNEL_NAMES, MESSAGE_LIMITS
 
 ERROR, WARNING = "error", "warning"
 _TYPE_WORDS = {"number": "number", "boolean": "yes/no value", "date": "date (2026-12-31)",

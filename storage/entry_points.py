@@ -18,18 +18,16 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Session, SQLModel, select
 
 from runtime.definitions import link_may_set, refused_by_field, resolve_payload_key
+from runtime.link_reading import ParsedLink, match_whatsapp_text, parse_link
 from runtime.links import (
     USER_ID_PLACEHOLDER,
     ChannelIdentities,
     LinkError,
     LintProblem,
-    ParsedLink,
     PayloadItem,
     build_link,
     check_entry_ref,
     lint_link,
-    match_whatsapp_text,
-    parse_link,
     referral_template,
 )
 from runtime.opening import find_referrer as runtime_find_referrer

@@ -38,7 +38,8 @@ from pydantic import ValidationError
 from sqlmodel import Session, SQLModel, select
 
 from runtime.counters import find_counter_fields
-from runtime.links import LinkError, check_entry_ref, match_whatsapp_text
+from runtime.link_reading import match_whatsapp_text
+from runtime.links import LinkError, check_entry_ref
 from storage.coupons import MAX_POOL_NAME, POOL_NAME
 from storage.db import Database
 from storage.models import (
