@@ -35,7 +35,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from builder.canvas import BUNDLE, canvas_view, move_nodes
 from builder.flow_editor import find_problems, names_of
-from runtime.flowdoc import NODE_TYPES
+from runtime.node_types import NODE_TYPES
 from runtime.validation import WorkspaceIndex
 from storage.db import open_database
 from storage.fields_tags import load_choices

@@ -1,4 +1,5 @@
-"""The product's words, defined once: the channels a bot lives on and what each calls the identity an admin sets up.
+"""The product's words, defined once: the channels a bot lives on and what each calls the identity an admin sets up;
+the operators conditions and field changes use.
 
 Every module that lists channels, names them for an admin or checks a channel's limits reads them from here, so a
 new channel starts in this file.
@@ -23,3 +24,12 @@ IDENTITY_SETTINGS = {
 def channel_name(channel: str) -> str:
     """The channel as admins know it: "WhatsApp", "Web chat"; an unknown one as written."""
     return CHANNEL_NAMES.get(channel, channel)
+
+
+# Condition operators (flow conditions and trigger conditions): the two that need no value, and every one.
+VALUELESS_OPS = ("is_set", "is_not_set")
+CONDITION_OPS = ("==", "!=", ">", ">=", "<", "<=", "contains", "is_set", "is_not_set")
+VALUED_OPS = frozenset(CONDITION_OPS) - frozenset(VALUELESS_OPS)
+MATCH_MODES = ("all", "any")  # a condition holds when all its rules do, or any of them
+FIELD_OPS = ("set", "increase", "decrease", "clear")  # what a step or an action does to a field
+TAG_OPS = ("add", "remove")
