@@ -210,24 +210,12 @@ class _Extraction:
 _SCHEME_OR_KNOWN_HOST = re.compile(
     r"(?:https?|viber|tg|whatsapp)://|(?:www\.)?(?:m\.me|ig\.me|wa\.me|t\.me|telegram\.me|messenger\.com"
     r"|instagram\.com|api\.whatsapp\.com)/", re.I)
-
-
 _BARE_HOST = re.compile(r"(?P<host>[a-z0-9.-]+)/[^\s?]*\?", re.I)
-
-
 _URL_IN_TEXT = re.compile(r"(?:^|\s)(?P<url>(?:(?:https?|viber|tg|whatsapp)://|(?:www\.)?(?:m|ig|wa|t)\.me/)\S+)",
                           re.I)
-
-
 _START_COMMAND = re.compile(r"/start(?:@\w+)?(?:\s+(?P<ref>.*))?", re.I | re.S)
-
-
 _QUERY_ONLY = re.compile(r"\??(?:ref|start|text|context)=", re.I)
-
-
 _LINE_BREAK = re.compile(r"[\r\n]")
-
-
 _WRAPPERS = "\"'`“”‘’«»<>"
 
 
@@ -264,18 +252,12 @@ def _starts_with_url(text: str) -> bool:
 
 _URL_PARTS = re.compile(r"(?:(?P<scheme>[a-z][a-z0-9+.-]*):/*)?(?P<host>[^/?#\s]*)[^?]*(?:\?(?P<query>.*))?",
                         re.I | re.S)
-
-
 _SCHEME_CHANNELS = {"viber": "viber", "tg": "telegram", "whatsapp": "whatsapp"}
-
-
 _HOST_CHANNELS = {
     "m.me": "messenger", "messenger.com": "messenger", "ig.me": "instagram", "instagram.com": "instagram",
     "wa.me": "whatsapp", "api.whatsapp.com": "whatsapp", "web.whatsapp.com": "whatsapp",
     "t.me": "telegram", "telegram.me": "telegram", "telegram.dog": "telegram",
 }
-
-
 _REF_PARAMS = {"telegram": ("start", "startgroup"), "whatsapp": ("text",), "viber": ("context",)}
 
 
@@ -376,8 +358,6 @@ def _resolves(ref: str, refs: tuple[str, ...]) -> bool:
 
 
 _TAIL = re.compile(r"(?:-c(?P<referrer>[0-9]+|\{\{user_id\}\}))?(?P<json>jsondata--)?(?P<rest>.*)", re.S)
-
-
 _REFERRER_SUFFIX = re.compile(r"-c(?:[0-9]+|\{\{user_id\}\})\Z")
 
 

@@ -166,8 +166,6 @@ def is_all(text: str, disallowed: re.Pattern[str]) -> bool:
 
 FIRST_SEPARATOR = re.compile(r"--|[–—]")
 LONG_DASH = re.compile(r"[–—]")
-
-
 _DIGIT_REFERRER_SUFFIX = re.compile(r"-c[0-9]+\Z")
 
 

@@ -260,8 +260,6 @@ def _plural(count: float, unit: str) -> str:
 
 
 LEADERBOARD_PERIODS = {"week": "this week", "month": "this month", "all": "all time"}
-
-
 MAX_LISTED = 50  # people one message can list (runtime/referral_stats.MAX_LIST)
 
 
