@@ -24,6 +24,7 @@ POSTGRES_SUITES := tests/storage tests/runtime tests/test_cli.py
 
 test: $(DEV_INSTALLED) assets chromium
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	@fast=0; postgres=0; browser=0; \
 	$(PY) -m pytest -m "not browser" --ignore=tests/e2e tests || fast=$$?; \
 	$(PY) -m pytest -m "not browser" --database=postgresql -rs $(POSTGRES_SUITES) || postgres=$$?; \
@@ -43,6 +44,7 @@ test-browser: $(DEV_INSTALLED) assets chromium
 
 lint: $(DEV_INSTALLED)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: $(DEV_INSTALLED) assets  # every bench/*.py (helpers they start live in bench/support/)
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done

@@ -18,7 +18,7 @@ class LiveServices:
     def create(cls, database: Database) -> "LiveServices":
         delivery = DeliveryWorker(database)
         runtime = Runtime(database, outbox=True, on_outbox=delivery.wake)
-        return cls(runtime, delivery, DelayScheduler(runtime, database))
+        return cls(runtime, delivery, DelayScheduler(runtime))
 
     async def start(self) -> None:
         await self.delivery.start()

@@ -8,26 +8,18 @@ processes (or instances on one PostgreSQL database) can both tick, and each dela
 import asyncio
 import contextlib
 import logging
-import threading
 
-from runtime import store
 from runtime.service import Runtime
-from storage.connection import connect_engine
-from storage.db import Database
-from storage.outbox import stamp
 
 log = logging.getLogger(__name__)
 BATCH = 50  # delays run per transaction
 
 
 class DelayScheduler:
-    def __init__(self, runtime: Runtime, database: Database, *, interval: float = 1.0) -> None:
+    def __init__(self, runtime: Runtime, *, interval: float = 1.0) -> None:
         self.runtime = runtime
-        self.database = database
         self.interval = interval
         self._task: asyncio.Task | None = None
-        self._lock = threading.Lock()
-        self._pooled = None
 
     async def start(self) -> None:
         if self._task is None:
@@ -39,17 +31,13 @@ class DelayScheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        with self._lock:
-            if self._pooled is not None:
-                self._pooled.close()
-                self._pooled = None
 
     async def run_once(self) -> int:
         """Run the delays due now, BATCH at a time (each its own short transaction, so web chat turns get in between
         and a backlog after downtime never holds the write lock for long); returns how many contacts were woken.
         Nothing due: one read, no write lock."""
         woken = 0
-        while await asyncio.to_thread(self._any_due):
+        while await asyncio.to_thread(self.runtime.any_delay_due):
             woken += (await asyncio.to_thread(self.runtime.tick, limit=BATCH)).woken
         return woken
 
@@ -61,8 +49,3 @@ class DelayScheduler:
                 log.exception("Running the due delays failed; the scheduler tries again in %.0f s", self.interval)
             await asyncio.sleep(self.interval)
 
-    def _any_due(self) -> bool:
-        with self._lock:
-            if self._pooled is None:
-                self._pooled = connect_engine(self.database)
-            return store.any_wake_up_due(self._pooled.db, stamp(self.runtime.clock()))

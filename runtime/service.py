@@ -145,6 +145,10 @@ class Runtime:
 
         return self._run(work, advance)
 
+    def any_delay_due(self) -> bool:
+        """Whether a delay is due by now: one read, without the write lock (the live clock asks every second)."""
+        return self._run(lambda turn: store.any_wake_up_due(turn.db, turn.stamp), write=False)
+
     def contact_data(self, contact_id: int) -> tuple[dict[str, Any], list[str]]:
         """A contact's field values (by name) and tag names, as stored now."""
         return self._run(lambda turn: read_contact_data(turn, contact_id), write=False)

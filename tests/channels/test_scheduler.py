@@ -33,7 +33,7 @@ async def test_a_due_delay_runs_once_and_its_message_is_delivered(database: Data
     worker.register_sender("webchat", deliver)
     await worker.start()
     with Runtime(database, outbox=True, on_outbox=worker.wake, clock=clock) as runtime:
-        scheduler = DelayScheduler(runtime, database, interval=0.02)
+        scheduler = DelayScheduler(runtime, interval=0.02)
         await asyncio.to_thread(runtime.open_link, Inbound(text="go", channel="webchat", channel_user_id="v1",
                                                            first_name="Ann"))
         assert await scheduler.run_once() == 0  # the minute has not passed
@@ -66,7 +66,7 @@ async def test_a_failing_tick_does_not_stop_the_clock(database: Database, caplog
     with Flaky(database, outbox=True, clock=clock) as runtime:
         runtime.open_link(Inbound(text="go", channel="webchat", channel_user_id="v1", first_name="Ann"))
         clock.now += timedelta(minutes=2)
-        scheduler = DelayScheduler(runtime, database, interval=0.01)
+        scheduler = DelayScheduler(runtime, interval=0.01)
         await scheduler.start()
         for _ in range(300):
             if "A minute later, Ann" in transcript(database):
@@ -93,6 +93,6 @@ async def test_a_backlog_of_delays_is_worked_through_in_short_transactions(datab
         for n in range(120):
             runtime.open_link(Inbound(text="go", channel="webchat", channel_user_id=f"v{n}", first_name=f"P{n}"))
         clock.now += timedelta(hours=1)  # the app was down: every delay is overdue
-        assert await DelayScheduler(runtime, database).run_once() == 120
+        assert await DelayScheduler(runtime).run_once() == 120
     assert ticks == [50, 50, 20]
     assert transcript(database).count("A minute later, P7") == 1

@@ -34,7 +34,7 @@ async def main(db: str, log: str, go: str) -> None:
                             send_timeout=min(20.0, lease / 2))
     worker.register_sender("webchat", deliver)
     runtime = Runtime(database, outbox=True, on_outbox=worker.wake)
-    scheduler = DelayScheduler(runtime, database, interval=0.05)
+    scheduler = DelayScheduler(runtime, interval=0.05)
     stopping = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
     Path(f"{go}.ready.{os.getpid()}").touch()
