@@ -7,7 +7,7 @@ from typing import Any
 
 from nicegui import ui
 
-from builder.canvas import FlowCanvas, canvas_is_built, canvas_view
+from builder.canvas import FlowCanvas, canvas_is_built, canvas_view, exit_label
 from builder.entry_point_links import draw_explanation
 from runtime.flowdoc import Names
 from runtime.simulator.recording import REFERRAL_WORDS, ContactChange
@@ -185,7 +185,8 @@ def show_path(path: FlowPath, names: Names) -> None:
 
 def _show_path_list(path: FlowPath) -> None:
     titles = {node_id: title for node_id, title, _ in path.steps}
-    followed = [edge for edge in path.document.get("edges", []) if edge["id"] in path.edges]
+    edges = {edge["id"]: edge for edge in path.document.get("edges", [])}
+    followed = [edges[edge_id] for edge_id in dict.fromkeys(path.edges) if edge_id in edges]  # in the order taken
     with ui.grid(columns="minmax(0,3fr) minmax(0,2fr)").classes("w-full gap-x-6 gap-y-0 text-sm") \
             .mark(f"path-steps-{path.flow_id}"):
         with ui.column().classes("gap-0.5 min-w-0"):
@@ -196,10 +197,17 @@ def _show_path_list(path: FlowPath) -> None:
         with ui.column().classes("gap-0.5 min-w-0"):
             ui.label("Connections followed").classes("text-xs uppercase tracking-wide text-slate-500")
             for edge in followed:
-                ui.label(f"{titles.get(edge['source'], edge['source'])} → {titles.get(edge['target'], edge['target'])}"
-                         ).classes("text-slate-600")
+                ui.label(_connection_words(path.document, edge, titles)).classes("text-slate-600")
             if not followed:
                 ui.label("None").classes("text-slate-400")
+
+
+def _connection_words(document: dict, edge: dict, titles: dict[str, str]) -> str:
+    """"Send message (No thanks) → Ask a question": the exit is named when the step has several."""
+    source = next((node for node in document.get("nodes", []) if node["id"] == edge["source"]), None)
+    exit_ = exit_label(source["type"], source.get("data") or {}, edge["source_handle"]) if source else ""
+    return f"{titles.get(edge['source'], edge['source'])}{f' ({exit_})' if exit_ else ''} → " \
+           f"{titles.get(edge['target'], edge['target'])}"
 
 
 def show_scenario_report(report: ScenarioReport) -> None:
