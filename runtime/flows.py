@@ -141,8 +141,9 @@ def _follow(turn: Turn, run: FlowRun, graph: Any, node_id: str, handle: str) -> 
     edge = next_edge(graph, node_id, handle)
     if edge is None:
         return None
-    turn.note("edge", contact_id=run.contact_id, flow_id=run.flow_id, edge_id=edge.id, source=edge.source,
-              target=edge.target, handle=edge.handle)
+    if turn.tracing:  # live turns skip building the note: this runs at every step of every flow
+        turn.note("edge", contact_id=run.contact_id, flow_id=run.flow_id, edge_id=edge.id, source=edge.source,
+                  target=edge.target, handle=edge.handle)
     return edge.target
 
 

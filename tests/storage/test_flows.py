@@ -153,6 +153,16 @@ def test_ask_checks_the_type_retries_then_saves(make_runtime) -> None:
     assert [e["type"] for e in saved.events] == ["field_changed"]
 
 
+def test_the_trace_records_each_connection_taken_even_when_two_exits_lead_to_one_step(make_runtime) -> None:
+    runtime = make_runtime(workspace([flow(1, "Either way", [
+        ("check", "condition", {"match": "all", "rules": [{"field_id": 1, "op": ">", "value": 5}]}),
+        ("done", "send_message", {"text": "done"}),
+    ], [("start", "next", "check"), ("check", "true", "done"), ("check", "false", "done")])]), trace=True)
+    taken = [(step["edge_id"], step["source"], step["handle"], step["target"])
+             for step in join(runtime).trace if step["kind"] == "edge"]
+    assert taken == [("e0", "start", "next", "check"), ("e2", "check", "false", "done")]  # no points: false
+
+
 def test_conditions_set_field_and_tags(make_runtime) -> None:
     runtime = make_runtime(workspace([flow(1, "Score", [
         ("inc", "set_field", {"field_id": 1, "op": "increase", "value": 2}),
