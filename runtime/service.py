@@ -83,8 +83,8 @@ class Runtime:
     statements and how concurrent turns stay correct); on PostgreSQL a turn that lost a deadlock is run again."""
 
     def __init__(self, database: Database, *, clock: Callable[[], datetime] = utcnow, trace: bool = False,
-                 outbox: bool = False,
-                 on_outbox: Callable[[], None] | None = None, connection: EngineConnection | None = None) -> None:
+                 outbox: bool = False, on_outbox: Callable[[], None] | None = None,
+                 connection: EngineConnection | None = None) -> None:
         self._engine = connection if connection is not None else connect_engine(database)
         self._connection = self._engine.db
         self._definitions = DefinitionCache()

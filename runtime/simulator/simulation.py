@@ -69,8 +69,9 @@ class Opener:
 
 
 class Simulation:
-    """The page's actions on the app's one sandbox. Every action first copies the live definitions into the sandbox
-    (edits show up at once) and records itself as a scenario step."""
+    """The page's actions on the app's one sandbox, which other admins may use at the same time. Every action first
+    copies the live definitions into the sandbox (edits show up at once), runs with the copy of the flows it is
+    given, and records itself as a scenario step."""
 
     def __init__(self, live: Database, bench: SimulatorBench, recording: Recording) -> None:
         self.live, self.bench, self.recording = live, bench, recording
