@@ -517,8 +517,7 @@ def run_tick(config: Config, args: argparse.Namespace) -> int:
 
 
 def run_scenarios(config: Config, args: argparse.Namespace) -> int:
-    from runtime.simulator.sandbox import run_scenario_file
-    from runtime.simulator.scenarios import ScenarioError
+    from runtime.simulator.scenarios import ScenarioError, run_scenario_file
 
     reports = []
     for name in args.files:

@@ -141,10 +141,14 @@ def _count(number: int, noun: str) -> str:
 # ---------------------------------------------------------------------------------------------- the view
 
 
+LIT_EDGE = {"animated": True, "class": "rf-edge--lit", "style": {"stroke": "#10b981", "strokeWidth": 3}}
+
+
 def canvas_view(document: Mapping, names: Names, problems: Iterable[ValidationIssue] = (),
-                lit: Iterable[str] = ()) -> tuple[list[dict], list[dict]]:
+                lit: Iterable[str] = (), lit_edges: Iterable[str] = ()) -> tuple[list[dict], list[dict]]:
     """Vue Flow nodes and edges for a flow document: each node with its icon, title, summary, exits (labelled
-    handles), whether it can be entered, and a badge for the problems that name it."""
+    handles), whether it can be entered, and a badge for the problems that name it. The simulator lights the nodes
+    `lit` and the connections `lit_edges` (ids) a run went through."""
     found: dict[str, list[ValidationIssue]] = {}
     for issue in problems:
         for node_id in issue.node_ids:
@@ -153,8 +157,10 @@ def canvas_view(document: Mapping, names: Names, problems: Iterable[ValidationIs
     used_handles = {(edge["source"], edge["source_handle"]) for edge in document.get("edges", [])}
     nodes = [_node_view(node, names, found.get(node["id"], []), node["id"] in lit, used_handles)
              for node in document.get("nodes", [])]
+    lit_edges = set(lit_edges)
     edges = [{"id": edge["id"], "source": edge["source"], "sourceHandle": edge["source_handle"],
-              "target": edge["target"]} for edge in document.get("edges", [])]
+              "target": edge["target"]} | (LIT_EDGE if edge["id"] in lit_edges else {})
+             for edge in document.get("edges", [])]
     return nodes, edges
 
 

@@ -1,300 +1,19 @@
-"""What the Simulator page shows after an action: the view of it (the link explained, the trace as a timeline, each
-contact's chat and changes, the paths the flows took, lit on a read-only canvas) and how it is drawn; and the report
-of a scenario run."""
+"""How the Simulator page draws the view of an action (runtime/simulator/views.py: the link explained, the timeline,
+each contact's chat and changes, the paths the flows took, lit on a read-only canvas), and the report of a scenario
+run."""
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from nicegui import ui
 
-from builder.canvas import FlowCanvas, canvas_is_built, canvas_view
-from builder.context import SimulatorBench
+from builder.canvas import FlowCanvas, canvas_is_built, canvas_view, exit_label
 from builder.entry_point_links import draw_explanation
-from runtime.definitions import Definitions
-from runtime.node_types import NODE_TYPES, Names
-from runtime.opening import OpenResult
-from runtime.service import TurnResult
+from runtime.node_types import Names
+from runtime.simulator.recording import REFERRAL_WORDS, ContactChange
 from runtime.simulator.scenarios import ScenarioReport
-from storage.contacts import ContactDetail, TranscriptMessage, get_contact, list_messages
-from storage.entry_points import LinkExplanation
-from storage.scenarios import REFERRAL_WORDS, ContactChange, ScenarioSummary
-
-TRANSCRIPT = 40  # newest messages shown per chat
-EVENT_WORDS = {"contact_created": "New contact", "entry_point_opened": "Entry point opened",
-               "referred_new_contact": "Referred a new contact",
-               "referred_existing_contact": "Referred an existing contact",
-               "referred_second_level": "A friend's friend joined (second level)", "field_changed": "Field changed",
-               "tag_added": "Tag added", "tag_removed": "Tag removed"}
-ACTION_WORDS = {"set_field": "change a field", "add_tag": "add a tag", "remove_tag": "remove a tag",
-                "send_message": "send a message", "notify_referrer": "notify the referrer",
-                "start_flow": "start a flow", "give_coupon": "give a coupon code"}
-WAIT_WORDS = {"reply": "a reply", "button": "a button press", "delay": "the delay to pass"}
-
-
-@dataclass(frozen=True)
-class TimelineItem:
-    kind: str  # contact, event, trigger, skipped, action, flow, node, wait, message, reply, warning, note
-    text: str
-
-
-@dataclass
-class PersonView:
-    contact: ContactDetail
-    role: str
-    change: ContactChange
-    messages: list[TranscriptMessage]
-    new_messages: int
-
-    @property
-    def buttons(self) -> list[str]:
-        """The titles the contact can press now: those of the last bot message, if nothing was said since."""
-        last = self.messages[-1] if self.messages else None
-        return last.buttons if last is not None and last.direction == "out" else []
-
-
-@dataclass
-class FlowPath:
-    flow_id: int
-    name: str
-    document: dict
-    contacts: list[str] = field(default_factory=list)
-    steps: list[tuple[str, str, str]] = field(default_factory=list)  # (node id, title, summary) in visiting order
-    edges: list[str] = field(default_factory=list)  # ids of the connections followed
-
-    @property
-    def node_ids(self) -> list[str]:
-        return list(dict.fromkeys(node_id for node_id, _, _ in self.steps))
-
-
-@dataclass
-class WebhookView:
-    """The platform's webhook body an action was delivered as (the simulator's "as the channel's real webhook")."""
-
-    label: str  # "Messenger"
-    body: str  # the JSON, pretty-printed
-    delivery: Any  # channels.simulated.SimulatedDelivery: what "Deliver again" sends
-    duplicate: bool = False
-
-
-@dataclass
-class ActionView:
-    title: str
-    explanation: LinkExplanation | None = None
-    referral: dict[str, Any] | None = None
-    warnings: list[str] = field(default_factory=list)
-    timeline: list[TimelineItem] = field(default_factory=list)
-    people: list[PersonView] = field(default_factory=list)
-    paths: list[FlowPath] = field(default_factory=list)
-    names: Names = field(default_factory=Names)
-    webhook: WebhookView | None = None
-
-
-def describe_action(bench: SimulatorBench, defs: Definitions, result: OpenResult | TurnResult, roles: dict[int, str],
-                    before: dict[int, tuple[dict, list]], *, title: str) -> ActionView:
-    """The view of one action: `roles` names the people it is about (first), `before` their fields and tags before."""
-    trace = result.trace
-    involved = list(dict.fromkeys([*roles, *_contacts_in(trace)]))
-    names = Names(fields={f.id: f.name for f in defs.fields_by_id.values()}, tags=defs.tags_by_id,
-                  flows={f.id: f.name for f in defs.flows.values()},
-                  entry_points={e.id: e.ref for e in defs.entries_by_ref.values()}, pools=_pool_names(bench))
-    people = _read_people(bench, involved, roles, before, trace)
-    known = {person.contact.id: person.contact.name for person in people}
-    documents = {flow_id: flow.document(bench.runtime.use_draft) or {} for flow_id, flow in defs.flows.items()}
-    narrator = Narrator(names, known, documents)
-    return ActionView(title, warnings=list(result.warnings), timeline=[narrator.describe(step) for step in trace],
-                      people=people, paths=trace_paths(trace, names, known, documents), names=names)
-
-
-def _read_people(bench: SimulatorBench, involved: list[int], roles: dict[int, str],
-                 before: dict[int, tuple[dict, list]], trace: list[dict]) -> list[PersonView]:
-    people = []
-    with bench.database.session() as session:
-        for contact_id in involved:
-            contact = get_contact(session=session, contact_id=contact_id)
-            if contact is None:
-                continue
-            fields, tags = bench.runtime.contact_data(contact_id)
-            old_fields, old_tags = before.get(contact_id, ({}, []))
-            messages, _ = list_messages(session=session, contact_id=contact_id, limit=TRANSCRIPT)
-            fresh = sum(s["kind"] in ("message", "reply") and s.get("contact_id") == contact_id for s in trace)
-            people.append(PersonView(contact, roles.get(contact_id, "involved"),
-                                     ContactChange(contact_id, old_fields, fields, old_tags, tags), messages,
-                                     min(fresh, len(messages))))
-    return people
-
-
-# ---------------------------------------------------------------------------------------------- the trace
-
-
-class Narrator:
-    """Turns the runtime's trace steps into timeline lines, in the admin's words."""
-
-    def __init__(self, names: Names, people: dict[int, str], documents: dict[int, dict]) -> None:
-        self.names, self.people, self.documents = names, people, documents
-
-    def describe(self, step: dict) -> TimelineItem:
-        return getattr(self, f"_{step['kind']}", self._other)(step)
-
-    def who(self, contact_id: int | None) -> str:
-        return self.people.get(contact_id, f"contact #{contact_id}")
-
-    def _event(self, step: dict) -> TimelineItem:
-        words = EVENT_WORDS.get(step["event"], step["event"])
-        return TimelineItem("event", f"{words} · {self.who(step['contact_id'])}{self._event_details(step)}")
-
-    def _event_details(self, step: dict) -> str:
-        names = self.names
-        if step.get("field_id") is not None:
-            value = (step.get("data") or {}).get("value")
-            return f" · {names.fields.get(step['field_id'], step['field_id'])} = {value}"
-        if step.get("tag_id") is not None:
-            return f" · {names.tags.get(step['tag_id'], step['tag_id'])}"
-        if step.get("other_contact_id") is not None:
-            return f" · joined: {self.who(step['other_contact_id'])}"
-        if step.get("entry_point_id") is not None:
-            return f" · {names.entry_points.get(step['entry_point_id'], step['entry_point_id'])}"
-        return ""
-
-    def _contact(self, step: dict) -> TimelineItem:
-        entered = f"entered through {step['entry']}" if step.get("entry") else "no entry point"
-        known = "is a new contact" if step["is_new"] else "was already a contact"
-        return TimelineItem("contact", f"{self.who(step['contact_id'])} {known} · {entered}")
-
-    def _trigger(self, step: dict) -> TimelineItem:
-        return TimelineItem("trigger", f"Trigger “{step['trigger']}” runs for {self.who(step['contact_id'])}")
-
-    def _trigger_skipped(self, step: dict) -> TimelineItem:
-        return TimelineItem("skipped", f"Trigger “{step['trigger']}” skipped: {step['reason']}")
-
-    def _action(self, step: dict) -> TimelineItem:
-        return TimelineItem("action", f"“{step['trigger']}”: {ACTION_WORDS.get(step['action'], step['action'])}")
-
-    def _flow_started(self, step: dict) -> TimelineItem:
-        return TimelineItem("flow", f"Flow “{step['flow']}” starts for {self.who(step['contact_id'])}")
-
-    def _node(self, step: dict) -> TimelineItem:
-        title, summary = node_words(self.documents.get(step["flow_id"], {}), step["node_id"], self.names)
-        flow = self.names.flows.get(step["flow_id"], f"flow {step['flow_id']}")
-        return TimelineItem("node", f"{flow} › {title}" + (f": {summary}" if summary else ""))
-
-    def _waiting(self, step: dict) -> TimelineItem:
-        waits_for = WAIT_WORDS.get(step["waiting_for"], step["waiting_for"])
-        return TimelineItem("wait", f"{self.who(step['contact_id'])} waits for {waits_for}")
-
-    def _wake_up(self, step: dict) -> TimelineItem:
-        return TimelineItem("wait", f"{self.who(step['contact_id'])}'s delay is over; the flow goes on")
-
-    def _referral_board(self, step: dict) -> TimelineItem:
-        where = self.names.entry_points.get(step.get("entry_point_id"), "every entry point")
-        place = f"place {step['rank']}" if step.get("rank") else "not on the board"
-        return TimelineItem("note", f"{self.who(step['contact_id'])} on the board of {where}, "
-                                    f"{step['period']}: {place}, {step['count']} counted")
-
-    def _message(self, step: dict) -> TimelineItem:
-        return TimelineItem("message", f"Bot → {self.who(step['contact_id'])}: {step['text']}")
-
-    def _reply(self, step: dict) -> TimelineItem:
-        return TimelineItem("reply", f"{self.who(step['contact_id'])} → bot: {step['text']}")
-
-    def _coupon_given(self, step: dict) -> TimelineItem:
-        return TimelineItem("action", f"{self.who(step['contact_id'])} gets code {step['code']} from pool "
-                                      f"“{self.names.pools.get(step['pool_id'], step['pool_id'])}” → {step['field']}")
-
-    def _coupon_none_left(self, step: dict) -> TimelineItem:
-        return TimelineItem("warning", f"Pool “{step.get('pool') or step.get('pool_id')}” has no codes left: "
-                                       f"{self.who(step['contact_id'])} gets none (the “none left” exit)")
-
-    def _warning(self, step: dict) -> TimelineItem:
-        return TimelineItem("warning", step["message"])
-
-    def _other(self, step: dict) -> TimelineItem:
-        words = {"retry": f"The answer was refused: {step.get('reason')}",
-                 "skipped": f"A step was skipped: {step.get('reason')}",
-                 "random_branch": f"The randomizer chose branch {step.get('branch')}"}
-        return TimelineItem("note", words.get(step["kind"], step["kind"].replace("_", " ")))
-
-
-def _pool_names(bench: SimulatorBench) -> dict[int, str]:
-    with bench.database.raw_connection() as connection:
-        return dict(connection.execute("SELECT id, name FROM coupon_pool").fetchall())
-
-
-def node_words(document: dict, node_id: str, names: Names) -> tuple[str, str]:
-    """A node's title and summary, as the canvas shows them."""
-    node = next((n for n in document.get("nodes", []) if n.get("id") == node_id), None)
-    spec = NODE_TYPES.get(node["type"]) if node else None
-    if spec is None:
-        return node_id, ""
-    return spec.title, spec.summary(node.get("data"), names)
-
-
-def trace_paths(trace: list[dict], names: Names, people: dict[int, str], documents: dict[int, dict]) -> list[FlowPath]:
-    """Per flow that ran: the nodes visited in order and the connections followed between them. A flow that resumes
-    (a reply, a delay that is over) starts from the node the contact waited at."""
-    paths: dict[int, FlowPath] = {}
-    last: dict[int, tuple[int, str] | None] = {}  # contact → (flow, node) they were last at during this action
-    replies: dict[int, str] = {}
-
-    def visit(contact_id: int, flow_id: int, node_id: str) -> FlowPath:
-        document = documents.get(flow_id, {})
-        path = paths.setdefault(flow_id, FlowPath(flow_id, names.flows.get(flow_id, f"Flow {flow_id}"), document))
-        if people.get(contact_id, f"contact #{contact_id}") not in path.contacts:
-            path.contacts.append(people.get(contact_id, f"contact #{contact_id}"))
-        path.steps.append((node_id, *node_words(document, node_id, names)))
-        last[contact_id] = (flow_id, node_id)
-        return path
-
-    for step in trace:
-        contact_id, kind = step.get("contact_id"), step["kind"]
-        if kind == "flow_started":
-            last[contact_id] = None
-        elif kind == "wake_up":
-            visit(contact_id, step["flow_id"], step["node_id"])
-        elif kind == "reply":
-            replies[contact_id] = step["text"]
-        elif kind == "node":
-            flow_id, node_id = step["flow_id"], step["node_id"]
-            document = documents.get(flow_id, {})
-            if contact_id not in last:  # resumed by a reply: start from where the contact waited
-                waited = _waiting_source(document, node_id, replies.get(contact_id))
-                if waited is not None:
-                    visit(contact_id, flow_id, waited)
-            source = last.get(contact_id)
-            edge = _edge(document, source[1], node_id) if source and source[0] == flow_id else None
-            path = visit(contact_id, flow_id, node_id)
-            if edge:
-                path.edges.append(edge)
-    return list(paths.values())
-
-
-def _waiting_source(document: dict, node_id: str, reply: str | None) -> str | None:
-    """The node a resumed contact waited at: the waiting node with a connection into `node_id` (the pressed button's,
-    when several)."""
-    nodes = {node["id"]: node for node in document.get("nodes", [])}
-
-    def waits(node_id: str) -> bool:
-        spec = NODE_TYPES.get(nodes[node_id]["type"]) if node_id in nodes else None
-        return spec is not None and spec.waits(nodes[node_id].get("data"))
-
-    def pressed(edge: dict) -> bool:
-        buttons = nodes[edge["source"]].get("data", {}).get("buttons") or []
-        return any(str(b.get("id")) == edge["source_handle"] and str(b.get("title", "")).strip().lower() ==
-                   (reply or "").strip().lower() for b in buttons)
-
-    waiting = [edge for edge in document.get("edges", []) if edge["target"] == node_id and waits(edge["source"])]
-    chosen = [edge for edge in waiting if pressed(edge)] or waiting
-    return chosen[0]["source"] if len(chosen) == 1 else None
-
-
-def _edge(document: dict, source: str, target: str) -> str | None:
-    return next((edge["id"] for edge in document.get("edges", []) if edge["source"] == source
-                 and edge["target"] == target), None)
-
-
-def _contacts_in(trace: list[dict]) -> list[int]:
-    return [step[key] for step in trace for key in ("contact_id", "other_contact_id") if step.get(key) is not None]
-
+from runtime.simulator.views import ActionView, FlowPath, PersonView, TimelineItem, WebhookView
+from storage.scenarios import ScenarioSummary
 
 # ---------------------------------------------------------------------------------------------- drawing
 
@@ -305,7 +24,6 @@ LOOK = {"contact": ("person", "slate-6"), "event": ("bolt", "indigo-6"), "trigge
         "wait": ("hourglass_empty", "amber-8"), "message": ("chat", "blue-6"), "reply": ("reply", "blue-6"),
         "warning": ("warning", "orange-8"), "note": ("info", "grey-6")}
 INDENTED = ("action", "node")
-LIT_EDGE = {"animated": True, "class": "rf-edge--lit", "style": {"stroke": "#10b981", "strokeWidth": 3}}
 
 
 def show_result(view: ActionView | None, answer: Answer, redeliver: Callable[[Any], None] | None = None) -> None:
@@ -461,14 +179,14 @@ def show_path(path: FlowPath, names: Names) -> None:
         if canvas_is_built():
             canvas = FlowCanvas(editable=False).classes("w-full border border-slate-200 rounded bg-white") \
                 .style("height: 320px").mark(f"canvas-{path.flow_id}")
-            nodes, edges = canvas_view(path.document, names, lit=path.node_ids)
-            canvas.show(nodes, [edge | LIT_EDGE if edge["id"] in path.edges else edge for edge in edges])
+            canvas.show(*canvas_view(path.document, names, lit=path.node_ids, lit_edges=path.edges))
         _show_path_list(path)
 
 
 def _show_path_list(path: FlowPath) -> None:
     titles = {node_id: title for node_id, title, _ in path.steps}
-    followed = [edge for edge in path.document.get("edges", []) if edge["id"] in path.edges]
+    edges = {edge["id"]: edge for edge in path.document.get("edges", [])}
+    followed = [edges[edge_id] for edge_id in dict.fromkeys(path.edges) if edge_id in edges]  # in the order taken
     with ui.grid(columns="minmax(0,3fr) minmax(0,2fr)").classes("w-full gap-x-6 gap-y-0 text-sm") \
             .mark(f"path-steps-{path.flow_id}"):
         with ui.column().classes("gap-0.5 min-w-0"):
@@ -479,10 +197,17 @@ def _show_path_list(path: FlowPath) -> None:
         with ui.column().classes("gap-0.5 min-w-0"):
             ui.label("Connections followed").classes("text-xs uppercase tracking-wide text-slate-500")
             for edge in followed:
-                ui.label(f"{titles.get(edge['source'], edge['source'])} → {titles.get(edge['target'], edge['target'])}"
-                         ).classes("text-slate-600")
+                ui.label(_connection_words(path.document, edge, titles)).classes("text-slate-600")
             if not followed:
                 ui.label("None").classes("text-slate-400")
+
+
+def _connection_words(document: dict, edge: dict, titles: dict[str, str]) -> str:
+    """"Send message (No thanks) → Ask a question": the exit is named when the step has several."""
+    source = next((node for node in document.get("nodes", []) if node["id"] == edge["source"]), None)
+    exit_ = exit_label(source["type"], source.get("data") or {}, edge["source_handle"]) if source else ""
+    return f"{titles.get(edge['source'], edge['source'])}{f' ({exit_})' if exit_ else ''} → " \
+           f"{titles.get(edge['target'], edge['target'])}"
 
 
 def show_scenario_report(report: ScenarioReport) -> None:

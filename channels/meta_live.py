@@ -47,7 +47,7 @@ from channels.meta import (
 from runtime.link_reading import match_whatsapp_text
 from runtime.links import LinkError
 from runtime.opening import Inbound
-from runtime.service import Runtime
+from runtime.service import LIVE, RunOptions, Runtime
 from storage import connections as store
 from storage.db import Database
 
@@ -210,20 +210,21 @@ class Processed:
 
 
 def process_event(runtime: Runtime, event: MetaEvent, *, claim: Callable[[MetaEvent], bool],
-                  forget: Callable[[MetaEvent], None] = lambda _event: None) -> Processed:
+                  forget: Callable[[MetaEvent], None] = lambda _event: None, options: RunOptions = LIVE) -> Processed:
     """One person's event through the runtime (blocking: call it from a thread). An open carries its event id, so
     the runtime's own dedupe makes a redelivery change nothing; a message is taken once through `claim` (True the
     first time this channel and bot saw its id). A message from someone the bot does not know yet is their first
-    visit: an open with no entry point (the default reply)."""
+    visit: an open with no entry point (the default reply). The simulator passes its `options`."""
     if is_open(event, runtime):
-        result = runtime.open_link(_inbound(event))
+        result = runtime.open_link(_inbound(event), options)
         return Processed(event, "open", result, result.duplicate_event)
     if not claim(event):
         return Processed(event, "message", None, True)
     try:
-        reply = runtime.reply(channel=event.channel, channel_user_id=event.channel_user_id, text=event.text)
+        reply = runtime.reply(channel=event.channel, channel_user_id=event.channel_user_id, text=event.text,
+                              options=options)
         if reply.contact_id is None:
-            result = runtime.open_link(_inbound(event, text=""))
+            result = runtime.open_link(_inbound(event, text=""), options)
             return Processed(event, "open", result, result.duplicate_event)
     except BaseException:
         forget(event)  # nothing was processed: the platform's retry must be
@@ -317,7 +318,8 @@ def _known(database: Database, channel: str, channel_user_id: str) -> bool:
                                   (channel, channel_user_id)).fetchone() is not None
 
 
-def process_events(runtime: Runtime, database: Database, events: list[MetaEvent], bot: str) -> list[Processed]:
+def process_events(runtime: Runtime, database: Database, events: list[MetaEvent], bot: str,
+                   options: RunOptions = LIVE) -> list[Processed]:
     """Every event of a delivery, each in its own transaction (blocking). Redeliveries change nothing."""
     def claim(event: MetaEvent) -> bool:
         return store.claim_hook_event(database=database, channel=event.channel, bot=bot, event_id=event.event_id)
@@ -325,7 +327,8 @@ def process_events(runtime: Runtime, database: Database, events: list[MetaEvent]
     def forget(event: MetaEvent) -> None:
         store.release_hook_event(database=database, channel=event.channel, bot=bot, event_id=event.event_id)
 
-    return [process_event(runtime, replace(event, bot=bot), claim=claim, forget=forget) for event in events]
+    return [process_event(runtime, replace(event, bot=bot), claim=claim, forget=forget, options=options)
+            for event in events]
 
 
 def make_sender(channel: str, hooks: Hooks) -> MetaSender:

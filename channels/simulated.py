@@ -11,7 +11,7 @@ from channels import telegram, viber
 from channels.meta import META_CHANNELS, MalformedWebhook, MetaEvent, read_webhook, webhook_open
 from channels.meta_live import Processed, process_events
 from runtime.opening import Inbound
-from runtime.service import Runtime
+from runtime.service import RunOptions, Runtime
 from storage.db import Database
 
 WEBHOOK_CHANNELS = {"messenger": "Messenger", "instagram": "Instagram", "whatsapp": "WhatsApp",
@@ -56,20 +56,22 @@ def simulated_open(channel: str, *, user_id: str, ref: str, new_conversation: bo
     return SimulatedDelivery(channel, body, first, last)
 
 
-def deliver(runtime: Runtime, database: Database, delivery: SimulatedDelivery) -> list[Processed]:
-    """What the live route does with the body once its signature is checked (raises MalformedWebhook)."""
+def deliver(runtime: Runtime, database: Database, delivery: SimulatedDelivery,
+            options: RunOptions) -> list[Processed]:
+    """What the live route does with the body once its signature is checked (raises MalformedWebhook), with the
+    simulation's `options` (draft or published, seed)."""
     if delivery.channel == "telegram":
-        return _deliver_telegram(runtime, delivery.body)
+        return _deliver_telegram(runtime, delivery.body, options)
     if delivery.channel == "viber":
-        return _deliver_viber(runtime, delivery.body)
+        return _deliver_viber(runtime, delivery.body, options)
     assert delivery.channel in META_CHANNELS
     events = read_webhook(delivery.channel, delivery.body)
     if delivery.channel != "whatsapp":  # the live route asks the User Profile API for a new person's name
         events = [event if event.kind != "open" else _named(event, delivery) for event in events]
-    return process_events(runtime, database, events, SANDBOX_BOT)
+    return process_events(runtime, database, events, SANDBOX_BOT, options)
 
 
-def _deliver_telegram(runtime: Runtime, body: bytes) -> list[Processed]:
+def _deliver_telegram(runtime: Runtime, body: bytes, options: RunOptions) -> list[Processed]:
     read = telegram.read_webhook(body)
     if isinstance(read, str):
         raise MalformedWebhook(read)
@@ -79,21 +81,21 @@ def _deliver_telegram(runtime: Runtime, body: bytes) -> list[Processed]:
     inbound = Inbound(text=text, channel="telegram", channel_user_id=str(user["id"]),
                       first_name=str(user.get("first_name") or ""), last_name=str(user.get("last_name") or ""),
                       event_id=str(json.loads(body)["update_id"]), bot=SANDBOX_BOT)
-    return [_opened(runtime, inbound)]
+    return [_opened(runtime, inbound, options)]
 
 
-def _deliver_viber(runtime: Runtime, body: bytes) -> list[Processed]:
+def _deliver_viber(runtime: Runtime, body: bytes, options: RunOptions) -> list[Processed]:
     event = json.loads(body)
     if event.get("event") != "conversation_started":
         return []
     user = event["user"]
     inbound = Inbound(text=str(event.get("context") or ""), channel="viber", channel_user_id=str(user["id"]),
                       first_name=str(user.get("name") or ""), event_id=str(event["message_token"]), bot=SANDBOX_BOT)
-    return [_opened(runtime, inbound)]
+    return [_opened(runtime, inbound, options)]
 
 
-def _opened(runtime: Runtime, inbound: Inbound) -> Processed:
-    result = runtime.open_link(inbound)
+def _opened(runtime: Runtime, inbound: Inbound, options: RunOptions) -> Processed:
+    result = runtime.open_link(inbound, options)
     return Processed(None, "open", result, result.duplicate_event)
 
 

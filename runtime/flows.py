@@ -1,6 +1,7 @@
 """The flow engine: run a flow in one contact's context until it waits (ask, buttons, delay) or ends (DOMAIN §6).
 
-Movement along edges is the graph module's job (`next_node`); this module only says what each node does.
+Movement along edges is the graph module's job (`next_edge`); this module only says what each node does, and notes in
+the trace every connection a run follows (the simulator lights exactly those).
 """
 
 from dataclasses import dataclass, replace
@@ -10,7 +11,7 @@ from typing import Any
 from runtime import store
 from runtime.conditions import conditions_hold
 from runtime.coupons import claim_code, record_miss
-from runtime.graph import next_node
+from runtime.graph import next_edge
 from runtime.links import LinkError
 from runtime.referral_stats import PERIOD_NAMES, PERIODS, Scope, referral_value
 from runtime.templates import is_template
@@ -107,7 +108,7 @@ def _start_of(turn: Turn, run: FlowRun) -> str | None:
 
 def _continue(turn: Turn, run: FlowRun, graph: Any, node_id: str, handle: str) -> None:
     _clear_position(turn, run.contact_id)
-    following = next_node(graph, node_id, handle)
+    following = _follow(turn, run, graph, node_id, handle)
     if following is not None:
         _walk(turn, run, following)
 
@@ -131,7 +132,19 @@ def _walk(turn: Turn, run: FlowRun, node_id: str | None) -> None:
             node_id = _start_of(turn, run)
             graph = turn.defs.flow_graph(run.flow_id, run.use_draft)
             continue
-        node_id = None if outcome == END else next_node(graph, node_id, outcome)
+        node_id = None if outcome == END else _follow(turn, run, graph, node_id, outcome)
+
+
+def _follow(turn: Turn, run: FlowRun, graph: Any, node_id: str, handle: str) -> str | None:
+    """The node exit `handle` of `node_id` leads to (None: nothing is connected there); the trace notes the
+    connection taken, so the simulator lights the very edge, even when two exits lead to one node."""
+    edge = next_edge(graph, node_id, handle)
+    if edge is None:
+        return None
+    if turn.tracing:  # live turns skip building the note: this runs at every step of every flow
+        turn.note("edge", contact_id=run.contact_id, flow_id=run.flow_id, edge_id=edge.id, source=edge.source,
+                  target=edge.target, handle=edge.handle)
+    return edge.target
 
 
 def _wait(turn: Turn, run: FlowRun, node_id: str, waiting_for: str, retries: int = 0) -> str:

@@ -56,8 +56,8 @@ def flow_graph(doc: FlowDocument, *, flow_id: int | None = None) -> nx.MultiDiGr
     type); one edge per connection the engine can follow (attributes handle, id; keyed by the edge id). Connections
     to or from missing nodes, and from an exit the node does not have, are left out. With `flow_id`, a go_to_flow node
     that jumps to this same flow also gets an edge (handle JUMP) to the start, so a loop through it is a cycle.
-    `graph.graph["next"]` maps (node id, exit) to the node that exit leads to, for next_node; change the graph and
-    it is stale."""
+    `graph.graph["next"]` maps (node id, exit) to the connection that exit follows, for next_edge; change the graph
+    and it is stale."""
     with paused_gc():
         flow_map = map_flow(doc, flow_id=flow_id)
         graph = nx.MultiDiGraph()
@@ -70,10 +70,27 @@ def flow_graph(doc: FlowDocument, *, flow_id: int | None = None) -> nx.MultiDiGr
     return graph
 
 
-def next_node(graph: nx.MultiDiGraph, node_id: str, handle: str) -> str | None:
-    """Where the flow goes when it leaves `node_id` (in a graph from flow_graph) through exit `handle`; None when
-    nothing is connected there."""
+@dataclass(frozen=True)
+class TakenEdge:
+    """The connection a run follows out of `source` through exit `handle`: what the simulator's trace records and
+    the canvas lights."""
+
+    id: str
+    source: str
+    target: str
+    handle: str
+
+
+def next_edge(graph: nx.MultiDiGraph, node_id: str, handle: str) -> TakenEdge | None:
+    """The connection the flow follows when it leaves `node_id` (in a graph from flow_graph) through exit `handle`;
+    None when nothing is connected there."""
     return graph.graph["next"].get((node_id, handle))
+
+
+def next_node(graph: nx.MultiDiGraph, node_id: str, handle: str) -> str | None:
+    """Where the flow goes when it leaves `node_id` through exit `handle` (see next_edge)."""
+    edge = next_edge(graph, node_id, handle)
+    return edge.target if edge is not None else None
 
 
 def start_nodes(doc: FlowDocument) -> list[str]:
@@ -177,12 +194,13 @@ def map_flow(doc: FlowDocument, *, flow_id: int | None = None) -> FlowMap:
     return FlowMap(doc, exits, waiting, starts, followed, jumps, left_out, successors, handles)
 
 
-def _first_targets(graph: nx.MultiDiGraph) -> dict[tuple[str, str], str]:
-    # An exit with several connections leads where the first of them leads in networkx's order of the node's
-    # out-edges (grouped by target), as next_node has always answered.
-    targets: dict[tuple[str, str], str] = {}
-    for source, target, handle in graph.edges(data="handle"):
-        targets.setdefault((source, handle), target)
+def _first_targets(graph: nx.MultiDiGraph) -> dict[tuple[str, str], TakenEdge]:
+    # An exit with several connections follows the first of them in networkx's order of the node's out-edges
+    # (grouped by target), as next_node has always answered.
+    targets: dict[tuple[str, str], TakenEdge] = {}
+    for source, target, key, handle in graph.edges(keys=True, data="handle"):
+        if (source, handle) not in targets:
+            targets[source, handle] = TakenEdge(key, source, target, handle)
     return targets
 
 

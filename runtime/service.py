@@ -57,9 +57,23 @@ class TurnResult:
                 "handled": self.handled} | common
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How one call runs, chosen by its caller rather than kept on the shared `Runtime`, so that two admins simulating
+    on one sandbox each get their own: the draft or the published flows, and the seed of the random draws (a seeded
+    scenario replays the same randomizer branches; None is truly random, as live)."""
+
+    use_draft: bool = False
+    seed: int | str | None = None
+
+
+LIVE = RunOptions()  # what live processing runs: the published flows, truly at random
+
+
 class Runtime:
     """One database connection, a definition cache and a clock. Safe to share between threads (calls are
-    serialised); use one per process, or one per sandbox in the simulator (which runs draft flows). With `trace`,
+    serialised); use one per process, or one per sandbox in the simulator. Each call that runs flows takes its
+    RunOptions (draft or published, seed); the runtime itself holds none. With `trace`,
     results carry every step taken (flows started, nodes visited, triggers run or skipped) for the simulator's
     timeline; without it, only events, messages and warnings, which is all live processing needs. With `outbox`
     (live), every message sent is queued for delivery in the turn's transaction, and `on_outbox` is called after the
@@ -68,22 +82,20 @@ class Runtime:
     The database may be SQLite or PostgreSQL (storage/connection.py gives the connection, runtime/store.py the
     statements and how concurrent turns stay correct); on PostgreSQL a turn that lost a deadlock is run again."""
 
-    def __init__(self, database: Database, *, clock: Callable[[], datetime] = utcnow, use_draft: bool = False,
-                 seed: int | str | None = None, trace: bool = False, outbox: bool = False,
-                 on_outbox: Callable[[], None] | None = None, connection: EngineConnection | None = None) -> None:
+    def __init__(self, database: Database, *, clock: Callable[[], datetime] = utcnow, trace: bool = False,
+                 outbox: bool = False, on_outbox: Callable[[], None] | None = None,
+                 connection: EngineConnection | None = None) -> None:
         self._engine = connection if connection is not None else connect_engine(database)
         self._connection = self._engine.db
         self._definitions = DefinitionCache()
         self._parses = ParseCache()
         self._lock = threading.Lock()
         self.clock = clock
-        self.use_draft = use_draft
-        self.seed = seed
         self.trace = trace
         self.outbox = outbox
         self.on_outbox = on_outbox
 
-    def open_link(self, inbound: Inbound) -> OpenResult:
+    def open_link(self, inbound: Inbound, options: RunOptions = LIVE) -> OpenResult:
         """Process one inbound open in one BEGIN IMMEDIATE transaction (DOMAIN §4), triggers and flows included. The
         inbound's text is cleaned, cut to the channel's limit and read before the transaction begins."""
         inbound, cut = clean_inbound(inbound)
@@ -107,12 +119,12 @@ class Runtime:
                 remember_event(turn, inbound, result)
             return result
 
-        result = self._run(work)
+        result = self._run(work, options=options)
         contact_id = result.contact_id
         result.read_contact = lambda: self.contact_data(contact_id)
         return result
 
-    def reply(self, *, channel: str, channel_user_id: str, text: str) -> TurnResult:
+    def reply(self, *, channel: str, channel_user_id: str, text: str, options: RunOptions = LIVE) -> TurnResult:
         """A message from a contact: it answers the question or buttons they wait at, else gets the default reply."""
         channel_user_id, text = storable_text(channel_user_id), storable_text(text)
 
@@ -130,9 +142,9 @@ class Runtime:
             turn.write_events()
             return self._summarise(turn, contact_id, handled)
 
-        return self._run(work)
+        return self._run(work, options=options)
 
-    def tick(self, advance: timedelta = timedelta(0), limit: int = -1) -> TurnResult:
+    def tick(self, advance: timedelta = timedelta(0), limit: int = -1, options: RunOptions = LIVE) -> TurnResult:
         """Run every delay that is due by now + `advance` (the simulator fast-forwards with it); with `limit`, only
         that many of the oldest, so that a backlog is worked through in short transactions."""
         def work(turn: Turn) -> TurnResult:
@@ -143,7 +155,7 @@ class Runtime:
             result.woken = woken
             return result
 
-        return self._run(work, advance)
+        return self._run(work, advance, options=options)
 
     def any_delay_due(self) -> bool:
         """Whether a delay is due by now: one read, without the write lock (the live clock asks every second)."""
@@ -183,7 +195,8 @@ class Runtime:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _run(self, work: Callable[[Turn], T], advance: timedelta = timedelta(0), write: bool = True) -> T:
+    def _run(self, work: Callable[[Turn], T], advance: timedelta = timedelta(0), write: bool = True,
+             options: RunOptions = LIVE) -> T:
         """`work` in one transaction (BEGIN IMMEDIATE on SQLite), committed when it returns, rolled back when it
         raises; on PostgreSQL run again from the start when it lost a deadlock or a serialization check."""
         engine = self._engine
@@ -195,7 +208,7 @@ class Runtime:
                     engine.begin_read()
                 try:
                     turn = Turn(self._connection, self._definitions.get(self._connection), self.clock() + advance,
-                                use_draft=self.use_draft, seed=self.seed, trace=self.trace, outbox=self.outbox,
+                                use_draft=options.use_draft, seed=options.seed, trace=self.trace, outbox=self.outbox,
                                 lock_contact=engine.lock_contact)
                     result = work(turn)
                 except BaseException as error:

@@ -3,7 +3,6 @@ contacts. Live contacts are never read or written: the sandbox has its own conta
 definition tables from the live file.
 """
 
-import json
 import re
 import sqlite3
 import tempfile
@@ -11,13 +10,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, SQLModel
+from sqlmodel import SQLModel
 
-from runtime.service import Runtime
-from runtime.simulator.scenarios import ScenarioError, ScenarioReport, SimulatedClock, run_scenario
-from storage.coupons import add_codes, list_pools
 from storage.db import Database, open_database
-from storage.workspace_io import WorkspaceImportError, import_workspace
 
 # Definition tables in foreign-key order (parents first).
 DEFINITIONS = ("workspace_settings", "custom_field", "tag", "flow", "entry_point", "trigger", "coupon_pool",
@@ -128,56 +123,3 @@ def _upsert_all(connection: sqlite3.Connection, table: str) -> None:
         f'INSERT INTO main."{table}" ({names}) SELECT {values} FROM live."{table}" WHERE true'
         f" ON CONFLICT (id) DO UPDATE SET {updates}"
     )
-
-
-def run_scenario_file(path: Path, *, live_url: str) -> ScenarioReport:
-    """Run one scenario file: in a fresh sandbox made from the scenario's own `workspace` file when it names one,
-    else in the (reset) sandbox of the workspace at `live_url`."""
-    scenario = _read_scenario(path)
-    with tempfile.TemporaryDirectory(prefix="referflow-scenario-") as folder:
-        if scenario.get("workspace"):
-            sandbox = open_database(url=f"sqlite:///{Path(folder) / 'sandbox.db'}")
-            document = _read_scenario(path.parent / scenario["workspace"], what="workspace")
-            if scenario.get("settings"):
-                document = {**document, "settings": {**document.get("settings", {}), **scenario["settings"]}}
-            try:
-                with sandbox.write_session() as session:
-                    import_workspace(session=session, document=document)
-                    _add_scenario_codes(session, scenario.get("coupon_codes") or {})
-            except WorkspaceImportError as error:
-                raise ScenarioError(f"its workspace {scenario['workspace']} cannot be imported: {error}") from None
-        else:
-            live = open_database(url=live_url)
-            sandbox = open_sandbox(live)
-            live.dispose()
-            reset_sandbox(sandbox)
-        clock = SimulatedClock()
-        try:
-            with Runtime(sandbox, clock=clock, use_draft=scenario.get("copy") == "draft",
-                         seed=scenario.get("seed", 1)) as runtime:
-                return run_scenario(runtime, clock, scenario)
-        finally:
-            sandbox.dispose()
-
-
-def _add_scenario_codes(session: Session, codes: object) -> None:
-    """A scenario's `coupon_codes` ({"pool name": ["CODE", ...]}): codes never travel in a workspace file, so a
-    scenario made from one brings the codes its pools start with."""
-    if not isinstance(codes, dict):
-        raise ScenarioError("'coupon_codes' must map pool names to lists of codes.")
-    pools = {pool.name: pool.id for pool in list_pools(session=session)}
-    for name, listed in codes.items():
-        if name not in pools:
-            raise ScenarioError(f"'coupon_codes' names the pool '{name}', which its workspace does not have.")
-        if not isinstance(listed, list) or not all(isinstance(code, str) for code in listed):
-            raise ScenarioError(f"'coupon_codes' of '{name}' must be a list of codes.")
-        add_codes(session=session, pool_id=pools[name], text="\n".join(listed))
-
-
-def _read_scenario(path: Path, what: str = "scenario") -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ScenarioError(f"cannot read the {what} file {path}: {error.strerror}") from None
-    except json.JSONDecodeError as error:
-        raise ScenarioError(f"the {what} file {path} is not valid JSON (line {error.lineno}: {error.msg})") from None

@@ -1,16 +1,26 @@
 """Scenarios: saved simulator steps with expectations, re-run as regression tests (docs/scenario-format.md).
 
-A scenario runs through the same `Runtime` entry points as live processing, against a sandbox the caller provides.
+A scenario runs through the same `Runtime` entry points as live processing, with its own copy of the flows and seed
+(RunOptions), against a sandbox: the caller's, or for a scenario file one made from the file's workspace.
 """
 
+import json
 import re
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+from sqlmodel import Session
 
 from runtime.opening import Inbound
 from runtime.referral_stats import PERIOD_NAMES
-from runtime.service import Runtime
+from runtime.service import RunOptions, Runtime
+from runtime.simulator.sandbox import open_sandbox, reset_sandbox
+from storage.coupons import add_codes, list_pools
+from storage.db import open_database
+from storage.workspace_io import WorkspaceImportError, import_workspace
 
 FORMAT = "referflow-scenario"
 BLOCKED = ("self", "duplicate", "unknown_referrer", "disabled")
@@ -98,7 +108,8 @@ def check_scenario(scenario: object) -> list[str]:
 
 
 def run_scenario(runtime: Runtime, clock: SimulatedClock, scenario: dict) -> ScenarioReport:
-    """Run every step in order against the runtime's (sandbox) database and check its expectations."""
+    """Run every step in order against the runtime's (sandbox) database, with the scenario's copy of the flows and
+    seed (default 1), and check its expectations."""
     problems = check_scenario(scenario)
     if problems:
         raise ScenarioError(" ".join(problems))
@@ -108,9 +119,15 @@ def run_scenario(runtime: Runtime, clock: SimulatedClock, scenario: dict) -> Sce
                           "draft" if scenario.get("copy") == "draft" else "published")
 
 
+def _options_of(scenario: dict) -> RunOptions:
+    """The copy of the flows and the seed a scenario runs with."""
+    return RunOptions(use_draft=scenario.get("copy") == "draft", seed=scenario.get("seed", 1))
+
+
 class _Run:
     def __init__(self, runtime: Runtime, clock: SimulatedClock, scenario: dict) -> None:
         self.runtime, self.clock = runtime, clock
+        self.options = _options_of(scenario)
         self.people: dict[str, dict] = scenario.get("people", {})
         self.ids: dict[str, int] = {}
 
@@ -126,7 +143,7 @@ class _Run:
     def perform(self, step: dict) -> tuple[str, dict]:
         if "advance" in step:
             self.clock.now += _duration(str(step["advance"]))
-            return f"advance the clock {step['advance']}", self.runtime.tick().to_dict()
+            return f"advance the clock {step['advance']}", self.runtime.tick(options=self.options).to_dict()
         person = step["as"]
         profile = self.people[person]
         if "open" in step:
@@ -134,13 +151,13 @@ class _Run:
             result = self.runtime.open_link(Inbound(
                 text=link, channel=profile.get("channel", "messenger"), channel_user_id=self.channel_user(person),
                 first_name=profile.get("first_name", person.title()), last_name=profile.get("last_name", ""),
-                phone=profile.get("phone", ""), event_id=step.get("event_id")))
+                phone=profile.get("phone", ""), event_id=step.get("event_id")), self.options)
             self.ids[person] = result.contact_id
             return f"{person} opens {link}", result.to_dict()
         text = str(step.get("reply", step.get("press")))
         verb = "replies" if "reply" in step else "presses"
         result = self.runtime.reply(channel=profile.get("channel", "messenger"),
-                                    channel_user_id=self.channel_user(person), text=text)
+                                    channel_user_id=self.channel_user(person), text=text, options=self.options)
         return f"{person} {verb} '{text}'", result.to_dict()
 
     def check(self, expectation: dict, result: dict) -> str | None:
@@ -244,3 +261,55 @@ class _Run:
 
 def _duration(text: str) -> timedelta:
     return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(text.lower())))
+
+
+def run_scenario_file(path: Path, *, live_url: str) -> ScenarioReport:
+    """Run one scenario file: in a fresh sandbox made from the scenario's own `workspace` file when it names one,
+    else in the (reset) sandbox of the workspace at `live_url`."""
+    scenario = _read_scenario(path)
+    with tempfile.TemporaryDirectory(prefix="referflow-scenario-") as folder:
+        if scenario.get("workspace"):
+            sandbox = open_database(url=f"sqlite:///{Path(folder) / 'sandbox.db'}")
+            document = _read_scenario(path.parent / scenario["workspace"], what="workspace")
+            if scenario.get("settings"):
+                document = {**document, "settings": {**document.get("settings", {}), **scenario["settings"]}}
+            try:
+                with sandbox.write_session() as session:
+                    import_workspace(session=session, document=document)
+                    _add_scenario_codes(session, scenario.get("coupon_codes") or {})
+            except WorkspaceImportError as error:
+                raise ScenarioError(f"its workspace {scenario['workspace']} cannot be imported: {error}") from None
+        else:
+            live = open_database(url=live_url)
+            sandbox = open_sandbox(live)
+            live.dispose()
+            reset_sandbox(sandbox)
+        clock = SimulatedClock()
+        try:
+            with Runtime(sandbox, clock=clock) as runtime:
+                return run_scenario(runtime, clock, scenario)
+        finally:
+            sandbox.dispose()
+
+
+def _add_scenario_codes(session: Session, codes: object) -> None:
+    """A scenario's `coupon_codes` ({"pool name": ["CODE", ...]}): codes never travel in a workspace file, so a
+    scenario made from one brings the codes its pools start with."""
+    if not isinstance(codes, dict):
+        raise ScenarioError("'coupon_codes' must map pool names to lists of codes.")
+    pools = {pool.name: pool.id for pool in list_pools(session=session)}
+    for name, listed in codes.items():
+        if name not in pools:
+            raise ScenarioError(f"'coupon_codes' names the pool '{name}', which its workspace does not have.")
+        if not isinstance(listed, list) or not all(isinstance(code, str) for code in listed):
+            raise ScenarioError(f"'coupon_codes' of '{name}' must be a list of codes.")
+        add_codes(session=session, pool_id=pools[name], text="\n".join(listed))
+
+
+def _read_scenario(path: Path, what: str = "scenario") -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ScenarioError(f"cannot read the {what} file {path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise ScenarioError(f"the {what} file {path} is not valid JSON (line {error.lineno}: {error.msg})") from None

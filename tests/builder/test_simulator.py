@@ -159,6 +159,22 @@ async def test_payload_values_build_the_link_and_land_in_fields(admin: User, dem
     await admin.should_see("— → GOLD", marker="changes-1")
 
 
+async def test_pressing_the_second_of_two_buttons_into_one_step_lights_its_own_connection(
+        admin: User, demo: Database) -> None:
+    with demo.write_session() as session:
+        draft = json.loads(json.dumps(QUIZ_FLOW))
+        draft["edges"][-1]["target"] = "ask"  # "No thanks" (e6) now leads to the question too, like "Yes please" (e2)
+        save_draft(session=session, flow_id=3, document=draft)
+    await admin.open("/simulator")
+    await open_as_new(admin, "Ann", QUIZ)
+    admin.find(marker="press-1-1").click()
+    await admin.should_see("Ann pressed “No thanks”")
+    canvas = element(admin, "canvas-3")
+    assert [node["id"] for node in canvas.nodes if node["data"]["lit"]] == ["offer", "ask"]
+    assert [edge["id"] for edge in canvas.edges if edge.get("animated")] == ["e6"]
+    await admin.should_see("Send message (No thanks) → Ask a question", marker="path-steps-3")
+
+
 async def test_buttons_replies_and_fast_forward_continue_the_flow(admin: User, demo: Database) -> None:
     await admin.open("/simulator")
     await open_as_new(admin, "Ann", QUIZ)

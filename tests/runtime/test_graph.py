@@ -8,10 +8,12 @@ from hypothesis import strategies as st
 from runtime.flowdoc import FlowDocument, load_flow
 from runtime.graph import (
     JUMP,
+    TakenEdge,
     TriggerDef,
     find_unguarded_cycles,
     flow_graph,
     map_flow,
+    next_edge,
     next_node,
     reachable_nodes,
     start_nodes,
@@ -97,9 +99,20 @@ def test_next_node_follows_the_exit_the_engine_takes(node_id, handle, expected):
     assert next_node(flow_graph(MENU), node_id, handle) == expected
 
 
-def test_the_graph_carries_where_each_exit_leads_so_next_node_is_one_lookup():
-    assert flow_graph(MENU).graph["next"] == {("start", "next"): "menu", ("menu", "yes"): "thanks",
-                                              ("menu", "no"): "bye", ("thanks", "next"): "bye"}
+def test_the_graph_carries_the_connection_each_exit_follows_so_next_edge_is_one_lookup():
+    assert flow_graph(MENU).graph["next"] == {
+        ("start", "next"): TakenEdge("e1", "start", "menu", "next"),
+        ("menu", "yes"): TakenEdge("e2", "menu", "thanks", "yes"),
+        ("menu", "no"): TakenEdge("e3", "menu", "bye", "no"),
+        ("thanks", "next"): TakenEdge("e4", "thanks", "bye", "next")}
+
+
+def test_two_exits_into_one_node_are_two_connections():
+    graph = flow_graph(flow({"start": "start", "menu": ("send_message", BUTTONS), "end": "end"},
+                            "start.next>menu", "menu.yes>end", "menu.no>end"))
+    assert next_edge(graph, "menu", "no") == TakenEdge("e3", "menu", "end", "no")
+    assert next_edge(graph, "menu", "yes") == TakenEdge("e2", "menu", "end", "yes")
+    assert next_edge(graph, "menu", "maybe") is None
 
 
 def test_an_exit_connected_twice_leads_where_its_first_connection_goes():

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from runtime.opening import Inbound
-from runtime.service import Runtime
+from runtime.service import LIVE, RunOptions, Runtime
 from runtime.turn import MAX_FLOW_STEPS, MAX_TRIGGER_DEPTH, Turn
 from storage.db import Database
 from storage.workspace_io import import_workspace
@@ -66,8 +66,9 @@ def make_runtime(database: Database):
         runtime.close()
 
 
-def join(runtime: Runtime, user: str = "u1", name: str = "Ann", ref: str = "go", channel: str = "messenger"):
-    return runtime.open_link(Inbound(text=ref, channel=channel, channel_user_id=user, first_name=name))
+def join(runtime: Runtime, user: str = "u1", name: str = "Ann", ref: str = "go", channel: str = "messenger",
+         options: RunOptions = LIVE):
+    return runtime.open_link(Inbound(text=ref, channel=channel, channel_user_id=user, first_name=name), options)
 
 
 def said(result) -> list[str]:
@@ -150,6 +151,16 @@ def test_ask_checks_the_type_retries_then_saves(make_runtime) -> None:
     saved = runtime.reply(channel="messenger", channel_user_id="u1", text="42")
     assert said(saved) == ["Thanks, 42 it is."] and saved.fields == {"age": 42}
     assert [e["type"] for e in saved.events] == ["field_changed"]
+
+
+def test_the_trace_records_each_connection_taken_even_when_two_exits_lead_to_one_step(make_runtime) -> None:
+    runtime = make_runtime(workspace([flow(1, "Either way", [
+        ("check", "condition", {"match": "all", "rules": [{"field_id": 1, "op": ">", "value": 5}]}),
+        ("done", "send_message", {"text": "done"}),
+    ], [("start", "next", "check"), ("check", "true", "done"), ("check", "false", "done")])]), trace=True)
+    taken = [(step["edge_id"], step["source"], step["handle"], step["target"])
+             for step in join(runtime).trace if step["kind"] == "edge"]
+    assert taken == [("e0", "start", "next", "check"), ("e2", "check", "false", "done")]  # no points: false
 
 
 def test_conditions_set_field_and_tags(make_runtime) -> None:
@@ -263,11 +274,12 @@ def test_randomizer_is_seeded(make_runtime) -> None:
         ("coin", "randomizer", {"branches": [{"id": "heads", "weight": 1}, {"id": "tails", "weight": 1}]}),
         ("h", "send_message", {"text": "heads"}), ("t", "send_message", {"text": "tails"}),
     ], [("start", "next", "coin"), ("coin", "heads", "h"), ("coin", "tails", "t")])])
-    first = make_runtime(document, seed=7)
-    outcomes = [said(join(first, user=f"u{n}"))[0] for n in range(12)]
+    seeded = RunOptions(seed=7)
+    first = make_runtime(document)
+    outcomes = [said(join(first, user=f"u{n}", options=seeded))[0] for n in range(12)]
     assert set(outcomes) == {"heads", "tails"}
-    again = make_runtime(document, seed=7)
-    assert [said(join(again, user=f"u{n}"))[0] for n in range(12)] == outcomes  # same seed, same branches
+    again = make_runtime(document)
+    assert [said(join(again, user=f"u{n}", options=seeded))[0] for n in range(12)] == outcomes  # same branches
 
 
 def test_end_node_and_dangling_exit_both_finish(make_runtime) -> None:
@@ -315,8 +327,7 @@ def test_trigger_conditions_filters_and_once_per_contact(make_runtime) -> None:
          "actions": [{"type": "add_tag", "tag_id": 1}]},
         {"id": 3, "name": "Tagged", "event": "tag_added", "tag_id": 1,
          "actions": [{"type": "start_flow", "flow_id": 1}]},
-    ]))
-    runtime.trace = True
+    ]), trace=True)
     first = join(runtime)
     assert said(first) == ["Welcome, Ann!", "hi", "hi"]  # trigger message, tagged → flow, then the response flow
     assert first.tags == ["vip"]

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from runtime.opening import Inbound
 from runtime.publishing import workspace_problems
-from runtime.service import Runtime
+from runtime.service import LIVE, RunOptions, Runtime
 from runtime.simulator.sandbox import open_sandbox
 from storage.db import Database, open_database
 from storage.entry_points import EntryPointUpdate, explain_link, update_entry_point
@@ -30,8 +30,8 @@ def demo(database: Database, document: dict | None = None) -> Database:
     return database
 
 
-def open_as(runtime: Runtime, ref: str, who: str = "mallory") -> dict:
-    return runtime.open_link(Inbound(text=PAGE + ref, channel="messenger", channel_user_id=who)).to_dict()
+def open_as(runtime: Runtime, ref: str, who: str = "mallory", options: RunOptions = LIVE) -> dict:
+    return runtime.open_link(Inbound(text=PAGE + ref, channel="messenger", channel_user_id=who), options).to_dict()
 
 
 def test_a_link_cannot_set_the_points_that_unlock_the_reward(database: Database) -> None:
@@ -48,8 +48,8 @@ def test_a_link_cannot_set_the_points_that_unlock_the_reward(database: Database)
 def test_the_simulator_and_the_link_preview_say_the_same(database: Database) -> None:
     demo(database)
     sandbox = open_sandbox(database)
-    with Runtime(sandbox, use_draft=True, trace=True) as runtime:
-        simulated = open_as(runtime, FORGED)
+    with Runtime(sandbox, trace=True) as runtime:
+        simulated = open_as(runtime, FORGED, options=RunOptions(use_draft=True))
     sandbox.dispose()
     with database.session() as session:
         preview = explain_link(session=session, text=PAGE + FORGED)
