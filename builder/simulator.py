@@ -26,14 +26,14 @@ from builder.simulator_parts import (
 from channels.meta import MalformedWebhook
 from channels.simulated import WEBHOOK_CHANNELS, SimulatedDelivery, deliver, simulated_open
 from runtime.definitions import Definitions
-from runtime.links import LinkError, PayloadItem, build_link, build_ref, extract_ref
+from runtime.link_preview import explain_open
+from runtime.links import LinkError, PayloadItem, build_link, build_ref, extract_ref, parse_link
 from runtime.opening import Inbound
 from runtime.simulator.sandbox import reset_sandbox
 from runtime.simulator.scenarios import ScenarioError, ScenarioReport, check_scenario, run_scenario
 from runtime.values import read_id
 from storage.contacts import ContactQuery, get_contact, list_contacts
 from storage.db import Database
-from storage.entry_points import explain_link
 from storage.models import Contact
 from storage.scenarios import (
     Recording,
@@ -99,12 +99,12 @@ class Simulation:
     def open(self, link: str, opener: Opener, *, use_draft: bool) -> ActionView:
         defs = self.prepare(use_draft=use_draft)
         with self.sandbox.session() as session:
-            explanation = explain_link(session=session, text=link)
+            parsed = parse_link(link, defs.refs)
             actor = get_contact(session=session, contact_id=opener.contact_id) if opener.contact_id else None
             # WhatsApp knows people by their number; other channels get a fresh sim-<n>
             number = re.sub(r"\D", "", opener.phone) if opener.channel == "whatsapp" else ""
             user_id = actor.channel_user_id if actor else number or fresh_channel_user_id(session=session)
-        referrer = explanation.parsed.referrer
+        referrer = parsed.referrer
         before = self.snapshot([opener.contact_id, read_id(referrer)])
         name = actor.first_name if actor else opener.name.strip()
         channel = actor.channel if actor else opener.channel
@@ -112,7 +112,7 @@ class Simulation:
         if opener.as_webhook and channel in WEBHOOK_CHANNELS:
             if channel == "telegram" and actor is None:  # Telegram knows people by a number
                 user_id = str(TELEGRAM_IDS + secrets.randbelow(TELEGRAM_IDS))
-            delivery = simulated_open(channel, user_id=user_id, ref=explanation.parsed.ref,
+            delivery = simulated_open(channel, user_id=user_id, ref=parsed.ref,
                                       new_conversation=actor is None, first_name=name, now=self.bench.clock.now)
         if delivery is not None:
             result = deliver(self.bench.runtime, self.sandbox, delivery)[0].result
@@ -125,7 +125,9 @@ class Simulation:
         if referrer_id and referrer_id != result.contact_id:
             roles[referrer_id] = "referrer"
         view = describe_action(self.bench, defs, result, roles, before, title=f"{name or 'Someone'} opened {link}")
-        view.explanation, view.referral = explanation, result.referral
+        with self.sandbox.session() as session:  # the open's own report, in the link box's words
+            view.explanation = explain_open(session=session, text=link, result=result)
+        view.referral = result.referral
         if delivery is not None:
             view.webhook = WebhookView(delivery.label, delivery.pretty(), delivery)
         elif opener.as_webhook:

@@ -13,11 +13,11 @@ from builder.context import SimulatorBench
 from builder.entry_point_links import draw_explanation
 from runtime.definitions import Definitions
 from runtime.flowdoc import NODE_TYPES, Names
+from runtime.link_preview import LinkPreview
 from runtime.opening import OpenResult
 from runtime.service import TurnResult
 from runtime.simulator.scenarios import ScenarioReport
 from storage.contacts import ContactDetail, TranscriptMessage, get_contact, list_messages
-from storage.entry_points import LinkExplanation
 from storage.scenarios import REFERRAL_WORDS, ContactChange, ScenarioSummary
 
 TRANSCRIPT = 40  # newest messages shown per chat
@@ -80,7 +80,7 @@ class WebhookView:
 @dataclass
 class ActionView:
     title: str
-    explanation: LinkExplanation | None = None
+    explanation: LinkPreview | None = None
     referral: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     timeline: list[TimelineItem] = field(default_factory=list)
@@ -325,7 +325,7 @@ def show_result(view: ActionView | None, answer: Answer, redeliver: Callable[[An
                 ui.label("How the link was read").classes("text-lg font-medium")
                 draw_explanation(view.explanation)
         _show_warnings([w for w in view.warnings if view.explanation is None or
-                        w not in view.explanation.parsed.warnings])
+                        w not in view.explanation.warnings])
         if view.people:
             with ui.grid(columns=2 if len(view.people) > 1 else 1).classes("w-full gap-4"):
                 for person in view.people:

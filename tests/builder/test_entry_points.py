@@ -339,7 +339,8 @@ async def test_the_paste_box_explains_referrer_payload_and_json(admin: User, dem
     await admin.should_see("Telegram", marker="parsed-channel")
     await admin.should_see("No entry point has the ref 'giveawy2025'. Did you mean 'giveaway2025'?")
     await admin.should_see("none — the person gets the default reply", marker="parsed-entry")
-    await admin.should_see("Not saved: the link's entry point is unknown", marker="payload-landing-0")
+    await admin.should_see("The payload was not saved because the link's entry point is not known",
+                           marker="payload-landing-0")
 
 
 async def test_the_paste_box_shows_channel_limit_problems(admin: User, demo: Database) -> None:
