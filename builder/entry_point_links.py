@@ -9,7 +9,7 @@ from nicegui import ui
 
 from builder.context import database
 from runtime.entry_links import ChannelLinks, build_entry_links
-from runtime.link_preview import LinkPreview, ShownLanding, preview_link
+from runtime.link_preview import LinkPreview, ShownLanding, preview_link, show_value
 from runtime.qr import qr_png, qr_svg
 from storage.entry_points import channel_identities
 
@@ -233,6 +233,9 @@ def _landings(title: str, landings: tuple[ShownLanding, ...], marker: str) -> No
 def _outcome(found: LinkPreview) -> None:
     with ui.grid(columns="auto 1fr").classes("w-full gap-x-6 gap-y-1 items-baseline"):
         _fact("The person gets", found.response, "preview-response")
+        if found.fields:
+            _fact("Fields after", ", ".join(f"{name} = {show_value(value)}" for name, value in found.fields.items()),
+                  "preview-fields")
         if found.tags:
             _fact("Tags", ", ".join(found.tags), "preview-tags")
     for number, message in enumerate(found.messages):

@@ -53,6 +53,7 @@ class LinkPreview:
     json_note: str | None
     response: str  # what the person gets back
     messages: tuple[str, ...]  # everything the bot sends, to whom
+    fields: dict[str, Any]  # the person's field values after the open (by field name), triggers and flows included
     tags: tuple[str, ...]  # the person's tags after the open
     warnings: tuple[str, ...]  # every warning of the open
     notes: tuple[str, ...]  # the warnings not already shown beside a value or the referrer
@@ -88,7 +89,7 @@ def explain_open(*, session: Session, text: str, result: OpenResult) -> LinkPrev
         json_values=tuple(_show(landing) for landing in landings if landing.from_json and landing.path is not None),
         json_note=whole_json[0].problem if whole_json else None,
         response=_describe_response(session, result), messages=_describe_messages(session, result),
-        tags=tuple(result.tags), warnings=tuple(result.warnings),
+        fields=result.fields, tags=tuple(result.tags), warnings=tuple(result.warnings),
         notes=tuple(warning for warning in result.warnings if warning not in shown),
     )
 

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from nicegui import ui
 from nicegui.testing import User
 from nicegui.testing.user_interaction import UserInteraction
@@ -348,3 +349,17 @@ async def test_the_paste_box_shows_channel_limit_problems(admin: User, demo: Dat
     admin.find(marker="paste-link").type("https://ig.me/m/giveaway.shop?ref=giveaway2025--gold%20member")
     await admin.should_see("Instagram refs may only use letters, digits", marker="parsed-lint")
     await admin.should_see("saved as gold member", marker="payload-landing-0")
+
+
+async def test_the_paste_box_shows_what_the_bot_would_do_and_saves_nothing(admin: User, demo: Database) -> None:
+    ann = open_link(demo, "psid-ann", GIVEAWAY, "Ann")
+    with demo.session() as session:
+        contacts = session.execute(sa.text("SELECT count(*) FROM contact")).scalar_one()
+    await admin.open("/entry-points")
+    admin.find(marker="paste-link").type(f"{GIVEAWAY}-c{ann}--SPRING")
+    await admin.should_see("Starts flow “Share”", marker="preview-response")
+    await admin.should_see("coupon_code = SPRING", marker="preview-fields")
+    await admin.should_see(f"To Ann (contact #{ann} on messenger): ")  # the referrer's trigger notifies her
+    with demo.session() as session:
+        assert session.execute(sa.text("SELECT count(*) FROM contact")).scalar_one() == contacts
+        assert session.execute(sa.text("SELECT count(*) FROM referral")).scalar_one() == 0
