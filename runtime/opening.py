@@ -1,6 +1,9 @@
 """What opening a link does (DOMAIN §4): one inbound open, processed in one BEGIN IMMEDIATE transaction.
 
 Written with plain SQL on one sqlite3 connection: upserts and atomic statements, never read-then-write in Python.
+The steps share one transaction and what was found so far (`_Opening`), so they stay together in this module; the
+result also says where each value of the link went (`Landing`), which the link preview (runtime/link_preview.py)
+shows from a dry run.
 """
 
 import json
@@ -252,12 +255,11 @@ class _Opening:
     def apply_payload(self, contact_id: int, entry: EntryDef, payload: tuple[PayloadItem, ...]) -> None:
         for item in payload:
             target, found_by, problem = self.payload_field(entry, item)
-            if target is None or problem is not None:
-                self.refuse(Landing(item.value, target.name if target else None, found_by, problem=problem,
-                                    key=item.key))
+            landing = Landing(item.value, target.name if target else None, found_by, problem=problem, key=item.key)
+            if target is not None and problem is None:
+                self.save_field(contact_id, target, item.value, landing)
             else:
-                self.save_field(contact_id, target, item.value, Landing(item.value, target.name, found_by,
-                                                                        key=item.key))
+                self.refuse(landing)
 
     def payload_field(self, entry: EntryDef, item: PayloadItem) -> tuple[FieldDef | None, str, str | None]:
         """The field a payload value goes to, how it was found, and why it may not be saved there (None: it may)."""
