@@ -5,10 +5,13 @@ import base64
 import hashlib
 import json
 import re
+import secrets
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from runtime.link_preview import LinkPreview, preview_link, show_value
 from runtime.opening import Inbound
@@ -148,3 +151,21 @@ def reported_changes(preview: LinkPreview) -> dict[str, str]:
     """Field → value as stored, for every value the preview says is saved (a later value wins, as in the open)."""
     return {landing.field: landing.saved for landing in (*preview.payload, *preview.json_values)
             if landing.problem is None}
+
+
+TOKENS = st.sampled_from(["SPRING", "4", "2", "1", "99", "gold", "true", "plan", "seats", "abc", "vip", "7",
+                          "2026-02-30", "2026-01-05", "referral_points", "Plan", "x"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entry=st.sampled_from(["giveaway2025", "giveaway", "newsletter", "summer"]),
+       referrer=st.sampled_from(["", "-c{ann}", "-c{bob}", "-c999"]), values=st.lists(TOKENS, max_size=7))
+def test_any_payload_lands_where_the_preview_says(database: Database, people: dict[str, int], entry: str,
+                                                  referrer: str, values: list[str]) -> None:
+    ref = entry + referrer.format(**people) + "".join(f"--{value}" for value in values)
+    preview = preview_link(database=database, text=PAGE + ref)
+    with Runtime(database) as runtime:
+        opened = runtime.open_link(Inbound(text=PAGE + ref, channel="messenger", channel_user_id=secrets.token_hex(8)))
+    assert shown(opened.fields) == reported_changes(preview)
+    assert without_ids(preview.warnings) == without_ids(opened.warnings)
+
