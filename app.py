@@ -381,7 +381,7 @@ CHANNEL_CHOICES = ("messenger", "instagram", "whatsapp", "telegram", "viber", "w
 
 
 def run_parse_link(config: Config, args: argparse.Namespace) -> int:
-    from runtime.links import parse_link
+    from runtime.link_reading import parse_link
 
     refs = args.entry or _database_refs(config)
     _emit(parse_link(args.url, refs).to_dict())
@@ -439,7 +439,7 @@ def run_export(config: Config, args: argparse.Namespace) -> int:
 
 
 def run_open_link(config: Config, args: argparse.Namespace) -> int:
-    from runtime.links import extract_ref
+    from runtime.link_reading import extract_ref
     from runtime.opening import Inbound
     from runtime.service import Runtime
     from storage.db import open_database

@@ -35,7 +35,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from builder.canvas import BUNDLE, canvas_view
 from runtime.flow_editing import move_nodes
-from runtime.flowdoc import NODE_TYPES
+from runtime.node_types import NODE_TYPES
 from runtime.publishing import FlowChecks, names_of
 from runtime.validation import WorkspaceIndex
 from storage.db import open_database

@@ -22,9 +22,9 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runtime.links import CHANNELS
 from runtime.opening import Inbound
 from runtime.service import Runtime
+from runtime.vocabulary import CHANNELS
 from storage.db import open_database
 from storage.models import CustomField, EntryPoint, Tag
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runtime.links import parse_link
+from runtime.link_reading import parse_link
 from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import open_database

@@ -18,8 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import networkx as nx
 
-from runtime.flowdoc import NODE_TYPES, FlowDocument, load_flow
+from runtime.flowdoc import FlowDocument, load_flow
 from runtime.graph import flow_graph
+from runtime.node_types import NODE_TYPES
 from runtime.validation import WorkspaceIndex, validate_flow
 
 FIELDS, TAGS, ENTRY_POINTS, FLOWS = 20, 5, 3, 3

@@ -12,7 +12,7 @@ from typing import Any, Self
 
 from nicegui import ui
 
-from runtime.flowdoc import NODE_TYPES, Names
+from runtime.node_types import NODE_TYPES, Names
 from runtime.validation import ERROR, ValidationIssue
 
 GRAPH_NONE = '{"nodes":[],"edges":[]}'

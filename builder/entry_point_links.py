@@ -8,8 +8,8 @@ from collections.abc import Callable
 from nicegui import ui
 
 from builder.context import database
-from runtime.entry_links import ChannelLinks, build_entry_links
 from runtime.link_preview import LinkPreview, ShownLanding, preview_link, show_value
+from runtime.links import ChannelLinks, build_entry_links
 from runtime.qr import qr_png, qr_svg
 from storage.entry_points import channel_identities
 

@@ -9,7 +9,8 @@ from sqlmodel import Session
 from builder.context import database
 from builder.entry_point_links import links_card, paste_box
 from builder.frame import UnsavedChanges, frame
-from runtime.links import LinkError, check_entry_ref, match_whatsapp_text
+from runtime.link_reading import match_whatsapp_text
+from runtime.links import LinkError, check_entry_ref
 from runtime.values import read_id
 from storage.entry_points import (
     Choices,

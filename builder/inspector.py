@@ -10,8 +10,9 @@ from nicegui import ui
 from pydantic import ValidationError
 
 from builder.context import database
-from runtime.flowdoc import CONDITION_OPS, NODE_TYPES
+from runtime.node_types import NODE_TYPES
 from runtime.values import FieldValueError, coerce_value
+from runtime.vocabulary import CONDITION_OPS
 from storage.entry_points import EntryPointCreate, EntryPointError, create_entry_point, describe_problems
 from storage.fields_tags import Choices, EntryChoice
 

@@ -27,7 +27,8 @@ from channels.meta import MalformedWebhook
 from channels.simulated import WEBHOOK_CHANNELS, SimulatedDelivery, deliver, simulated_open
 from runtime.definitions import Definitions
 from runtime.link_preview import explain_open
-from runtime.links import LinkError, PayloadItem, build_link, build_ref, extract_ref, parse_link
+from runtime.link_reading import extract_ref, parse_link
+from runtime.links import LinkError, PayloadItem, build_link, build_ref
 from runtime.opening import Inbound
 from runtime.simulator.sandbox import reset_sandbox
 from runtime.simulator.scenarios import ScenarioError, ScenarioReport, check_scenario, run_scenario

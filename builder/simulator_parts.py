@@ -12,8 +12,8 @@ from builder.canvas import FlowCanvas, canvas_is_built, canvas_view
 from builder.context import SimulatorBench
 from builder.entry_point_links import draw_explanation
 from runtime.definitions import Definitions
-from runtime.flowdoc import NODE_TYPES, Names
 from runtime.link_preview import LinkPreview
+from runtime.node_types import NODE_TYPES, Names
 from runtime.opening import OpenResult
 from runtime.service import TurnResult
 from runtime.simulator.scenarios import ScenarioReport

@@ -9,14 +9,8 @@ from nicegui import app, events, run, ui
 
 from builder.context import database
 from storage.settings import get_settings
-from storage.workspace_io import (
-    ImportReport,
-    WorkspaceImportError,
-    check_workspace,
-    export_workspace,
-    import_document,
-    preview_import,
-)
+from storage.workspace_checks import check_workspace
+from storage.workspace_io import ImportReport, WorkspaceImportError, export_workspace, import_document, preview_import
 
 KIND_LABELS = {"settings": "Settings", "fields": "Fields", "tags": "Tags", "flows": "Flows",
                "entry_points": "Entry points", "triggers": "Triggers"}

@@ -44,7 +44,8 @@ from channels.meta import (
     whatsapp_message,
     whatsapp_window_closed,
 )
-from runtime.links import LinkError, match_whatsapp_text
+from runtime.link_reading import match_whatsapp_text
+from runtime.links import LinkError
 from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage import connections as store

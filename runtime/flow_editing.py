@@ -5,7 +5,7 @@ would break the document; validation (runtime/validation.py) judges everything e
 import copy
 from collections.abc import Iterable, Mapping
 
-from runtime.flowdoc import NODE_TYPES
+from runtime.node_types import NODE_TYPES
 
 NODE_SPACE = (240, 110)  # room a node takes on the canvas (.rf-node is 210 px wide, about 60–100 px high)
 

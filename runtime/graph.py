@@ -8,7 +8,8 @@ from functools import cached_property
 
 import networkx as nx
 
-from runtime.flowdoc import NODE_TYPES, FlowDocument, FlowEdge, FlowNode, paused_gc
+from runtime.flowdoc import FlowDocument, FlowEdge, FlowNode, paused_gc
+from runtime.node_types import NODE_TYPES
 
 FIELD_WRITERS = ("set_field", "ask", "json_get", "give_coupon")  # node types that save into data["field_id"]
 TAG_NODE_EVENTS = {"add": "tag_added", "remove": "tag_removed"}

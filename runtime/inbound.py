@@ -14,15 +14,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 from runtime.definitions import Definitions
-from runtime.links import (
-    LinkError,
-    ParsedRef,
-    PayloadItem,
-    channel_name,
-    extract_ref,
-    match_whatsapp_text,
-    parse_ref,
-)
+from runtime.link_reading import ParsedRef, extract_ref, match_whatsapp_text, parse_ref
+from runtime.links import LinkError, PayloadItem
+from runtime.vocabulary import channel_name
 
 
 @dataclass(frozen=True)

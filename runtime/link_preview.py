@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from runtime.links import ParsedLink, parse_link
+from runtime.link_reading import ParsedLink, parse_link
 from runtime.opening import Inbound, Landing, OpenResult
 from runtime.service import Runtime
 from storage.contacts import get_contact

@@ -16,7 +16,8 @@ from runtime import store
 from runtime.coupons import find_second_level_referrer
 from runtime.definitions import EntryDef, FieldDef, link_may_set, refused_by_field
 from runtime.inbound import Inbound, LinkReading
-from runtime.links import PayloadItem, count_repeats
+from runtime.link_reading import count_repeats
+from runtime.links import PayloadItem
 from runtime.referral_stats import add_referral_score
 from runtime.turn import Event, Turn, trace_steps
 from runtime.values import FieldValueError, JsonPathError, coerce_value, read_id, read_json_path

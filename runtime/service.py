@@ -11,7 +11,7 @@ from runtime.coupons import count_codes_left
 from runtime.definitions import DefinitionCache, Definitions
 from runtime.flows import resume_with_reply, run_due_wakeups, start_flow
 from runtime.inbound import ParseCache, clean_inbound, read_inbound, storable_text
-from runtime.links import count_repeats
+from runtime.link_reading import count_repeats
 from runtime.opening import (
     Inbound,
     Opened,

@@ -14,10 +14,10 @@ from typing import Any
 
 from runtime import store
 from runtime.definitions import Definitions, FieldDef
-from runtime.links import CHANNEL_NAMES, MESSAGE_LIMITS
 from runtime.referral_stats import Scope, referral_value
 from runtime.templates import is_template, render_template
 from runtime.values import decode_value, encode_value
+from runtime.vocabulary import CHANNEL_NAMES, MESSAGE_LIMITS
 from storage.connection import Executor
 from storage.outbox import store_message
 

@@ -6,16 +6,7 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 
 from runtime.counters import find_counter_fields
-from runtime.flowdoc import (
-    NODE_TYPES,
-    VALUELESS_OPS,
-    FlowDocument,
-    FlowDocumentError,
-    FlowNode,
-    Names,
-    load_flow,
-    paused_gc,
-)
+from runtime.flowdoc import FlowDocument, FlowDocumentError, FlowNode, load_flow, paused_gc
 from runtime.graph import (
     FlowMap,
     TriggerDef,
@@ -23,9 +14,10 @@ from runtime.graph import (
     map_flow,
     workspace_graph,
 )
-from runtime.links import CHANNEL_NAMES, MESSAGE_LIMITS
+from runtime.node_types import NODE_TYPES, Names
 from runtime.templates import is_template, template_problems
 from runtime.values import FieldValueError, coerce_value
+from runtime.vocabulary import CHANNEL_NAMES, MESSAGE_LIMITS, VALUELESS_OPS
 
 ERROR, WARNING = "error", "warning"
 _TYPE_WORDS = {"number": "number", "boolean": "yes/no value", "date": "date (2026-12-31)",

@@ -1,5 +1,5 @@
 """Entry points: the admin's input shapes, saving and deleting, activity counts and the pickers' choices.
-(What a pasted link would do is runtime/link_preview.py; each channel's links are runtime/entry_links.py.)
+(What a pasted link would do is runtime/link_preview.py; each channel's links are runtime/links.py.)
 
 Decisions where the brief was silent:
 - Refs are unique ignoring upper and lower case (storage/names.py); the runtime matches a link's ref as written.
@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Session, SQLModel, select
 
-from runtime.links import ChannelIdentities, LinkError, check_entry_ref, match_whatsapp_text
+from runtime.link_reading import match_whatsapp_text
+from runtime.links import ChannelIdentities, LinkError, check_entry_ref
 from runtime.values import JsonPathError, parse_json_path
 from storage.models import REFERRAL_POLICIES, CustomField, EntryPoint, Flow, Tag
 from storage.names import check_new_name

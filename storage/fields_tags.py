@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Session, select
 
-from runtime.flowdoc import NODE_TYPES
+from runtime.node_types import NODE_TYPES
 from runtime.templates import is_template, placeholders
 from storage.models import FIELD_TYPES, CouponPool, CustomField, EntryPoint, Flow, Tag, Trigger
 from storage.names import check_name_shape, find_clash, load_taken

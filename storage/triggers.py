@@ -15,10 +15,11 @@ from runtime.publishing import workspace_problems
 from runtime.templates import is_template
 from runtime.validation import ValidationIssue
 from runtime.values import coerce_value
+from runtime.vocabulary import CONDITION_OPS, FIELD_OPS
 from storage.fields_tags import FieldChoice, fetch_row, load_choices, save_row
 from storage.models import TRIGGER_EVENTS, Trigger
 from storage.names import check_name_shape, find_clash, load_taken
-from storage.workspace_io import ACTION_KEYS, CONDITION_OPS, FIELD_OPS
+from storage.workspace_checks import ACTION_KEYS
 
 ENTRY_EVENTS = ("contact_created", "entry_point_opened", "referred_new_contact", "referred_existing_contact",
                 "referred_second_level")

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from runtime.flowdoc import NODE_TYPES, FlowDocument, load_flow
+from runtime.flowdoc import FlowDocument, load_flow
 from runtime.graph import (
     JUMP,
     TriggerDef,
@@ -17,6 +17,7 @@ from runtime.graph import (
     start_nodes,
     workspace_graph,
 )
+from runtime.node_types import NODE_TYPES
 
 BUTTONS = {"text": "Pick", "buttons": [{"id": "yes", "title": "Yes"}, {"id": "no", "title": "No"}]}
 BRANCHES = {"branches": [{"id": "a", "weight": 70}, {"id": "b", "weight": 30}]}

@@ -3,7 +3,7 @@
 import pytest
 
 from runtime.inbound import CHANNEL_TEXT_LIMITS, Inbound, ParseCache, clean_inbound, storable_text
-from runtime.links import CHANNELS
+from runtime.vocabulary import CHANNELS
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from runtime.link_reading import count_repeats, extract_ref, match_whatsapp_text, parse_link, parse_ref
 from runtime.links import (
-    CHANNELS,
     ChannelIdentities,
     LinkError,
     LintProblem,
@@ -16,14 +16,10 @@ from runtime.links import (
     build_link,
     build_ref,
     check_entry_ref,
-    count_repeats,
-    extract_ref,
     lint_link,
-    match_whatsapp_text,
-    parse_link,
-    parse_ref,
     referral_template,
 )
+from runtime.vocabulary import CHANNELS
 
 SHOP = ChannelIdentities(
     page_id="123456",

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.flowdoc import NODE_TYPES, FlowDocumentError, Names, load_flow, paused_gc
+from runtime.flowdoc import FlowDocumentError, load_flow, paused_gc
+from runtime.node_types import NODE_TYPES, Names
 from runtime.validation import (
     InvalidFlowError,
     ValidationIssue,

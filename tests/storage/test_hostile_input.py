@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime import inbound, links, opening
-from runtime.links import CHANNELS
+from runtime import inbound, link_reading, opening
 from runtime.opening import Inbound
 from runtime.service import Runtime
+from runtime.vocabulary import CHANNELS
 from storage.db import Database, create_engine, open_database
 from storage.migrate import upgrade
 from storage.models import EntryPoint
@@ -61,7 +61,7 @@ def test_the_pattern_runs_before_the_write_lock_is_taken(runtime: Runtime, datab
     """While a message is matched, every other writer can still write."""
     if database.is_postgres:
         pytest.skip("SQLite's one write lock: PostgreSQL has none to hold while matching (it locks rows)")
-    original = links.match_whatsapp_text
+    original = link_reading.match_whatsapp_text
     other_writer_could_write: list[bool] = []
 
     def match_and_try_to_write(text: str, pattern: str) -> dict | None:
@@ -76,7 +76,7 @@ def test_the_pattern_runs_before_the_write_lock_is_taken(runtime: Runtime, datab
             other.close()
         return original(text, pattern)
 
-    for module in (inbound, links, opening):
+    for module in (inbound, link_reading, opening):
         monkeypatch.setattr(module, "match_whatsapp_text", match_and_try_to_write, raising=False)
     result = open_as(runtime, "15550002222", "You were recommended by +15550001111 Hello", "whatsapp")
     assert result["entry"] == "wa-friends"

@@ -21,16 +21,8 @@ from storage.models import (
     Trigger,
     WorkspaceSettings,
 )
-from storage.workspace_io import (
-    FORMAT,
-    FORMAT_VERSION,
-    ImportReport,
-    WorkspaceImportError,
-    check_workspace,
-    export_workspace,
-    import_workspace,
-    preview_import,
-)
+from storage.workspace_checks import FORMAT, FORMAT_VERSION, check_workspace
+from storage.workspace_io import ImportReport, WorkspaceImportError, export_workspace, import_workspace, preview_import
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "referral_program.json"
 TABLES = (CustomField, Tag, Flow, EntryPoint, Trigger, WorkspaceSettings, Contact, FieldValue, ContactTag)
