@@ -33,9 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import nicegui
 from playwright.sync_api import Page, sync_playwright
 
-from builder.canvas import BUNDLE, canvas_view, move_nodes
-from builder.flow_editor import find_problems, names_of
+from builder.canvas import BUNDLE, canvas_view
+from runtime.flow_editing import move_nodes
 from runtime.node_types import NODE_TYPES
+from runtime.publishing import FlowChecks, names_of
 from runtime.validation import WorkspaceIndex
 from storage.db import open_database
 from storage.fields_tags import load_choices
@@ -91,7 +92,7 @@ def build_database(path: Path, size: int) -> tuple[int, list[dict], list[dict]]:
         document = build_flow(size)
         with database.session() as session:
             index = workspace_index(session)
-            problems = find_problems(session=session, flow_id=flow_id, document=document, index=index)
+            problems = FlowChecks(flow_id).problems(session=session, document=document, index=index)
         nodes, edges = canvas_view(document, index, problems)
     finally:
         database.dispose()
@@ -287,11 +288,12 @@ def measure_edit(path: Path, flow_id: int, rounds: int) -> list[float]:
             index = workspace_index(session)
             stored = session.get(Flow, flow_id)
             document, version = stored.draft, stored.version
+        checks = FlowChecks(flow_id)  # as one editor session keeps them
         for n in range(rounds * 4):
             started = time.perf_counter()
             document = move_nodes(document, [{"id": "n150", "x": 1000 + n, "y": 2400}])
             with database.session() as session:
-                problems = find_problems(session=session, flow_id=flow_id, document=document, index=index)
+                problems = checks.problems(session=session, document=document, index=index)
             canvas_view(document, index, problems)
             with database.write_session() as session:
                 version = save_draft(session=session, flow_id=flow_id, document=document, base_version=version).version

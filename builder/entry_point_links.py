@@ -1,5 +1,5 @@
 """The link parts of the Entry points pages: each channel's links with copy buttons and QR codes, and the box that
-explains any pasted link."""
+explains any pasted link by a dry run of the open (runtime/link_preview.py)."""
 
 import base64
 import json
@@ -8,15 +8,10 @@ from collections.abc import Callable
 from nicegui import ui
 
 from builder.context import database
+from runtime.link_preview import LinkPreview, ShownLanding, preview_link, show_value
+from runtime.links import ChannelLinks, build_entry_links
 from runtime.qr import qr_png, qr_svg
-from storage.entry_points import (
-    ChannelLinks,
-    Landing,
-    LinkExplanation,
-    build_entry_links,
-    channel_identities,
-    explain_link,
-)
+from storage.entry_points import channel_identities
 
 CHANNEL_NAMES = {"messenger": "Messenger", "instagram": "Instagram", "whatsapp": "WhatsApp", "telegram": "Telegram",
                  "viber": "Viber", "webchat": "Web chat"}
@@ -148,10 +143,12 @@ def _draw_qr(ref: str, item: ChannelLinks) -> None:
 # --- the paste box --------------------------------------------------------------------------------------------------
 
 def paste_box() -> None:
-    """A card where any link, ref or `/start` text is read the way the runtime reads it."""
+    """A card where any link, ref or `/start` text is opened by the runtime in a dry run, for a new person: what it
+    would do is shown, and nothing is saved."""
     with ui.card().classes("w-full gap-2").mark("paste-box"):
         ui.label("Test a link").classes("text-lg font-medium")
-        ui.label("Paste any link, ref or '/start …' text to see how the bot reads it. Nothing is saved.") \
+        ui.label("Paste any link, ref or '/start …' text to see what the bot would do when a new person opens it. "
+                 "Nothing is saved and nothing is sent.") \
             .classes("text-slate-500")
         pasted = ui.input("Link", placeholder="https://m.me/…?ref=giveaway2025-c42--gold") \
             .props('clearable outlined dense input-class="font-mono"').classes("w-full").mark("paste-link")
@@ -160,14 +157,15 @@ def paste_box() -> None:
         def breakdown() -> None:
             text = (pasted.value or "").strip()
             if text:
-                with database().session() as session:
-                    draw_explanation(explain_link(session=session, text=text))
+                draw_explanation(preview_link(database=database(), text=text), with_outcome=True)
 
         breakdown()
         pasted.on_value_change(breakdown.refresh)
 
 
-def draw_explanation(found: LinkExplanation) -> None:
+def draw_explanation(found: LinkPreview, *, with_outcome: bool = False) -> None:
+    """How the link was read and where its values went; `with_outcome` adds the reply and the messages (the
+    simulator shows those as chat bubbles)."""
     parsed = found.parsed
     with ui.column().classes("w-full gap-3 mt-1").mark("breakdown"):
         with ui.grid(columns="auto 1fr").classes("w-full gap-x-6 gap-y-1 items-baseline"):
@@ -189,7 +187,9 @@ def draw_explanation(found: LinkExplanation) -> None:
                 ui.label(found.json_note).classes("text-sm text-amber-800").mark("json-note")
             if found.json_values:
                 _landings("JSON values", found.json_values, "json-landing")
-        _notes(parsed.warnings, "warning", "amber", "parsed-warning")
+        if with_outcome:
+            _outcome(found)
+        _notes(found.notes, "warning", "amber", "parsed-warning")
         _notes([problem.message for problem in parsed.lint], "error", "red", "parsed-lint")
 
 
@@ -201,7 +201,7 @@ def _fact(label: str, value: str, marker: str, *, mono: bool = False, note: str 
             ui.label(note).classes("text-sm text-amber-800").mark(f"{marker}-note")
 
 
-def _entry_fact(found: LinkExplanation) -> None:
+def _entry_fact(found: LinkPreview) -> None:
     ui.label("Entry point").classes("text-sm text-slate-500")
     with ui.column().classes("gap-0"):
         if found.entry is None:
@@ -213,7 +213,7 @@ def _entry_fact(found: LinkExplanation) -> None:
             ui.label(found.entry_note).classes("text-sm text-amber-800").mark("parsed-entry-note")
 
 
-def _landings(title: str, landings: tuple[Landing, ...], marker: str) -> None:
+def _landings(title: str, landings: tuple[ShownLanding, ...], marker: str) -> None:
     ui.label(title).classes("text-sm font-medium text-slate-700")
     with ui.grid(columns="minmax(8rem, auto) minmax(6rem, auto) 1fr").classes("w-full gap-x-4 gap-y-1 text-sm"):
         for heading in ("In the link", "Value", "Lands in"):
@@ -228,6 +228,18 @@ def _landings(title: str, landings: tuple[Landing, ...], marker: str) -> None:
                     ui.label(landing.problem).classes("text-amber-800")
                 else:
                     ui.label(f"saved as {landing.saved}").classes("text-emerald-700")
+
+
+def _outcome(found: LinkPreview) -> None:
+    with ui.grid(columns="auto 1fr").classes("w-full gap-x-6 gap-y-1 items-baseline"):
+        _fact("The person gets", found.response, "preview-response")
+        if found.fields:
+            _fact("Fields after", ", ".join(f"{name} = {show_value(value)}" for name, value in found.fields.items()),
+                  "preview-fields")
+        if found.tags:
+            _fact("Tags", ", ".join(found.tags), "preview-tags")
+    for number, message in enumerate(found.messages):
+        ui.label(message).classes("text-sm text-slate-600 break-all").mark(f"preview-message-{number}")
 
 
 def _notes(messages, icon: str, color: str, marker: str) -> None:

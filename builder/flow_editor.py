@@ -9,27 +9,15 @@ from dataclasses import replace
 
 from nicegui import ui
 from nicegui.events import KeyEventArguments
-from sqlmodel import Session
 
-from builder.canvas import (
-    EditRefused,
-    FlowCanvas,
-    add_node,
-    build_palette,
-    canvas_is_built,
-    canvas_view,
-    connect,
-    delete_elements,
-    move_nodes,
-    set_node_data,
-    show_problems,
-)
+from builder.canvas import FlowCanvas, build_palette, canvas_is_built, canvas_view, show_problems
 from builder.context import database
 from builder.frame import frame
 from builder.inspector import Inspector
+from runtime.flow_editing import EditRefused, add_node, connect, delete_elements, move_nodes, set_node_data
 from runtime.flowdoc import FlowDocumentError, load_flow
-from runtime.publishing import bot_channels, discard_draft, publish_flow, workspace_problems
-from runtime.validation import ERROR, InvalidFlowError, ValidationIssue, WorkspaceIndex, validate_flow
+from runtime.publishing import FlowChecks, bot_channels, discard_draft, names_of, publish_flow
+from runtime.validation import InvalidFlowError, ValidationIssue, WorkspaceIndex
 from runtime.values import read_id
 from storage.fields_tags import Choices, load_choices
 from storage.flows import DraftConflict, FlowError, flow_status, rename_flow, save_draft
@@ -57,17 +45,6 @@ def create(flow_id: str) -> None:
         FlowEditor(flow).build()
 
 
-def find_problems(*, session: Session, flow_id: int, document: dict, index: WorkspaceIndex) -> list[ValidationIssue]:
-    """The problems of the flow on screen, errors first: its own, plus loops that run through other flows or
-    triggers and come back (their steps in other flows are left out of `node_ids`)."""
-    own = validate_flow(flow_id, document, index)
-    workspace = workspace_problems(session=session, drafts={flow_id: document})
-    across = [replace(issue, node_ids=tuple(node for flow, node in issue.flow_nodes if flow == flow_id))
-              for issue in workspace if issue.code == "unguarded_cycle" and issue.flow_id != flow_id
-              and flow_id in issue.flow_ids]
-    return sorted(own + across, key=lambda issue: issue.severity != ERROR)
-
-
 def _find_flow(flow_id: str) -> Flow | None:
     if (number := read_id(flow_id)) is None:
         return None
@@ -90,6 +67,7 @@ class FlowEditor:
         self.problems: list[ValidationIssue] = []
         self.unsaved_since: float | None = None
         self.choices, self.index = _load_choices()
+        self.checks = FlowChecks(self.flow_id)  # this editor's checks: the workspace is exported once, not per edit
         self.name = flow.name
 
     # -- the page ------------------------------------------------------------------------------------------
@@ -261,7 +239,7 @@ class FlowEditor:
 
     def _validate(self) -> list[ValidationIssue]:
         with database().session() as session:
-            return find_problems(session=session, flow_id=self.flow_id, document=self.document, index=self.index)
+            return self.checks.problems(session=session, document=self.document, index=self.index)
 
     def _show_problems(self, *, checked: bool = True) -> None:
         show_problems(self.problem_list, self.problems if checked else None, on_click=self.focus)
@@ -422,10 +400,3 @@ def _load_choices() -> tuple[Choices, WorkspaceIndex]:
     with database().session() as session:
         choices, channels = load_choices(session=session), bot_channels(session=session)
     return choices, replace(names_of(choices), channels=channels)
-
-
-def names_of(choices: Choices) -> WorkspaceIndex:
-    """What summaries and validation call things: fields, tags and flows by name, entry points by ref."""
-    return WorkspaceIndex(fields={i: c.name for i, c in choices.fields.items()}, tags=choices.tags,
-                          flows=choices.flows, entry_points={i: c.ref for i, c in choices.entry_points.items()},
-                          field_types={i: c.type for i, c in choices.fields.items()}, pools=choices.pools)

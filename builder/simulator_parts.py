@@ -43,7 +43,7 @@ def show_result(view: ActionView | None, answer: Answer, redeliver: Callable[[An
                 ui.label("How the link was read").classes("text-lg font-medium")
                 draw_explanation(view.explanation)
         _show_warnings([w for w in view.warnings if view.explanation is None or
-                        w not in view.explanation.parsed.warnings])
+                        w not in view.explanation.warnings])
         if view.people:
             with ui.grid(columns=2 if len(view.people) > 1 else 1).classes("w-full gap-4"):
                 for person in view.people:

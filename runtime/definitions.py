@@ -140,7 +140,7 @@ class Definitions:
 def resolve_payload_key(key: str, *, mapping: Mapping[str, int], field_ids: Container[int],
                         ids_by_name: Mapping[str, int]) -> tuple[int | None, str]:
     """The field ID a payload key names, and how it was found: the entry point's own mapping first ("mapping"), then
-    a field ID ("id"), then a field name, ignoring case ("name"). The link preview explains links with this too."""
+    a field ID ("id"), then a field name, ignoring case ("name")."""
     lowered = key.strip().lower()
     if lowered in mapping:
         return mapping[lowered], "mapping"
@@ -157,7 +157,7 @@ def link_may_set(found_by: str, links_may_set: bool) -> bool:
 
 
 def refused_by_field(field_name: str, value: str) -> str:
-    """The warning for a payload key that names a field links may not set (the runtime and the preview agree)."""
+    """The warning for a payload key that names a field links may not set."""
     return (f"Links may not set the field '{field_name}', so the value '{value}' was not saved. Map the key on the "
             "entry point, or allow links to set the field on the Fields page.")
 

@@ -154,6 +154,31 @@ def check_entry_ref(ref: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class ChannelLinks:
+    """A channel's entry link, the personal referral link template, and the channel limits either breaks."""
+
+    channel: str
+    entry_link: str
+    referral_link: str
+    problems: tuple[LintProblem, ...]
+    entry_fits: bool = True  # the entry link itself keeps the channel's limits (a QR code of it would work)
+
+
+def build_entry_links(ref: str, identities: ChannelIdentities) -> list[ChannelLinks]:
+    """Links for every configured channel; empty when none is set up or the ref cannot name an entry point."""
+    if check_entry_ref(ref):
+        return []
+    links = []
+    for channel in identities.configured_channels():
+        entry_problems = lint_link(channel, ref)
+        problems = (*entry_problems, *lint_link(channel, ref + "-c" + USER_ID_PLACEHOLDER))
+        links.append(ChannelLinks(channel, build_link(channel, ref, identities),
+                                  referral_template(channel, ref, identities), tuple(dict.fromkeys(problems)),
+                                  entry_fits=not entry_problems))
+    return links
+
+
 # --- the ref grammar, shared with reading links -----------------------------------------------------------------------
 
 

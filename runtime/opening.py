@@ -1,12 +1,15 @@
 """What opening a link does (DOMAIN §4): one inbound open, processed in one BEGIN IMMEDIATE transaction.
 
 Written with plain SQL on one sqlite3 connection: upserts and atomic statements, never read-then-write in Python.
+The steps share one transaction and what was found so far (`_Opening`), so they stay together in this module; the
+result also says where each value of the link went (`Landing`), which the link preview (runtime/link_preview.py)
+shows from a dry run.
 """
 
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from runtime import store
@@ -36,6 +39,8 @@ class OpenResult:
     raw_events: list = field(default_factory=list, repr=False)  # Event objects, or dicts from a stored result
     raw_messages: list = field(default_factory=list, repr=False)  # SentMessage objects, or dicts
     steps: list = field(default_factory=list, repr=False)  # the turn's raw trace
+    landings: list["Landing"] = field(default_factory=list, repr=False)  # where each value of the link went
+    referral_problem: str | None = field(default=None, repr=False)  # why the referrer was not credited
     duplicate_event: bool = False
     read_contact: Callable[[], tuple[dict[str, Any], list[str]]] | None = field(default=None, repr=False)
     _contact: tuple[dict[str, Any], list[str]] | None = field(default=None, repr=False)
@@ -90,6 +95,23 @@ class OpenResult:
         )
 
 
+@dataclass(frozen=True)
+class Landing:
+    """Where one value of the link went (step 3): saved into `field` as `saved`, or not, and `problem` is the warning
+    the open gave. A payload value has its `key` (None: the first value); a JSON value its `path`, and a landing with
+    `from_json` and no path stands for the whole JSON, when none of it could be saved. `found_by` says how the field
+    was chosen: default, mapping, id, name (a payload key) or json (the entry point's JSON mapping)."""
+
+    value: Any
+    field: str | None
+    found_by: str
+    saved: Any = None
+    problem: str | None = None
+    key: str | None = None
+    path: str | None = None
+    from_json: bool = False
+
+
 @dataclass
 class Opened:
     """Steps 1–4 done: who opened, through which entry point, with which referral outcome."""
@@ -98,6 +120,8 @@ class Opened:
     is_new: bool
     entry: EntryDef | None
     referral: dict[str, Any] | None
+    landings: list[Landing] = field(default_factory=list)
+    referral_problem: str | None = None  # why the referrer was not credited (also among the warnings)
 
 
 def process_open(turn: Turn, inbound: Inbound, reading: LinkReading) -> Opened:
@@ -141,7 +165,8 @@ def summarise_open(turn: Turn, opened: Opened, response: dict[str, Any]) -> Open
     return OpenResult(
         contact_id=opened.contact_id, is_new=opened.is_new, entry=opened.entry.ref if opened.entry else None,
         referral=opened.referral, warnings=count_repeats(turn.warnings), response=response, raw_events=turn.events,
-        raw_messages=turn.messages, steps=turn.steps,
+        raw_messages=turn.messages, steps=turn.steps, landings=opened.landings,
+        referral_problem=opened.referral_problem,
     )
 
 
@@ -161,6 +186,8 @@ class _Opening:
         self.reading = reading
         self.stamp = turn.stamp
         self.warnings = turn.warnings
+        self.landings: list[Landing] = []
+        self.referral_problem: str | None = None
 
     def run(self) -> Opened:
         self.warnings.extend(self.reading.warnings)
@@ -181,7 +208,7 @@ class _Opening:
             if entry.segment_tag_id is not None:
                 self.turn.add_tag(contact_id, entry.segment_tag_id, entry_point_id=entry.id)
         elif payload or json_payload:
-            self.warnings.append("The payload was not saved because the link's entry point is not known or is off.")
+            self.refuse_payload(payload, json_payload)
         store.insert_link_open(self.db, entry.id if entry else None, contact_id, self.inbound.channel, ref, is_new,
                                self.inbound.event_id, self.stamp)
         referral = self.attribute_referral(contact_id, is_new, entry, referrer, referrer_id) if referrer else None
@@ -189,7 +216,7 @@ class _Opening:
             self.turn.emit(Event("contact_created", contact_id, entry_point_id=entry.id if entry else None))
         if entry is not None:
             self.turn.emit(Event("entry_point_opened", contact_id, entry_point_id=entry.id, data={"ref": ref}))
-        return Opened(contact_id, is_new, entry, referral)
+        return Opened(contact_id, is_new, entry, referral, self.landings, self.referral_problem)
 
     # --- step 1: the entry point ----------------------------------------------------------------------------------
 
@@ -228,51 +255,70 @@ class _Opening:
 
     def apply_payload(self, contact_id: int, entry: EntryDef, payload: tuple[PayloadItem, ...]) -> None:
         for item in payload:
-            target = self.payload_field(entry, item)
-            if target is not None:
-                self.save_field(contact_id, target, item.value)
+            target, found_by, problem = self.payload_field(entry, item)
+            landing = Landing(item.value, target.name if target else None, found_by, problem=problem, key=item.key)
+            if target is not None and problem is None:
+                self.save_field(contact_id, target, item.value, landing)
+            else:
+                self.refuse(landing)
 
-    def payload_field(self, entry: EntryDef, item: PayloadItem) -> FieldDef | None:
+    def payload_field(self, entry: EntryDef, item: PayloadItem) -> tuple[FieldDef | None, str, str | None]:
+        """The field a payload value goes to, how it was found, and why it may not be saved there (None: it may)."""
         if item.key is None:
             target = self.defs.fields_by_id.get(entry.default_field_id) if entry.default_field_id else None
             if target is None:
-                self.warnings.append(f"Entry point '{entry.ref}' has no default payload field; "
-                                     f"the value '{item.value}' was not saved.")
-            return target
+                return None, "default", (f"Entry point '{entry.ref}' has no default payload field; "
+                                         f"the value '{item.value}' was not saved.")
+            return target, "default", None
         target, found_by = self.defs.field_for_key(item.key, entry)
         if target is None:
-            self.warnings.append(f"No custom field has the ID or name '{item.key}'; the value '{item.value}' "
-                                 "was not saved.")
-        elif not link_may_set(found_by, target.links_may_set):
-            self.warnings.append(refused_by_field(target.name, item.value))
-            return None
-        return target
+            return None, found_by, f"No custom field has the ID or name '{item.key}'; the value '{item.value}' was " \
+                                   "not saved."
+        if not link_may_set(found_by, target.links_may_set):
+            return target, found_by, refused_by_field(target.name, item.value)
+        return target, found_by, None
 
     def apply_json(self, contact_id: int, entry: EntryDef, document: dict | None) -> None:
         if document is None:
             return
         if not entry.json_mapping:
-            self.warnings.append(f"Entry point '{entry.ref}' has no JSON mapping; the link's JSON was not saved.")
+            self.refuse(Landing(document, None, "json", from_json=True, problem=f"Entry point '{entry.ref}' has no "
+                                "JSON mapping; the link's JSON was not saved."))
         for path, field_id in entry.json_mapping:
             target = self.defs.fields_by_id.get(field_id)
             if target is None:
-                self.warnings.append(f"The JSON mapping of '{entry.ref}' points at field ID {field_id}, "
-                                     "which no longer exists.")
+                self.refuse(Landing(None, None, "json", path=path, from_json=True, problem=(
+                    f"The JSON mapping of '{entry.ref}' points at field ID {field_id}, which no longer exists.")))
                 continue
             try:
                 value = read_json_path(document, path)
             except JsonPathError as error:
-                self.warnings.append(f"{error} Field '{target.name}' was left as it was.")
+                self.refuse(Landing(None, target.name, "json", path=path, from_json=True,
+                                    problem=f"{error} Field '{target.name}' was left as it was."))
                 continue
-            self.save_field(contact_id, target, value)
+            self.save_field(contact_id, target, value, Landing(value, target.name, "json", path=path,
+                                                               from_json=True))
 
-    def save_field(self, contact_id: int, target: FieldDef, raw: Any) -> None:
+    def refuse_payload(self, payload: tuple[PayloadItem, ...], document: dict | None) -> None:
+        """No entry point (unknown or off): nothing the link carries is saved, with one warning for all of it."""
+        problem = "The payload was not saved because the link's entry point is not known or is off."
+        self.warnings.append(problem)
+        self.landings += [Landing(item.value, None, "", problem=problem, key=item.key) for item in payload]
+        if document is not None:
+            self.landings.append(Landing(document, None, "json", problem=problem, from_json=True))
+
+    def save_field(self, contact_id: int, target: FieldDef, raw: Any, landing: Landing) -> None:
         try:
             value = coerce_value(target.name, target.type, raw)
         except FieldValueError as error:
-            self.warnings.append(str(error))
+            self.refuse(replace(landing, problem=str(error)))
             return
         self.turn.set_field(contact_id, target, value)
+        self.landings.append(replace(landing, saved=value))
+
+    def refuse(self, landing: Landing) -> None:
+        self.warnings.append(landing.problem)
+        self.landings.append(landing)
 
     # --- step 4: referral attribution ------------------------------------------------------------------------------
 
@@ -280,8 +326,8 @@ class _Opening:
                            referrer_id: int | None) -> dict:
         kind = "new" if is_new else "existing"
         if entry is None:
-            self.warnings.append(f"The referrer '{referrer}' was ignored because the link's entry point is not known "
-                                 "or is off.")
+            self.refuse_referral(f"The referrer '{referrer}' was ignored because the link's entry point is not "
+                                 "known or is off.")
             return {"status": "no_entry_point", "kind": kind, "referrer_id": None}
         status = self.referral_status(contact_id, entry, referrer, referrer_id)
         row = (entry.id, referrer_id, referrer, contact_id, kind)
@@ -311,13 +357,14 @@ class _Opening:
 
     def referral_status(self, contact_id: int, entry: EntryDef, referrer: str, referrer_id: int | None) -> str:
         if not entry.referrals_enabled:
-            self.warnings.append(f"Referrals are off for '{entry.ref}'; the referrer '{referrer}' was not credited.")
+            self.refuse_referral(f"Referrals are off for '{entry.ref}'; the referrer '{referrer}' was not credited.")
             return "disabled"
         if referrer_id is None:
-            self.warnings.append(f"No contact matches the referrer '{referrer}'; no referral was counted.")
+            self.refuse_referral(f"No contact has the {_MATCHED_BY[entry.referrer_match]} '{referrer}'; no referral "
+                                 "was counted.")
             return "unknown_referrer"
         if referrer_id == contact_id:
-            self.warnings.append("A person cannot refer themselves; the self-referral was blocked.")
+            self.refuse_referral("A person cannot refer themselves; the self-referral was blocked.")
             return "self"
         return "counted"
 
@@ -329,18 +376,24 @@ class _Opening:
         status = "repeat" if entry.referral_policy == "every_open" else "duplicate"
         self.insert_referral(row, status)
         if status == "duplicate":
-            self.warnings.append(f"This person was already counted as a referral for '{entry.ref}'; "
+            self.refuse_referral(f"This person was already counted as a referral for '{entry.ref}'; "
                                  "it was not counted again.")
         return status
 
     def insert_referral(self, row: tuple, status: str) -> None:
         store.insert_referral(self.db, row, status, self.stamp)
 
+    def refuse_referral(self, problem: str) -> None:
+        self.warnings.append(problem)
+        self.referral_problem = problem
+
+
+_MATCHED_BY = {"id": "contact ID", "phone": "phone", "id_or_phone": "contact ID or phone"}
+
 
 def find_referrer(db: Executor, referrer: str, match: str) -> int | None:
     """The id of the contact a link's referrer names, by contact id, by phone (or WhatsApp number), or by either, as
-    the entry point's `referrer_match` says (DOMAIN §4.3); None when nobody matches. The paste-a-link preview asks
-    this too, so both always agree."""
+    the entry point's `referrer_match` says (DOMAIN §4.3); None when nobody matches."""
     if (match in ("id", "id_or_phone") and (contact_id := read_id(referrer)) is not None
             and (found := store.find_contact_by_id(db, contact_id)) is not None):
         return found

@@ -1,4 +1,5 @@
-"""Flows: validation of the stored workspace, publishing (refused while errors exist) and discarding drafts."""
+"""Flows: validation of the stored workspace (and of the flow open in an editor), publishing (refused while errors
+exist) and discarding drafts."""
 
 from collections.abc import Mapping
 from dataclasses import replace
@@ -7,11 +8,20 @@ from typing import Any
 from sqlmodel import Session
 
 from runtime.links import USER_ID_PLACEHOLDER, ChannelIdentities, lint_link
-from runtime.validation import InvalidFlowError, ValidationIssue, WorkspaceIndex, has_errors, validate_workspace
+from runtime.validation import (
+    ERROR,
+    InvalidFlowError,
+    ValidationIssue,
+    WorkspaceIndex,
+    has_errors,
+    validate_flow,
+    validate_workspace,
+)
+from storage.fields_tags import Choices
 from storage.models import Flow, utcnow
 from storage.names import name_key
 from storage.settings import get_settings
-from storage.workspace_io import export_workspace
+from storage.workspace_io import definitions_version, export_workspace
 
 
 def workspace_problems(*, session: Session, use_draft: bool = True, drafts: Mapping[int, dict] | None = None,
@@ -19,17 +29,57 @@ def workspace_problems(*, session: Session, use_draft: bool = True, drafts: Mapp
     """Every problem of the workspace's flows (drafts, or the published copies the live bot runs), its triggers and
     its entry links. `drafts` replaces stored drafts (the canvas validates what is on screen before saving);
     `trigger_draft` (id, trigger in the workspace format) replaces or adds one trigger the same way (id 0: new)."""
-    document = export_workspace(session=session)
+    return _check_workspace(export_workspace(session=session), use_draft, drafts or {}, trigger_draft)
+
+
+class FlowChecks:
+    """The problems of the flow open in one editor, errors first, checked after every edit. The rest of the
+    workspace is exported once and again only when a definition changed since (the definitions version moved:
+    another admin's edit, or this editor's own saved draft), instead of on every edit."""
+
+    def __init__(self, flow_id: int) -> None:
+        self.flow_id = flow_id
+        self._workspace: dict | None = None
+        self._version: int | None = None
+
+    def problems(self, *, session: Session, document: dict, index: WorkspaceIndex) -> list[ValidationIssue]:
+        """The flow's own problems in the `document` on screen, plus loops that run through other flows or triggers
+        and come back (their steps in other flows are left out of `node_ids`)."""
+        own = validate_flow(self.flow_id, document, index)
+        workspace = _check_workspace(self._exported(session), True, {self.flow_id: document}, None)
+        across = [replace(issue, node_ids=tuple(node for flow, node in issue.flow_nodes if flow == self.flow_id))
+                  for issue in workspace if issue.code == "unguarded_cycle" and issue.flow_id != self.flow_id
+                  and self.flow_id in issue.flow_ids]
+        return sorted(own + across, key=lambda issue: issue.severity != ERROR)
+
+    def _exported(self, session: Session) -> dict:
+        version = definitions_version(session=session)
+        if self._workspace is None or version != self._version:
+            self._workspace, self._version = export_workspace(session=session), version
+        return self._workspace
+
+
+def names_of(choices: Choices) -> WorkspaceIndex:
+    """What summaries and validation call things: fields, tags and flows by name, entry points by ref."""
+    return WorkspaceIndex(fields={i: c.name for i, c in choices.fields.items()}, tags=choices.tags,
+                          flows=choices.flows, entry_points={i: c.ref for i, c in choices.entry_points.items()},
+                          field_types={i: c.type for i, c in choices.fields.items()}, pools=choices.pools)
+
+
+def _check_workspace(document: dict, use_draft: bool, drafts: Mapping[int, dict],
+                     trigger_draft: tuple[int, dict] | None) -> list[ValidationIssue]:
+    """The problems of an exported workspace, with `drafts` and `trigger_draft` in place; `document` is left as
+    it was (FlowChecks keeps it for the next edit)."""
+    triggers = document["triggers"]
     if trigger_draft is not None:
         trigger_id, trigger = trigger_draft
-        document["triggers"] = [*(t for t in document["triggers"] if t.get("id") != trigger_id),
-                                {**trigger, "id": trigger_id}]
+        triggers = [*(t for t in triggers if t.get("id") != trigger_id), {**trigger, "id": trigger_id}]
     index = replace(WorkspaceIndex.from_dicts(fields=document["fields"], tags=document["tags"],
                                               entry_points=document["entry_points"], flows=document["flows"],
                                               pools=document["coupon_pools"]),
                     channels=tuple(_identities(document).configured_channels()))
-    flows = {flow["id"]: (flow["name"], _copy(flow, use_draft, drafts or {})) for flow in document["flows"]}
-    return validate_workspace(flows, document["triggers"], index, fields=document["fields"],
+    flows = {flow["id"]: (flow["name"], _copy(flow, use_draft, drafts)) for flow in document["flows"]}
+    return validate_workspace(flows, triggers, index, fields=document["fields"],
                               entry_points=document["entry_points"],
                               link_lint=_lint_entry_links(document) + _find_case_only_duplicates(document))
 

@@ -65,6 +65,7 @@ class RunOptions:
 
     use_draft: bool = False
     seed: int | str | None = None
+    dry_run: bool = False  # do everything, then roll back: the link preview reports what an open would do
 
 
 LIVE = RunOptions()  # what live processing runs: the published flows, truly at random
@@ -97,7 +98,9 @@ class Runtime:
 
     def open_link(self, inbound: Inbound, options: RunOptions = LIVE) -> OpenResult:
         """Process one inbound open in one BEGIN IMMEDIATE transaction (DOMAIN §4), triggers and flows included. The
-        inbound's text is cleaned, cut to the channel's limit and read before the transaction begins."""
+        inbound's text is cleaned, cut to the channel's limit and read before the transaction begins. A dry run
+        (`options.dry_run`) does all of it and rolls the transaction back: the result says what the open would do
+        (the contact's fields and tags as they would be), and nothing is stored or delivered."""
         inbound, cut = clean_inbound(inbound)
         with self._lock:
             held = self._definitions.held(self._connection)
@@ -115,13 +118,17 @@ class Runtime:
             dispatch_events(turn, handled)
             turn.write_events()
             result = summarise_open(turn, opened, response)
-            if inbound.event_id is not None:
+            if options.dry_run:  # read now: after the rollback the contact may not exist
+                contact_data = read_contact_data(turn, opened.contact_id)
+                result.read_contact = lambda: contact_data
+            elif inbound.event_id is not None:
                 remember_event(turn, inbound, result)
             return result
 
         result = self._run(work, options=options)
-        contact_id = result.contact_id
-        result.read_contact = lambda: self.contact_data(contact_id)
+        if not options.dry_run:
+            contact_id = result.contact_id
+            result.read_contact = lambda: self.contact_data(contact_id)
         return result
 
     def reply(self, *, channel: str, channel_user_id: str, text: str, options: RunOptions = LIVE) -> TurnResult:
@@ -197,8 +204,9 @@ class Runtime:
 
     def _run(self, work: Callable[[Turn], T], advance: timedelta = timedelta(0), write: bool = True,
              options: RunOptions = LIVE) -> T:
-        """`work` in one transaction (BEGIN IMMEDIATE on SQLite), committed when it returns, rolled back when it
-        raises; on PostgreSQL run again from the start when it lost a deadlock or a serialization check."""
+        """`work` in one transaction (BEGIN IMMEDIATE on SQLite), committed when it returns (rolled back instead
+        for a dry run), rolled back when it raises; on PostgreSQL run again from the start when it lost a deadlock
+        or a serialization check."""
         engine = self._engine
         with self._lock:
             for attempt in range(RETRIES + 1):
@@ -216,9 +224,12 @@ class Runtime:
                     if attempt < RETRIES and engine.is_retryable(error):
                         continue
                     raise
-                engine.commit()
+                if not options.dry_run:
+                    engine.commit()
+                else:
+                    engine.rollback()
                 break
-        if turn.queued and self.on_outbox is not None:
+        if not options.dry_run and turn.queued and self.on_outbox is not None:
             self.on_outbox()  # after COMMIT: the worker can see what this turn queued
         return result
 

@@ -1,5 +1,5 @@
-"""Entry points: the admin's input shapes, saving and deleting, activity counts, the links each channel gets, and how
-a pasted link would land (the same rules as runtime/opening.py, without writing anything).
+"""Entry points: the admin's input shapes, saving and deleting, activity counts and the pickers' choices.
+(What a pasted link would do is runtime/link_preview.py; each channel's links are runtime/links.py.)
 
 Decisions where the brief was silent:
 - Refs are unique ignoring upper and lower case (storage/names.py); the runtime matches a link's ref as written.
@@ -9,7 +9,6 @@ Decisions where the brief was silent:
 - Problems are keyed by the input they belong to: ``ref``, ``response_flow_id``, ``payload_mapping.1.key``...
 """
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,23 +16,10 @@ import sqlalchemy as sa
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Session, SQLModel, select
 
-from runtime.definitions import link_may_set, refused_by_field, resolve_payload_key
-from runtime.link_reading import ParsedLink, match_whatsapp_text, parse_link
-from runtime.links import (
-    USER_ID_PLACEHOLDER,
-    ChannelIdentities,
-    LinkError,
-    LintProblem,
-    PayloadItem,
-    build_link,
-    check_entry_ref,
-    lint_link,
-    referral_template,
-)
-from runtime.opening import find_referrer as runtime_find_referrer
-from runtime.values import FieldValueError, JsonPathError, coerce_value, parse_json_path, read_json_path
-from storage.connection import as_executor
-from storage.models import REFERRAL_POLICIES, Contact, CustomField, EntryPoint, Flow, Tag
+from runtime.link_reading import match_whatsapp_text
+from runtime.links import ChannelIdentities, LinkError, check_entry_ref
+from runtime.values import JsonPathError, parse_json_path
+from storage.models import REFERRAL_POLICIES, CustomField, EntryPoint, Flow, Tag
 from storage.names import check_new_name
 from storage.settings import channel_identities as identities_of
 from storage.settings import get_settings
@@ -369,161 +355,14 @@ def _picked(values: dict[str, Any], key: str) -> int | None:
 
 # --- links ------------------------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ChannelLinks:
-    """A channel's entry link, the personal referral link template, and the channel limits either breaks."""
-
-    channel: str
-    entry_link: str
-    referral_link: str
-    problems: tuple[LintProblem, ...]
-    entry_fits: bool = True  # the entry link itself keeps the channel's limits (a QR code of it would work)
-
-
 def channel_identities(*, session: Session) -> ChannelIdentities:
     return identities_of(get_settings(session=session))
 
 
-def build_entry_links(ref: str, identities: ChannelIdentities) -> list[ChannelLinks]:
-    """Links for every configured channel; empty when none is set up or the ref cannot name an entry point."""
-    if check_entry_ref(ref):
-        return []
-    links = []
-    for channel in identities.configured_channels():
-        entry_problems = lint_link(channel, ref)
-        problems = (*entry_problems, *lint_link(channel, ref + "-c" + USER_ID_PLACEHOLDER))
-        links.append(ChannelLinks(channel, build_link(channel, ref, identities),
-                                  referral_template(channel, ref, identities), tuple(dict.fromkeys(problems)),
-                                  entry_fits=not entry_problems))
-    return links
+def list_refs(*, session: Session) -> list[str]:
+    return list(session.exec(select(EntryPoint.ref)).all())
 
 
-# --- a pasted link, explained -----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Landing:
-    """One value of a link and the field it lands in: `saved` is the value as stored, or `problem` says why not."""
-
-    source: str
-    value: str
-    field: str | None
-    how: str
-    saved: str | None
-    problem: str | None
-
-
-@dataclass(frozen=True)
-class LinkExplanation:
-    parsed: ParsedLink
-    entry: EntryPoint | None
-    entry_note: str | None
-    referrer_contact: str | None
-    referrer_note: str | None
-    payload: tuple[Landing, ...]
-    json_values: tuple[Landing, ...]
-    json_note: str | None
-
-
-def explain_link(*, session: Session, text: str) -> LinkExplanation:
-    """How the runtime would read a pasted link against this workspace: nothing is written."""
-    parsed = parse_link(text, session.exec(select(EntryPoint.ref)).all())
-    entry = session.exec(select(EntryPoint).where(EntryPoint.ref == parsed.entry)).first() if parsed.entry else None
-    live = entry if entry is not None and entry.active else None
-    fields = {field.id: field for field in session.exec(select(CustomField))}
-    entry_note = None
-    if entry is not None and not entry.active:
-        entry_note = "This entry point is switched off: the person gets the default reply and nothing in the link " \
-                     "is saved."
-    contact, referrer_note = _explain_referrer(session, parsed.referrer, live)
-    payload = tuple(_land_payload(item, live, fields) for item in parsed.payload)
-    json_values, json_note = _land_json(parsed.json, live, fields)
-    return LinkExplanation(parsed, entry, entry_note, contact, referrer_note, payload, json_values, json_note)
-
-
-def _explain_referrer(session: Session, referrer: str | None, entry: EntryPoint | None
-                      ) -> tuple[str | None, str | None]:
-    if referrer is None:
-        return None, None
-    if entry is None:
-        return None, "Ignored: the link's entry point is unknown or switched off."
-    contact = find_referrer(session=session, referrer=referrer, match=entry.referrer_match)
-    if contact is None:
-        how = {"id": "contact ID", "phone": "phone", "id_or_phone": "contact ID or phone"}[entry.referrer_match]
-        return None, f"No contact has the {how} '{referrer}', so no referral would be counted."
-    if not entry.referrals_enabled:
-        return describe_contact(contact), "Referrals are off for this entry point, so the referrer is not credited."
-    return describe_contact(contact), None
-
-
-def _land_payload(item: PayloadItem, entry: EntryPoint | None, fields: dict[int, CustomField]) -> Landing:
-    source = "first value" if item.key is None else f"key '{item.key}'"
-    mapping = {str(row["key"]).strip().lower(): row["field_id"] for row in entry.payload_mapping} if entry else {}
-    if item.key is None:
-        target, how = fields.get(entry.default_field_id) if entry else None, "default payload field"
-        found_by = "mapping"
-    else:
-        field_id, found_by = resolve_payload_key(item.key, mapping=mapping, field_ids=fields,
-                                                 ids_by_name={f.name.lower(): f.id for f in fields.values()})
-        target, how = fields.get(field_id) if field_id is not None else None, _FOUND_BY[found_by]
-    if target is not None and entry is not None and not link_may_set(found_by, target.links_may_set):
-        return Landing(source, item.value, target.name, how, None, refused_by_field(target.name, item.value))
-    if target is not None or entry is None:
-        return _land(source, item.value, target, how, entry)
-    missing = ("This entry point has no default payload field" if item.key is None
-               else f"No custom field has the ID or name '{item.key}'")
-    return Landing(source, item.value, None, how, None, f"{missing}, so the value is not saved.")
-
-
-_FOUND_BY = {"mapping": "this entry point's payload mapping", "id": "field ID", "name": "field name"}
-
-
-def _land_json(data: dict | None, entry: EntryPoint | None, fields: dict[int, CustomField]
-               ) -> tuple[tuple[Landing, ...], str | None]:
-    if data is None:
-        return (), None
-    if entry is None:
-        return (), "The JSON is not saved: the link's entry point is unknown or switched off."
-    if not entry.json_mapping:
-        return (), "This entry point has no JSON mapping, so the JSON is not saved."
-    landings = []
-    for row in entry.json_mapping:
-        target, source = fields.get(row["field_id"]), f"JSON path '{row['path']}'"
-        try:
-            value = read_json_path(data, row["path"])
-        except JsonPathError as error:
-            landings.append(Landing(source, "", target.name if target else None, "JSON mapping", None, str(error)))
-            continue
-        if target is None:
-            landings.append(Landing(source, show_value(value), None, "JSON mapping", None,
-                                    f"The field with ID {row['field_id']} no longer exists."))
-            continue
-        landings.append(_land(source, value, target, "JSON mapping", entry))
-    return tuple(landings), None
-
-
-def _land(source: str, value: Any, target: CustomField | None, how: str, entry: EntryPoint | None) -> Landing:
-    shown = show_value(value)
-    if entry is None or target is None:
-        return Landing(source, shown, target.name if target else None, how, None,
-                       "Not saved: the link's entry point is unknown or switched off.")
-    try:
-        saved = coerce_value(target.name, target.type, value)
-    except FieldValueError as error:
-        return Landing(source, shown, target.name, how, None, str(error))
-    return Landing(source, shown, target.name, how, show_value(saved), None)
-
-
-def describe_contact(contact: Contact) -> str:
-    name = f"{contact.first_name} {contact.last_name}".strip() or "A contact without a name"
-    return f"{name} (contact #{contact.id} on {contact.channel})"
-
-
-def find_referrer(*, session: Session, referrer: str, match: str) -> Contact | None:
-    """The contact a link's referrer names, found by the runtime's own rule, inside the session's transaction."""
-    connection = as_executor(session.connection().connection.driver_connection)  # sqlite3 or psycopg
-    contact_id = runtime_find_referrer(connection, referrer, match)
-    return session.get(Contact, contact_id) if contact_id is not None else None
-
-
-def show_value(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+def find_entry_point(*, session: Session, ref: str) -> EntryPoint | None:
+    """The entry point with exactly this ref (as the runtime matches a link's ref)."""
+    return session.exec(select(EntryPoint).where(EntryPoint.ref == ref)).first()

@@ -126,10 +126,10 @@ def import_document(*, database: Database, document: object) -> ImportReport:
     Raises WorkspaceImportError, before writing anything, when the document has problems."""
     for _ in range(PLAN_ATTEMPTS):
         with database.session() as session:
-            planned_at = _definitions_version(session)
+            planned_at = definitions_version(session=session)
             plan = _plan_import(session, document)
         with database.write_session() as session:
-            if _definitions_version(session) == planned_at:
+            if definitions_version(session=session) == planned_at:
                 _write_plan(session, plan)
                 return plan.report
     with database.write_session() as session:  # definitions keep changing: plan while holding the write lock
@@ -295,7 +295,9 @@ def _write_plan(session: Session, plan: _Plan) -> None:
         save_settings(session=session, update=plan.settings)
 
 
-def _definitions_version(session: Session) -> int:
+def definitions_version(*, session: Session) -> int:
+    """Moves whenever a definition changes (SQL triggers bump it, storage/models.py): one cheap read tells whether an
+    export is still current."""
     return session.execute(sa.text("SELECT version FROM definitions_version WHERE id = 1")).scalar() or 0
 
 

@@ -14,6 +14,8 @@ from sqlmodel import func, select
 from channels.meta import MalformedWebhook
 from channels.simulated import WEBHOOK_CHANNELS, SimulatedDelivery, deliver, simulated_open
 from runtime.definitions import Definitions
+from runtime.link_preview import explain_open
+from runtime.link_reading import parse_link
 from runtime.opening import Inbound
 from runtime.service import RunOptions, Runtime
 from runtime.simulator.recording import SIMULATION_SEED, Recording
@@ -24,7 +26,6 @@ from runtime.values import read_id
 from runtime.vocabulary import CHANNEL_NAMES
 from storage.contacts import get_contact
 from storage.db import Database
-from storage.entry_points import explain_link
 from storage.models import Contact
 from storage.scenarios import fresh_channel_user_id, parse_duration
 
@@ -88,12 +89,12 @@ class Simulation:
     def open(self, link: str, opener: Opener, *, use_draft: bool) -> ActionView:
         defs = self.prepare()
         with self.sandbox.session() as session:
-            explanation = explain_link(session=session, text=link)
+            parsed = parse_link(link, defs.refs)
             actor = get_contact(session=session, contact_id=opener.contact_id) if opener.contact_id else None
             # WhatsApp knows people by their number; other channels get a fresh sim-<n>
             number = re.sub(r"\D", "", opener.phone) if opener.channel == "whatsapp" else ""
             user_id = actor.channel_user_id if actor else number or fresh_channel_user_id(session=session)
-        referrer = explanation.parsed.referrer
+        referrer = parsed.referrer
         before = self.snapshot([opener.contact_id, read_id(referrer)])
         name = actor.first_name if actor else opener.name.strip()
         channel = actor.channel if actor else opener.channel
@@ -101,7 +102,7 @@ class Simulation:
         if opener.as_webhook and channel in WEBHOOK_CHANNELS:
             if channel == "telegram" and actor is None:  # Telegram knows people by a number
                 user_id = str(TELEGRAM_IDS + secrets.randbelow(TELEGRAM_IDS))
-            delivery = simulated_open(channel, user_id=user_id, ref=explanation.parsed.ref,
+            delivery = simulated_open(channel, user_id=user_id, ref=parsed.ref,
                                       new_conversation=actor is None, first_name=name, now=self.bench.clock.now)
         if delivery is not None:
             result = deliver(self.bench.runtime, self.sandbox, delivery, _options(use_draft))[0].result
@@ -115,7 +116,9 @@ class Simulation:
             roles[referrer_id] = "referrer"
         view = describe_action(self.bench, defs, result, roles, before, title=f"{name or 'Someone'} opened {link}",
                                use_draft=use_draft)
-        view.explanation, view.referral = explanation, result.referral
+        with self.sandbox.session() as session:  # the open's own report, in the link box's words
+            view.explanation = explain_open(session=session, text=link, result=result)
+        view.referral = result.referral
         if delivery is not None:
             view.webhook = WebhookView(delivery.label, delivery.pretty(), delivery)
         elif opener.as_webhook:

@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from runtime.definitions import Definitions
+from runtime.link_preview import LinkPreview
 from runtime.node_types import NODE_TYPES, Names
 from runtime.opening import OpenResult
 from runtime.service import Runtime, TurnResult
 from runtime.simulator.recording import ContactChange
 from storage.contacts import ContactDetail, TranscriptMessage, get_contact, list_messages
 from storage.db import Database
-from storage.entry_points import LinkExplanation
 
 
 class Sandbox(Protocol):
@@ -82,7 +82,7 @@ class WebhookView:
 @dataclass
 class ActionView:
     title: str
-    explanation: LinkExplanation | None = None
+    explanation: LinkPreview | None = None
     referral: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     timeline: list[TimelineItem] = field(default_factory=list)

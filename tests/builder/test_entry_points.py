@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from nicegui import ui
 from nicegui.testing import User
 from nicegui.testing.user_interaction import UserInteraction
@@ -339,7 +340,8 @@ async def test_the_paste_box_explains_referrer_payload_and_json(admin: User, dem
     await admin.should_see("Telegram", marker="parsed-channel")
     await admin.should_see("No entry point has the ref 'giveawy2025'. Did you mean 'giveaway2025'?")
     await admin.should_see("none — the person gets the default reply", marker="parsed-entry")
-    await admin.should_see("Not saved: the link's entry point is unknown", marker="payload-landing-0")
+    await admin.should_see("The payload was not saved because the link's entry point is not known",
+                           marker="payload-landing-0")
 
 
 async def test_the_paste_box_shows_channel_limit_problems(admin: User, demo: Database) -> None:
@@ -347,3 +349,17 @@ async def test_the_paste_box_shows_channel_limit_problems(admin: User, demo: Dat
     admin.find(marker="paste-link").type("https://ig.me/m/giveaway.shop?ref=giveaway2025--gold%20member")
     await admin.should_see("Instagram refs may only use letters, digits", marker="parsed-lint")
     await admin.should_see("saved as gold member", marker="payload-landing-0")
+
+
+async def test_the_paste_box_shows_what_the_bot_would_do_and_saves_nothing(admin: User, demo: Database) -> None:
+    ann = open_link(demo, "psid-ann", GIVEAWAY, "Ann")
+    with demo.session() as session:
+        contacts = session.execute(sa.text("SELECT count(*) FROM contact")).scalar_one()
+    await admin.open("/entry-points")
+    admin.find(marker="paste-link").type(f"{GIVEAWAY}-c{ann}--SPRING")
+    await admin.should_see("Starts flow “Share”", marker="preview-response")
+    await admin.should_see("coupon_code = SPRING", marker="preview-fields")
+    await admin.should_see(f"To Ann (contact #{ann} on messenger): ")  # the referrer's trigger notifies her
+    with demo.session() as session:
+        assert session.execute(sa.text("SELECT count(*) FROM contact")).scalar_one() == contacts
+        assert session.execute(sa.text("SELECT count(*) FROM referral")).scalar_one() == 0

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from runtime.link_preview import preview_link
 from runtime.opening import Inbound
 from runtime.publishing import workspace_problems
 from runtime.service import LIVE, RunOptions, Runtime
 from runtime.simulator.sandbox import open_sandbox
 from storage.db import Database, open_database
-from storage.entry_points import EntryPointUpdate, explain_link, update_entry_point
+from storage.entry_points import EntryPointUpdate, update_entry_point
 from storage.fields_tags import FieldUpdate, list_fields, update_field
 from storage.migrate import upgrade
 from storage.workspace_io import import_workspace
@@ -51,8 +52,7 @@ def test_the_simulator_and_the_link_preview_say_the_same(database: Database) -> 
     with Runtime(sandbox, trace=True) as runtime:
         simulated = open_as(runtime, FORGED, options=RunOptions(use_draft=True))
     sandbox.dispose()
-    with database.session() as session:
-        preview = explain_link(session=session, text=PAGE + FORGED)
+    preview = preview_link(database=database, text=PAGE + FORGED)
     assert REFUSED in simulated["warnings"]
     assert "referral_points" not in simulated["contact"]["fields"]
     [landing] = preview.payload
@@ -69,8 +69,7 @@ def test_other_fields_and_the_entry_points_own_mappings_still_fill(database: Dat
         result = open_as(runtime, link)
     assert result["contact"]["fields"] == {"coupon_code": "SPRING10", "plan": "gold", "referral_points": 2}
     assert result["warnings"] == [REFUSED]
-    with database.session() as session:
-        preview = explain_link(session=session, text=PAGE + link)
+    preview = preview_link(database=database, text=PAGE + link)
     assert [(land.field, land.saved, land.problem) for land in preview.payload] == [
         ("coupon_code", "SPRING10", None), ("plan", "gold", None), ("referral_points", "2", None),
         ("referral_points", None, REFUSED)]

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from runtime.publishing import discard_draft, publish_flow, workspace_problems
+from runtime.publishing import FlowChecks, discard_draft, names_of, publish_flow, workspace_problems
 from runtime.validation import InvalidFlowError
 from storage.db import Database
+from storage.fields_tags import load_choices
 from storage.models import Flow
 from storage.workspace_io import import_workspace
 
@@ -75,3 +76,23 @@ def test_discarding_a_draft_brings_back_the_published_copy(demo: Database) -> No
     with demo.write_session() as session:
         flow = discard_draft(session=session, flow_id=1)
         assert flow.draft == flow.published
+
+
+def go_to(flow_id: int) -> dict:
+    return {"schema": 1, "nodes": [{"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
+                                   {"id": "jump", "type": "go_to_flow", "position": {"x": 260, "y": 0},
+                                    "data": {"flow_id": flow_id}}],
+            "edges": [{"id": "e1", "source": "start", "source_handle": "next", "target": "jump"}]}
+
+
+def test_an_editors_checks_see_what_another_admin_changed_meanwhile(demo: Database) -> None:
+    checks = FlowChecks(1)  # flow "Share" open in an editor: it jumps to "Check reward"
+    with demo.session() as session:
+        index = names_of(load_choices(session=session))
+        assert checks.problems(session=session, document=go_to(2), index=index) == []
+        assert checks.problems(session=session, document=go_to(2), index=index) == []  # the same on the next edit
+    edit_draft(demo, 2, lambda draft: draft.update(go_to(1)))  # someone makes "Check reward" jump back
+    with demo.session() as session:
+        problems = checks.problems(session=session, document=go_to(2), index=index)
+    assert [problem.code for problem in problems] == ["unguarded_cycle"]
+    assert set(problems[0].node_ids) == {"start", "jump"}  # this flow's steps, marked on its canvas
