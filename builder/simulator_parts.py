@@ -11,6 +11,7 @@ from nicegui import ui
 from builder.canvas import FlowCanvas, canvas_is_built, canvas_view
 from builder.context import SimulatorBench
 from builder.entry_point_links import draw_explanation
+from runtime.actions import ACTION_TYPES
 from runtime.definitions import Definitions
 from runtime.node_types import NODE_TYPES, Names
 from runtime.opening import OpenResult
@@ -26,9 +27,6 @@ EVENT_WORDS = {"contact_created": "New contact", "entry_point_opened": "Entry po
                "referred_existing_contact": "Referred an existing contact",
                "referred_second_level": "A friend's friend joined (second level)", "field_changed": "Field changed",
                "tag_added": "Tag added", "tag_removed": "Tag removed"}
-ACTION_WORDS = {"set_field": "change a field", "add_tag": "add a tag", "remove_tag": "remove a tag",
-                "send_message": "send a message", "notify_referrer": "notify the referrer",
-                "start_flow": "start a flow", "give_coupon": "give a coupon code"}
 WAIT_WORDS = {"reply": "a reply", "button": "a button press", "delay": "the delay to pass"}
 
 
@@ -168,7 +166,8 @@ class Narrator:
         return TimelineItem("skipped", f"Trigger “{step['trigger']}” skipped: {step['reason']}")
 
     def _action(self, step: dict) -> TimelineItem:
-        return TimelineItem("action", f"“{step['trigger']}”: {ACTION_WORDS.get(step['action'], step['action'])}")
+        spec = ACTION_TYPES.get(step["action"])
+        return TimelineItem("action", f"“{step['trigger']}”: {spec.doing if spec else step['action']}")
 
     def _flow_started(self, step: dict) -> TimelineItem:
         return TimelineItem("flow", f"Flow “{step['flow']}” starts for {self.who(step['contact_id'])}")
@@ -534,3 +533,4 @@ def confirm(title: str, text: str, button: str, marker: str, on_yes: Callable[[]
             ui.button("Cancel", on_click=dialog.close).props("flat")
             ui.button(button, on_click=yes).props("color=negative").mark(marker)
     dialog.open()
+
