@@ -294,7 +294,7 @@ class TriggerEditor:
         with ui.row().classes("w-full items-start gap-3 no-wrap border-t border-slate-100 pt-2"):
             ui.label(f"{index + 1}.").classes("mt-4 w-5 text-slate-500")
             self._select(ACTIONS, "Action", action, "type", f"{marker}-type", *where, "type", refresh=True) \
-                .classes("w-44")
+                .classes("w-52")
             self._action_settings(action, where, marker)
             with ui.row().classes("gap-0 no-wrap mt-2 shrink-0"):
                 for icon, tip, step, hidden in (("arrow_upward", "Move up", -1, index == 0),
