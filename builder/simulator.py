@@ -32,6 +32,7 @@ from runtime.opening import Inbound
 from runtime.simulator.sandbox import reset_sandbox
 from runtime.simulator.scenarios import ScenarioError, ScenarioReport, check_scenario, run_scenario
 from runtime.values import read_id
+from runtime.vocabulary import DurationError, parse_duration
 from storage.contacts import ContactQuery, get_contact, list_contacts
 from storage.db import Database
 from storage.entry_points import explain_link
@@ -44,7 +45,6 @@ from storage.scenarios import (
     fresh_channel_user_id,
     get_scenario,
     list_scenarios,
-    parse_duration,
     save_scenario,
 )
 
@@ -173,8 +173,8 @@ class Simulation:
         return view
 
     def advance(self, duration: str, *, use_draft: bool) -> ActionView:
-        """Move the simulated clock forward and run every delay that is due (raises ScenarioStoreError for a
-        duration that is not one)."""
+        """Move the simulated clock forward and run every delay that is due (raises DurationError for a duration
+        that is not one)."""
         forward = parse_duration(duration)
         defs = self.prepare(use_draft=use_draft)
         before = self.snapshot([])
@@ -416,7 +416,7 @@ class SimulatorPage:
         self.duration.error = None
         try:
             view = self.simulation.advance(self.duration.value or "", use_draft=self.use_draft)
-        except ScenarioStoreError as error:
+        except DurationError as error:
             self.duration.error = str(error)
             return
         self.show(view)

@@ -17,6 +17,7 @@ from runtime.node_types import NODE_TYPES, Names
 from runtime.opening import OpenResult
 from runtime.service import TurnResult
 from runtime.simulator.scenarios import ScenarioReport
+from runtime.vocabulary import COUNTED_STATUSES
 from storage.contacts import ContactDetail, TranscriptMessage, get_contact, list_messages
 from storage.entry_points import LinkExplanation
 from storage.scenarios import REFERRAL_WORDS, ContactChange, ScenarioSummary
@@ -357,7 +358,7 @@ def _show_headline(view: ActionView) -> None:
         ui.label(view.title).classes("text-lg font-semibold text-slate-800 break-all min-w-0").mark("result-title")
         status = (view.referral or {}).get("status")
         if status in REFERRAL_WORDS:
-            counted = status in ("counted", "repeat")
+            counted = status in COUNTED_STATUSES
             ui.badge(f"Referral {REFERRAL_WORDS[status]}", color="positive" if counted else "negative") \
                 .classes("text-sm py-1 px-2 whitespace-nowrap").mark("referral-status")
 

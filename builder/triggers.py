@@ -13,6 +13,7 @@ from runtime.actions import ACTION_TYPES, Setting
 from runtime.node_types import Names
 from runtime.validation import ValidationIssue
 from runtime.values import read_id
+from runtime.vocabulary import VALUELESS_OPS
 from storage.fields_tags import Choices, form_errors, load_choices
 from storage.models import Trigger
 from storage.triggers import (
@@ -269,7 +270,7 @@ class TriggerEditor:
         with ui.row().classes("w-full items-start gap-3 no-wrap"):
             self._field_picker(rule, f"{marker}-field", *where)
             self._select(OPERATORS, "Is", rule, "op", f"{marker}-op", *where, "op", refresh=True).classes("w-40")
-            if rule["op"] not in ("is_set", "is_not_set"):
+            if rule["op"] not in VALUELESS_OPS:
                 self._value_input(rule, f"{marker}-value", "Value", *where)
             ui.space()
             ui.button(icon="close", on_click=lambda: self._remove(self.form["rules"], index)) \

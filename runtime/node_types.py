@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.templates import placeholders
-from runtime.vocabulary import CONDITION_OPS, FIELD_OPS, MATCH_MODES, TAG_OPS, VALUED_OPS
+from runtime.vocabulary import (
+    CONDITION_OPS,
+    FIELD_OPS,
+    MATCH_MODES,
+    TAG_OPS,
+    VALUED_OPS,
+    VALUELESS_OPS,
+    format_duration,
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,7 @@ def _describe_condition(data: Mapping, names: Names) -> str:
 
 def _describe_rule(rule: Mapping, names: Names) -> str:
     name, op = name_of(names.fields, rule.get("field_id"), "field"), rule.get("op")
-    if op in ("is_set", "is_not_set"):
+    if op in VALUELESS_OPS:
         return f"{name} {op.replace('_', ' ')}"
     return f"{name} {op or '?'} {show_value(rule.get('value'))}"
 
@@ -99,10 +107,7 @@ def _describe_delay(data: Mapping, names: Names) -> str:
     seconds = data.get("seconds")
     if not _is_number(seconds) or seconds <= 0:
         return "No time set"
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds % size == 0:
-            return _plural(int(seconds // size), unit)
-    return _plural(seconds, "second")
+    return format_duration(seconds)
 
 
 def _describe_randomizer(data: Mapping, names: Names) -> str:
@@ -254,10 +259,6 @@ def show_value(value: object) -> str:
 def shorten(text: object, limit: int = 60) -> str:
     line = str(text or "").strip().split("\n", 1)[0].strip()
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-
-
-def _plural(count: float, unit: str) -> str:
-    return f"{count:g} {unit}" if count == 1 else f"{count:g} {unit}s"
 
 
 LEADERBOARD_PERIODS = {"week": "this week", "month": "this month", "all": "all time"}

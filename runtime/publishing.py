@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from runtime.links import USER_ID_PLACEHOLDER, ChannelIdentities, lint_link
 from runtime.validation import InvalidFlowError, ValidationIssue, WorkspaceIndex, has_errors, validate_workspace
+from runtime.vocabulary import IDENTITY_FIELDS
 from storage.models import Flow, utcnow
 from storage.names import name_key
 from storage.settings import get_settings
@@ -76,9 +77,7 @@ def bot_channels(*, session: Session) -> tuple[str, ...]:
 
 
 def _identities(document: dict) -> ChannelIdentities:
-    return ChannelIdentities(**{key: document["settings"].get(key, "") for key in (
-        "page_id", "instagram_username", "whatsapp_number", "telegram_bot", "viber_uri", "webchat_base_url",
-        "webchat_account_id")})
+    return ChannelIdentities(**{key: document["settings"].get(key, "") for key in IDENTITY_FIELDS})
 
 
 def _lint_entry_links(document: dict) -> list[ValidationIssue]:

@@ -5,17 +5,16 @@ A scenario runs through the same `Runtime` entry points as live processing, agai
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from runtime.opening import Inbound
 from runtime.referral_stats import PERIOD_NAMES
 from runtime.service import Runtime
+from runtime.vocabulary import is_duration, parse_duration
 
 FORMAT = "referflow-scenario"
 BLOCKED = ("self", "duplicate", "unknown_referrer", "disabled")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PERSON_ID = re.compile(r"\{\{\s*(\w+)\.id\s*\}\}")
 
 
@@ -92,7 +91,7 @@ def check_scenario(scenario: object) -> list[str]:
             problems.append(f"Step {number}: say exactly one of open, reply, press or advance.")
         elif kinds[0] != "advance" and step.get("as") not in people:
             problems.append(f"Step {number}: 'as' must name one of the scenario's people ({', '.join(people)}).")
-        elif kinds[0] == "advance" and not _DURATION.search(str(step["advance"])):
+        elif kinds[0] == "advance" and not is_duration(str(step["advance"])):
             problems.append(f"Step {number}: '{step['advance']}' is not a duration such as 30s, 15m, 2h or 1d.")
     return problems
 
@@ -125,7 +124,7 @@ class _Run:
 
     def perform(self, step: dict) -> tuple[str, dict]:
         if "advance" in step:
-            self.clock.now += _duration(str(step["advance"]))
+            self.clock.now += parse_duration(str(step["advance"]))
             return f"advance the clock {step['advance']}", self.runtime.tick().to_dict()
         person = step["as"]
         profile = self.people[person]
@@ -242,5 +241,3 @@ class _Run:
         return _PERSON_ID.sub(lambda m: str(self.ids.get(m[1], m[0])), text)
 
 
-def _duration(text: str) -> timedelta:
-    return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(text.lower())))
