@@ -26,7 +26,7 @@ def test_durations_read_as_admins_and_scenarios_write_them(text: str, duration: 
 
 @pytest.mark.parametrize("text", ["", "soon", "5", "1h and more", "1 ms", "2 dayz", "-1h"])
 def test_anything_else_is_refused_with_an_example(text: str) -> None:
-    with pytest.raises(DurationError, match="is not a duration; write e.g. 30s, 15m, 2h, 1d or 1h30m"):
+    with pytest.raises(DurationError, match=r"is not a duration; write e\.g\. 30s, 15m, 2h, 1d or 1h30m"):
         parse_duration(text)
 
 
