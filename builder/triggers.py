@@ -340,7 +340,9 @@ class TriggerEditor:
 
     def _field_picker(self, row: dict, marker: str, *where: Any, label: str = "Field",
                       types: tuple[str, ...] = ()) -> None:
-        options = {i: f"{f.name} ({f.type})" for i, f in self.choices.fields.items() if not types or f.type in types}
+        """Every field by name and type; with `types`, only fields of those, and by name alone when that is one."""
+        options = {i: f.name if len(types) == 1 else f"{f.name} ({f.type})" for i, f in self.choices.fields.items()
+                   if not types or f.type in types}
         self._select(options, label, row, "field_id", marker, *where, "field_id", refresh=True).classes("w-56")
 
     def _value_input(self, row: dict, marker: str, label: str, *where: Any) -> None:
