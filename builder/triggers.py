@@ -13,12 +13,10 @@ from runtime.actions import ACTION_TYPES, Setting
 from runtime.node_types import Names
 from runtime.validation import ValidationIssue
 from runtime.values import read_id
-from runtime.vocabulary import VALUELESS_OPS
+from runtime.vocabulary import ENTRY_EVENTS, REFERRAL_EVENTS, TAG_EVENTS, VALUELESS_OPS
 from storage.fields_tags import Choices, form_errors, load_choices
 from storage.models import Trigger
 from storage.triggers import (
-    ENTRY_EVENTS,
-    TAG_EVENTS,
     LoopError,
     TriggerCreate,
     TriggerUpdate,
@@ -51,7 +49,6 @@ FIELD_OPS = {"set": "set to", "increase": "increase by", "decrease": "decrease b
 BLANK_ACTION = {setting.key: setting.default for spec in ACTION_TYPES.values() for setting in spec.settings}
 ANY = 0  # the filter option "any entry point / field / tag"
 TEXT_KINDS = ("text", "template")  # settings written in a text box, with placeholder suggestions
-REFERRAL_EVENTS = ("referred_new_contact", "referred_existing_contact", "referred_second_level")  # {{referred.*}}
 
 
 def create() -> None:

@@ -12,8 +12,7 @@ from runtime.conditions import conditions_hold
 from runtime.definitions import TriggerRule
 from runtime.flows import FlowRun, change_field, give_code, say, start_flow
 from runtime.turn import MAX_TRIGGER_DEPTH, Event, Turn
-
-REFERRAL_EVENTS = ("referred_new_contact", "referred_existing_contact", "referred_second_level")
+from runtime.vocabulary import REFERRAL_EVENTS
 
 
 def dispatch_events(turn: Turn, start: int = 0) -> int:

@@ -75,6 +75,16 @@ def window_hours(channel: str) -> int:
     return int(REPLY_WINDOWS[channel].total_seconds() // 3600)
 
 
+# What a trigger can start on (DOMAIN §5). Through an entry point: these can be limited to one. A referral's: they
+# run in the referrer's context, with the person who joined as {{referred.*}}. A tag's: limited to one tag.
+TRIGGER_EVENTS = ("contact_created", "entry_point_opened", "referred_new_contact", "referred_existing_contact",
+                  "referred_second_level", "field_changed", "tag_added", "tag_removed")
+ENTRY_EVENTS = ("contact_created", "entry_point_opened", "referred_new_contact", "referred_existing_contact",
+                "referred_second_level")
+REFERRAL_EVENTS = ("referred_new_contact", "referred_existing_contact", "referred_second_level")
+TAG_EVENTS = ("tag_added", "tag_removed")
+
+
 # What became of a referral (DOMAIN §4 step 4), stored with it: first the two that count for the referrer.
 REFERRAL_STATUSES = ("counted", "repeat", "duplicate", "self", "unknown_referrer", "disabled")
 COUNTED_STATUSES = ("counted", "repeat")

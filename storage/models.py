@@ -10,19 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import JSON, Column, Field, SQLModel
 
-from runtime.vocabulary import CHANNELS, REFERRAL_STATUSES
+from runtime.vocabulary import CHANNELS, REFERRAL_STATUSES, TRIGGER_EVENTS
 
 FIELD_TYPES = ("text", "number", "boolean", "date", "datetime", "json")
-TRIGGER_EVENTS = (
-    "contact_created",
-    "entry_point_opened",
-    "referred_new_contact",
-    "referred_existing_contact",
-    "referred_second_level",
-    "field_changed",
-    "tag_added",
-    "tag_removed",
-)
 REFERRAL_POLICIES = ("first_only", "every_open")
 OUTBOX_STATES = ("pending", "sent", "failed")
 

@@ -16,14 +16,19 @@ from runtime.publishing import workspace_problems
 from runtime.templates import is_template
 from runtime.validation import ValidationIssue
 from runtime.values import coerce_value
-from runtime.vocabulary import CONDITION_OPS, FIELD_OPS, MATCH_MODES, VALUELESS_OPS
+from runtime.vocabulary import (
+    CONDITION_OPS,
+    ENTRY_EVENTS,
+    FIELD_OPS,
+    MATCH_MODES,
+    TAG_EVENTS,
+    TRIGGER_EVENTS,
+    VALUELESS_OPS,
+)
 from storage.fields_tags import FieldChoice, fetch_row, load_choices, save_row
-from storage.models import TRIGGER_EVENTS, Trigger
+from storage.models import Trigger
 from storage.names import check_name_shape, find_clash, load_taken
 
-ENTRY_EVENTS = ("contact_created", "entry_point_opened", "referred_new_contact", "referred_existing_contact",
-                "referred_second_level")
-TAG_EVENTS = ("tag_added", "tag_removed")
 ORDERED_TYPES = ("number", "date", "datetime")
 
 

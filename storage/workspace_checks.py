@@ -14,12 +14,11 @@ from sqlmodel import Session, SQLModel, select
 from runtime.actions import ACTION_TYPES
 from runtime.link_reading import match_whatsapp_text
 from runtime.links import LinkError, check_entry_ref
-from runtime.vocabulary import CONDITION_OPS, FIELD_OPS, MATCH_MODES
+from runtime.vocabulary import CONDITION_OPS, FIELD_OPS, MATCH_MODES, TRIGGER_EVENTS
 from storage.coupons import MAX_POOL_NAME, POOL_NAME
 from storage.models import (
     FIELD_TYPES,
     REFERRAL_POLICIES,
-    TRIGGER_EVENTS,
     CouponPool,
     CustomField,
     EntryPoint,

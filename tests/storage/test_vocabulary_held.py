@@ -17,6 +17,7 @@ from runtime.vocabulary import (
     REFERRAL_OUTCOMES,
     REFERRAL_STATUS_NAMES,
     REFERRAL_STATUSES,
+    TRIGGER_EVENTS,
 )
 from storage.models import WorkspaceSettings
 from storage.settings import SettingsUpdate
@@ -38,6 +39,15 @@ def check_constraint_words(name: str) -> tuple[str, ...]:
 ])
 def test_the_first_migrations_checks_hold_the_vocabulary(constraint: str, words: tuple[str, ...]) -> None:
     assert check_constraint_words(constraint) == words
+
+
+def test_the_migration_that_added_second_level_events_allows_every_trigger_event() -> None:
+    text = (MIGRATIONS / "0012_coupon_pools_second_level.py").read_text()
+    old = re.search(r"OLD_EVENTS = \(([^)]*)\)", text)
+    assert old, "no OLD_EVENTS in migration 0012"
+    events = re.findall(r'"(\w+)"', old[1])
+    assert (*events[:4], "referred_second_level", *events[4:]) == TRIGGER_EVENTS
+    assert 'NEW_EVENTS = (*OLD_EVENTS[:4], "referred_second_level", *OLD_EVENTS[4:])' in text
 
 
 def test_counted_referrals_are_the_migrations_counted_ones() -> None:
