@@ -3,11 +3,11 @@
 import argparse
 import json
 import os
-import re
 import sys
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
+
+from runtime.vocabulary import CHANNELS, DurationError, parse_duration
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_DB = ROOT / "data" / "referflow.db"
@@ -222,7 +222,7 @@ def _build_parser() -> argparse.ArgumentParser:
     open_link = commands.add_parser("open-link", help="process one link open, as if a person clicked it (JSON)")
     open_link.add_argument("url", help="the link, ref or message text the person sent")
     open_link.add_argument("--channel-user", required=True, metavar="ID", help="the person's id on the channel")
-    open_link.add_argument("--channel", choices=CHANNEL_CHOICES, help="the person's channel (default: the link's)")
+    open_link.add_argument("--channel", choices=CHANNELS, help="the person's channel (default: the link's)")
     open_link.add_argument("--first-name", default="", metavar="N")
     open_link.add_argument("--last-name", default="", metavar="N")
     open_link.add_argument("--phone", default="", metavar="P")
@@ -236,7 +236,7 @@ def _build_parser() -> argparse.ArgumentParser:
     reply = commands.add_parser("reply", help="a message from a contact: answers a question or presses a button")
     reply.add_argument("text", help="what the contact sends (a button's title answers buttons)")
     reply.add_argument("--channel-user", required=True, metavar="ID", help="the contact's id on the channel")
-    reply.add_argument("--channel", choices=CHANNEL_CHOICES, help="the contact's channel (needed when the id is on"
+    reply.add_argument("--channel", choices=CHANNELS, help="the contact's channel (needed when the id is on"
                                                                    " several channels)")
     reply.set_defaults(handler=run_reply)
 
@@ -377,9 +377,6 @@ def run_channels_disconnect(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-CHANNEL_CHOICES = ("messenger", "instagram", "whatsapp", "telegram", "viber", "webchat")
-
-
 def run_parse_link(config: Config, args: argparse.Namespace) -> int:
     from runtime.link_reading import parse_link
 
@@ -505,7 +502,10 @@ def run_tick(config: Config, args: argparse.Namespace) -> int:
     from runtime.service import Runtime
     from storage.db import open_database
 
-    advance = parse_duration(args.advance)
+    try:
+        advance = parse_duration(args.advance)
+    except DurationError as error:
+        raise CommandError(str(error)) from None
     database = open_database(url=config.database_url)
     try:
         with Runtime(database, outbox=True) as runtime:  # live: what the bot sends is queued for delivery
@@ -561,14 +561,6 @@ def run_migrate_data(config: Config, args: argparse.Namespace) -> int:
 
 def _as_url(text: str) -> str:
     return text if "://" in text else f"sqlite:///{Path(text).expanduser().resolve()}"
-
-
-def parse_duration(text: str) -> timedelta:
-    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhdw])", text.strip().lower())
-    if not parts or re.sub(r"[\d.\s]+[smhdw]", "", text.strip().lower()):
-        raise CommandError(f"'{text}' is not a duration; write e.g. 30s, 15m, 2h, 1d or 1h30m")
-    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    return timedelta(seconds=sum(float(number) * seconds[unit] for number, unit in parts))
 
 
 def _read_json(name: str) -> object:

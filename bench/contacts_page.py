@@ -22,13 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from runtime.vocabulary import CHANNELS
 from storage.analytics import AnalyticsQuery, summarise
 from storage.contacts import ContactQuery, build_referral_tree, list_contacts
 from storage.db import open_database
 from storage.workspace_io import import_workspace
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "referral_program.json"
-CHANNELS = ("messenger", "instagram", "whatsapp", "telegram", "viber", "webchat")
 FIRST = ("Ann", "Bob", "Cat", "Dan", "Eve", "Finn", "Gus", "Hana", "Ivan", "Jo", "Kim", "Lea", "Max", "Nia", "Omar",
          "Pia", "Quinn", "Rosa", "Sam", "Tess", "Uma", "Vik", "Wen", "Xia", "Yara", "Zoe", "")
 LAST = ("Smith", "Garcia", "Müller", "Rossi", "Dubois", "Kowalski", "Tanaka", "Silva", "Novak", "Jensen", "")

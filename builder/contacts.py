@@ -10,6 +10,7 @@ from nicegui import ui
 from builder.context import database
 from builder.frame import frame
 from runtime.values import FieldValueError, read_id
+from runtime.vocabulary import REFERRAL_STATUS_NAMES
 from storage.contacts import (
     PAGE_SIZES,
     ContactDetail,
@@ -44,8 +45,6 @@ COLUMNS = [
 ]
 STATUS_COLORS = {"counted": "positive", "repeat": "teal", "duplicate": "orange", "self": "negative",
                  "unknown_referrer": "grey", "disabled": "grey"}
-STATUS_WORDS = {"counted": "counted", "repeat": "counted again", "duplicate": "duplicate", "self": "self-referral",
-                "unknown_referrer": "unknown referrer", "disabled": "referrals off"}
 
 
 def create() -> None:
@@ -260,7 +259,8 @@ def _referral_table(entries: list[ReferralEntry], other: str) -> ui.table:
                {"name": "kind", "label": "Kind", "field": "kind", "align": "left"},
                {"name": "status", "label": "Status", "field": "status", "align": "left"}]
     rows = [{"key": index, "when": _when(e.created_at), "entry": e.entry_point, "other": e.other_name,
-             "other_id": e.other_id, "kind": f"{e.kind} contact", "status": STATUS_WORDS.get(e.status, e.status),
+             "other_id": e.other_id, "kind": f"{e.kind} contact",
+             "status": REFERRAL_STATUS_NAMES.get(e.status, e.status),
              "color": STATUS_COLORS.get(e.status, "grey")} for index, e in enumerate(entries)]
     table = ui.table(rows=rows, columns=columns, row_key="key").classes("w-full").props("flat dense bordered")
     table.add_slot("body-cell-other", """

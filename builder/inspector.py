@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from builder.context import database
 from runtime.node_types import NODE_TYPES
 from runtime.values import FieldValueError, coerce_value
-from runtime.vocabulary import CONDITION_OPS
+from runtime.vocabulary import CONDITION_OPS, VALUELESS_OPS
 from storage.entry_points import EntryPointCreate, EntryPointError, create_entry_point, describe_problems
 from storage.fields_tags import Choices, EntryChoice
 
@@ -211,11 +211,11 @@ def _rule_row(inspector: Inspector, rules: list, index: int, rule: dict) -> None
         with ui.row().classes("w-full no-wrap gap-1"):
             ui.select({op: OP_WORDS[op] for op in CONDITION_OPS}, value=rule.get("op"),
                       on_change=lambda e: (inspector.set_item("rules", index, "op", e.value),
-                                           value.set_visibility(e.value not in ("is_set", "is_not_set")))) \
+                                           value.set_visibility(e.value not in VALUELESS_OPS))) \
                 .props("outlined dense options-dense").classes("w-32").mark("rule-op")
             value = ui.input("Value", value=_shown(rule.get("value"))).props("outlined dense").classes("grow") \
                 .without_auto_validation().mark("rule-value")
-        value.set_visibility(rule.get("op") not in ("is_set", "is_not_set"))
+        value.set_visibility(rule.get("op") not in VALUELESS_OPS)
 
         def typed(event: Any) -> None:
             current = inspector.node["data"]["rules"][index]  # type: ignore[index]

@@ -5,6 +5,7 @@ from sqlmodel import func, select
 
 from builder.context import database
 from builder.frame import frame
+from runtime.vocabulary import COUNTED_STATUSES
 from storage.coupons import empty_pool_warnings
 from storage.models import Contact, CustomField, EntryPoint, Flow, Referral, Trigger
 
@@ -32,6 +33,6 @@ def _count_everything() -> dict[str, int]:
     with database().session() as session:
         counts = {label: session.exec(select(func.count()).select_from(table)).one() for label, table in tables.items()}
         counts["Referrals"] = session.exec(
-            select(func.count()).select_from(Referral).where(Referral.status.in_(("counted", "repeat")))
+            select(func.count()).select_from(Referral).where(Referral.status.in_(COUNTED_STATUSES))
         ).one()
     return counts

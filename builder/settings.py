@@ -6,6 +6,7 @@ from pydantic import ValidationError
 from builder import workspace_transfer
 from builder.context import database
 from builder.frame import UnsavedChanges, frame, show_bot_name
+from runtime.vocabulary import IDENTITY_FIELDS
 from storage.settings import (
     PublicUrlUpdate,
     SettingsUpdate,
@@ -15,16 +16,16 @@ from storage.settings import (
     save_settings,
 )
 
-# (attribute, label, hint)
-CHANNEL_FIELDS = [
-    ("page_id", "Facebook page ID or username", "Messenger links: m.me/PAGE_ID"),
-    ("instagram_username", "Instagram username", "Instagram links: ig.me/m/USERNAME"),
-    ("whatsapp_number", "WhatsApp number", "International format, e.g. +15551234567"),
-    ("telegram_bot", "Telegram bot username", "Ends in 'bot', e.g. shop_helper_bot"),
-    ("viber_uri", "Viber bot URI", "Viber links: viber://pa?chatURI=URI"),
-    ("webchat_base_url", "Web chat address", "Empty: Referflow's own web chat at the public address + /webchat"),
-    ("webchat_account_id", "Web chat account ID", "The p= value of web chat links; empty: this workspace's own"),
-]
+# What each channel identity field of the vocabulary (runtime/vocabulary.IDENTITY_FIELDS) looks like, under its input.
+IDENTITY_HINTS = {
+    "page_id": "Messenger links: m.me/PAGE_ID",
+    "instagram_username": "Instagram links: ig.me/m/USERNAME",
+    "whatsapp_number": "International format, e.g. +15551234567",
+    "telegram_bot": "Ends in 'bot', e.g. shop_helper_bot",
+    "viber_uri": "Viber links: viber://pa?chatURI=URI",
+    "webchat_base_url": "Empty: Referflow's own web chat at the public address + /webchat",
+    "webchat_account_id": "The p= value of web chat links; empty: this workspace's own",
+}
 
 
 def create() -> None:
@@ -53,7 +54,8 @@ def create() -> None:
             ui.label("Channels").classes("text-lg font-medium")
             ui.label("Fill in the channels your bot is on; entry links are built for these.").classes("text-slate-500")
             with ui.grid(columns=2).classes("w-full gap-x-6 gap-y-1"):
-                for name, label, hint in CHANNEL_FIELDS:
+                for name, label in IDENTITY_FIELDS.items():
+                    hint = IDENTITY_HINTS[name]
                     if own.get(name) and not getattr(current, name):
                         hint = f"Empty: {own[name]} (Referflow's own web chat)"
                     inputs[name] = ui.input(label, value=getattr(current, name), placeholder=own.get(name, "")) \

@@ -19,6 +19,7 @@ from runtime.simulator.recording import Recording, RecordingError
 from runtime.simulator.scenarios import ScenarioError, ScenarioReport
 from runtime.simulator.simulation import Opener, Simulation
 from runtime.simulator.views import ActionView
+from runtime.vocabulary import DurationError
 from storage.contacts import ContactQuery, list_contacts
 from storage.scenarios import (
     ScenarioSave,
@@ -220,7 +221,7 @@ class SimulatorPage:
         self.duration.error = None
         try:
             view = self.simulation.advance(self.duration.value or "", use_draft=self.use_draft)
-        except ScenarioStoreError as error:
+        except DurationError as error:
             self.duration.error = str(error)
             return
         self.show(view)

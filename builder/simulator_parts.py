@@ -10,9 +10,10 @@ from nicegui import ui
 from builder.canvas import FlowCanvas, canvas_is_built, canvas_view, exit_label
 from builder.entry_point_links import draw_explanation
 from runtime.node_types import Names
-from runtime.simulator.recording import REFERRAL_WORDS, ContactChange
+from runtime.simulator.recording import ContactChange
 from runtime.simulator.scenarios import ScenarioReport
 from runtime.simulator.views import ActionView, FlowPath, PersonView, TimelineItem, WebhookView
+from runtime.vocabulary import COUNTED_STATUSES, REFERRAL_OUTCOMES
 from storage.scenarios import ScenarioSummary
 
 # ---------------------------------------------------------------------------------------------- drawing
@@ -75,9 +76,9 @@ def _show_headline(view: ActionView) -> None:
     with ui.row().classes("w-full items-center gap-3 no-wrap"):
         ui.label(view.title).classes("text-lg font-semibold text-slate-800 break-all min-w-0").mark("result-title")
         status = (view.referral or {}).get("status")
-        if status in REFERRAL_WORDS:
-            counted = status in ("counted", "repeat")
-            ui.badge(f"Referral {REFERRAL_WORDS[status]}", color="positive" if counted else "negative") \
+        if status in REFERRAL_OUTCOMES:
+            counted = status in COUNTED_STATUSES
+            ui.badge(f"Referral {REFERRAL_OUTCOMES[status]}", color="positive" if counted else "negative") \
                 .classes("text-sm py-1 px-2 whitespace-nowrap").mark("referral-status")
 
 

@@ -9,13 +9,14 @@ from pydantic import ValidationError
 from builder.context import database
 from builder.frame import UnsavedChanges, frame
 from builder.inspector import offer_placeholders, placeholder_names
+from runtime.actions import ACTION_TYPES, Setting
+from runtime.node_types import Names
 from runtime.validation import ValidationIssue
 from runtime.values import read_id
+from runtime.vocabulary import ENTRY_EVENTS, REFERRAL_EVENTS, TAG_EVENTS, VALUELESS_OPS
 from storage.fields_tags import Choices, form_errors, load_choices
 from storage.models import Trigger
 from storage.triggers import (
-    ENTRY_EVENTS,
-    TAG_EVENTS,
     LoopError,
     TriggerCreate,
     TriggerUpdate,
@@ -43,11 +44,11 @@ EVENTS = {
 }
 OPERATORS = {"==": "= equals", "!=": "≠ is not", ">": "> more than", ">=": "≥ at least", "<": "< less than",
              "<=": "≤ at most", "contains": "contains", "is_set": "is set", "is_not_set": "is not set"}
-ACTIONS = {"set_field": "Set field", "add_tag": "Add tag", "remove_tag": "Remove tag", "send_message": "Send message",
-           "notify_referrer": "Notify referrer", "start_flow": "Start flow", "give_coupon": "Give a coupon code"}
+ACTIONS = {kind: spec.title for kind, spec in ACTION_TYPES.items()}
 FIELD_OPS = {"set": "set to", "increase": "increase by", "decrease": "decrease by", "clear": "clear"}
+BLANK_ACTION = {setting.key: setting.default for spec in ACTION_TYPES.values() for setting in spec.settings}
 ANY = 0  # the filter option "any entry point / field / tag"
-REFERRAL_EVENTS = ("referred_new_contact", "referred_existing_contact", "referred_second_level")  # {{referred.*}}
+TEXT_KINDS = ("text", "template")  # settings written in a text box, with placeholder suggestions
 
 
 def create() -> None:
@@ -142,30 +143,14 @@ def _describe_conditions(trigger: Trigger) -> str:
 
 
 def describe_actions(actions: list[dict], choices: Choices) -> str:
-    return ", then ".join(_describe_action(action, choices) for action in actions)
+    names = Names(fields={i: f.name for i, f in choices.fields.items()}, tags=choices.tags, flows=choices.flows,
+                  pools=choices.pools)
+    return ", then ".join(_describe_action(action, names) for action in actions)
 
 
-def _describe_action(action: dict, choices: Choices) -> str:
-    kind = action.get("type")
-    if kind == "set_field":
-        field, op = _name(choices.fields, action.get("field_id"), "field"), action.get("op")
-        if op == "clear":
-            return f"clear {field}"
-        return f"{op} {field} by {action.get('value')}" if op in ("increase", "decrease") \
-            else f"set {field} to {_shown(action.get('value'))}"
-    if kind in ("add_tag", "remove_tag"):
-        return f"{kind.split('_')[0]} tag {_name(choices.tags, action.get('tag_id'), 'tag')}"
-    if kind == "send_message":
-        text = str(action.get("text") or "")
-        return f"send “{text[:40]}{'…' if len(text) > 40 else ''}”"
-    if kind == "notify_referrer":
-        return "notify the referrer"
-    if kind == "start_flow":
-        return f"start flow {_name(choices.flows, action.get('flow_id'), 'flow')}"
-    if kind == "give_coupon":
-        return (f"give a code from {_name(choices.pools, action.get('pool_id'), 'pool')} into "
-                f"{_name(choices.fields, action.get('field_id'), 'field')}")
-    return "an unknown action"
+def _describe_action(action: dict, names: Names) -> str:
+    spec = ACTION_TYPES.get(action.get("type"))
+    return spec.summary(action, names) if spec else "an unknown action"
 
 
 def _name(names: dict, key: Any, noun: str) -> str:
@@ -282,7 +267,7 @@ class TriggerEditor:
         with ui.row().classes("w-full items-start gap-3 no-wrap"):
             self._field_picker(rule, f"{marker}-field", *where)
             self._select(OPERATORS, "Is", rule, "op", f"{marker}-op", *where, "op", refresh=True).classes("w-40")
-            if rule["op"] not in ("is_set", "is_not_set"):
+            if rule["op"] not in VALUELESS_OPS:
                 self._value_input(rule, f"{marker}-value", "Value", *where)
             ui.space()
             ui.button(icon="close", on_click=lambda: self._remove(self.form["rules"], index)) \
@@ -299,16 +284,15 @@ class TriggerEditor:
                 ui.label(message).classes("text-red-700 text-sm").mark("actions-error")
             for index, action in enumerate(actions):
                 self._action_row(index, action, last=index == len(actions) - 1)
-            ui.button("Add action", icon="add", on_click=lambda: self._add(actions, {
-                "type": None, "field_id": None, "op": "set", "value": "", "tag_id": None, "text": "",
-                "flow_id": None, "pool_id": None})).props("flat dense no-caps").mark("add-action")
+            ui.button("Add action", icon="add", on_click=lambda: self._add(actions, {"type": None} | BLANK_ACTION)) \
+                .props("flat dense no-caps").mark("add-action")
 
     def _action_row(self, index: int, action: dict, *, last: bool) -> None:
         where, marker = ("actions", index), f"action-{index}"
         with ui.row().classes("w-full items-start gap-3 no-wrap border-t border-slate-100 pt-2"):
             ui.label(f"{index + 1}.").classes("mt-4 w-5 text-slate-500")
             self._select(ACTIONS, "Action", action, "type", f"{marker}-type", *where, "type", refresh=True) \
-                .classes("w-44")
+                .classes("w-52")
             self._action_settings(action, where, marker)
             with ui.row().classes("gap-0 no-wrap mt-2 shrink-0"):
                 for icon, tip, step, hidden in (("arrow_upward", "Move up", -1, index == 0),
@@ -321,39 +305,42 @@ class TriggerEditor:
                     .mark(f"{marker}-remove")
 
     def _action_settings(self, action: dict, where: tuple, marker: str) -> None:
-        kind = action["type"]
-        if kind == "set_field":
-            self._field_picker(action, f"{marker}-field", *where)
-            self._select(FIELD_OPS, "How", action, "op", f"{marker}-op", *where, "op", refresh=True).classes("w-36")
-            if action["op"] != "clear":
-                label = "By" if action["op"] in ("increase", "decrease") else "Value"
-                self._value_input(action, f"{marker}-value", label, *where)
-        elif kind in ("add_tag", "remove_tag"):
-            self._select(self.choices.tags, "Tag", action, "tag_id", f"{marker}-tag", *where, "tag_id") \
-                .classes("w-56")
-        elif kind in ("send_message", "notify_referrer"):
-            hint = "{{referred.first_name}} is the person who joined" if kind == "notify_referrer" \
-                else "Use {{first_name}} or {{field_name}} to personalise"
-            with ui.column().classes("grow gap-1"):
-                text = self._input(ui.textarea("Message", placeholder=hint).props("autogrow"), action, "text",
-                                   f"{marker}-text", *where, "text").classes("w-full")
-                people = ("referred.first_name", "referred.user_id") if self.form["event"] in REFERRAL_EVENTS else ()
-                offer_placeholders(text, placeholder_names(self.choices, people), f"{marker}-suggestions")
-        elif kind == "start_flow":
-            self._select(self.choices.flows, "Flow", action, "flow_id", f"{marker}-flow", *where, "flow_id") \
-                .classes("w-56")
-        elif kind == "give_coupon":
-            self._select(self.choices.pools, "Coupon pool", action, "pool_id", f"{marker}-pool", *where, "pool_id") \
-                .classes("w-56")
-            texts = {i: f.name for i, f in self.choices.fields.items() if f.type == "text"}
-            self._select(texts, "Save the code in", action, "field_id", f"{marker}-field", *where, "field_id") \
-                .classes("w-56")
-        if kind not in ("send_message", "notify_referrer"):
+        """The inputs of the action's settings (runtime/actions.py), each drawn by its kind."""
+        spec = ACTION_TYPES.get(action["type"])
+        settings = [setting for setting in spec.settings if setting.applies(action)] if spec else []
+        for setting in settings:
+            self._setting_input(action, setting, where, f"{marker}-{setting.key.removesuffix('_id')}")
+        if not any(setting.kind in TEXT_KINDS for setting in settings):
             ui.space()
 
-    def _field_picker(self, row: dict, marker: str, *where: Any) -> None:
-        options = {i: f"{f.name} ({f.type})" for i, f in self.choices.fields.items()}
-        self._select(options, "Field", row, "field_id", marker, *where, "field_id", refresh=True).classes("w-56")
+    def _setting_input(self, action: dict, setting: Setting, where: tuple, marker: str) -> None:
+        kind, key = setting.kind, setting.key
+        if kind == "field":
+            self._field_picker(action, marker, *where, label=setting.label, types=setting.field_types)
+        elif kind == "op":
+            self._select(FIELD_OPS, setting.label, action, key, marker, *where, key, refresh=True).classes("w-36")
+        elif kind == "value":
+            label = "By" if action.get("op") in ("increase", "decrease") else setting.label
+            self._value_input(action, marker, label, *where)
+        elif kind in TEXT_KINDS:
+            self._text_input(action, setting, where, marker)
+        else:
+            options = {"tag": self.choices.tags, "flow": self.choices.flows, "pool": self.choices.pools}[kind]
+            self._select(options, setting.label, action, key, marker, *where, key).classes("w-56")
+
+    def _text_input(self, action: dict, setting: Setting, where: tuple, marker: str) -> None:
+        with ui.column().classes("grow gap-1"):
+            text = self._input(ui.textarea(setting.label, placeholder=setting.hint).props("autogrow"), action,
+                               setting.key, marker, *where, setting.key).classes("w-full")
+            people = ("referred.first_name", "referred.user_id") if self.form["event"] in REFERRAL_EVENTS else ()
+            offer_placeholders(text, placeholder_names(self.choices, people), f"{marker.rsplit('-', 1)[0]}-suggestions")
+
+    def _field_picker(self, row: dict, marker: str, *where: Any, label: str = "Field",
+                      types: tuple[str, ...] = ()) -> None:
+        """Every field by name and type; with `types`, only fields of those, and by name alone when that is one."""
+        options = {i: f.name if len(types) == 1 else f"{f.name} ({f.type})" for i, f in self.choices.fields.items()
+                   if not types or f.type in types}
+        self._select(options, label, row, "field_id", marker, *where, "field_id", refresh=True).classes("w-56")
 
     def _value_input(self, row: dict, marker: str, label: str, *where: Any) -> None:
         field = self.choices.fields.get(row.get("field_id"))
@@ -484,14 +471,13 @@ def _form_of(trigger: Trigger | None) -> dict:
         return {"name": "", "event": "referred_new_contact", "entry_point_id": ANY, "field_id": ANY, "tag_id": ANY,
                 "match": "all", "rules": [], "actions": [], "once_per_contact": False, "enabled": True}
     conditions = trigger.conditions or {}
-    empty = {"field_id": None, "op": "set", "value": "", "tag_id": None, "text": "", "flow_id": None, "pool_id": None}
     return {
         "name": trigger.name, "event": trigger.event, "entry_point_id": trigger.entry_point_id or ANY,
         "field_id": trigger.field_id or ANY, "tag_id": trigger.tag_id or ANY,
         "match": conditions.get("match", "all"),
         "rules": [{"field_id": r.get("field_id"), "op": r.get("op", "=="), "value": _typed(r.get("value"))}
                   for r in conditions.get("rules") or []],
-        "actions": [empty | action | {"value": _typed(action.get("value"))} for action in trigger.actions],
+        "actions": [BLANK_ACTION | action | {"value": _typed(action.get("value"))} for action in trigger.actions],
         "once_per_contact": trigger.once_per_contact, "enabled": trigger.enabled,
     }
 

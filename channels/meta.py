@@ -18,8 +18,9 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
+
+from runtime.vocabulary import window_hours
 
 META_CHANNELS = ("messenger", "instagram", "whatsapp")
 WEBHOOK_OBJECTS = {"messenger": "page", "instagram": "instagram", "whatsapp": "whatsapp_business_account"}
@@ -29,7 +30,6 @@ WEBHOOK_FIELDS = {  # what an admin subscribes in the Meta app's Webhooks settin
     "whatsapp": ("messages",),
 }
 GET_STARTED = "GET_STARTED"  # the Get Started button's postback payload, set when Messenger connects
-WHATSAPP_WINDOW = timedelta(hours=24)
 MAX_BUTTON_TEMPLATE = 3  # postback buttons in a Messenger button template; more become quick replies
 MAX_QUICK_REPLIES = 13
 MAX_BUTTON_TEMPLATE_TEXT = 640
@@ -263,25 +263,14 @@ def read_graph_error(channel: str, status: int, body: bytes) -> GraphError:
         message = f"{message}: {details}"
     words = f"{label}: {message}" + (f" (code {code})" if code is not None else "")
     if code in WINDOW_CLOSED_CODES:
-        return GraphError(False, f"{label}: more than 24 hours have passed since the person's last message, so "
-                                 f"free text cannot be sent (Meta: {message}, code {code}).")
+        return GraphError(False, f"{label}: more than {window_hours('whatsapp')} hours have passed since the person's "
+                                 f"last message, so free text cannot be sent (Meta: {message}, code {code}).")
     temporary = status >= 500 or status == 429 or code in TEMPORARY_GRAPH_CODES or bool(error.get("is_transient"))
     return GraphError(temporary, words)
 
 
 def _dict_or_empty(value: object) -> dict:
     return value if isinstance(value, dict) else {}
-
-
-def whatsapp_window_closed(last_inbound: datetime | None, now: datetime) -> str | None:
-    """Why free text cannot go to a WhatsApp contact now, or None while the 24-hour window is open."""
-    if last_inbound is not None and now - last_inbound <= WHATSAPP_WINDOW:
-        return None
-    if last_inbound is None:
-        return "WhatsApp: the person has not written to the bot, so free text cannot be sent to them."
-    hours = (now - last_inbound).total_seconds() / 3600
-    return (f"WhatsApp: the person's last message was {hours:.0f} hours ago; free text can be sent only within 24 "
-            f"hours of it (message templates are not supported).")
 
 
 # --- bodies as Meta sends them (the simulator's "as Messenger", tests, the benchmark) -------------------------------

@@ -42,12 +42,12 @@ from channels.meta import (
     read_webhook,
     signature_matches,
     whatsapp_message,
-    whatsapp_window_closed,
 )
 from runtime.link_reading import match_whatsapp_text
 from runtime.links import LinkError
 from runtime.opening import Inbound
 from runtime.service import LIVE, RunOptions, Runtime
+from runtime.vocabulary import window_closed
 from storage import connections as store
 from storage.db import Database
 
@@ -145,7 +145,7 @@ class MetaSender:
         token = bot.secrets.get("access_token", "")
         if self.channel == "whatsapp":
             last = await asyncio.to_thread(last_message_from, self.database, item.contact_id)
-            if (closed := whatsapp_window_closed(last, self.clock())) is not None:
+            if (closed := window_closed("whatsapp", last, self.clock())) is not None:
                 raise PermanentFailure(closed)
             body = whatsapp_message(recipient=item.channel_user_id, text=item.text, buttons=item.buttons)
         else:

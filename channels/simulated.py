@@ -12,10 +12,10 @@ from channels.meta import META_CHANNELS, MalformedWebhook, MetaEvent, read_webho
 from channels.meta_live import Processed, process_events
 from runtime.opening import Inbound
 from runtime.service import RunOptions, Runtime
+from runtime.vocabulary import CHANNEL_NAMES
 from storage.db import Database
 
-WEBHOOK_CHANNELS = {"messenger": "Messenger", "instagram": "Instagram", "whatsapp": "WhatsApp",
-                    "telegram": "Telegram", "viber": "Viber"}
+WEBHOOK_CHANNELS = {channel: CHANNEL_NAMES[channel] for channel in (*META_CHANNELS, "telegram", "viber")}
 SANDBOX_BOT = "sandbox"  # the page, account or number the simulated webhooks are sent to
 
 

@@ -5,8 +5,6 @@ from typing import Any
 
 from runtime.values import FieldValueError, coerce_value
 
-OPERATORS = ("==", "!=", ">", ">=", "<", "<=", "contains", "is_set", "is_not_set")
-
 
 def conditions_hold(rules: Sequence[Mapping[str, Any]], values: Mapping[int, Any], *, match: str = "all",
                     field_types: Mapping[int, str] | None = None) -> bool:

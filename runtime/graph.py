@@ -8,12 +8,12 @@ from functools import cached_property
 
 import networkx as nx
 
+from runtime.actions import ACTION_TYPES
 from runtime.flowdoc import FlowDocument, FlowEdge, FlowNode, paused_gc
 from runtime.node_types import NODE_TYPES
 
 FIELD_WRITERS = ("set_field", "ask", "json_get", "give_coupon")  # node types that save into data["field_id"]
 TAG_NODE_EVENTS = {"add": "tag_added", "remove": "tag_removed"}
-TAG_ACTION_EVENTS = {"add_tag": "tag_added", "remove_tag": "tag_removed"}
 JUMP = "jump"  # handle of the edge from a go_to_flow node back to its own flow's start (see flow_graph)
 
 
@@ -257,13 +257,12 @@ def _node_effects(node: FlowNode, starts: Mapping[int, list], triggers: Sequence
 
 def _action_effects(trigger: TriggerDef, starts: Mapping[int, list], triggers: Sequence[TriggerDef]) -> Iterator:
     for action in trigger.actions:
-        kind = action.get("type")
-        if kind == "start_flow":
-            yield from _starts_of(starts, action.get("flow_id"))
-        elif kind in ("set_field", "give_coupon"):
-            yield from _listeners(triggers, "field_changed", action.get("field_id"))
-        elif kind in TAG_ACTION_EVENTS:
-            yield from _listeners(triggers, TAG_ACTION_EVENTS[kind], action.get("tag_id"))
+        spec = ACTION_TYPES.get(action.get("type"))  # type: ignore[arg-type]
+        for effect, value in spec.effects(action) if spec else ():
+            if effect == "start_flow":
+                yield from _starts_of(starts, value)
+            else:
+                yield from _listeners(triggers, effect, value)
 
 
 def _starts_of(starts: Mapping[int, list], flow_id: object) -> list:

@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.templates import placeholders
-from runtime.vocabulary import CONDITION_OPS, FIELD_OPS, MATCH_MODES, TAG_OPS, VALUED_OPS
+from runtime.vocabulary import (
+    CONDITION_OPS,
+    FIELD_OPS,
+    MATCH_MODES,
+    TAG_OPS,
+    VALUED_OPS,
+    VALUELESS_OPS,
+    format_duration,
+)
 
 
 @dataclass(frozen=True)
@@ -55,30 +63,31 @@ class NodeSpec:
 
 
 def _describe_message(data: Mapping, names: Names) -> str:
-    text = _short(data.get("text")) or "No text yet"
+    text = shorten(data.get("text")) or "No text yet"
     titles = [str(button.get("title") or "?") for button in _items(data, "buttons")]
     return f"{text} · buttons: {', '.join(titles)}" if titles else text
 
 
 def _describe_ask(data: Mapping, names: Names) -> str:
-    return f"{_short(data.get('text')) or 'No question yet'} → {_name(names.fields, data.get('field_id'), 'field')}"
+    return f"{shorten(data.get('text')) or 'No question yet'} → {name_of(names.fields, data.get('field_id'), 'field')}"
 
 
 def _describe_condition(data: Mapping, names: Names) -> str:
     rules = [_describe_rule(rule, names) for rule in _items(data, "rules")]
     joiner = " or " if data.get("match") == "any" else " and "
-    return _short(joiner.join(rules)) or "No rules yet"
+    return shorten(joiner.join(rules)) or "No rules yet"
 
 
 def _describe_rule(rule: Mapping, names: Names) -> str:
-    name, op = _name(names.fields, rule.get("field_id"), "field"), rule.get("op")
-    if op in ("is_set", "is_not_set"):
+    name, op = name_of(names.fields, rule.get("field_id"), "field"), rule.get("op")
+    if op in VALUELESS_OPS:
         return f"{name} {op.replace('_', ' ')}"
-    return f"{name} {op or '?'} {_show(rule.get('value'))}"
+    return f"{name} {op or '?'} {show_value(rule.get('value'))}"
 
 
 def _describe_set_field(data: Mapping, names: Names) -> str:
-    name, op, value = _name(names.fields, data.get("field_id"), "field"), data.get("op"), _show(data.get("value"))
+    name, op = name_of(names.fields, data.get("field_id"), "field"), data.get("op")
+    value = show_value(data.get("value"))
     phrases = {"set": f"Set {name} to {value}", "increase": f"Increase {name} by {value}",
                "decrease": f"Decrease {name} by {value}", "clear": f"Clear {name}"}
     return phrases.get(op, f"Change {name}")
@@ -86,22 +95,19 @@ def _describe_set_field(data: Mapping, names: Names) -> str:
 
 def _describe_tag(data: Mapping, names: Names) -> str:
     verb = "Remove" if data.get("op") == "remove" else "Add"
-    return f"{verb} {_name(names.tags, data.get('tag_id'), 'tag')}"
+    return f"{verb} {name_of(names.tags, data.get('tag_id'), 'tag')}"
 
 
 def _describe_json_get(data: Mapping, names: Names) -> str:
-    source = _name(names.fields, data.get("source_field_id"), "field")
-    return f"{data.get('path') or '?'} from {source} into {_name(names.fields, data.get('field_id'), 'field')}"
+    source = name_of(names.fields, data.get("source_field_id"), "field")
+    return f"{data.get('path') or '?'} from {source} into {name_of(names.fields, data.get('field_id'), 'field')}"
 
 
 def _describe_delay(data: Mapping, names: Names) -> str:
     seconds = data.get("seconds")
     if not _is_number(seconds) or seconds <= 0:
         return "No time set"
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds % size == 0:
-            return _plural(int(seconds // size), unit)
-    return _plural(seconds, "second")
+    return format_duration(seconds)
 
 
 def _describe_randomizer(data: Mapping, names: Names) -> str:
@@ -240,23 +246,19 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _name(known: Mapping[int, str], value: object, kind: str) -> str:
+def name_of(known: Mapping[int, str], value: object, kind: str) -> str:
     if value is None:
         return f"(no {kind})"
     return (known.get(value) if isinstance(value, int | str) else None) or f"{kind} #{value}"
 
 
-def _show(value: object) -> str:
+def show_value(value: object) -> str:
     return f"“{value}”" if isinstance(value, str) else "?" if value is None else str(value)
 
 
-def _short(text: object, limit: int = 60) -> str:
+def shorten(text: object, limit: int = 60) -> str:
     line = str(text or "").strip().split("\n", 1)[0].strip()
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-
-
-def _plural(count: float, unit: str) -> str:
-    return f"{count:g} {unit}" if count == 1 else f"{count:g} {unit}s"
 
 
 LEADERBOARD_PERIODS = {"week": "this week", "month": "this month", "all": "all time"}
@@ -265,13 +267,13 @@ MAX_LISTED = 50  # people one message can list (runtime/referral_stats.MAX_LIST)
 
 def _describe_my_referrals(data: Mapping, names: Names) -> str:
     entry = data.get("entry_point_id")
-    where = "every entry point" if entry is None else _name(names.entry_points, entry, "entry point")
+    where = "every entry point" if entry is None else name_of(names.entry_points, entry, "entry point")
     return f"Up to {data.get('limit') or '?'} people who joined with the link · {where}"
 
 
 def _describe_leaderboard(data: Mapping, names: Names) -> str:
     entry = data.get("entry_point_id")
-    where = "every entry point" if entry is None else _name(names.entry_points, entry, "entry point")
+    where = "every entry point" if entry is None else name_of(names.entry_points, entry, "entry point")
     return f"Top {data.get('limit') or '?'} {LEADERBOARD_PERIODS.get(data.get('period'), '(no period)')} · {where}"
 
 
@@ -313,10 +315,10 @@ NODE_TYPES: dict[str, NodeSpec] = {
         defaults={"tag_id": None, "op": "add"}),
     "send_referral_link": NodeSpec(
         "Send referral link", "share",
-        lambda data, names: _name(names.entry_points, data.get("entry_point_id"), "entry point"),
+        lambda data, names: name_of(names.entry_points, data.get("entry_point_id"), "entry point"),
         _need_referral_link, defaults={"entry_point_id": None, "text": "Invite your friends with your link: {{link}}"}),
     "notify_referrer": NodeSpec(
-        "Notify referrer", "notifications", lambda data, names: _short(data.get("text")) or "No text yet",
+        "Notify referrer", "notifications", lambda data, names: shorten(data.get("text")) or "No text yet",
         _needs(("text", "Write the message for the referrer.")), defaults={"text": ""}),
     "json_get": NodeSpec(
         "Get data from JSON", "data_object", _describe_json_get,
@@ -325,7 +327,7 @@ NODE_TYPES: dict[str, NodeSpec] = {
                ("field_id", "Choose the field to save the value in.")),
         defaults={"source_field_id": None, "path": "", "field_id": None}),
     "go_to_flow": NodeSpec(
-        "Go to flow", "shortcut", lambda data, names: _name(names.flows, data.get("flow_id"), "flow"),
+        "Go to flow", "shortcut", lambda data, names: name_of(names.flows, data.get("flow_id"), "flow"),
         _needs(("flow_id", "Choose the flow to go to.")), lambda data: [], defaults={"flow_id": None}),
     "delay": NodeSpec(
         "Delay", "schedule", _describe_delay, _need_delay, waits_when=True, defaults={"seconds": 60}),
@@ -334,8 +336,8 @@ NODE_TYPES: dict[str, NodeSpec] = {
         defaults={"branches": [{"id": "a", "weight": 50}, {"id": "b", "weight": 50}]}),
     "give_coupon": NodeSpec(
         "Give a coupon code", "redeem",
-        lambda data, names: f"A code from {_name(names.pools, data.get('pool_id'), 'pool')} into "
-                            f"{_name(names.fields, data.get('field_id'), 'field')}",
+        lambda data, names: f"A code from {name_of(names.pools, data.get('pool_id'), 'pool')} into "
+                            f"{name_of(names.fields, data.get('field_id'), 'field')}",
         _needs(("pool_id", "Choose the coupon pool to take the code from."),
                ("field_id", "Choose the text field the code is saved in.")),
         lambda data: ["next", "none_left"], defaults={"pool_id": None, "field_id": None}),

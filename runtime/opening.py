@@ -21,6 +21,7 @@ from runtime.links import PayloadItem
 from runtime.referral_stats import add_referral_score
 from runtime.turn import Event, Turn, trace_steps
 from runtime.values import FieldValueError, JsonPathError, coerce_value, read_id, read_json_path
+from runtime.vocabulary import COUNTED_STATUSES
 from storage.connection import Executor
 
 
@@ -335,7 +336,7 @@ class _Opening:
             status = self.count_referral(entry, row)
         else:
             self.insert_referral(row, status)
-        if status in ("counted", "repeat"):
+        if status in COUNTED_STATUSES:
             add_referral_score(self.db, referrer_id=referrer_id, entry_point_id=entry.id, at=self.turn.now,
                                stamp=self.turn.stamp)
             # a newcomer was stored as referred already

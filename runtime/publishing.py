@@ -17,6 +17,7 @@ from runtime.validation import (
     validate_flow,
     validate_workspace,
 )
+from runtime.vocabulary import IDENTITY_FIELDS
 from storage.fields_tags import Choices
 from storage.models import Flow, utcnow
 from storage.names import name_key
@@ -126,9 +127,7 @@ def bot_channels(*, session: Session) -> tuple[str, ...]:
 
 
 def _identities(document: dict) -> ChannelIdentities:
-    return ChannelIdentities(**{key: document["settings"].get(key, "") for key in (
-        "page_id", "instagram_username", "whatsapp_number", "telegram_bot", "viber_uri", "webchat_base_url",
-        "webchat_account_id")})
+    return ChannelIdentities(**{key: document["settings"].get(key, "") for key in IDENTITY_FIELDS})
 
 
 def _lint_entry_links(document: dict) -> list[ValidationIssue]:

@@ -25,7 +25,6 @@ EVERY_ENTRY_POINT = 0
 PERIODS = ("week", "month", "all")
 PERIOD_NAMES = {"week": "this week", "month": "this month", "all": "all time"}
 MAX_LIST = 50  # people one message lists, whatever a node asks for
-COUNTED = ("counted", "repeat")
 
 
 @dataclass(frozen=True)

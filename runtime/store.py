@@ -36,6 +36,7 @@ same promises rest on these rules instead:
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from runtime.vocabulary import IDENTITY_FIELDS
 from storage.connection import Executor, inserted_id
 
 # --- definitions (runtime/definitions.py) ---------------------------------------------------------------------
@@ -47,8 +48,8 @@ def read_definitions_version(db: Executor) -> int:
 
 def read_settings(db: Executor) -> tuple | None:
     return db.execute(
-        "SELECT bot_name, default_reply, page_id, instagram_username, whatsapp_number, telegram_bot, viber_uri,"
-        " webchat_base_url, webchat_account_id, COALESCE(NULLIF(public_url, ''), served_url), webchat_own_account"
+        f"SELECT bot_name, default_reply, {', '.join(IDENTITY_FIELDS)},"
+        " COALESCE(NULLIF(public_url, ''), served_url), webchat_own_account"
         " FROM workspace_settings WHERE id = 1"
     ).fetchone()
 

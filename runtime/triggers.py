@@ -4,13 +4,15 @@ Every event of the turn is dispatched in order, including the events that action
 being dispatched; all of it in the turn's transaction. A chain deeper than MAX_TRIGGER_DEPTH is cut and reported.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from runtime import store
 from runtime.conditions import conditions_hold
 from runtime.definitions import TriggerRule
 from runtime.flows import FlowRun, change_field, give_code, say, start_flow
 from runtime.turn import MAX_TRIGGER_DEPTH, Event, Turn
-
-REFERRAL_EVENTS = ("referred_new_contact", "referred_existing_contact", "referred_second_level")
+from runtime.vocabulary import REFERRAL_EVENTS
 
 
 def dispatch_events(turn: Turn, start: int = 0) -> int:
@@ -51,32 +53,84 @@ def _count_run(turn: Turn, rule: TriggerRule, contact_id: int) -> bool:
 
 
 def _run_action(turn: Turn, rule: TriggerRule, event: Event, action: dict) -> None:
-    contact_id, depth, kind = event.contact_id, event.depth + 1, action.get("type")
-    run = FlowRun(contact_id, None, depth, event.other_contact_id)  # not in a flow: a trigger speaks
+    contact_id, kind = event.contact_id, action.get("type")
     turn.note("action", trigger=rule.name, action=kind, contact_id=contact_id)
-    if kind == "set_field":
-        change_field(turn, contact_id, action, depth, referred_id=event.other_contact_id)
-    elif kind == "add_tag" and action.get("tag_id") in turn.defs.tags_by_id:
-        turn.add_tag(contact_id, action["tag_id"], depth)
-    elif kind == "remove_tag" and action.get("tag_id") in turn.defs.tags_by_id:
-        turn.remove_tag(contact_id, action["tag_id"], depth)
-    elif kind == "send_message":
-        say(turn, run, None, action.get("text", ""))
-    elif kind == "notify_referrer":
-        _notify_referrer(turn, run, event, action.get("text", ""))
-    elif kind == "give_coupon":
-        give_code(turn, contact_id, action, depth)
-    elif kind == "start_flow":
-        start_flow(turn, contact_id, action.get("flow_id"), depth=depth, referred_id=event.other_contact_id)
-    else:
+    step = ACTION_STEPS.get(kind)  # type: ignore[arg-type]
+    if step is None:
         turn.warn(f"Trigger '{rule.name}' has an action it cannot run: {action}.")
-
-
-def _notify_referrer(turn: Turn, run: FlowRun, event: Event, text: str) -> None:
-    """In a referral event the context contact IS the referrer; otherwise it is whoever referred the contact."""
-    if event.type in REFERRAL_EVENTS:
-        say(turn, run, None, text)
         return
-    referrer = (turn.contact(event.contact_id) or {}).get("referred_by_id")
+    step(turn, Acting(event, action, FlowRun(contact_id, None, event.depth + 1, event.other_contact_id)))
+
+
+@dataclass(frozen=True)
+class Acting:
+    """One action being run: the event that fired its trigger, its settings, and the run it speaks in (in no flow)."""
+
+    event: Event
+    action: dict
+    run: FlowRun
+
+    @property
+    def contact_id(self) -> int:
+        return self.event.contact_id
+
+    @property
+    def depth(self) -> int:
+        return self.run.depth
+
+
+def _set_field(turn: Turn, acting: Acting) -> None:
+    change_field(turn, acting.contact_id, acting.action, acting.depth, referred_id=acting.event.other_contact_id)
+
+
+def _add_tag(turn: Turn, acting: Acting) -> None:
+    if acting.action.get("tag_id") in turn.defs.tags_by_id:
+        turn.add_tag(acting.contact_id, acting.action["tag_id"], acting.depth)
+
+
+def _remove_tag(turn: Turn, acting: Acting) -> None:
+    if acting.action.get("tag_id") in turn.defs.tags_by_id:
+        turn.remove_tag(acting.contact_id, acting.action["tag_id"], acting.depth)
+
+
+def _send_message(turn: Turn, acting: Acting) -> None:
+    say(turn, acting.run, None, acting.action.get("text", ""))
+
+
+def _give_coupon(turn: Turn, acting: Acting) -> None:
+    give_code(turn, acting.contact_id, acting.action, acting.depth)
+
+
+def _start_flow(turn: Turn, acting: Acting) -> None:
+    start_flow(turn, acting.contact_id, acting.action.get("flow_id"), depth=acting.depth,
+               referred_id=acting.event.other_contact_id)
+
+
+def _set_field_from_template(turn: Turn, acting: Acting) -> None:
+    """The template is rendered like a message (the contact, {{referred.*}} in a referral) and saved as typed."""
+    setting = {"field_id": acting.action.get("field_id"), "op": "set", "value": acting.action.get("text", "")}
+    change_field(turn, acting.contact_id, setting, acting.depth, referred_id=acting.event.other_contact_id)
+
+
+def _notify_referrer(turn: Turn, acting: Acting) -> None:
+    """In a referral event the context contact IS the referrer; otherwise it is whoever referred the contact."""
+    text = acting.action.get("text", "")
+    if acting.event.type in REFERRAL_EVENTS:
+        say(turn, acting.run, None, text)
+        return
+    referrer = (turn.contact(acting.contact_id) or {}).get("referred_by_id")
     if referrer is not None:
-        say(turn, run, None, text, to=referrer)
+        say(turn, acting.run, None, text, to=referrer)
+
+
+# How the engine runs each action of runtime/actions.py's catalogue.
+ACTION_STEPS: dict[str, Callable[[Turn, Acting], None]] = {
+    "set_field": _set_field,
+    "add_tag": _add_tag,
+    "remove_tag": _remove_tag,
+    "send_message": _send_message,
+    "notify_referrer": _notify_referrer,
+    "start_flow": _start_flow,
+    "give_coupon": _give_coupon,
+    "set_field_from_template": _set_field_from_template,
+}

@@ -5,6 +5,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 
+from runtime.actions import ACTION_TYPES
 from runtime.counters import find_counter_fields
 from runtime.flowdoc import FlowDocument, FlowDocumentError, FlowNode, load_flow, paused_gc
 from runtime.graph import (
@@ -30,15 +31,6 @@ REFERENCE_KINDS = {"field_id": "field", "tag_id": "tag", "flow_id": "flow", "ent
                    "pool_id": "coupon_pool"}
 REFERENCE_SUFFIXES = tuple(REFERENCE_KINDS)
 CONTAINERS = (dict, list)  # where references can hide; a tuple, as isinstance is quicker with one than with dict | list
-ACTION_NEEDS = {
-    "set_field": (("field_id", "choose the field it changes"), ("op", "choose set, increase, decrease or clear")),
-    "add_tag": (("tag_id", "choose the tag to add"),),
-    "remove_tag": (("tag_id", "choose the tag to remove"),),
-    "send_message": (("text", "write the message"),),
-    "notify_referrer": (("text", "write the message for the referrer"),),
-    "start_flow": (("flow_id", "choose the flow to start"),),
-    "give_coupon": (("pool_id", "choose the coupon pool"), ("field_id", "choose the text field the code goes in")),
-}
 MAX_PATH_STEPS = 8
 MIN_MESSAGE_LIMIT = min(MESSAGE_LIMITS.values())
 TEMPLATE_EXTRAS = {"send_referral_link": ("link",), "leaderboard": ("period",)}  # names a step fills in itself
@@ -325,12 +317,11 @@ def _check_trigger(raw: Mapping, trigger: TriggerDef, index: WorkspaceIndex) -> 
     if not trigger.actions:
         yield _issue("no_actions", f"{label} has no actions, so it does nothing when it fires.", **ids)
     for number, action in enumerate(trigger.actions, 1):
-        needs = ACTION_NEEDS.get(action.get("type"))  # type: ignore[arg-type]
-        if needs is None:
+        spec = ACTION_TYPES.get(action.get("type"))  # type: ignore[arg-type]
+        if spec is None:
             yield _issue("missing_setting", f"{label} is not finished. Choose what action {number} does.", **ids)
-        for key, what in needs or ():
-            if action.get(key) is None or action.get(key) == "":
-                yield _issue("missing_setting", f"{label} is not finished. In action {number}, {what}.", **ids)
+        for what in spec.required(action) if spec else ():
+            yield _issue("missing_setting", f"{label} is not finished. In action {number}, {what}.", **ids)
     for where, kind, value in _find_trigger_references(raw, index):
         yield _issue(f"missing_{kind}", f"{label} uses {_missing_thing(kind, value, where)}", **ids)
     conditions = raw.get("conditions")

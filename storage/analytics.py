@@ -25,9 +25,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from runtime.vocabulary import COUNTED_STATUSES
+from storage.models import sql_list
+
 PERIODS = {"7d": ("Last 7 days", 7), "30d": ("Last 30 days", 30), "90d": ("Last 90 days", 90),
            "all": ("All time", None)}
-COUNTED = "('counted', 'repeat')"
+COUNTED = sql_list(COUNTED_STATUSES)
 NO_ENTRY_POINT = "Unknown or switched-off links"
 VIRAL_COEFFICIENT = ("Viral coefficient K: how many new contacts each active contact brought in through a referral "
                      "link (new contacts who joined through a referral link ÷ contacts active in the period, that "

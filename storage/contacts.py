@@ -20,11 +20,12 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from runtime.values import coerce_value, decode_value, encode_value
-from storage.models import utcnow
+from runtime.vocabulary import COUNTED_STATUSES
+from storage.models import sql_list, utcnow
 
 PAGE_SIZES = (25, 50)
 SORTS = ("created", "name", "referrals")
-COUNTED = "('counted', 'repeat')"
+COUNTED = sql_list(COUNTED_STATUSES)
 TREE_DEPTH = 3
 TREE_CAP = 200
 FEW_MATCHES = 2000  # a search matching at most this many contacts is paged through their ids

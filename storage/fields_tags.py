@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Session, select
 
+from runtime.actions import ACTION_TYPES
 from runtime.node_types import NODE_TYPES
 from runtime.templates import is_template, placeholders
 from storage.models import FIELD_TYPES, CouponPool, CustomField, EntryPoint, Flow, Tag, Trigger
@@ -274,8 +275,13 @@ def _trigger_uses(session: Session, key: str, value: int, name: str | None) -> l
                  for number, rule in enumerate(rules, 1) if value in _references(rule, key)]
         for number, action in enumerate(trigger.actions, 1):
             if value in _references(action, key) or _mentions(action.get("text"), name):
-                uses.append(Use(where, f"action {number} ({ACTION_WORDS.get(action.get('type'), '?')})", PROBLEM))
+                uses.append(Use(where, f"action {number} ({_action_title(action)})", PROBLEM))
     return uses
+
+
+def _action_title(action: dict) -> str:
+    spec = ACTION_TYPES.get(action.get("type"))
+    return spec.title.lower() if spec else "?"
 
 
 def _references(value: object, key: str) -> Iterator[object]:
@@ -305,9 +311,6 @@ def _mentions(text: object, name: str | None) -> bool:
     return any(p.lower().rsplit(".", 1)[-1] == name.lower() for p in placeholders(text))
 
 
-ACTION_WORDS = {"set_field": "set field", "add_tag": "add tag", "remove_tag": "remove tag",
-                "send_message": "send message", "notify_referrer": "notify referrer", "start_flow": "start flow",
-                "give_coupon": "give a coupon code"}
 
 
 # ---------------------------------------------------------------------------------------------- choices

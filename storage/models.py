@@ -10,19 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import JSON, Column, Field, SQLModel
 
-CHANNELS = ("messenger", "instagram", "whatsapp", "telegram", "viber", "webchat")
+from runtime.vocabulary import CHANNELS, REFERRAL_STATUSES, TRIGGER_EVENTS
+
 FIELD_TYPES = ("text", "number", "boolean", "date", "datetime", "json")
-TRIGGER_EVENTS = (
-    "contact_created",
-    "entry_point_opened",
-    "referred_new_contact",
-    "referred_existing_contact",
-    "referred_second_level",
-    "field_changed",
-    "tag_added",
-    "tag_removed",
-)
-REFERRAL_STATUSES = ("counted", "repeat", "duplicate", "self", "unknown_referrer", "disabled")
 REFERRAL_POLICIES = ("first_only", "every_open")
 OUTBOX_STATES = ("pending", "sent", "failed")
 
@@ -31,8 +21,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def sql_list(values: tuple[str, ...]) -> str:
+    """Words of the vocabulary as an SQL list, for `status IN ('counted', 'repeat')`."""
+    return f"({', '.join(repr(value) for value in values)})"
+
+
 def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+    return f"{column} IN {sql_list(values)}"
 
 
 class WorkspaceSettings(SQLModel, table=True):

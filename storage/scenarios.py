@@ -7,9 +7,8 @@ Decisions where the brief was silent:
 """
 
 import json
-import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,6 @@ from storage.models import Scenario, utcnow
 DEMO_SCENARIO = Path(__file__).resolve().parents[1] / "assets" / "scenarios" / "referral_program.json"
 SANDBOX_ONLY = ("workspace", "settings")  # keys a saved scenario drops: it runs in the workspace's sandbox
 NAME_LIMIT = 80
-_DURATION = re.compile(r"(?:\s*\d+(?:\.\d+)?\s*[smhdw])+\s*")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class ScenarioStoreError(ValueError):
@@ -132,14 +129,6 @@ def fresh_channel_user_id(*, session: Session) -> str:
                    " WHERE channel_user_id GLOB 'sim-[0-9]*'")
     numbers = session.connection().execute(sa.text(highest)).scalar()
     return f"sim-{(numbers or 0) + 1}"
-
-
-def parse_duration(text: str) -> timedelta:
-    """`30s`, `15m`, `2h`, `1d`, `1h30m` — the durations a scenario's `advance` step accepts."""
-    text = (text or "").strip().lower()
-    if not text or not _DURATION.fullmatch(text):
-        raise ScenarioStoreError(f"'{text}' is not a duration; write e.g. 30s, 15m, 2h, 1d or 1h30m.")
-    return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)\s*([smhdw])", text)))
 
 
 def _check_name(value: str) -> str:

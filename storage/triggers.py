@@ -11,21 +11,25 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 from sqlmodel import Session, select
 
+from runtime.actions import ACTION_TYPES, Setting
 from runtime.publishing import workspace_problems
 from runtime.templates import is_template
 from runtime.validation import ValidationIssue
 from runtime.values import coerce_value
-from runtime.vocabulary import CONDITION_OPS, FIELD_OPS
+from runtime.vocabulary import (
+    CONDITION_OPS,
+    ENTRY_EVENTS,
+    FIELD_OPS,
+    MATCH_MODES,
+    TAG_EVENTS,
+    TRIGGER_EVENTS,
+    VALUELESS_OPS,
+)
 from storage.fields_tags import FieldChoice, fetch_row, load_choices, save_row
-from storage.models import TRIGGER_EVENTS, Trigger
+from storage.models import Trigger
 from storage.names import check_name_shape, find_clash, load_taken
-from storage.workspace_checks import ACTION_KEYS
 
-ENTRY_EVENTS = ("contact_created", "entry_point_opened", "referred_new_contact", "referred_existing_contact",
-                "referred_second_level")
-TAG_EVENTS = ("tag_added", "tag_removed")
 ORDERED_TYPES = ("number", "date", "datetime")
-VALUELESS_OPS = ("is_set", "is_not_set")
 
 
 def trigger_context(*, session: Session, trigger_id: int | None = None) -> dict:
@@ -81,13 +85,13 @@ class ConditionsInput(BaseModel):
     @field_validator("match")
     @classmethod
     def check_match(cls, value: str) -> str:
-        if value not in ("all", "any"):
+        if value not in MATCH_MODES:
             raise ValueError("Choose whether all rules or any rule must hold.")
         return value
 
 
 class ActionInput(BaseModel):
-    """One action; only the keys of its type are kept (docs/workspace-format.md, trigger actions)."""
+    """One action; only the settings of its type are kept and checked (runtime/actions.py), each by its kind."""
 
     model_config = ConfigDict(validate_default=True)
 
@@ -103,85 +107,72 @@ class ActionInput(BaseModel):
     @field_validator("type")
     @classmethod
     def check_type(cls, value: str) -> str:
-        if value not in ACTION_KEYS:
+        if value not in ACTION_TYPES:
             raise ValueError("Choose what this action does.")
         return value
 
-    @field_validator("field_id")
+    @field_validator("field_id", "op", "value", "tag_id", "text", "flow_id", "pool_id")
     @classmethod
-    def check_field(cls, value: int | None, info: ValidationInfo) -> int | None:
-        kind = info.data.get("type")
-        if kind not in ("set_field", "give_coupon"):
+    def check_setting(cls, value: Any, info: ValidationInfo) -> Any:
+        spec = ACTION_TYPES.get(info.data.get("type"))  # type: ignore[arg-type]
+        setting = spec.setting(info.field_name) if spec else None
+        if setting is None or not setting.applies(info.data):
             return None
-        if kind == "give_coupon":
-            known = _known(value, info, "fields", "Choose the text field the code is saved in.")
-            if (field := _field(info, known)) and field.type != "text":
-                raise ValueError(f"Codes are text; field '{field.name}' is {field.type}. Choose a text field.")
-            return known
-        return _known(value, info, "fields", "Choose the field to change.")
-
-    @field_validator("op")
-    @classmethod
-    def check_op(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if info.data.get("type") != "set_field":
-            return None
-        if value not in FIELD_OPS:
-            raise ValueError("Choose set, increase, decrease or clear.")
-        field = _field(info, info.data.get("field_id"))
-        if field and value in ("increase", "decrease") and field.type != "number":
-            raise ValueError(f"Only number fields can be increased or decreased; '{field.name}' is {field.type}. "
-                             "Use 'set' instead.")
-        return value
-
-    @field_validator("value")
-    @classmethod
-    def check_value(cls, value: Any, info: ValidationInfo) -> Any:
-        op, field = info.data.get("op"), _field(info, info.data.get("field_id"))
-        if info.data.get("type") != "set_field" or op == "clear":
-            return None
-        if op in ("increase", "decrease"):
-            if _blank(value):
-                raise ValueError(f"Write how much to {op} by, e.g. 1.")
-            return coerce_value(field.name if field else "amount", "number", value)
-        if _blank(value):
-            raise ValueError("Write the value to set, or choose 'clear' to empty the field.")
-        if field is None or is_template(value):  # templates are filled in when it runs
-            return value
-        return coerce_value(field.name, field.type, value)
-
-    @field_validator("text")
-    @classmethod
-    def check_text(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if info.data.get("type") not in ("send_message", "notify_referrer"):
-            return None
-        if _blank(value):
-            raise ValueError("Write the message.")
-        return value.strip()
-
-    @field_validator("tag_id")
-    @classmethod
-    def check_tag(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if info.data.get("type") not in ("add_tag", "remove_tag"):
-            return None
-        return _known(value, info, "tags", "Choose the tag.")
-
-    @field_validator("flow_id")
-    @classmethod
-    def check_flow(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if info.data.get("type") != "start_flow":
-            return None
-        return _known(value, info, "flows", "Choose the flow to start.")
-
-    @field_validator("pool_id")
-    @classmethod
-    def check_pool(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if info.data.get("type") != "give_coupon":
-            return None
-        return _known(value, info, "pools", "Choose the coupon pool to take the code from.")
+        return _SETTING_CHECKS[setting.kind](value, setting, info)
 
     def to_stored(self) -> dict:
-        keys = ACTION_KEYS[self.type] + (("value",) if self.type == "set_field" and self.op != "clear" else ())
-        return {"type": self.type} | {key: getattr(self, key) for key in keys}
+        return {"type": self.type} | {key: getattr(self, key) for key in ACTION_TYPES[self.type].keys(self.__dict__)}
+
+
+def _check_field_setting(value: int | None, setting: Setting, info: ValidationInfo) -> int | None:
+    known = _known(value, info, "fields", _sentence(setting.missing))
+    field = _field(info, known)
+    if field and setting.field_types and field.type not in setting.field_types:
+        kinds = " or ".join(setting.field_types)
+        raise ValueError(f"{setting.label}: field '{field.name}' is {field.type}. Choose a {kinds} field.")
+    return known
+
+
+def _check_op_setting(value: str | None, setting: Setting, info: ValidationInfo) -> str | None:
+    if value not in FIELD_OPS:
+        raise ValueError(_sentence(setting.missing))
+    field = _field(info, info.data.get("field_id"))
+    if field and value in ("increase", "decrease") and field.type != "number":
+        raise ValueError(f"Only number fields can be increased or decreased; '{field.name}' is {field.type}. "
+                         "Use 'set' instead.")
+    return value
+
+
+def _check_value_setting(value: Any, setting: Setting, info: ValidationInfo) -> Any:
+    op, field = info.data.get("op"), _field(info, info.data.get("field_id"))
+    if op in ("increase", "decrease"):
+        if _blank(value):
+            raise ValueError(f"Write how much to {op} by, e.g. 1.")
+        return coerce_value(field.name if field else "amount", "number", value)
+    if _blank(value):
+        raise ValueError("Write the value to set, or choose 'clear' to empty the field.")
+    if field is None or is_template(value):  # templates are filled in when it runs
+        return value
+    return coerce_value(field.name, field.type, value)
+
+
+def _check_text_setting(value: str | None, setting: Setting, info: ValidationInfo) -> str | None:
+    if _blank(value):
+        raise ValueError(_sentence(setting.missing))
+    return value.strip()
+
+
+def _check_reference_setting(value: int | None, setting: Setting, info: ValidationInfo) -> int | None:
+    return _known(value, info, f"{setting.kind}s", _sentence(setting.missing))
+
+
+def _sentence(phrase: str) -> str:
+    return f"{phrase[:1].upper()}{phrase[1:]}."
+
+
+_SETTING_CHECKS = {"field": _check_field_setting, "op": _check_op_setting, "value": _check_value_setting,
+                   "text": _check_text_setting, "template": _check_text_setting, "tag": _check_reference_setting,
+                   "flow": _check_reference_setting, "pool": _check_reference_setting}
 
 
 class TriggerCreate(BaseModel):

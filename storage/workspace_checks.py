@@ -11,14 +11,14 @@ from functools import lru_cache
 from pydantic import ValidationError
 from sqlmodel import Session, SQLModel, select
 
+from runtime.actions import ACTION_TYPES
 from runtime.link_reading import match_whatsapp_text
 from runtime.links import LinkError, check_entry_ref
-from runtime.vocabulary import CONDITION_OPS, FIELD_OPS, MATCH_MODES
+from runtime.vocabulary import CONDITION_OPS, FIELD_OPS, MATCH_MODES, TRIGGER_EVENTS
 from storage.coupons import MAX_POOL_NAME, POOL_NAME
 from storage.models import (
     FIELD_TYPES,
     REFERRAL_POLICIES,
-    TRIGGER_EVENTS,
     CouponPool,
     CustomField,
     EntryPoint,
@@ -34,15 +34,7 @@ FORMAT = "referflow-workspace"
 FORMAT_VERSION = 1
 RESPONSE_TYPES = ("message", "flow")
 REFERRER_MATCHES = ("id", "phone", "id_or_phone")
-ACTION_KEYS = {
-    "set_field": ("field_id", "op"),
-    "add_tag": ("tag_id",),
-    "remove_tag": ("tag_id",),
-    "send_message": ("text",),
-    "notify_referrer": ("text",),
-    "start_flow": ("flow_id",),
-    "give_coupon": ("pool_id", "field_id"),
-}
+TEXT_KINDS = ("text", "template")  # action settings that hold text
 REFERENCE_KINDS = {"field_id": "fields", "tag_id": "tags", "flow_id": "flows", "entry_point_id": "entry_points",
                    "pool_id": "coupon_pools"}
 MAX_NUMBER = 2_147_483_647
@@ -197,11 +189,21 @@ def _check_actions(key: str, value: object) -> str | None:
         where = f"{key}[{index}]"
         if not isinstance(action, dict):
             return f"{where} must be an object, not {_describe(action)}"
-        if problem := _one_of(tuple(ACTION_KEYS))(f"{where}.type", action.get("type")):
+        if problem := _one_of(tuple(ACTION_TYPES))(f"{where}.type", action.get("type")) or \
+                _check_action_settings(where, action):
             return problem
-        if missing := [name for name in ACTION_KEYS[action["type"]] if name not in action]:
-            return f"{where} ({action['type']}) needs {', '.join(repr(name) for name in missing)}"
-        if action["type"] == "set_field" and (problem := _one_of(FIELD_OPS)(f"{where}.op", action["op"])):
+    return None
+
+
+def _check_action_settings(where: str, action: dict) -> str | None:
+    """The settings its type needs are there (runtime/actions.py), ops are known and texts are text; a value may be
+    left out (it is then empty)."""
+    settings = [setting for setting in ACTION_TYPES[action["type"]].settings if setting.applies(action)]
+    if missing := [setting.key for setting in settings if setting.kind != "value" and setting.key not in action]:
+        return f"{where} ({action['type']}) needs {', '.join(repr(key) for key in missing)}"
+    for setting in settings:
+        check = _one_of(FIELD_OPS) if setting.kind == "op" else _check_text if setting.kind in TEXT_KINDS else None
+        if check and (problem := check(f"{where}.{setting.key}", action[setting.key])):
             return problem
     return None
 

@@ -11,12 +11,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.simulator.scenarios import BLOCKED, FORMAT
+from runtime.simulator.scenarios import FORMAT
+from runtime.vocabulary import BLOCKED_STATUSES, REFERRAL_OUTCOMES
 
 SIMULATION_SEED = 1  # the seed of the Simulator page's random draws, saved with a recording so a replay draws the same
-REFERRAL_WORDS = {"counted": "counted", "repeat": "counted again", "duplicate": "not counted again (duplicate)",
-                  "self": "blocked (self-referral)", "unknown_referrer": "blocked (unknown referrer)",
-                  "disabled": "blocked (referrals are off)", "no_entry_point": "ignored (no entry point)"}
 
 
 class RecordingError(ValueError):
@@ -180,10 +178,10 @@ class Recording:
 
 def _referral_choices(referral: dict[str, Any] | None) -> list[ExpectationChoice]:
     status = (referral or {}).get("status")
-    if status not in REFERRAL_WORDS or status == "no_entry_point":
+    if status not in REFERRAL_OUTCOMES or status == "no_entry_point":
         return []
-    choices = [ExpectationChoice(f"The referral is {REFERRAL_WORDS[status]}", {"referral": status}, chosen=True)]
-    if status in BLOCKED:
+    choices = [ExpectationChoice(f"The referral is {REFERRAL_OUTCOMES[status]}", {"referral": status}, chosen=True)]
+    if status in BLOCKED_STATUSES:
         choices.append(ExpectationChoice("The referral is not counted (any reason)", {"referral": "blocked"}))
     return choices
 

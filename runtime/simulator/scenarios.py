@@ -8,7 +8,7 @@ import json
 import re
 import tempfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +18,12 @@ from runtime.opening import Inbound
 from runtime.referral_stats import PERIOD_NAMES
 from runtime.service import RunOptions, Runtime
 from runtime.simulator.sandbox import open_sandbox, reset_sandbox
+from runtime.vocabulary import BLOCKED_STATUSES, is_duration, parse_duration
 from storage.coupons import add_codes, list_pools
 from storage.db import open_database
 from storage.workspace_io import WorkspaceImportError, import_workspace
 
 FORMAT = "referflow-scenario"
-BLOCKED = ("self", "duplicate", "unknown_referrer", "disabled")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PERSON_ID = re.compile(r"\{\{\s*(\w+)\.id\s*\}\}")
 
 
@@ -102,7 +100,7 @@ def check_scenario(scenario: object) -> list[str]:
             problems.append(f"Step {number}: say exactly one of open, reply, press or advance.")
         elif kinds[0] != "advance" and step.get("as") not in people:
             problems.append(f"Step {number}: 'as' must name one of the scenario's people ({', '.join(people)}).")
-        elif kinds[0] == "advance" and not _DURATION.search(str(step["advance"])):
+        elif kinds[0] == "advance" and not is_duration(str(step["advance"])):
             problems.append(f"Step {number}: '{step['advance']}' is not a duration such as 30s, 15m, 2h or 1d.")
     return problems
 
@@ -142,7 +140,7 @@ class _Run:
 
     def perform(self, step: dict) -> tuple[str, dict]:
         if "advance" in step:
-            self.clock.now += _duration(str(step["advance"]))
+            self.clock.now += parse_duration(str(step["advance"]))
             return f"advance the clock {step['advance']}", self.runtime.tick(options=self.options).to_dict()
         person = step["as"]
         profile = self.people[person]
@@ -166,7 +164,7 @@ class _Run:
         if "referral" in expectation:
             status = (result.get("referral") or {}).get("status")
             wanted = expectation["referral"]
-            ok = status in BLOCKED if wanted == "blocked" else status == wanted
+            ok = status in BLOCKED_STATUSES if wanted == "blocked" else status == wanted
             return None if ok else f"expected the referral to be {wanted}, but it was {status or 'not attempted'}"
         if "field" in expectation or "tag" in expectation:
             return self.check_contact(expectation)
@@ -257,10 +255,6 @@ class _Run:
     def fill(self, text: str) -> str:
         """`{{ann.id}}` becomes Ann's contact id once Ann exists."""
         return _PERSON_ID.sub(lambda m: str(self.ids.get(m[1], m[0])), text)
-
-
-def _duration(text: str) -> timedelta:
-    return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(text.lower())))
 
 
 def run_scenario_file(path: Path, *, live_url: str) -> ScenarioReport:

@@ -23,11 +23,11 @@ from runtime.simulator.sandbox import open_sandbox, reset_sandbox, sync_definiti
 from runtime.simulator.scenarios import ScenarioError, ScenarioReport, SimulatedClock, check_scenario, run_scenario
 from runtime.simulator.views import ActionView, WebhookView, describe_action
 from runtime.values import read_id
-from runtime.vocabulary import CHANNEL_NAMES
+from runtime.vocabulary import CHANNEL_NAMES, parse_duration
 from storage.contacts import get_contact
 from storage.db import Database
 from storage.models import Contact
-from storage.scenarios import fresh_channel_user_id, parse_duration
+from storage.scenarios import fresh_channel_user_id
 
 TELEGRAM_IDS = 7_000_000_000  # simulated Telegram people get a random id from here up
 SNAPSHOT_LIMIT = 50  # recorded people whose fields are read before an action (the sandbox holds few)
@@ -166,8 +166,8 @@ class Simulation:
         return view
 
     def advance(self, duration: str, *, use_draft: bool) -> ActionView:
-        """Move the simulated clock forward and run every delay that is due (raises ScenarioStoreError for a
-        duration that is not one)."""
+        """Move the simulated clock forward and run every delay that is due (raises DurationError for a duration
+        that is not one)."""
         forward = parse_duration(duration)
         defs = self.prepare()
         before = self.snapshot([])

@@ -5,6 +5,7 @@ trace recorded, which the read-only canvas lights)."""
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from runtime.actions import ACTION_TYPES
 from runtime.definitions import Definitions
 from runtime.link_preview import LinkPreview
 from runtime.node_types import NODE_TYPES, Names
@@ -28,9 +29,6 @@ EVENT_WORDS = {"contact_created": "New contact", "entry_point_opened": "Entry po
                "referred_existing_contact": "Referred an existing contact",
                "referred_second_level": "A friend's friend joined (second level)", "field_changed": "Field changed",
                "tag_added": "Tag added", "tag_removed": "Tag removed"}
-ACTION_WORDS = {"set_field": "change a field", "add_tag": "add a tag", "remove_tag": "remove a tag",
-                "send_message": "send a message", "notify_referrer": "notify the referrer",
-                "start_flow": "start a flow", "give_coupon": "give a coupon code"}
 WAIT_WORDS = {"reply": "a reply", "button": "a button press", "delay": "the delay to pass"}
 
 
@@ -172,7 +170,8 @@ class Narrator:
         return TimelineItem("skipped", f"Trigger “{step['trigger']}” skipped: {step['reason']}")
 
     def _action(self, step: dict) -> TimelineItem:
-        return TimelineItem("action", f"“{step['trigger']}”: {ACTION_WORDS.get(step['action'], step['action'])}")
+        spec = ACTION_TYPES.get(step["action"])
+        return TimelineItem("action", f"“{step['trigger']}”: {spec.doing if spec else step['action']}")
 
     def _flow_started(self, step: dict) -> TimelineItem:
         return TimelineItem("flow", f"Flow “{step['flow']}” starts for {self.who(step['contact_id'])}")

@@ -179,3 +179,23 @@ async def test_unknown_trigger_says_so(admin: User) -> None:
     await admin.should_see("There is no trigger '999'")
     await admin.open("/triggers")
     await admin.should_see(marker="no-triggers")
+
+
+async def test_an_action_fills_a_field_from_a_template(demo: Path, admin: User) -> None:
+    await admin.open("/triggers/new")
+    admin.find(marker="trigger-name").type("Remember the friend")
+    admin.find(marker="add-action").click()
+    await admin.should_see(marker="action-0-type")
+    choose(admin, "action-0-type", "Set field from a template")
+    await admin.should_see(marker="action-0-text")
+    await admin.should_see(marker="action-0-suggestions")  # placeholders on offer, {{referred.*}} among them
+    choose(admin, "action-0-field", "plan (text)")
+    admin.find(marker="action-0-text").type("{{referred.first_name}} joined")
+    admin.find(marker="save-trigger").click()
+    await admin.should_see("Trigger 'Remember the friend' saved.")
+    await admin.should_see(marker="no-problems")
+    assert stored_triggers(demo)["Remember the friend"].actions == [
+        {"type": "set_field_from_template", "field_id": 3, "text": "{{referred.first_name}} joined"}]
+
+    await admin.open("/triggers")
+    await admin.should_see("set plan to “{{referred.first_name}} joined”")

@@ -15,8 +15,8 @@ from channels.meta import (
     sign,
     signature_matches,
     whatsapp_message,
-    whatsapp_window_closed,
 )
+from runtime.vocabulary import window_closed
 
 BODY = b'{"object":"page","entry":[]}'
 
@@ -232,7 +232,7 @@ NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
     (None, "WhatsApp: the person has not written to the bot, so free text cannot be sent to them."),
 ])
 def test_whatsapp_free_text_only_within_24_hours_of_the_persons_last_message(last, closed):
-    assert whatsapp_window_closed(last, NOW) == closed
+    assert window_closed("whatsapp", last, NOW) == closed
 
 
 @pytest.mark.parametrize(("channel", "new", "kind", "text"), [

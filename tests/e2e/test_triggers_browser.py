@@ -65,6 +65,22 @@ def test_new_trigger_editor(admin_page: Page, live_app: LiveApp) -> None:
     picture(admin_page, "trigger-new")
 
 
+def test_the_template_action_editor(admin_page: Page, live_app: LiveApp) -> None:
+    admin_page.goto(f"{live_app.url}/triggers/new")
+    admin_page.get_by_label("Name").fill("Remember the friend")
+    admin_page.get_by_role("button", name="Add action").click()
+    admin_page.get_by_label("Action").click()
+    admin_page.get_by_role("option", name="Set field from a template").click()
+    admin_page.get_by_label("Template").fill("{{referred.first_name}} joined")
+    admin_page.get_by_label("Field").click()  # choosing the field redraws the form, with the template kept
+    admin_page.get_by_role("option", name="plan (text)").click()
+    expect(admin_page.get_by_label("Template")).to_have_value("{{referred.first_name}} joined")
+    expect(admin_page.get_by_text("No problems found with this trigger.")).to_be_visible()
+    picture(admin_page, "trigger-template-action")
+    admin_page.get_by_role("button", name="Save trigger").click()
+    expect(admin_page.get_by_text("Trigger 'Remember the friend' saved.")).to_be_visible()
+
+
 def picture(page: Page, name: str) -> None:
     page.evaluate("window.scrollTo(0, 0)")  # the fixed header and drawer are drawn where the page is scrolled to
     screenshot(page, name)

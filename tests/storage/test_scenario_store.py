@@ -1,7 +1,6 @@
 """Saved scenarios: save, list, rename, delete, and the seeded demo."""
 
 import json
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from storage.scenarios import (
     fresh_channel_user_id,
     get_scenario,
     list_scenarios,
-    parse_duration,
     rename_scenario,
     save_scenario,
     seed_demo_scenario,
@@ -101,14 +99,6 @@ def test_the_demo_scenario_is_seeded_once_and_runs_green_in_the_demo_sandbox(dat
         report = run_scenario(runtime, clock, saved)
     sandbox.dispose()
     assert report.passed, report.to_text()
-
-
-def test_durations_read_like_the_scenario_format() -> None:
-    assert parse_duration("1h30m") == timedelta(minutes=90)
-    assert parse_duration(" 2d ") == timedelta(days=2)
-    for bad in ("", "soon", "5", "1h and more"):
-        with pytest.raises(ScenarioStoreError, match="is not a duration"):
-            parse_duration(bad)
 
 
 def test_fresh_channel_user_ids_follow_the_highest(database: Database) -> None:
