@@ -11,24 +11,26 @@ from builder.frame import UnsavedChanges, frame
 from builder.inspector import offer_placeholders, placeholder_names
 from runtime.actions import ACTION_TYPES, Setting
 from runtime.node_types import Names
+from runtime.publishing import (
+    LoopError,
+    draft_trigger_problems,
+    set_trigger_enabled,
+    switch_off_if_looping,
+    trigger_problems,
+)
 from runtime.validation import ValidationIssue
 from runtime.values import read_id
 from runtime.vocabulary import ENTRY_EVENTS, REFERRAL_EVENTS, TAG_EVENTS, VALUELESS_OPS
 from storage.fields_tags import Choices, form_errors, load_choices
 from storage.models import Trigger
 from storage.triggers import (
-    LoopError,
     TriggerCreate,
     TriggerUpdate,
     create_trigger,
     delete_trigger,
-    draft_trigger_problems,
     get_trigger,
     list_triggers,
-    set_trigger_enabled,
-    switch_off_if_looping,
     trigger_context,
-    trigger_problems,
     update_trigger,
 )
 

@@ -1,5 +1,5 @@
-"""Flows: validation of the stored workspace (and of the flow open in an editor), publishing (refused while errors
-exist) and discarding drafts."""
+"""Publishing checks: validation of the stored workspace (and of the flow or trigger open in an editor), publishing
+a flow (refused while errors exist), discarding drafts, and keeping a trigger that would loop switched off."""
 
 from collections.abc import Mapping
 from dataclasses import replace
@@ -18,8 +18,8 @@ from runtime.validation import (
     validate_workspace,
 )
 from runtime.vocabulary import IDENTITY_FIELDS
-from storage.fields_tags import Choices
-from storage.models import Flow, utcnow
+from storage.fields_tags import Choices, fetch_row, save_row
+from storage.models import Flow, Trigger, utcnow
 from storage.names import name_key
 from storage.settings import get_settings
 from storage.workspace_io import definitions_version, export_workspace
@@ -160,3 +160,54 @@ def _find_case_only_duplicates(document: dict) -> list[ValidationIssue]:
                     "Rename all but one: names ignore case, so saving one of them asks for a free name.")
             for names in groups.values() if len(names) > 1]
     return issues
+
+
+def trigger_problems(*, session: Session) -> dict[int, list[ValidationIssue]]:
+    """Each trigger's validation problems (missing references, no actions, loops through it), by trigger id."""
+    problems: dict[int, list[ValidationIssue]] = {}
+    for issue in workspace_problems(session=session):
+        for trigger_id in issue.trigger_ids:
+            problems.setdefault(trigger_id, []).append(issue)
+    return problems
+
+
+NEW_TRIGGER = 0  # the id problems of a trigger not saved yet carry
+
+
+def draft_trigger_problems(*, session: Session, trigger_id: int | None, draft: dict) -> list[ValidationIssue]:
+    """The problems a trigger would have with these settings (the editor's form, not saved yet), loops included."""
+    own = trigger_id if trigger_id is not None else NEW_TRIGGER
+    return [issue for issue in workspace_problems(session=session, trigger_draft=(own, draft))
+            if own in issue.trigger_ids]
+
+
+def switch_off_if_looping(*, session: Session, trigger: Trigger) -> ValidationIssue | None:
+    """An enabled trigger in a loop that never waits would run until the depth guard stops it, on every event: it is
+    kept switched off, and the loop is returned so the admin can read why."""
+    if not trigger.enabled:
+        return None
+    session.flush()
+    loop = next((issue for issue in trigger_problems(session=session).get(trigger.id, [])
+                 if issue.code == "unguarded_cycle"), None)
+    if loop is not None:
+        trigger.enabled = False
+        save_row(session, trigger)
+    return loop
+
+
+def set_trigger_enabled(*, session: Session, trigger_id: int, enabled: bool) -> Trigger:
+    """Raises LoopError, and leaves the trigger off, when switching it on would start a loop that never waits."""
+    trigger = fetch_row(session, Trigger, trigger_id, "trigger")
+    trigger.enabled = enabled
+    save_row(session, trigger)
+    if enabled and (loop := switch_off_if_looping(session=session, trigger=trigger)):
+        raise LoopError(loop)
+    return trigger
+
+
+class LoopError(ValueError):
+    """A trigger that stays off because it would run in a loop; the message says why and how to break it."""
+
+    def __init__(self, loop: ValidationIssue) -> None:
+        self.loop = loop
+        super().__init__(f"It stays off: {loop.message}")

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, field_validator, model_validator
 from sqlmodel import Session, func, select
 
-from runtime.simulator.scenarios import FORMAT, check_scenario
+from runtime.scenariodoc import FORMAT, check_scenario
 from storage.models import Scenario, utcnow
 
 DEMO_SCENARIO = Path(__file__).resolve().parents[1] / "assets" / "scenarios" / "referral_program.json"

@@ -12,9 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 from sqlmodel import Session, select
 
 from runtime.actions import ACTION_TYPES, Setting
-from runtime.publishing import workspace_problems
 from runtime.templates import is_template
-from runtime.validation import ValidationIssue
 from runtime.values import coerce_value
 from runtime.vocabulary import (
     CONDITION_OPS,
@@ -268,37 +266,12 @@ def get_trigger(*, session: Session, trigger_id: int) -> Trigger | None:
     return session.get(Trigger, trigger_id)
 
 
-def trigger_problems(*, session: Session) -> dict[int, list[ValidationIssue]]:
-    """Each trigger's validation problems (missing references, no actions, loops through it), by trigger id."""
-    problems: dict[int, list[ValidationIssue]] = {}
-    for issue in workspace_problems(session=session):
-        for trigger_id in issue.trigger_ids:
-            problems.setdefault(trigger_id, []).append(issue)
-    return problems
 
 
-NEW_TRIGGER = 0  # the id problems of a trigger not saved yet carry
 
 
-def draft_trigger_problems(*, session: Session, trigger_id: int | None, draft: dict) -> list[ValidationIssue]:
-    """The problems a trigger would have with these settings (the editor's form, not saved yet), loops included."""
-    own = trigger_id if trigger_id is not None else NEW_TRIGGER
-    return [issue for issue in workspace_problems(session=session, trigger_draft=(own, draft))
-            if own in issue.trigger_ids]
 
 
-def switch_off_if_looping(*, session: Session, trigger: Trigger) -> ValidationIssue | None:
-    """An enabled trigger in a loop that never waits would run until the depth guard stops it, on every event: it is
-    kept switched off, and the loop is returned so the admin can read why."""
-    if not trigger.enabled:
-        return None
-    session.flush()
-    loop = next((issue for issue in trigger_problems(session=session).get(trigger.id, [])
-                 if issue.code == "unguarded_cycle"), None)
-    if loop is not None:
-        trigger.enabled = False
-        save_row(session, trigger)
-    return loop
 
 
 def create_trigger(*, session: Session, data: TriggerCreate) -> Trigger:
@@ -315,22 +288,8 @@ def update_trigger(*, session: Session, trigger_id: int, data: TriggerUpdate) ->
     return save_row(session, trigger.sqlmodel_update(data.to_columns()))
 
 
-def set_trigger_enabled(*, session: Session, trigger_id: int, enabled: bool) -> Trigger:
-    """Raises LoopError, and leaves the trigger off, when switching it on would start a loop that never waits."""
-    trigger = fetch_row(session, Trigger, trigger_id, "trigger")
-    trigger.enabled = enabled
-    save_row(session, trigger)
-    if enabled and (loop := switch_off_if_looping(session=session, trigger=trigger)):
-        raise LoopError(loop)
-    return trigger
 
 
-class LoopError(ValueError):
-    """A trigger that stays off because it would run in a loop; the message says why and how to break it."""
-
-    def __init__(self, loop: ValidationIssue) -> None:
-        self.loop = loop
-        super().__init__(f"It stays off: {loop.message}")
 
 
 def delete_trigger(*, session: Session, trigger_id: int) -> None:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.simulator.scenarios import FORMAT
+from runtime.scenariodoc import FORMAT
 from runtime.vocabulary import BLOCKED_STATUSES, REFERRAL_OUTCOMES
 
 SIMULATION_SEED = 1  # the seed of the Simulator page's random draws, saved with a recording so a replay draws the same

@@ -16,14 +16,14 @@ from sqlmodel import Session
 
 from runtime.opening import Inbound
 from runtime.referral_stats import PERIOD_NAMES
+from runtime.scenariodoc import check_scenario
 from runtime.service import RunOptions, Runtime
 from runtime.simulator.sandbox import open_sandbox, reset_sandbox
-from runtime.vocabulary import BLOCKED_STATUSES, is_duration, parse_duration
+from runtime.vocabulary import BLOCKED_STATUSES, parse_duration
 from storage.coupons import add_codes, list_pools
 from storage.db import open_database
 from storage.workspace_io import WorkspaceImportError, import_workspace
 
-FORMAT = "referflow-scenario"
 _PERSON_ID = re.compile(r"\{\{\s*(\w+)\.id\s*\}\}")
 
 
@@ -86,23 +86,6 @@ class ScenarioReport:
             for s in self.steps]}
 
 
-def check_scenario(scenario: object) -> list[str]:
-    """Every problem that stops a scenario from running, naming the step."""
-    if not isinstance(scenario, dict) or scenario.get("format") != FORMAT:
-        return [f"A scenario is a JSON object with \"format\": \"{FORMAT}\"."]
-    steps, people = scenario.get("steps"), scenario.get("people", {})
-    if not isinstance(steps, list) or not steps:
-        return ["The scenario has no steps."]
-    problems = []
-    for number, step in enumerate(steps, 1):
-        kinds = [key for key in ("open", "reply", "press", "advance") if isinstance(step, dict) and key in step]
-        if len(kinds) != 1:
-            problems.append(f"Step {number}: say exactly one of open, reply, press or advance.")
-        elif kinds[0] != "advance" and step.get("as") not in people:
-            problems.append(f"Step {number}: 'as' must name one of the scenario's people ({', '.join(people)}).")
-        elif kinds[0] == "advance" and not is_duration(str(step["advance"])):
-            problems.append(f"Step {number}: '{step['advance']}' is not a duration such as 30s, 15m, 2h or 1d.")
-    return problems
 
 
 def run_scenario(runtime: Runtime, clock: SimulatedClock, scenario: dict) -> ScenarioReport:

@@ -17,10 +17,11 @@ from runtime.definitions import Definitions
 from runtime.link_preview import explain_open
 from runtime.link_reading import parse_link
 from runtime.opening import Inbound
+from runtime.scenariodoc import check_scenario
 from runtime.service import RunOptions, Runtime
 from runtime.simulator.recording import SIMULATION_SEED, Recording
 from runtime.simulator.sandbox import open_sandbox, reset_sandbox, sync_definitions
-from runtime.simulator.scenarios import ScenarioError, ScenarioReport, SimulatedClock, check_scenario, run_scenario
+from runtime.simulator.scenarios import ScenarioError, ScenarioReport, SimulatedClock, run_scenario
 from runtime.simulator.views import ActionView, WebhookView, describe_action
 from runtime.values import read_id
 from runtime.vocabulary import CHANNEL_NAMES, parse_duration
