@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from builder.context import database
 from runtime.node_types import NODE_TYPES
 from runtime.values import FieldValueError, coerce_value
-from runtime.vocabulary import CONDITION_OPS, VALUELESS_OPS
+from runtime.vocabulary import CONDITION_OPS, FIELD_OP_WORDS, OPERATOR_WORDS, VALUELESS_OPS
 from storage.entry_points import EntryPointCreate, EntryPointError, create_entry_point, describe_problems
 from storage.fields_tags import Choices, EntryChoice
 
@@ -22,9 +22,6 @@ SYSTEM_PLACEHOLDERS = ("first_name", "last_name", "full_name", "user_id", "phone
                        "referrals.rank")
 OPEN_PLACEHOLDER = re.compile(r"\{\{\s*([\w.]*)$")
 MAX_SUGGESTIONS = 12
-OP_WORDS = {"==": "is", "!=": "is not", ">": "is more than", ">=": "is at least", "<": "is less than",
-            "<=": "is at most", "contains": "contains", "is_set": "has a value", "is_not_set": "has no value"}
-FIELD_OP_WORDS = {"set": "Set to", "increase": "Increase by", "decrease": "Decrease by", "clear": "Clear"}
 DELAY_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 
 
@@ -209,7 +206,7 @@ def _rule_row(inspector: Inspector, rules: list, index: int, rule: dict) -> None
                 "rules", [r for n, r in enumerate(rules) if n != index])) \
                 .props("flat dense round size=sm").tooltip("Remove this rule").mark("remove-rule")
         with ui.row().classes("w-full no-wrap gap-1"):
-            ui.select({op: OP_WORDS[op] for op in CONDITION_OPS}, value=rule.get("op"),
+            ui.select({op: OPERATOR_WORDS[op] for op in CONDITION_OPS}, value=rule.get("op"),
                       on_change=lambda e: (inspector.set_item("rules", index, "op", e.value),
                                            value.set_visibility(e.value not in VALUELESS_OPS))) \
                 .props("outlined dense options-dense").classes("w-32").mark("rule-op")
@@ -230,7 +227,7 @@ def _rule_row(inspector: Inspector, rules: list, index: int, rule: dict) -> None
 
 def _set_field_form(inspector: Inspector, data: dict) -> None:
     inspector.picker("field_id", "Field", inspector.field_options(), empty="Add a field first.")
-    ui.select(FIELD_OP_WORDS, value=data.get("op"), label="Change",
+    ui.select({op: words.capitalize() for op, words in FIELD_OP_WORDS.items()}, value=data.get("op"), label="Change",
               on_change=lambda e: (inspector.set("op", e.value, coalesce=False),
                                    value.set_visibility(e.value != "clear"))) \
         .props("outlined dense").classes("w-full").mark("node-op")

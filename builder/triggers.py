@@ -20,7 +20,7 @@ from runtime.publishing import (
 )
 from runtime.validation import ValidationIssue
 from runtime.values import read_id
-from runtime.vocabulary import ENTRY_EVENTS, REFERRAL_EVENTS, TAG_EVENTS, VALUELESS_OPS
+from runtime.vocabulary import ENTRY_EVENTS, FIELD_OP_WORDS, OPERATOR_WORDS, REFERRAL_EVENTS, TAG_EVENTS, VALUELESS_OPS
 from storage.fields_tags import Choices, form_errors, load_choices
 from storage.models import Trigger
 from storage.triggers import (
@@ -44,10 +44,7 @@ EVENTS = {
     "tag_added": "A tag is added",
     "tag_removed": "A tag is removed",
 }
-OPERATORS = {"==": "= equals", "!=": "≠ is not", ">": "> more than", ">=": "≥ at least", "<": "< less than",
-             "<=": "≤ at most", "contains": "contains", "is_set": "is set", "is_not_set": "is not set"}
 ACTIONS = {kind: spec.title for kind, spec in ACTION_TYPES.items()}
-FIELD_OPS = {"set": "set to", "increase": "increase by", "decrease": "decrease by", "clear": "clear"}
 BLANK_ACTION = {setting.key: setting.default for spec in ACTION_TYPES.values() for setting in spec.settings}
 ANY = 0  # the filter option "any entry point / field / tag"
 TEXT_KINDS = ("text", "template")  # settings written in a text box, with placeholder suggestions
@@ -268,7 +265,7 @@ class TriggerEditor:
         where, marker = ("conditions", "rules", index), f"condition-{index}"
         with ui.row().classes("w-full items-start gap-3 no-wrap"):
             self._field_picker(rule, f"{marker}-field", *where)
-            self._select(OPERATORS, "Is", rule, "op", f"{marker}-op", *where, "op", refresh=True).classes("w-40")
+            self._select(OPERATOR_WORDS, "Is", rule, "op", f"{marker}-op", *where, "op", refresh=True).classes("w-40")
             if rule["op"] not in VALUELESS_OPS:
                 self._value_input(rule, f"{marker}-value", "Value", *where)
             ui.space()
@@ -320,7 +317,7 @@ class TriggerEditor:
         if kind == "field":
             self._field_picker(action, marker, *where, label=setting.label, types=setting.field_types)
         elif kind == "op":
-            self._select(FIELD_OPS, setting.label, action, key, marker, *where, key, refresh=True).classes("w-36")
+            self._select(FIELD_OP_WORDS, setting.label, action, key, marker, *where, key, refresh=True).classes("w-36")
         elif kind == "value":
             label = "By" if action.get("op") in ("increase", "decrease") else setting.label
             self._value_input(action, marker, label, *where)

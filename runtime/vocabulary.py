@@ -54,6 +54,10 @@ VALUED_OPS = frozenset(CONDITION_OPS) - frozenset(VALUELESS_OPS)
 MATCH_MODES = ("all", "any")  # a condition holds when all its rules do, or any of them
 FIELD_OPS = ("set", "increase", "decrease", "clear")  # what a step or an action does to a field
 TAG_OPS = ("add", "remove")
+# How the pages say them: a rule reads "points is at least 5", a change "increase by 1".
+OPERATOR_WORDS = {"==": "is", "!=": "is not", ">": "is more than", ">=": "is at least", "<": "is less than",
+                  "<=": "is at most", "contains": "contains", "is_set": "has a value", "is_not_set": "has no value"}
+FIELD_OP_WORDS = {"set": "set to", "increase": "increase by", "decrease": "decrease by", "clear": "clear"}
 
 
 def window_closed(channel: str, last_inbound: datetime | None, now: datetime) -> str | None:
