@@ -59,7 +59,7 @@ async def test_create_trigger_shows_errors_next_to_rows_and_keeps_input(demo: Pa
     admin.find(marker="add-condition").click()
     await admin.should_see(marker="condition-0-field")
     choose(admin, "condition-0-field", "seats (number)")
-    choose(admin, "condition-0-op", "≥ at least")
+    choose(admin, "condition-0-op", "is at least")
     admin.find(marker="condition-0-value").type("two")
     admin.find(marker="add-action").click()
     await admin.should_see(marker="action-0-type")
