@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from nicegui.testing import User
 
 from builder.flows import describe_age
 from storage.db import Database
-from storage.flows import create_flow, export_flow, list_flows, save_draft
+from storage.flows import create_flow, export_flow, import_flow, list_flows, save_draft
 from storage.models import Flow
 from storage.settings import SettingsUpdate, save_settings
 from storage.workspace_io import import_workspace
@@ -188,6 +189,26 @@ async def test_import_adds_an_exported_flow_under_a_free_name(admin: User, demo:
     with admin.scope(marker="flow-row-3"):
         await admin.should_see("Share (2)")
         await admin.should_see("Draft")
+
+
+async def test_a_slow_import_leaves_the_event_loop_free_for_other_admins(
+        admin: User, demo: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import waits until a timer on the event loop releases it: that timer only fires if the import runs off
+    the loop (through run.io_bound); run on the loop, it would hold every admin's page until it finished."""
+    with demo.session() as session:
+        exported = json.dumps(export_flow(session=session, flow_id=1)).encode()
+    release, released = threading.Event(), []
+
+    def slow_import(**arguments: object) -> Flow:
+        released.append(release.wait(timeout=2))
+        return import_flow(**arguments)
+
+    monkeypatch.setattr("builder.flows.import_flow", slow_import)
+    await admin.open("/flows")
+    asyncio.get_running_loop().call_later(0.2, release.set)
+    await upload(admin, "share.flow.json", exported)
+    await admin.should_see("Imported flow 'Share (2)'.")
+    assert released == [True], "the import held the event loop: the timer that releases it never ran"
 
 
 @pytest.mark.parametrize(("content", "message"), [
