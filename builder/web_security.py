@@ -6,6 +6,7 @@ Plain Starlette, no NiceGUI: public parts of the app (the web chat, webhooks) us
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -282,15 +283,34 @@ def _make_cookies_secure(headers: MutableHeaders) -> None:
 
 def install_security_headers(app: Starlette, settings: WebSettings) -> None:
     """Wrap the whole app, outside every middleware (NiceGUI's session middleware included, whose cookie must get the
-    Secure flag too) and outside Starlette's error handler (500 pages get the headers as well). Another wrapper
-    installed the same way before this one stays inside it; an earlier install of this one is replaced."""
-    build = app.build_middleware_stack
-    while getattr(build, "referflow_security_inner", None) is not None:  # the same app served again (tests)
-        build = build.referflow_security_inner
+    Secure flag too), outside Starlette's error handler (500 pages get the headers as well) and outside the public
+    channels' wrappers (their answers get the headers too)."""
+    wrap_app(app, "security_headers", lambda inner: SecurityHeadersMiddleware(inner, settings))
 
-    def build_with_security_headers() -> ASGIApp:
-        return SecurityHeadersMiddleware(build(), settings)
 
-    build_with_security_headers.referflow_security_inner = build  # type: ignore[attr-defined]
-    build_with_security_headers.referflow_wrapped = build  # type: ignore[attr-defined]  (setup_webchat unwraps it)
-    app.build_middleware_stack = build_with_security_headers  # type: ignore[method-assign]
+# ------------------------------------------------------------------------------------------------- app wrappers
+
+# What wraps the whole app, innermost first. Whatever order the parts install theirs in, a request meets the
+# security headers first, then the web chat, then the webhooks, then the admin app's own middleware (session, login).
+WRAPPERS = ("hooks", "webchat", "security_headers")
+
+
+def wrap_app(app: Starlette, name: str, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
+    """Put `wrap(inner)` around the whole app, outside every middleware, at `name`'s place in WRAPPERS. Installing a
+    name again replaces its wrapper (the same app served again, as tests do), so each wraps the app once."""
+    if name not in WRAPPERS:
+        raise ValueError(f"'{name}' has no place among the app's wrappers {WRAPPERS}; add it where it belongs")
+    wrappers: dict[str, Callable[[ASGIApp], ASGIApp]] | None = getattr(app.state, "referflow_wrappers", None)
+    if wrappers is None:
+        wrappers = app.state.referflow_wrappers = {}
+        build_middleware = app.build_middleware_stack
+
+        def build_wrapped() -> ASGIApp:
+            stack = build_middleware()
+            for layer in WRAPPERS:
+                if layer in wrappers:
+                    stack = wrappers[layer](stack)
+            return stack
+
+        app.build_middleware_stack = build_wrapped  # type: ignore[method-assign]
+    wrappers[name] = wrap
