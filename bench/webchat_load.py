@@ -28,7 +28,7 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.support.app_process import app_env, describe_latency, run_cli, serving_app
+from bench.support.app_process import describe_latency, run_cli, serving_app, subprocess_env
 from runtime.definitions import load_definitions
 from runtime.opening import Inbound
 from runtime.service import Runtime
@@ -163,7 +163,7 @@ def measure_open_link(path: Path, opens: int) -> float:
 def serving(folder: Path) -> Iterator[tuple[str, str]]:
     """`app.py serve` on a free loopback port, with the test bot imported first; yields its URL and chat account."""
     db = folder / "referflow.db"
-    env = app_env(REFERFLOW_ADMIN_PASSWORD="bench-password-123", REFERFLOW_STORAGE_SECRET="bench",
+    env = subprocess_env(REFERFLOW_ADMIN_PASSWORD="bench-password-123", REFERFLOW_STORAGE_SECRET="bench",
                   REFERFLOW_SEED_DEMO="0", REFERFLOW_WEBCHAT_ADDRESS_RATE="1000000/1000000",
                   REFERFLOW_WEBCHAT_CHATS_PER_ADDRESS="100000")
     run_cli("import", str(WORKSPACE), db=db, env=env)

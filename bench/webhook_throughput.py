@@ -37,7 +37,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.support.app_process import app_env, describe_latency, run_cli, serving_app
+from bench.support.app_process import describe_latency, run_cli, serving_app, subprocess_env
 from channels.meta import sign as meta_sign
 from channels.meta import webhook_open as meta_webhook_open
 from channels.telegram import webhook_open
@@ -218,7 +218,7 @@ class serving:
         self.stack = ExitStack()
 
     def __enter__(self) -> "serving":
-        env = app_env(drop=["REFERFLOW_PUBLIC_URL", "REFERFLOW_SECRET_KEY"],
+        env = subprocess_env(drop=["REFERFLOW_PUBLIC_URL", "REFERFLOW_SECRET_KEY"],
                       REFERFLOW_ADMIN_PASSWORD="bench-password-123", REFERFLOW_STORAGE_SECRET="bench",
                       REFERFLOW_SEED_DEMO="1", REFERFLOW_TELEGRAM_API_URL=self.api_url,
                       REFERFLOW_META_GRAPH_URL=self.graph_url or "http://127.0.0.1:9/unused")

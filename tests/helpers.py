@@ -20,6 +20,7 @@ from storage.workspace_io import import_workspace
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 DEMO_WORKSPACE = FIXTURES / "referral_program.json"
+ADMIN_PASSWORD = "correct-horse-battery"  # what every test app is started with
 
 
 @dataclass
@@ -46,7 +47,7 @@ def running_app(*, env: dict[str, str], log_path: Path, db: Path | None = None,
             stop(process)
 
 
-def app_env(*, drop: Iterable[str] = (), **settings: str) -> dict[str, str]:
+def subprocess_env(*, drop: Iterable[str] = (), **settings: str) -> dict[str, str]:
     """This process's environment for an app subprocess: without pytest's variables (NiceGUI would enter its test
     mode) and proxy settings (a request to 127.0.0.1 must never leave through a proxy), without `drop`, with
     `settings`."""

@@ -1,5 +1,6 @@
-"""What the benchmarks that drive the real app share: `app.py` in a subprocess on a free loopback port with a clean
-environment, and latency percentiles. (The tests have their own in tests/helpers.py: benchmarks never import tests.)"""
+"""What the benchmarks that drive the real app share: `app.py` (or another page) in a subprocess on a free loopback
+port with a clean environment, and latency percentiles. The tests have their own in tests/helpers.py: benchmarks
+never import tests."""
 
 import os
 import socket
@@ -8,21 +9,28 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@contextmanager
-def serving_app(*, db: Path, env: dict[str, str], log_path: Path, probe: str = "/login") -> Iterator[str]:
+def serving_app(*, db: Path, env: dict[str, str], log_path: Path, probe: str = "/login"
+                ) -> AbstractContextManager[str]:
     """`app.py serve` on a free loopback port with the database `db`; yields its URL once `probe` answers."""
+    return serving(lambda port: [sys.executable, str(ROOT / "app.py"), "serve", "--host", "127.0.0.1", "--port",
+                                 str(port), "--db", str(db)], env=env, log_path=log_path, probe=probe)
+
+
+@contextmanager
+def serving(command: Callable[[int], list[str]], *, env: dict[str, str], log_path: Path,
+            probe: str = "/") -> Iterator[str]:
+    """A web server started by `command(port)` on a free loopback port; yields its URL once `probe` answers, and
+    stops it (killed if it hangs) on leaving."""
     port = _free_port()
     with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--db", str(db)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_until_up(f"{url}{probe}", process, log_path)
@@ -35,7 +43,7 @@ def serving_app(*, db: Path, env: dict[str, str], log_path: Path, probe: str = "
                 process.kill()
 
 
-def app_env(*, drop: Iterable[str] = (), **settings: str) -> dict[str, str]:
+def subprocess_env(*, drop: Iterable[str] = (), **settings: str) -> dict[str, str]:
     """This environment without pytest's variables (NiceGUI would enter its test mode), proxy settings (loopback
     traffic must not leave through a proxy), a database URL of the developer's own, or `drop`; with `settings`."""
     dropped = {"REFERFLOW_DATABASE_URL", *drop}

@@ -4,7 +4,6 @@ import asyncio
 import json
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from nicegui import ui
@@ -16,15 +15,12 @@ from storage.db import Database
 from storage.flows import create_flow, export_flow, import_flow, list_flows, save_draft
 from storage.models import Flow
 from storage.settings import SettingsUpdate, save_settings
-from storage.workspace_io import import_workspace
-
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
+from tests.helpers import import_fixture
 
 
 @pytest.fixture
 def demo(app_database: Database) -> Database:
-    with app_database.write_session() as session:
-        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    import_fixture(app_database)
     return app_database
 
 

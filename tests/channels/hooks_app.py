@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import ROOT, app_env, running_app
+from tests.helpers import ADMIN_PASSWORD, ROOT, running_app, subprocess_env
 
 
 @dataclass
@@ -70,8 +70,8 @@ class RunningApp:
 @contextmanager
 def running_hooks_app(folder: Path, api_env: dict[str, str]) -> Iterator[RunningApp]:
     """The app with the demo workspace, its platform API addresses in `api_env`; stopped on leaving."""
-    env = app_env(drop=["REFERFLOW_SECRET_KEY", "REFERFLOW_PUBLIC_URL"],
-                  REFERFLOW_ADMIN_PASSWORD="correct-horse-battery", REFERFLOW_STORAGE_SECRET="test",
+    env = subprocess_env(drop=["REFERFLOW_SECRET_KEY", "REFERFLOW_PUBLIC_URL"],
+                  REFERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD, REFERFLOW_STORAGE_SECRET="test",
                   REFERFLOW_SEED_DEMO="1", REFERFLOW_API_TIMEOUT="1", **api_env)
     db_path = folder / "referflow.db"
     with running_app(env=env, log_path=folder / "server.log", db=db_path) as app:

@@ -23,7 +23,7 @@ from channels.meta import webhook_message, webhook_open
 from storage.connections import save_connection
 from storage.db import open_database
 from storage.secrets import SecretBox
-from tests.helpers import DEMO_WORKSPACE, ROOT, app_env, running_app
+from tests.helpers import ADMIN_PASSWORD, DEMO_WORKSPACE, ROOT, running_app, subprocess_env
 
 KEY = Fernet.generate_key().decode()
 BOTS = {  # channel -> (page / Instagram account / phone-number id, access token, app secret)
@@ -227,7 +227,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, graph: GraphStandIn) -> Iterat
          "whatsapp_pattern": r"You were recommended by (?P<referrer>\+?\d{7,15})"}]
     (folder / "workspace.json").write_text(json.dumps(workspace))
     database_file = folder / "referflow.db"
-    env = app_env(REFERFLOW_ADMIN_PASSWORD="correct-horse-battery", REFERFLOW_STORAGE_SECRET="test",
+    env = subprocess_env(REFERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD, REFERFLOW_STORAGE_SECRET="test",
                   REFERFLOW_SEED_DEMO="0", REFERFLOW_SECRET_KEY=KEY, REFERFLOW_META_GRAPH_URL=graph.url)
     subprocess.run([sys.executable, str(ROOT / "app.py"), "--db", str(database_file), "import",
                     str(folder / "workspace.json")], cwd=ROOT, env=env, check=True, capture_output=True)

@@ -13,14 +13,14 @@ from websockets.sync.client import connect
 
 from runtime.definitions import load_definitions
 from storage.db import open_database
-from tests.helpers import app_env, running_app
+from tests.helpers import ADMIN_PASSWORD, running_app, subprocess_env
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """The app as `make run` starts it, with the demo workspace; yields its URL and the giveaway's web chat link."""
     folder = tmp_path_factory.mktemp("webchat-app")
-    env = app_env(REFERFLOW_ADMIN_PASSWORD="correct-horse-battery", REFERFLOW_STORAGE_SECRET="test",
+    env = subprocess_env(REFERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD, REFERFLOW_STORAGE_SECRET="test",
                   REFERFLOW_SEED_DEMO="1")
     with running_app(env=env, log_path=folder / "server.log", db=folder / "referflow.db") as app:
         database = open_database(url=f"sqlite:///{folder / 'referflow.db'}")

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from tests.conftest import ADMIN_PASSWORD
-from tests.helpers import app_env, running_app
+from tests.helpers import ADMIN_PASSWORD, running_app, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"  # not under test-results/, which pytest-playwright empties at every start
@@ -43,7 +42,7 @@ class LiveApp:
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     """`referflow serve` on a free port with its own data folder, as a user would start it."""
     data_dir = tmp_path_factory.mktemp("live")
-    env = app_env(REFERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD, REFERFLOW_STORAGE_SECRET="e2e-secret",
+    env = subprocess_env(REFERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD, REFERFLOW_STORAGE_SECRET="e2e-secret",
                   REFERFLOW_SEED_DEMO=os.environ.get("REFERFLOW_SEED_DEMO", "0"))
     with running_app(env=env, log_path=data_dir / "server.log", db=data_dir / "referflow.db") as app:
         yield LiveApp(app.url, data_dir)

@@ -19,9 +19,8 @@ from websockets.sync.client import connect
 
 from runtime.definitions import load_definitions
 from storage.db import open_database
-from tests.conftest import ADMIN_PASSWORD
 from tests.e2e.conftest import screenshot
-from tests.helpers import app_env, running_app
+from tests.helpers import ADMIN_PASSWORD, running_app, subprocess_env
 from tests.postgres import PostgresServer
 
 
@@ -43,7 +42,7 @@ def instances(postgres_server: PostgresServer, redis_url: str,
     prefix = f"referflow-test-{secrets.token_hex(4)}:"
     secret_key = Fernet.generate_key().decode()
     with postgres_server.fresh_database() as database_url, ExitStack() as instances:
-        env = app_env(drop=["REFERFLOW_DB"], REFERFLOW_DATABASE_URL=database_url,
+        env = subprocess_env(drop=["REFERFLOW_DB"], REFERFLOW_DATABASE_URL=database_url,
                       REFERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD,
                       REFERFLOW_SECRET_KEY=secret_key,  # every instance shares it (README "Scaling out")
                       REFERFLOW_SEED_DEMO="1", NICEGUI_REDIS_URL=redis_url, NICEGUI_REDIS_KEY_PREFIX=prefix)
