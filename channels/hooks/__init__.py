@@ -308,8 +308,8 @@ class HooksFirst:
 def setup_hooks(app: Any, *, database: Database, runtime: Runtime, worker: Any,
                 public_url: Callable[[], str] | None = None, env: dict[str, str] | None = None,
                 address_of: Callable[[Scope], str] | None = None) -> Hooks:
-    """Serve `/hooks/<channel>` in front of `app` (call it before setup_webchat) and deliver through every connected
-    channel. Returns the Hooks, also kept as `app.state.referflow_hooks` (the Channels page connects with it)."""
+    """Serve `/hooks/<channel>` in front of `app` and deliver through every connected channel. Returns the Hooks,
+    also kept as `app.state.referflow_hooks` (the Channels page connects with it)."""
     from channels.hooks.registry import hook_channels
     from storage.secrets import load_secret_box
 
