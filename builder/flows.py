@@ -49,7 +49,7 @@ UPLOAD_CSS = ".flow-upload .q-uploader__subtitle { display: none } .flow-upload 
              " padding: 0 }"
 
 
-def create() -> None:
+async def create() -> None:
     with frame("Flows"):
         flow_list = ui.refreshable(_show_flows)
 
@@ -63,14 +63,12 @@ def create() -> None:
                 "outline").mark("import-flow")
             ui.button("New flow", icon="add", on_click=_create_dialog).mark("new-flow")
         reports: dict[str, ui.label] = {}  # template name -> where its last report stays after the toast fades
-        flow_list(refresh, reports)
+        await flow_list(refresh, reports)
         _show_templates(refresh, reports)
 
 
-def _show_flows(refresh: Refresh, reports: dict[str, ui.label]) -> None:
-    with database().session() as session:
-        flows = list_flows(session=session)
-        problems = workspace_problems(session=session) if flows else []
+async def _show_flows(refresh: Refresh, reports: dict[str, ui.label]) -> None:
+    flows, problems = await run.io_bound(_read_flows)  # the problems check exports the workspace: off the loop
     if not flows:
         _show_empty_state(refresh, reports)
         return
@@ -82,6 +80,12 @@ def _show_flows(refresh: Refresh, reports: dict[str, ui.label]) -> None:
         for flow in flows:
             ui.separator()
             _show_flow_row(flow, _count_problems(problems, flow.id), refresh)
+
+
+def _read_flows() -> tuple[list[FlowSummary], list[ValidationIssue]]:
+    with database().session() as session:
+        flows = list_flows(session=session)
+        return flows, workspace_problems(session=session) if flows else []
 
 
 def _show_empty_state(refresh: Refresh, reports: dict[str, ui.label]) -> None:
