@@ -18,12 +18,11 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
+from contextlib import AbstractContextManager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import nicegui
 from playwright.sync_api import Page, sync_playwright
 
+from bench.support.app_process import serving, serving_app, subprocess_env
 from builder.canvas import BUNDLE, canvas_view
 from runtime.flow_editing import move_nodes
 from runtime.node_types import NODE_TYPES
@@ -171,64 +171,17 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-class run_app:
+def run_app(folder: Path) -> AbstractContextManager[str]:
     """`referflow serve` on a free port, like the browser tests' live_app."""
-
-    name, ready_path = "server", "/login"
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def command(self, port: int) -> list[str]:
-        return [sys.executable, str(ROOT / "app.py"), "serve", "--host", "127.0.0.1", "--port", str(port),
-                "--db", str(self.folder / "referflow.db")]
-
-    def __enter__(self) -> str:
-        import socket
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-        env.update(REFERFLOW_ADMIN_PASSWORD=PASSWORD, REFERFLOW_STORAGE_SECRET="bench-secret")
-        env.pop("REFERFLOW_DATABASE_URL", None)
-        log_path = self.folder / f"{self.name}.log"
-        self.log = log_path.open("w")
-        self.process = subprocess.Popen(self.command(port), cwd=ROOT, env=env, stdout=self.log,
-                                        stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(log_path.read_text())
-            try:
-                urllib.request.urlopen(f"{url}{self.ready_path}", timeout=1)
-                return url
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"the {self.name} did not start within 30 s")
-
-    def __exit__(self, *exc: object) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
+    env = subprocess_env(REFERFLOW_ADMIN_PASSWORD=PASSWORD, REFERFLOW_STORAGE_SECRET="bench-secret")
+    return serving_app(db=folder / "referflow.db", env=env, log_path=folder / "server.log")
 
 
-class run_bare_page(run_app):
+def run_bare_page(folder: Path, graph_file: Path) -> AbstractContextManager[str]:
     """bench/support/bare_canvas_page.py: NiceGUI with nothing but the canvas, on a free port."""
-
-    name, ready_path = "bare-page", "/"
-
-    def __init__(self, folder: Path, graph_file: Path) -> None:
-        super().__init__(folder)
-        self.graph_file = graph_file
-
-    def command(self, port: int) -> list[str]:
-        return [sys.executable, str(ROOT / "bench" / "support" / "bare_canvas_page.py"), str(self.graph_file),
-                str(port)]
+    page = ROOT / "bench" / "support" / "bare_canvas_page.py"
+    return serving(lambda port: [sys.executable, str(page), str(graph_file), str(port)], env=subprocess_env(),
+                   log_path=folder / "bare-page.log")
 
 
 PAGES = ("editor", "bare", "static")

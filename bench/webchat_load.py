@@ -14,16 +14,13 @@ the last line is the reply throughput over it: `webchat reply/open_link ratio: X
 import argparse
 import asyncio
 import json
-import os
 import secrets
 import shutil
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
@@ -31,6 +28,7 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.support.app_process import describe_latency, run_cli, serving_app, subprocess_env
 from runtime.definitions import load_definitions
 from runtime.opening import Inbound
 from runtime.service import Runtime
@@ -161,39 +159,16 @@ def measure_open_link(path: Path, opens: int) -> float:
 # ------------------------------------------------------------------------------------------------ the app
 
 
-class serving:
+@contextmanager
+def serving(folder: Path) -> Iterator[tuple[str, str]]:
     """`app.py serve` on a free loopback port, with the test bot imported first; yields its URL and chat account."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.db = folder / "referflow.db"
-
-    def __enter__(self) -> tuple[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-        env.update(REFERFLOW_ADMIN_PASSWORD="bench-password-123", REFERFLOW_STORAGE_SECRET="bench",
-                   REFERFLOW_SEED_DEMO="0", REFERFLOW_WEBCHAT_ADDRESS_RATE="1000000/1000000",
-                   REFERFLOW_WEBCHAT_CHATS_PER_ADDRESS="100000")
-        env.pop("REFERFLOW_DATABASE_URL", None)
-        subprocess.run([sys.executable, str(ROOT / "app.py"), "--db", str(self.db), "import", str(WORKSPACE)],
-                       cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        self.log = (self.folder / "server.log").open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--db", str(self.db)], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        _wait_until_up(url, self.process, self.folder / "server.log")
-        return url, _account(self.db)
-
-    def __exit__(self, *_: object) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
+    db = folder / "referflow.db"
+    env = subprocess_env(REFERFLOW_ADMIN_PASSWORD="bench-password-123", REFERFLOW_STORAGE_SECRET="bench",
+                  REFERFLOW_SEED_DEMO="0", REFERFLOW_WEBCHAT_ADDRESS_RATE="1000000/1000000",
+                  REFERFLOW_WEBCHAT_CHATS_PER_ADDRESS="100000")
+    run_cli("import", str(WORKSPACE), db=db, env=env)
+    with serving_app(db=db, env=env, log_path=folder / "server.log", probe="/webchat/chat.css") as url:
+        yield url, _account(db)
 
 
 def _account(db: Path) -> str:
@@ -204,20 +179,6 @@ def _account(db: Path) -> str:
             return load_definitions(connection).identities.webchat_account_id
     finally:
         database.dispose()
-
-
-def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the app exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            opener.open(f"{url}/webchat/chat.css", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the app did not answer within {timeout} s:\n{log.read_text()}")
 
 
 # ------------------------------------------------------------------------------------------------ the report
@@ -233,17 +194,10 @@ def report(options: argparse.Namespace, result: Result, baseline: float) -> None
     for name, values in (("open", result.open_latency), ("reply", result.reply_latency),
                          ("reply POST answered", result.post_latency)):
         if values:
-            print(f"{name + ' latency':28} p50 {_ms(values, 50):7.1f} ms   p99 {_ms(values, 99):7.1f} ms   "
-                  f"max {max(values) * 1000:7.1f} ms")
+            print(f"{name + ' latency':28} {describe_latency(values)}")
     print(f"{'webchat replies':28} {throughput:>10,.0f} replies/s (HTTP POST to the answer on the websocket)")
     print(f"{'bare Runtime.open_link':28} {baseline:>10,.0f} opens/s (in process, no HTTP, no outbox)")
     print(f"webchat reply/open_link ratio: {throughput / baseline:.3f}")
-
-
-def _ms(values: list[float], percentile: int) -> float:
-    if len(values) == 1:
-        return values[0] * 1000
-    return statistics.quantiles(values, n=100, method="inclusive")[percentile - 1] * 1000
 
 
 if __name__ == "__main__":

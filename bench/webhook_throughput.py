@@ -22,18 +22,14 @@ stand-in Graph API; each new person's name is asked of its User Profile API, as 
 import argparse
 import asyncio
 import json
-import os
 import random
 import shutil
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
+from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -41,6 +37,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.support.app_process import describe_latency, run_cli, serving_app, subprocess_env
 from channels.meta import sign as meta_sign
 from channels.meta import webhook_open as meta_webhook_open
 from channels.telegram import webhook_open
@@ -49,7 +46,6 @@ from runtime.service import Runtime
 from storage.db import open_database
 from storage.workspace_templates import seed_demo_workspace
 
-ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "7012345678:AAHbench-token_for-the-stand-in-000000"
 
 
@@ -219,52 +215,22 @@ class serving:
         self.db = folder / "referflow.db"
         self.api_url = api_url
         self.graph_url = graph_url
+        self.stack = ExitStack()
 
     def __enter__(self) -> "serving":
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST") and not k.lower().endswith("_proxy")}
-        env.update(REFERFLOW_ADMIN_PASSWORD="bench-password-123", REFERFLOW_STORAGE_SECRET="bench",
-                   REFERFLOW_SEED_DEMO="1", REFERFLOW_TELEGRAM_API_URL=self.api_url,
-                   REFERFLOW_META_GRAPH_URL=self.graph_url or "http://127.0.0.1:9/unused")
-        for name in ("REFERFLOW_DATABASE_URL", "REFERFLOW_PUBLIC_URL", "REFERFLOW_SECRET_KEY"):
-            env.pop(name, None)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        self.log = (self.folder / "server.log").open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--db", str(self.db)], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        self.url = f"http://127.0.0.1:{port}"
-        _wait_until_up(self.url, self.process, self.folder / "server.log")
-        subprocess.run([sys.executable, str(ROOT / "app.py"), "--db", str(self.db), "channels", "connect",
-                        "telegram", "--token", TOKEN], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        env = subprocess_env(drop=["REFERFLOW_PUBLIC_URL", "REFERFLOW_SECRET_KEY"],
+                      REFERFLOW_ADMIN_PASSWORD="bench-password-123", REFERFLOW_STORAGE_SECRET="bench",
+                      REFERFLOW_SEED_DEMO="1", REFERFLOW_TELEGRAM_API_URL=self.api_url,
+                      REFERFLOW_META_GRAPH_URL=self.graph_url or "http://127.0.0.1:9/unused")
+        self.url = self.stack.enter_context(serving_app(db=self.db, env=env, log_path=self.folder / "server.log"))
+        run_cli("channels", "connect", "telegram", "--token", TOKEN, db=self.db, env=env)
         if self.graph_url:
-            subprocess.run([sys.executable, str(ROOT / "app.py"), "--db", str(self.db), "channels", "connect",
-                            "messenger", "--page-id", PAGE_ID, "--access-token", PAGE_TOKEN, "--app-secret",
-                            APP_SECRET], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+            run_cli("channels", "connect", "messenger", "--page-id", PAGE_ID, "--access-token", PAGE_TOKEN,
+                    "--app-secret", APP_SECRET, db=self.db, env=env)
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
-
-
-def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the app exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            opener.open(f"{url}/login", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the app did not answer within {timeout} s:\n{log.read_text()}")
+        self.stack.close()
 
 
 # --------------------------------------------------------------------------------------------- Messenger
@@ -386,8 +352,7 @@ def report_messenger(options: argparse.Namespace, result: Result, baseline: floa
     print(f"{options.people} people open m.me/PAGE?ref=giveaway2025 over Messenger webhooks (postback.referral), "
           f"each delivered twice ({deliveries} signed deliveries) in {result.seconds:.2f} s")
     print(f"{'HTTP statuses':28} {statuses}")
-    print(f"{'delivery latency':28} p50 {_ms(result.latency, 50):7.1f} ms   p99 {_ms(result.latency, 99):7.1f} ms   "
-          f"max {max(result.latency) * 1000:7.1f} ms")
+    print(f"{'delivery latency':28} {describe_latency(result.latency)}")
     print(f"{'lost / double-counted':28} {result.lost} / {result.double_counted} opens; Send API missing "
           f"{result.messages_missing}, twice {result.messages_twice}")
     print(f"{'messenger webhooks':28} {throughput:>10,.0f} deliveries/s (signed POST to its 200)")
@@ -404,19 +369,12 @@ def report(options: argparse.Namespace, result: Result, baseline: float) -> None
           f"({deliveries} signed deliveries, {options.concurrency} in flight) in {result.seconds:.2f} s")
     statuses = ", ".join(f"{status}: {count}" for status, count in sorted(result.statuses.items()))
     print(f"{'HTTP statuses':28} {statuses}")
-    print(f"{'delivery latency':28} p50 {_ms(result.latency, 50):7.1f} ms   p99 {_ms(result.latency, 99):7.1f} ms   "
-          f"max {max(result.latency) * 1000:7.1f} ms")
+    print(f"{'delivery latency':28} {describe_latency(result.latency)}")
     print(f"{'lost / double-counted':28} {result.lost} / {result.double_counted} opens; sendMessage missing "
           f"{result.messages_missing}, twice {result.messages_twice}")
     print(f"{'telegram webhooks':28} {throughput:>10,.0f} deliveries/s (signed POST to its 200)")
     print(f"{'bare Runtime.open_link':28} {baseline:>10,.0f} opens/s (in process, no HTTP, no outbox)")
     print(f"telegram webhook/open_link ratio: {throughput / baseline:.3f}")
-
-
-def _ms(values: list[float], percentile: int) -> float:
-    if len(values) == 1:
-        return values[0] * 1000
-    return statistics.quantiles(values, n=100, method="inclusive")[percentile - 1] * 1000
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from nicegui import events, ui
+from nicegui import events, run, ui
 
 from builder.context import database
 from builder.frame import frame
@@ -49,7 +49,7 @@ UPLOAD_CSS = ".flow-upload .q-uploader__subtitle { display: none } .flow-upload 
              " padding: 0 }"
 
 
-def create() -> None:
+async def create() -> None:
     with frame("Flows"):
         flow_list = ui.refreshable(_show_flows)
 
@@ -63,14 +63,12 @@ def create() -> None:
                 "outline").mark("import-flow")
             ui.button("New flow", icon="add", on_click=_create_dialog).mark("new-flow")
         reports: dict[str, ui.label] = {}  # template name -> where its last report stays after the toast fades
-        flow_list(refresh, reports)
+        await flow_list(refresh, reports)
         _show_templates(refresh, reports)
 
 
-def _show_flows(refresh: Refresh, reports: dict[str, ui.label]) -> None:
-    with database().session() as session:
-        flows = list_flows(session=session)
-        problems = workspace_problems(session=session) if flows else []
+async def _show_flows(refresh: Refresh, reports: dict[str, ui.label]) -> None:
+    flows, problems = await run.io_bound(_read_flows)  # the problems check exports the workspace: off the loop
     if not flows:
         _show_empty_state(refresh, reports)
         return
@@ -82,6 +80,12 @@ def _show_flows(refresh: Refresh, reports: dict[str, ui.label]) -> None:
         for flow in flows:
             ui.separator()
             _show_flow_row(flow, _count_problems(problems, flow.id), refresh)
+
+
+def _read_flows() -> tuple[list[FlowSummary], list[ValidationIssue]]:
+    with database().session() as session:
+        flows = list_flows(session=session)
+        return flows, workspace_problems(session=session) if flows else []
 
 
 def _show_empty_state(refresh: Refresh, reports: dict[str, ui.label]) -> None:
@@ -184,10 +188,9 @@ async def _name_dialog(title: str, action: str, value: str, save: Callable[[Any,
         ui.label(title).classes("text-lg font-medium")
         name_input = ui.input("Flow name", value=value).props("autofocus").classes("w-full").mark("flow-name")
 
-        def submit() -> None:
+        async def submit() -> None:
             try:
-                with database().write_session() as session:
-                    result = save(session, name_input.value or "")
+                result = await run.io_bound(_in_write_session, save, name_input.value or "")
             except FlowError as error:
                 name_input.error = str(error)
                 return
@@ -202,10 +205,14 @@ async def _name_dialog(title: str, action: str, value: str, save: Callable[[Any,
     return result
 
 
-def _duplicate(flow: FlowSummary, refresh: Refresh) -> None:
+def _in_write_session(save: Callable[[Any, str], Any], name: str) -> Any:
+    with database().write_session() as session:
+        return save(session, name)
+
+
+async def _duplicate(flow: FlowSummary, refresh: Refresh) -> None:
     try:
-        with database().write_session() as session:
-            copy = duplicate_flow(session=session, flow_id=flow.id)
+        copy = await run.io_bound(_write, duplicate_flow, flow_id=flow.id)
     except FlowError as error:
         ui.notify(str(error), type="negative")
         return
@@ -214,8 +221,7 @@ def _duplicate(flow: FlowSummary, refresh: Refresh) -> None:
 
 
 async def _delete_dialog(flow: FlowSummary, refresh: Refresh) -> None:
-    with database().session() as session:
-        users = flow_users(session=session, flow_id=flow.id)
+    users = await run.io_bound(_read, flow_users, flow_id=flow.id)
     with ui.dialog() as dialog, ui.card().classes("w-[32rem] gap-3").mark("delete-dialog"):
         ui.label(f"Delete flow '{flow.name}'?").classes("text-lg font-medium")
         if users:
@@ -236,13 +242,12 @@ async def _delete_dialog(flow: FlowSummary, refresh: Refresh) -> None:
     confirmed = await dialog
     dialog.delete()
     if confirmed:
-        _delete(flow, refresh)
+        await _delete(flow, refresh)
 
 
-def _delete(flow: FlowSummary, refresh: Refresh) -> None:
+async def _delete(flow: FlowSummary, refresh: Refresh) -> None:
     try:
-        with database().write_session() as session:
-            users = delete_flow(session=session, flow_id=flow.id)
+        users = await run.io_bound(_write, delete_flow, flow_id=flow.id)
     except FlowError as error:
         ui.notify(str(error), type="negative")
     else:
@@ -251,12 +256,23 @@ def _delete(flow: FlowSummary, refresh: Refresh) -> None:
     refresh()
 
 
+def _read(query: Callable[..., Any], **arguments: Any) -> Any:
+    """Run `query(session=..., **arguments)` in a read session; handlers call it through run.io_bound."""
+    with database().session() as session:
+        return query(session=session, **arguments)
+
+
+def _write(change: Callable[..., Any], **arguments: Any) -> Any:
+    """Run `change(session=..., **arguments)` in a write session; handlers call it through run.io_bound."""
+    with database().write_session() as session:
+        return change(session=session, **arguments)
+
+
 # --- import and export ----------------------------------------------------------------------------------------------
 
-def _export(flow: FlowSummary) -> None:
+async def _export(flow: FlowSummary) -> None:
     try:
-        with database().session() as session:
-            document = export_flow(session=session, flow_id=flow.id)
+        document = await run.io_bound(_read, export_flow, flow_id=flow.id)
     except FlowError as error:
         ui.notify(str(error), type="negative")
         return
@@ -307,10 +323,8 @@ async def _import_upload(file: Any) -> str | None:
         return f"'{file.name}' is not a text file; choose the .json file a flow export produced."
     except json.JSONDecodeError as error:
         return f"'{file.name}' is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})."
-    try:
-        with database().write_session() as session:
-            flow = import_flow(session=session, document=document)
-            name = flow.name
+    try:  # off the event loop: checking and writing a large flow would stall every admin's page
+        name = await run.io_bound(_write, _import_flow_named, document=document)
     except FlowDocumentError as error:
         return f"'{file.name}' holds a broken flow, nothing was imported:\n" + "\n".join(
             f"• {problem}" for problem in error.problems)
@@ -318,6 +332,10 @@ async def _import_upload(file: Any) -> str | None:
         return f"'{file.name}' was not imported. {error}"
     ui.notify(f"Imported flow '{name}'.", type="positive")
     return None
+
+
+def _import_flow_named(*, session: Any, document: Any) -> str:
+    return import_flow(session=session, document=document).name  # read while the session is open
 
 
 # --- templates ------------------------------------------------------------------------------------------------------
@@ -341,18 +359,15 @@ def _show_templates(refresh: Refresh, reports: dict[str, ui.label]) -> None:
 
 
 async def _apply_template(name: str, refresh: Refresh, reports: dict[str, ui.label]) -> None:
-    with database().session() as session:
-        preview = preview_template(session=session, name=name)
+    preview = await run.io_bound(_read, preview_template, name=name)
     if (overwritten := changed_names(preview)) and not await _confirm_overwrite(name, overwritten):
         return
     try:
-        with database().write_session() as session:
-            report = apply_template(session=session, name=name)
+        report = await run.io_bound(_write, apply_template, name=name)
     except WorkspaceImportError as error:
         ui.notify(f"The {name} template could not be added: {error}", type="negative", multi_line=True)
         return
-    with database().session() as session:
-        channels = has_channels(session=session)
+    channels = await run.io_bound(_read, has_channels)
     summary = f"{name}: {summarise_report(report)}" + ("" if channels else (
         " Fill in your bot's channels in Settings so the Share flow can build personal links."))
     ui.notify(f"{name} added; the Templates card lists what changed." if report.changed else

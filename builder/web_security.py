@@ -13,6 +13,8 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from channels.asgi import wrap_app
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -282,15 +284,6 @@ def _make_cookies_secure(headers: MutableHeaders) -> None:
 
 def install_security_headers(app: Starlette, settings: WebSettings) -> None:
     """Wrap the whole app, outside every middleware (NiceGUI's session middleware included, whose cookie must get the
-    Secure flag too) and outside Starlette's error handler (500 pages get the headers as well). Another wrapper
-    installed the same way before this one stays inside it; an earlier install of this one is replaced."""
-    build = app.build_middleware_stack
-    while getattr(build, "referflow_security_inner", None) is not None:  # the same app served again (tests)
-        build = build.referflow_security_inner
-
-    def build_with_security_headers() -> ASGIApp:
-        return SecurityHeadersMiddleware(build(), settings)
-
-    build_with_security_headers.referflow_security_inner = build  # type: ignore[attr-defined]
-    build_with_security_headers.referflow_wrapped = build  # type: ignore[attr-defined]  (setup_webchat unwraps it)
-    app.build_middleware_stack = build_with_security_headers  # type: ignore[method-assign]
+    Secure flag too), outside Starlette's error handler (500 pages get the headers as well) and outside the public
+    channels' wrappers (their answers get the headers too)."""
+    wrap_app(app, "security_headers", lambda inner: SecurityHeadersMiddleware(inner, settings))

@@ -34,14 +34,17 @@ def card() -> None:
         outcome = ui.column().classes("w-full gap-2")
 
 
-def _export() -> None:
-    with database().session() as session:
-        document = export_workspace(session=session)
-        bot_name = get_settings(session=session).bot_name
+async def _export() -> None:
+    document, bot_name = await run.io_bound(_export_with_bot_name)
     slug = re.sub(r"[^a-z0-9]+", "-", bot_name.lower()).strip("-") or "workspace"
     text = json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
     ui.download.content(text.encode("utf-8"), f"referflow-{slug}-{datetime.now(UTC):%Y-%m-%d}.json",
                         "application/json")
+
+
+def _export_with_bot_name() -> tuple[dict, str]:
+    with database().session() as session:
+        return export_workspace(session=session), get_settings(session=session).bot_name
 
 
 async def _read_upload(event: events.UploadEventArguments, outcome: ui.column) -> None:

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from storage.db import Database, open_database
+from tests.helpers import ADMIN_PASSWORD
 from tests.postgres import PostgresServer, find_postgres_server
 
 pytest_plugins = ["nicegui.testing.user_plugin"]
 
-ADMIN_PASSWORD = "correct-horse-battery"
 DATABASE_FIXTURES = frozenset({"database", "database_target", "postgres_url", "postgres_database", "postgres_server"})
 
 

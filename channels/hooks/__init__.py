@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from channels.asgi import wrap_app
 from channels.delivery import RetryPolicy, Sender
 from channels.hooks.http import ApiUrls, PlatformApi, api_timeout
 from channels.ratelimit import RateLimit, RateLimiter
@@ -290,18 +291,16 @@ def when(moment: datetime | None) -> str:
 
 
 class HooksFirst:
-    """`/hooks/...` goes to the webhooks, never through the admin app's session and login middleware. The hooks
-    object is read per request (app.state.referflow_hooks), so serving the same app again uses the new one."""
+    """`/hooks/...` goes to the webhooks, never through the admin app's session and login middleware."""
 
-    def __init__(self, admin: ASGIApp, state: Any) -> None:
+    def __init__(self, admin: ASGIApp, hooks: "Hooks") -> None:
         self.admin = admin
-        self.state = state
+        self.hooks = hooks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        hooks = getattr(self.state, "referflow_hooks", None)
-        if scope["type"] == "http" and hooks is not None and (path == PREFIX or path.startswith(PREFIX + "/")):
-            await hooks.handle(scope, receive, send)
+        if scope["type"] == "http" and (path == PREFIX or path.startswith(PREFIX + "/")):
+            await self.hooks.handle(scope, receive, send)
             return
         await self.admin(scope, receive, send)
 
@@ -309,8 +308,8 @@ class HooksFirst:
 def setup_hooks(app: Any, *, database: Database, runtime: Runtime, worker: Any,
                 public_url: Callable[[], str] | None = None, env: dict[str, str] | None = None,
                 address_of: Callable[[Scope], str] | None = None) -> Hooks:
-    """Serve `/hooks/<channel>` in front of `app` (call it before setup_webchat) and deliver through every connected
-    channel. Returns the Hooks, also kept as `app.state.referflow_hooks` (the Channels page connects with it)."""
+    """Serve `/hooks/<channel>` in front of `app` and deliver through every connected channel. Returns the Hooks,
+    also kept as `app.state.referflow_hooks` (the Channels page connects with it)."""
     from channels.hooks.registry import hook_channels
     from storage.secrets import load_secret_box
 
@@ -321,10 +320,7 @@ def setup_hooks(app: Any, *, database: Database, runtime: Runtime, worker: Any,
     if address_of is not None:  # behind a trusted proxy: the client it names
         hooks.address_of = address_of
     app.state.referflow_hooks = hooks
-    if not getattr(app.state, "referflow_hooks_installed", False):
-        build_stack = app.build_middleware_stack
-        app.build_middleware_stack = lambda: HooksFirst(build_stack(), app.state)
-        app.state.referflow_hooks_installed = True
+    wrap_app(app, "hooks", lambda admin: HooksFirst(admin, hooks))
     tasks: list[asyncio.Task] = []
 
     async def start() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from channels.asgi import wrap_app
 from channels.webchat.guard import Gate, Limits
 from channels.webchat.routes import PREFIX, WebChat
 from runtime.service import Runtime
@@ -33,17 +34,9 @@ def setup_webchat(app: FastAPI, *, database: Database, runtime: Runtime, worker:
                    gate=Gate(Limits.from_env(dict(os.environ) if env is None else env)), address_of=address_of)
     chat_app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     chat.mount(chat_app)
-    build_stack = app.build_middleware_stack
-    while (inner := getattr(build_stack, "referflow_wrapped", None)) is not None:  # the same app served again (tests)
-        build_stack = inner
-
     # The chat is answered before any of the admin app's middleware runs (wherever they were added), so a visitor
     # never gets an admin session cookie or a per-session storage, and each request costs only the chat's own work.
-    def build_chat_first() -> ASGIApp:
-        return ChatFirst(build_stack(), chat_app)
-
-    build_chat_first.referflow_wrapped = build_stack  # type: ignore[attr-defined]
-    app.build_middleware_stack = build_chat_first  # type: ignore[method-assign]
+    wrap_app(app, "webchat", lambda admin: ChatFirst(admin, chat_app))
     # A visitor may come back days later: their messages wait (and show in the history), retried when they connect.
     worker.register_sender("webchat", chat.hub.deliver, RetryPolicy(max_attempts=1_000_000, base_delay=2.0,
                                                                      max_delay=3600.0),

@@ -5,7 +5,7 @@ import pytest
 from nicegui.testing import User
 
 from storage.db import Database, open_database
-from tests.conftest import ADMIN_PASSWORD
+from tests.helpers import ADMIN_PASSWORD
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """What User-fixture tests do again and again: seed the demo program, pick an option, read an input."""
 
-import json
 from pathlib import Path
 
 from nicegui.testing import User
@@ -9,16 +8,14 @@ from sqlmodel import SQLModel
 
 from storage.db import open_database
 from storage.models import Contact
-from storage.workspace_io import import_workspace
-
-DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
+from tests.helpers import import_fixture
 
 
 def seed_demo(db_path: Path, *rows: SQLModel) -> None:
     """The demo referral program in the database at `db_path`, two Telegram contacts (ids 1 and 2), then `rows`."""
     database = open_database(url=f"sqlite:///{db_path}")
+    import_fixture(database)
     with database.write_session() as session:
-        import_workspace(session=session, document=json.loads(DEMO.read_text()))
         session.add_all([Contact(id=1, channel="telegram", channel_user_id="1"),
                          Contact(id=2, channel="telegram", channel_user_id="2")])
         session.flush()

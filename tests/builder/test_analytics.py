@@ -3,7 +3,6 @@
 import asyncio
 import csv
 import io
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,17 +14,15 @@ from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.analytics import AnalyticsQuery, summarise, summary_csv
 from storage.db import Database, open_database
-from storage.workspace_io import import_workspace
+from tests.helpers import import_fixture
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 LINK = "https://m.me/1234567890?ref=giveaway2025"
 
 
 @pytest.fixture
 def app_database(app_env: Path, admin: User) -> Database:
     database = open_database(url=f"sqlite:///{app_env}")
-    with database.write_session() as session:
-        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    import_fixture(database)
     yield database
     database.dispose()
 
@@ -128,8 +125,7 @@ async def test_the_csv_holds_the_table(admin: User, app_database: Database) -> N
 
 
 def test_all_time_starts_at_the_first_day_with_activity(database: Database) -> None:
-    with database.write_session() as session:
-        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    import_fixture(database)
     open_link(database, "early", LINK, days_ago=120)
     with database.session() as session:
         summary = summarise(session=session, query=AnalyticsQuery(period="all"))
@@ -141,8 +137,7 @@ def test_all_time_starts_at_the_first_day_with_activity(database: Database) -> N
 
 def test_k_stays_small_when_few_contacts_share(database: Database) -> None:
     """The old figure was 1 or more whenever it showed: here one contact in ten brings one friend."""
-    with database.write_session() as session:
-        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    import_fixture(database)
     sharer = open_link(database, "sharer", LINK)
     for number in range(9):
         open_link(database, f"quiet-{number}", LINK)
@@ -156,8 +151,7 @@ def test_k_stays_small_when_few_contacts_share(database: Database) -> None:
 
 
 def test_a_contact_who_only_writes_counts_as_active(database: Database) -> None:
-    with database.write_session() as session:
-        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    import_fixture(database)
     ann = open_link(database, "ann", LINK, days_ago=40)  # outside the period
     open_link(database, "bob", f"{LINK}-c{ann}")
     with Runtime(database) as runtime:

@@ -2,8 +2,6 @@
 chat's links, embed snippet and open button."""
 
 import asyncio
-import json
-from pathlib import Path
 
 from nicegui.testing import User
 
@@ -12,10 +10,8 @@ from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import Database
 from storage.models import WorkspaceSettings
-from storage.workspace_io import import_workspace
 from tests.builder.helpers import text_of
-
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
+from tests.helpers import import_fixture
 
 
 async def test_a_new_workspace_has_a_connected_web_chat_and_says_what_the_others_take(admin: User) -> None:
@@ -29,8 +25,7 @@ async def test_a_new_workspace_has_a_connected_web_chat_and_says_what_the_others
 
 
 async def test_web_chat_links_snippet_and_open_button_per_entry_point(admin: User, app_database: Database) -> None:
-    with app_database.write_session() as session:
-        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    import_fixture(app_database)
     await admin.open("/channels")  # the fixture points web chat links at another chat
     assert text_of(admin, "webchat-link-giveaway2025") == "https://chat.example.com/webchat/?p=acc-123&ref=giveaway2025"
     assert text_of(admin, "webchat-where") == ("Links lead to the web chat at https://chat.example.com/webchat, set "
@@ -50,8 +45,7 @@ async def test_web_chat_links_snippet_and_open_button_per_entry_point(admin: Use
 
 
 async def test_activity_pending_messages_and_the_last_delivery_error(admin: User, app_database: Database) -> None:
-    with app_database.write_session() as session:
-        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    import_fixture(app_database)
     with Runtime(app_database, outbox=True) as live:
         for user in ("tg-ann", "tg-bob"):
             live.open_link(Inbound(text="/start giveaway2025", channel="telegram", channel_user_id=user,
@@ -83,8 +77,7 @@ async def test_activity_pending_messages_and_the_last_delivery_error(admin: User
 
 
 async def test_an_open_channels_page_follows_new_activity(admin: User, app_database: Database) -> None:
-    with app_database.write_session() as session:
-        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    import_fixture(app_database)
     await admin.open("/channels")
     assert text_of(admin, "pending-telegram") == "0"
     with Runtime(app_database, outbox=True) as live:

@@ -1,6 +1,5 @@
 """The contacts list (server-side paging, sorting, search) and a contact's page, on data the runtime stored."""
 
-import json
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,15 +12,13 @@ from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.contacts import ContactQuery, build_referral_tree, list_contacts, set_contact_field
 from storage.db import Database, open_database
-from storage.workspace_io import import_workspace
+from tests.helpers import import_fixture
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 LINK = "https://m.me/1234567890?ref=giveaway2025"
 
 
 def import_program(database: Database) -> None:
-    with database.write_session() as session:
-        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    import_fixture(database)
 
 
 def add_people(path: Path, count: int, *, referred_by: dict[int, int] | None = None) -> None:

@@ -1,8 +1,6 @@
 """Live data in the builder: a contact's conversation with where each message's delivery stands, the referral tree and
 Analytics from live opens, and the public address the web chat links are built from."""
 
-import json
-from pathlib import Path
 
 import pytest
 from nicegui.testing import User
@@ -12,16 +10,13 @@ from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import Database
 from storage.models import WorkspaceSettings
-from storage.workspace_io import import_workspace
 from tests.builder.test_analytics import figure
-
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
+from tests.helpers import import_fixture
 
 
 @pytest.fixture
 def live(app_database: Database) -> Runtime:
-    with app_database.write_session() as session:
-        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    import_fixture(app_database)
     with Runtime(app_database, outbox=True) as runtime:
         yield runtime
 

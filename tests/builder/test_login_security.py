@@ -12,7 +12,7 @@ from nicegui import Client, core
 from nicegui.testing import User
 
 import storage.auth
-from tests.conftest import ADMIN_PASSWORD
+from tests.helpers import ADMIN_PASSWORD
 
 
 async def sign_in(user: User, password: str = ADMIN_PASSWORD, path: str = "/login") -> None:

@@ -2,7 +2,7 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
-from tests.conftest import ADMIN_PASSWORD
+from tests.helpers import ADMIN_PASSWORD
 
 
 @pytest.mark.parametrize("path", ["/", "/settings"])

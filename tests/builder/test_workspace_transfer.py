@@ -12,7 +12,8 @@ from builder import workspace_transfer
 from builder.frame import frame
 from storage.db import Database, open_database
 from storage.settings import get_settings
-from storage.workspace_io import export_workspace, import_workspace
+from storage.workspace_io import export_workspace
+from tests.helpers import import_fixture
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 PAGE = "/test/workspace-transfer"
@@ -101,8 +102,7 @@ async def test_bad_files_say_what_is_wrong(card_page: User, app_database: Databa
 
 
 async def test_export_downloads_the_workspace(card_page: User, app_database: Database) -> None:
-    with app_database.write_session() as session:
-        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    import_fixture(app_database)
     card_page.find(marker="export-workspace").click()
     response = await card_page.download.next()
     document = json.loads(response.content)

@@ -2,20 +2,18 @@
 127.0.0.1 (pytest-httpserver) that checks every request as the platform's documentation describes it."""
 
 import json
-import os
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ADMIN_PASSWORD, ROOT, running_app, subprocess_env
 
 
 @dataclass
@@ -53,7 +51,6 @@ class RunningApp:
     url: str
     db_path: Path
     env: dict[str, str]
-    process: subprocess.Popen
     log_path: Path
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -70,41 +67,15 @@ class RunningApp:
             "contact", "link_open", "referral", "message", "outbox_message", "hook_event", "processed_event"))
 
 
-def start_app(folder: Path, api_env: dict[str, str]) -> RunningApp:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST") and not k.lower().endswith("_proxy")}
-    env.update(REFERFLOW_ADMIN_PASSWORD="correct-horse-battery", REFERFLOW_STORAGE_SECRET="test",
-               REFERFLOW_SEED_DEMO="1", REFERFLOW_API_TIMEOUT="1", **api_env)
-    for name in ("REFERFLOW_DATABASE_URL", "REFERFLOW_SECRET_KEY", "REFERFLOW_PUBLIC_URL"):
-        env.pop(name, None)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log_path = folder / "server.log"
-    log = log_path.open("w")
+@contextmanager
+def running_hooks_app(folder: Path, api_env: dict[str, str]) -> Iterator[RunningApp]:
+    """The app with the demo workspace, its platform API addresses in `api_env`; stopped on leaving."""
+    env = subprocess_env(drop=["REFERFLOW_SECRET_KEY", "REFERFLOW_PUBLIC_URL"],
+                  REFERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD, REFERFLOW_STORAGE_SECRET="test",
+                  REFERFLOW_SEED_DEMO="1", REFERFLOW_API_TIMEOUT="1", **api_env)
     db_path = folder / "referflow.db"
-    process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--port", str(port), "--db",
-                                str(db_path)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the app exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            urllib.request.urlopen(f"{url}/login", timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the app did not answer:\n{log_path.read_text()}") from None
-            time.sleep(0.2)
-    return RunningApp(url, db_path, env, process, log_path)
-
-
-def stop_app(app: RunningApp) -> None:
-    app.process.terminate()
-    try:
-        app.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        app.process.kill()
+    with running_app(env=env, log_path=folder / "server.log", db=db_path) as app:
+        yield RunningApp(app.url, db_path, env, app.log_path)
 
 
 def json_of(request) -> dict:

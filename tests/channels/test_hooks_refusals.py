@@ -6,6 +6,7 @@ from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from builder.web_security import WebSettings, install_security_headers
 from channels.hooks import REFUSALS, setup_hooks
 from channels.live import LiveServices
 from storage.db import Database
@@ -21,13 +22,24 @@ class _App(FastAPI):
         self.router.on_shutdown.append(handler)
 
 
-def _client(database: Database) -> TestClient:
-    app = _App()
+def _client(database: Database, app: FastAPI | None = None) -> TestClient:
+    app = app or _App()
     live = LiveServices.create(database)
     setup_hooks(app, database=database, runtime=live.runtime, worker=live.delivery,
                 env={"REFERFLOW_SECRET_KEY": Fernet.generate_key().decode()},
                 address_of=lambda scope: dict(scope["headers"]).get(b"x-test-peer", b"?").decode())
     return TestClient(app)
+
+
+def test_webhook_answers_carry_the_security_headers_once_whatever_was_installed_first(database: Database) -> None:
+    app = _App()
+    install_security_headers(app, WebSettings())
+    _client(database, app)
+    client = _client(database, app)  # the same app set up again, as a second serve in one process does
+    answer = client.post("/hooks/nowhere")
+    assert answer.status_code == 404
+    assert answer.headers.get_list("x-content-type-options") == ["nosniff"]
+    assert answer.headers["x-frame-options"] == "DENY"
 
 
 def test_an_address_whose_requests_keep_being_refused_gets_429_and_others_do_not(database: Database) -> None:

@@ -5,16 +5,13 @@ import copy
 import hashlib
 import hmac
 import json
-import os
 import re
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -26,9 +23,8 @@ from channels.meta import webhook_message, webhook_open
 from storage.connections import save_connection
 from storage.db import open_database
 from storage.secrets import SecretBox
+from tests.helpers import ADMIN_PASSWORD, DEMO_WORKSPACE, ROOT, running_app, subprocess_env
 
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURE = ROOT / "tests" / "fixtures" / "referral_program.json"
 KEY = Fernet.generate_key().decode()
 BOTS = {  # channel -> (page / Instagram account / phone-number id, access token, app secret)
     "messenger": ("1234567890", "EAAGpage" + "m" * 40, "a1" * 16),
@@ -221,7 +217,7 @@ def graph() -> Iterator[GraphStandIn]:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, graph: GraphStandIn) -> Iterator["App"]:
     folder = tmp_path_factory.mktemp("meta-hooks")
-    workspace = json.loads(FIXTURE.read_text())
+    workspace = json.loads(DEMO_WORKSPACE.read_text())
     workspace["settings"].update(page_id=BOTS["messenger"][0], whatsapp_number="15550001111")
     workspace["flows"].append(copy.deepcopy(QUIZ))
     workspace["entry_points"] += [
@@ -231,11 +227,8 @@ def app(tmp_path_factory: pytest.TempPathFactory, graph: GraphStandIn) -> Iterat
          "whatsapp_pattern": r"You were recommended by (?P<referrer>\+?\d{7,15})"}]
     (folder / "workspace.json").write_text(json.dumps(workspace))
     database_file = folder / "referflow.db"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST") and not k.lower().endswith("_proxy")}
-    env.update(REFERFLOW_ADMIN_PASSWORD="correct-horse-battery", REFERFLOW_STORAGE_SECRET="test",
-               REFERFLOW_SEED_DEMO="0", REFERFLOW_SECRET_KEY=KEY,
-               REFERFLOW_META_GRAPH_URL=graph.url)
-    env.pop("REFERFLOW_DATABASE_URL", None)
+    env = subprocess_env(REFERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD, REFERFLOW_STORAGE_SECRET="test",
+                  REFERFLOW_SEED_DEMO="0", REFERFLOW_SECRET_KEY=KEY, REFERFLOW_META_GRAPH_URL=graph.url)
     subprocess.run([sys.executable, str(ROOT / "app.py"), "--db", str(database_file), "import",
                     str(folder / "workspace.json")], cwd=ROOT, env=env, check=True, capture_output=True)
     database = open_database(url=f"sqlite:///{database_file}")
@@ -243,20 +236,10 @@ def app(tmp_path_factory: pytest.TempPathFactory, graph: GraphStandIn) -> Iterat
     for channel, (bot, token, secret) in BOTS.items():
         save_connection(database=database, box=box, channel=channel, bot_id=bot, settings={"bot_id": bot},
                         secrets={"access_token": token, "app_secret": secret}, verify_token=VERIFY[channel])
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = (folder / "server.log").open("w")
-    process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--port", str(port), "--db",
-                                str(database_file)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_until_up(url, process, folder / "server.log")
-        yield App(url, database, graph)
+        with running_app(env=env, log_path=folder / "server.log", db=database_file) as running:
+            yield App(running.url, database, graph)
     finally:
-        process.terminate()
-        process.wait(timeout=15)
-        log.close()
         database.dispose()
 
 
@@ -309,19 +292,6 @@ class App:
             time.sleep(0.1)
         raise AssertionError(f"not within {timeout} s; the stand-in got {self.graph.sent}, problems "
                              f"{self.graph.problems}")
-
-
-def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the app exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            httpx.get(f"{url}/login", trust_env=False, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the app did not answer within {timeout} s:\n{log.read_text()}")
 
 
 CHANNELS = ["messenger", "instagram", "whatsapp"]

@@ -12,7 +12,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.channels.hooks_app import RunningApp, StandIn, json_of, start_app, stop_app, wait_until
+from tests.channels.hooks_app import RunningApp, StandIn, json_of, running_hooks_app, wait_until
 
 TOKEN = "7012345678:AAHfake-token_for-the-stand-in-0123456"
 BOT_ID = 7012345678
@@ -37,16 +37,13 @@ def telegram() -> Iterator[tuple[HTTPServer, StandIn]]:
 @pytest.fixture(scope="module")
 def app(telegram, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     server, _ = telegram
-    running = start_app(tmp_path_factory.mktemp("telegram-app"),
-                        {"REFERFLOW_TELEGRAM_API_URL": server.url_for("/").rstrip("/")})
-    try:
+    with running_hooks_app(tmp_path_factory.mktemp("telegram-app"),
+                           {"REFERFLOW_TELEGRAM_API_URL": server.url_for("/").rstrip("/")}) as running:
         imported = running.cli("import", str(FIXTURES / "test_webchat_workspace.json"))  # a flow with buttons
         assert imported.returncode == 0, imported.stderr
         connected = running.cli("channels", "connect", "telegram", stdin=TOKEN + "\n")
         assert connected.returncode == 0, connected.stderr  # the app delivers through it within 5 s
         yield running
-    finally:
-        stop_app(running)
 
 
 def _bot_api(request: Request, stand_in: StandIn) -> Response:

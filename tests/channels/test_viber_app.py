@@ -12,7 +12,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.channels.hooks_app import RunningApp, StandIn, json_of, start_app, stop_app, wait_until
+from tests.channels.hooks_app import RunningApp, StandIn, json_of, running_hooks_app, wait_until
 
 AUTH_TOKEN = "4453b6ac12345678-e02c5f12174805f9-daec9cbb5448c51f"
 BOT = {"status": 0, "status_message": "ok", "id": "pa:75346594275468546724", "name": "Referflow Viber test",
@@ -36,13 +36,11 @@ def viber() -> Iterator[tuple[HTTPServer, StandIn]]:
 @pytest.fixture(scope="module")
 def app(viber, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     server, _ = viber
-    running = start_app(tmp_path_factory.mktemp("viber-app"), {"REFERFLOW_VIBER_API_URL": server.url_for("/pa")})
-    try:
+    with running_hooks_app(tmp_path_factory.mktemp("viber-app"),
+                           {"REFERFLOW_VIBER_API_URL": server.url_for("/pa")}) as running:
         connected = running.cli("channels", "connect", "viber", "--auth-token", AUTH_TOKEN)
         assert connected.returncode == 0, connected.stderr
         yield running
-    finally:
-        stop_app(running)
 
 
 def _viber_api(request: Request, method: str, stand_in: StandIn) -> Response:

@@ -3,14 +3,8 @@ what stays behind the admin login, and the classic referral story over the chat'
 
 import http.client
 import json
-import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -19,36 +13,21 @@ from websockets.sync.client import connect
 
 from runtime.definitions import load_definitions
 from storage.db import open_database
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ADMIN_PASSWORD, running_app, subprocess_env
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """The app as `make run` starts it, with the demo workspace; yields its URL and the giveaway's web chat link."""
     folder = tmp_path_factory.mktemp("webchat-app")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST") and not k.lower().endswith("_proxy")}
-    env.update(REFERFLOW_ADMIN_PASSWORD="correct-horse-battery", REFERFLOW_STORAGE_SECRET="test",
-               REFERFLOW_SEED_DEMO="1")
-    env.pop("REFERFLOW_DATABASE_URL", None)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = (folder / "server.log").open("w")
-    process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--port", str(port), "--db",
-                                str(folder / "referflow.db")], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, process, folder / "server.log")
+    env = subprocess_env(REFERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD, REFERFLOW_STORAGE_SECRET="test",
+                  REFERFLOW_SEED_DEMO="1")
+    with running_app(env=env, log_path=folder / "server.log", db=folder / "referflow.db") as app:
         database = open_database(url=f"sqlite:///{folder / 'referflow.db'}")
         with database.raw_connection() as connection:
             identities = load_definitions(connection).identities
         database.dispose()
-        yield url, f"{identities.link_prefix('webchat')}giveaway2025"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
+        yield app.url, f"{identities.link_prefix('webchat')}giveaway2025"
 
 
 def test_a_new_workspace_has_a_working_web_chat_link_on_this_app(app_url: tuple[str, str]) -> None:
@@ -128,16 +107,3 @@ def _raw_get(url: str, path: str) -> tuple[int, bytes]:
     connection.endheaders()
     response = connection.getresponse()
     return response.status, response.read()
-
-
-def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the app exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            httpx.get(f"{url}/login", trust_env=False, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the app did not answer within {timeout} s:\n{log.read_text()}")

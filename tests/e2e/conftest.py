@@ -1,18 +1,13 @@
 """The browser suite: the real app in a subprocess, driven by Playwright in Debian's Chromium."""
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
 
-from tests.conftest import ADMIN_PASSWORD
+from tests.helpers import ADMIN_PASSWORD, running_app, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"  # not under test-results/, which pytest-playwright empties at every start
@@ -47,28 +42,10 @@ class LiveApp:
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     """`referflow serve` on a free port with its own data folder, as a user would start it."""
     data_dir = tmp_path_factory.mktemp("live")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}  # else NiceGUI enters its test mode
-    env.update(REFERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD, REFERFLOW_STORAGE_SECRET="e2e-secret",
-               REFERFLOW_SEED_DEMO=os.environ.get("REFERFLOW_SEED_DEMO", "0"))
-    env.pop("REFERFLOW_DATABASE_URL", None)
-    log = (data_dir / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--db", str(data_dir / "referflow.db")],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, process, data_dir / "server.log")
-        yield LiveApp(url, data_dir)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    env = subprocess_env(REFERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD, REFERFLOW_STORAGE_SECRET="e2e-secret",
+                  REFERFLOW_SEED_DEMO=os.environ.get("REFERFLOW_SEED_DEMO", "0"))
+    with running_app(env=env, log_path=data_dir / "server.log", db=data_dir / "referflow.db") as app:
+        yield LiveApp(app.url, data_dir)
 
 
 @pytest.fixture
@@ -87,22 +64,3 @@ def screenshot(page: Page, name: str) -> Path:
     page.evaluate("window.scrollTo(0, 0)")  # a full-page picture of a scrolled page draws the header mid-way
     page.screenshot(path=str(path), full_page=True)
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the app exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            urllib.request.urlopen(f"{url}/login", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the app did not answer within {timeout} s:\n{log.read_text()}")

@@ -4,8 +4,8 @@ Its own module, because it locks the browser's address out of the app it runs ag
 
 from playwright.sync_api import Page, expect
 
-from tests.conftest import ADMIN_PASSWORD
 from tests.e2e.conftest import LiveApp, screenshot
+from tests.helpers import ADMIN_PASSWORD
 
 
 def test_a_forged_forwarded_for_does_not_lift_the_lock(page: Page, live_app: LiveApp) -> None:

@@ -12,8 +12,8 @@ from pytest_httpserver import HTTPServer
 
 from storage.db import open_database
 from storage.workspace_io import import_workspace
-from tests.conftest import ADMIN_PASSWORD
 from tests.e2e.conftest import LiveApp, screenshot
+from tests.helpers import ADMIN_PASSWORD
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 # redirect_to values as they arrive in the query string; each leads off-site if followed as it is

@@ -2,6 +2,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveApp, screenshot
+from tests.helpers import ADMIN_PASSWORD
 
 
 def test_login_is_required_then_settings_save_and_survive_a_reload(page: Page, live_app: LiveApp) -> None:
@@ -11,7 +12,7 @@ def test_login_is_required_then_settings_save_and_survive_a_reload(page: Page, l
     page.get_by_label("Admin password").fill("not the password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_text("That password is not right.")).to_be_visible()
-    page.get_by_label("Admin password").fill("correct-horse-battery")
+    page.get_by_label("Admin password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_label("Bot name")).to_be_visible()
 
@@ -44,7 +45,7 @@ def test_primary_buttons_are_indigo_like_the_header_and_the_header_follows_the_b
     page.goto(f"{live_app.url}/login")
     sign_in = page.get_by_role("button", name="Sign in")
     expect(sign_in).to_have_css("background-color", INDIGO)  # Quasar's light blue looked disabled
-    page.get_by_label("Admin password").fill("correct-horse-battery")
+    page.get_by_label("Admin password").fill(ADMIN_PASSWORD)
     sign_in.click()
     expect(page.get_by_text("Log out")).to_be_visible()
     page.goto(f"{live_app.url}/settings")
@@ -67,7 +68,7 @@ def test_leaving_an_editor_with_unsaved_changes_asks_first(page: Page, live_app:
                                                           save: str | None) -> None:
     page.goto(f"{live_app.url}/login")
     if page.get_by_label("Admin password").is_visible():
-        page.get_by_label("Admin password").fill("correct-horse-battery")
+        page.get_by_label("Admin password").fill(ADMIN_PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_text("Log out")).to_be_visible()
     page.goto(f"{live_app.url}{path}")

@@ -6,10 +6,8 @@ import json
 import os
 import re
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import ExitStack
 
 import httpx
 import pytest
@@ -21,11 +19,9 @@ from websockets.sync.client import connect
 
 from runtime.definitions import load_definitions
 from storage.db import open_database
-from tests.conftest import ADMIN_PASSWORD
-from tests.e2e.conftest import _free_port, _wait_until_up, screenshot
+from tests.e2e.conftest import screenshot
+from tests.helpers import ADMIN_PASSWORD, running_app, subprocess_env
 from tests.postgres import PostgresServer
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -45,31 +41,17 @@ def instances(postgres_server: PostgresServer, redis_url: str,
     folder = tmp_path_factory.mktemp("two-instances")
     prefix = f"referflow-test-{secrets.token_hex(4)}:"
     secret_key = Fernet.generate_key().decode()
-    with postgres_server.fresh_database() as database_url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}  # else NiceGUI's test mode
-        env.pop("REFERFLOW_DB", None)
-        env.update(REFERFLOW_DATABASE_URL=database_url, REFERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD,
-                   REFERFLOW_SECRET_KEY=secret_key,  # every instance shares it (README "Scaling out")
-                   REFERFLOW_SEED_DEMO="1", NICEGUI_REDIS_URL=redis_url, NICEGUI_REDIS_KEY_PREFIX=prefix)
-        processes, urls = [], []
+    with postgres_server.fresh_database() as database_url, ExitStack() as instances:
+        env = subprocess_env(drop=["REFERFLOW_DB"], REFERFLOW_DATABASE_URL=database_url,
+                      REFERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD,
+                      REFERFLOW_SECRET_KEY=secret_key,  # every instance shares it (README "Scaling out")
+                      REFERFLOW_SEED_DEMO="1", NICEGUI_REDIS_URL=redis_url, NICEGUI_REDIS_KEY_PREFIX=prefix)
         try:
-            for name in ("a", "b"):  # one after the other, as instances added to a running deployment
-                port = _free_port()
-                log = folder / f"{name}.log"
-                processes.append(subprocess.Popen(
-                    [sys.executable, str(ROOT / "app.py"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                    cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT))
-                urls.append(f"http://127.0.0.1:{port}")
-                _wait_until_up(urls[-1], processes[-1], log, timeout=60)
-            yield urls[0], urls[1], database_url
+            a, b = (instances.enter_context(running_app(env=env, log_path=folder / f"{name}.log", timeout=60))
+                    for name in ("a", "b"))  # one after the other, as instances added to a running deployment
+            yield a.url, b.url, database_url
         finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            instances.close()
             client = redis.Redis.from_url(redis_url)
             for key in client.scan_iter(f"{prefix}*"):
                 client.delete(key)

@@ -1,7 +1,6 @@
 """The engine store's connection provider: SQL written with `?` runs on SQLite and PostgreSQL alike, inside the
 runtime's turns, and the runtime's PostgreSQL connection goes back to the pool as the ORM expects it."""
 
-import json
 
 import pytest
 from sqlmodel import select
@@ -12,8 +11,8 @@ from runtime.turn import Turn
 from storage.connection import translate_placeholders
 from storage.db import Database
 from storage.models import EntryPoint, Flow
-from storage.workspace_io import import_workspace
-from tests.storage.test_postgres_concurrency import FIXTURE, PAGE
+from tests.helpers import import_fixture
+from tests.storage.test_postgres_concurrency import PAGE
 
 
 @pytest.mark.parametrize(("sql", "translated"), [
@@ -34,8 +33,7 @@ def test_numbered_placeholders_are_refused_before_they_run_differently() -> None
 
 @pytest.fixture
 def program(database: Database) -> Database:
-    with database.write_session() as session:
-        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    import_fixture(database)
     return database
 
 
@@ -60,8 +58,7 @@ def test_code_in_a_turn_runs_question_mark_sql_on_either_database(program: Datab
 
 def test_the_orm_reads_json_after_a_runtime_gave_its_connection_back(postgres_database: Database) -> None:
     """The runtime reads JSON as text on its own connection; the ORM that gets the connection next reads documents."""
-    with postgres_database.write_session() as session:
-        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    import_fixture(postgres_database)
     with Runtime(postgres_database) as runtime:
         opened = runtime.open_link(Inbound(text=PAGE, channel="messenger", channel_user_id="psid-ann"))
         assert opened.entry == "giveaway2025"

@@ -1,7 +1,6 @@
 """The flow catalogue: list, create, rename, duplicate, delete (saying who used the flow), drafts, one-flow files."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -25,9 +24,8 @@ from storage.flows import (
     save_draft,
 )
 from storage.models import EntryPoint, Flow
-from storage.workspace_io import import_workspace
+from tests.helpers import import_fixture
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 HELLO = {"schema": 1, "nodes": [
     {"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
     {"id": "hi", "type": "send_message", "position": {"x": 260, "y": 0}, "data": {"text": "Hi!", "buttons": []}}],
@@ -36,8 +34,7 @@ HELLO = {"schema": 1, "nodes": [
 
 @pytest.fixture
 def demo(database: Database) -> Database:
-    with database.write_session() as session:
-        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    import_fixture(database)
     return database
 
 

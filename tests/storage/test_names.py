@@ -1,7 +1,6 @@
 """One rule for names (issue 10, item 12): refs and field, tag, flow and trigger names are unique ignoring case in
 every storage function the pages call, and a workspace that already holds case-only duplicates still opens."""
 
-import json
 from pathlib import Path
 
 import pytest
@@ -24,15 +23,12 @@ from storage.fields_tags import (
 from storage.flows import FlowError, create_flow, duplicate_flow, import_flow, rename_flow
 from storage.migrate import upgrade
 from storage.triggers import TriggerCreate, create_trigger, trigger_context
-from storage.workspace_io import import_workspace
-
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "referral_program.json"
+from tests.helpers import import_fixture
 
 
 @pytest.fixture
 def demo(database: Database) -> Database:
-    with database.write_session() as session:
-        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    import_fixture(database)
     return database
 
 

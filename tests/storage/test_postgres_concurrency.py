@@ -9,7 +9,6 @@ import random
 import signal
 import time
 import traceback
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -17,9 +16,8 @@ import sqlalchemy as sa
 from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import Database, open_database
-from storage.workspace_io import import_workspace
+from tests.helpers import import_fixture
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 PAGE = "https://m.me/1234567890?ref=giveaway2025"
 PROCESSES = 4
 OPENS = 2_000  # per process
@@ -62,8 +60,7 @@ def open_planned(url: str, process: int, referrers: list[int], start: multiproce
 @pytest.fixture
 def program(postgres_url: str) -> tuple[Database, list[int]]:
     database = open_database(url=postgres_url)
-    with database.write_session() as session:
-        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    import_fixture(database)
     with Runtime(database) as runtime:
         referrers = [runtime.open_link(Inbound(text=PAGE, channel="messenger", channel_user_id=f"referrer-{n}"))
                      .contact_id for n in range(REFERRERS)]

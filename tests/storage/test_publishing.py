@@ -10,15 +10,14 @@ from runtime.validation import InvalidFlowError
 from storage.db import Database
 from storage.fields_tags import load_choices
 from storage.models import Flow
-from storage.workspace_io import import_workspace
+from tests.helpers import import_fixture
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 
 
 @pytest.fixture
 def demo(database: Database) -> Database:
-    with database.write_session() as session:
-        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    import_fixture(database)
     return database
 
 

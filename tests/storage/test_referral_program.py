@@ -1,22 +1,17 @@
 """The classic referral program of DOMAIN §4.1, end to end from the workspace fixture."""
 
-import json
-from pathlib import Path
 
 import pytest
 
 from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import Database
-from storage.workspace_io import import_workspace
-
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
+from tests.helpers import import_fixture
 
 
 @pytest.fixture
 def runtime(database: Database) -> Runtime:
-    with database.write_session() as session:
-        import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+    import_fixture(database)
     with Runtime(database) as runtime:
         yield runtime
 

@@ -5,6 +5,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from builder.web_security import (
     PUBLIC_AREAS,
@@ -18,6 +19,7 @@ from builder.web_security import (
     public_area,
     safe_redirect_target,
 )
+from channels.asgi import wrap_app
 
 TRUSTED = parse_trusted_proxies("10.0.0.0/8, 127.0.0.1, ::1")
 PROXIES = WebSettings(trusted_proxies=TRUSTED)  # they write X-Forwarded-For and X-Forwarded-Proto
@@ -116,3 +118,30 @@ def test_public_areas_are_local_paths() -> None:
     for area in PUBLIC_AREAS:
         assert area.prefix.startswith("/") and not area.prefix.startswith("//")
         assert area.prefix == "/" + area.prefix.strip("/")
+
+
+async def test_the_app_wrappers_keep_their_order_whatever_order_they_are_installed_in() -> None:
+    app = Starlette(routes=[Route("/{path:path}", lambda request: PlainTextResponse("admin"))])
+    install_security_headers(app, WebSettings())
+    wrap_app(app, "webchat", lambda admin: _answer_under("/webchat", "chat", admin))
+    wrap_app(app, "hooks", lambda admin: _answer_under("/hooks", "hooks", admin))
+    install_security_headers(app, WebSettings())  # again: it replaces itself, it does not wrap twice
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as client:
+        answers = {path: await client.get(path) for path in ("/webchat/", "/hooks/telegram", "/flows")}
+    assert {path: answer.text for path, answer in answers.items()} == {
+        "/webchat/": "chat", "/hooks/telegram": "hooks", "/flows": "admin"}
+    assert all(answer.headers.get_list("x-content-type-options") == ["nosniff"] for answer in answers.values())
+
+
+def test_a_wrapper_without_a_place_is_refused() -> None:
+    with pytest.raises(ValueError, match="'metrics' has no place among the app's wrappers"):
+        wrap_app(Starlette(), "metrics", lambda inner: inner)
+
+
+def _answer_under(prefix: str, text: str, inner: ASGIApp) -> ASGIApp:
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(prefix):
+            await PlainTextResponse(text)(scope, receive, send)
+            return
+        await inner(scope, receive, send)
+    return answer
