@@ -6,7 +6,7 @@ from nicegui import app, ui
 
 from channels.hooks import ConnectError, HookChannel, Hooks, when
 from channels.hooks.manage import report
-from storage.connections import BotConnection, list_connections
+from storage.channel_connections import BotConnection, list_connections
 
 
 def hooks() -> Hooks | None:

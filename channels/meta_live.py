@@ -1,7 +1,7 @@
 """Messenger, Instagram and WhatsApp live: connecting a page, an Instagram account or a phone number, answering
 Meta's webhook, and sending the outbox through the Send API (`/{id}/messages`). The formats are in channels/meta.
 
-Each channel has one connection (storage/connections): its `bot_id` is the page id, the Instagram account id or the
+Each channel has one connection (storage/channel_connections.py): its `bot_id` is the page id, the Instagram account id or the
 phone-number id; its secrets are the access token and the app secret; its verify token is generated on connect.
 """
 
@@ -48,7 +48,7 @@ from runtime.links import LinkError
 from runtime.opening import Inbound
 from runtime.service import LIVE, RunOptions, Runtime
 from runtime.vocabulary import window_closed
-from storage import connections as store
+from storage import channel_connections as store
 from storage.db import Database
 
 LABELS = {"messenger": "Messenger", "instagram": "Instagram", "whatsapp": "WhatsApp"}

@@ -30,7 +30,7 @@ from channels.hooks import (
     ok,
 )
 from runtime.inbound import Inbound
-from storage import connections as store
+from storage import channel_connections as store
 from storage.outbox import OutboxItem
 
 NAME = "viber"

@@ -396,7 +396,7 @@ class ProcessedEvent(SQLModel, table=True):
 
 class ChannelConnection(SQLModel, table=True):
     """A connected channel bot (a Telegram bot, a Facebook page, a WhatsApp number, a Viber bot): its public settings
-    and its secrets, which are stored only encrypted (storage/secrets.py; storage/connections.py reads them)."""
+    and its secrets, which are stored only encrypted (storage/secrets.py; storage/channel_connections.py reads them)."""
 
     __tablename__ = "channel_connection"
     __table_args__ = (sa.UniqueConstraint("channel", "bot_id", name="one_connection_per_bot"),)

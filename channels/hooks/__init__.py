@@ -26,8 +26,8 @@ from channels.ratelimit import RateLimit, RateLimiter
 from runtime.inbound import Inbound
 from runtime.opening import OpenResult
 from runtime.service import Runtime, TurnResult
-from storage import connections as store
-from storage.connections import BotConnection
+from storage import channel_connections as store
+from storage.channel_connections import BotConnection
 from storage.db import Database
 from storage.secrets import SecretBox
 
@@ -158,7 +158,7 @@ class Hooks:
                                 error=error)
 
     async def save(self, **values: Any) -> BotConnection:
-        """storage.connections.save_connection with this box, then delivering starts."""
+        """storage.channel_connections.save_connection with this box, then delivering starts."""
         saved = await asyncio.to_thread(store.save_connection, database=self.database, box=self.box, **values)
         self.deliver(saved.channel, True)
         return saved

@@ -13,7 +13,7 @@ from channels.hooks import ConnectError, Hooks
 from channels.hooks.http import ApiUrls, PlatformApi
 from channels.meta_live import meta_hook_channels
 from runtime.service import Runtime
-from storage.connections import get_connection, list_connections
+from storage.channel_connections import get_connection, list_connections
 from storage.db import Database
 from storage.secrets import SecretBox
 

@@ -20,7 +20,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from channels.meta import webhook_message, webhook_open
-from storage.connections import save_connection
+from storage.channel_connections import save_connection
 from storage.db import open_database
 from storage.secrets import SecretBox
 from tests.helpers import ADMIN_PASSWORD, DEMO_WORKSPACE, ROOT, running_app, subprocess_env

@@ -5,7 +5,7 @@ import os
 import pytest
 from cryptography.fernet import Fernet
 
-from storage import connections
+from storage import channel_connections
 from storage.db import open_database
 from storage.secrets import SecretKeyError, load_secret_box, mask
 
@@ -41,7 +41,7 @@ def test_the_environment_key_wins_and_a_bad_one_is_explained(database, tmp_path)
 
 def test_saved_secrets_are_sealed_in_the_file_and_shown_masked(database, tmp_path) -> None:
     box = load_secret_box(database_url=database.url, env={})
-    saved = connections.save_connection(
+    saved = channel_connections.save_connection(
         database=database, box=box, channel="viber", bot_id="pa:1", settings={"name": "Shop"},
         secrets={"auth_token": "4453b6ac-e02c5f12-daec9c51f"}, verify_token="verify-me-please-1234")
     assert saved.masked() == {"auth_token": "••••c51f", "verify_token": "••••1234"}
@@ -49,7 +49,7 @@ def test_saved_secrets_are_sealed_in_the_file_and_shown_masked(database, tmp_pat
     database.dispose()
     raw = b"".join(path.read_bytes() for path in tmp_path.glob("referflow.db*") if path.suffix != ".key")
     assert b"4453b6ac" not in raw and b"verify-me-please" not in raw and b"Shop" in raw
-    found = connections.get_connection(database=database, box=box, channel="viber")
+    found = channel_connections.get_connection(database=database, box=box, channel="viber")
     assert found is not None and found.secrets == {"auth_token": "4453b6ac-e02c5f12-daec9c51f"}
 
 
@@ -60,8 +60,8 @@ def test_masking_never_shows_more_than_the_last_four(secret: str, shown: str) ->
 
 
 def test_an_event_is_taken_once_per_channel_and_bot(database) -> None:
-    assert connections.claim_hook_event(database=database, channel="telegram", bot="1", event_id="7")
-    assert not connections.claim_hook_event(database=database, channel="telegram", bot="1", event_id="7")
-    assert connections.claim_hook_event(database=database, channel="telegram", bot="2", event_id="7")
-    connections.release_hook_event(database=database, channel="telegram", bot="1", event_id="7")
-    assert connections.claim_hook_event(database=database, channel="telegram", bot="1", event_id="7")
+    assert channel_connections.claim_hook_event(database=database, channel="telegram", bot="1", event_id="7")
+    assert not channel_connections.claim_hook_event(database=database, channel="telegram", bot="1", event_id="7")
+    assert channel_connections.claim_hook_event(database=database, channel="telegram", bot="2", event_id="7")
+    channel_connections.release_hook_event(database=database, channel="telegram", bot="1", event_id="7")
+    assert channel_connections.claim_hook_event(database=database, channel="telegram", bot="1", event_id="7")
