@@ -52,12 +52,17 @@ def test_editor_for_the_referral_trigger(admin_page: Page, live_app: LiveApp) ->
     picture(admin_page, "trigger-editor-error")
 
 
+def _new_trigger_with_action(page: Page, live_app: LiveApp, name: str, action: str) -> None:
+    """Open the editor for a new trigger, name it and give it one action of the kind `action` (its title)."""
+    page.goto(f"{live_app.url}/triggers/new")
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("button", name="Add action").click()
+    page.get_by_label("Action").click()
+    page.get_by_role("option", name=action).click()
+
+
 def test_new_trigger_editor(admin_page: Page, live_app: LiveApp) -> None:
-    admin_page.goto(f"{live_app.url}/triggers/new")
-    admin_page.get_by_label("Name").fill("Thank the referrer")
-    admin_page.get_by_role("button", name="Add action").click()
-    admin_page.get_by_label("Action").click()
-    admin_page.get_by_role("option", name="Notify referrer").click()
+    _new_trigger_with_action(admin_page, live_app, "Thank the referrer", "Notify referrer")
     admin_page.get_by_label("Message").fill("{{referred.first_name}} joined with your link, thank you!")
     admin_page.get_by_role("button", name="Save trigger").click()
     expect(admin_page.get_by_text("Trigger 'Thank the referrer' saved.")).to_be_visible()
@@ -66,11 +71,7 @@ def test_new_trigger_editor(admin_page: Page, live_app: LiveApp) -> None:
 
 
 def test_the_template_action_editor(admin_page: Page, live_app: LiveApp) -> None:
-    admin_page.goto(f"{live_app.url}/triggers/new")
-    admin_page.get_by_label("Name").fill("Remember the friend")
-    admin_page.get_by_role("button", name="Add action").click()
-    admin_page.get_by_label("Action").click()
-    admin_page.get_by_role("option", name="Set field from a template").click()
+    _new_trigger_with_action(admin_page, live_app, "Remember the friend", "Set field from a template")
     admin_page.get_by_label("Template").fill("{{referred.first_name}} joined")
     admin_page.get_by_label("Field").click()  # choosing the field redraws the form, with the template kept
     admin_page.get_by_role("option", name="plan (text)").click()
