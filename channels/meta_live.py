@@ -1,8 +1,9 @@
 """Messenger, Instagram and WhatsApp live: connecting a page, an Instagram account or a phone number, answering
 Meta's webhook, and sending the outbox through the Send API (`/{id}/messages`). The formats are in channels/meta.
 
-Each channel has one connection (storage/channel_connections.py): its `bot_id` is the page id, the Instagram account id or the
-phone-number id; its secrets are the access token and the app secret; its verify token is generated on connect.
+Each channel has one connection (storage/channel_connections.py): its `bot_id` is the page id, the Instagram account
+id or the phone-number id; its secrets are the access token and the app secret; its verify token is generated on
+connect.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ from runtime.opening import Inbound, Landing, OpenResult
 from runtime.service import RunOptions, Runtime
 from storage.contacts import get_contact
 from storage.db import Database
-from storage.entry_points import find_entry_point, list_choices, list_refs
-from storage.models import EntryPoint
+from storage.entry_points import find_entry_point, list_refs
+from storage.models import EntryPoint, Flow
 
 PREVIEW_CHANNEL = "messenger"  # who opens a bare ref (no channel in the link) in the preview
 
@@ -82,13 +82,14 @@ def explain_open(*, session: Session, text: str, result: OpenResult) -> LinkPrev
     landings = result.landings
     whole_json = [landing for landing in landings if landing.from_json and landing.path is None]
     shown = {landing.problem for landing in landings} | {result.referral_problem}
+    people = _People(session)
     return LinkPreview(
         parsed=parsed, entry=entry, entry_note=_SWITCHED_OFF if entry is not None and result.entry is None else None,
-        referrer_contact=_referrer(session, result), referrer_note=result.referral_problem,
+        referrer_contact=_referrer(people, result), referrer_note=result.referral_problem,
         payload=tuple(_show(landing) for landing in landings if not landing.from_json),
         json_values=tuple(_show(landing) for landing in landings if landing.from_json and landing.path is not None),
         json_note=whole_json[0].problem if whole_json else None,
-        response=_describe_response(session, result), messages=_describe_messages(session, result),
+        response=_describe_response(session, result), messages=_describe_messages(people, result),
         fields=result.fields, tags=tuple(result.tags), warnings=tuple(result.warnings),
         notes=tuple(warning for warning in result.warnings if warning not in shown),
     )
@@ -97,10 +98,22 @@ def explain_open(*, session: Session, text: str, result: OpenResult) -> LinkPrev
 _SWITCHED_OFF = "This entry point is switched off: the person gets the default reply and nothing in the link is saved."
 
 
-def _referrer(session: Session, result: OpenResult) -> str | None:
+class _People:
+    """The contacts an explanation names, each read once (the referrer is usually also told about the join)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session, self.known = session, {}
+
+    def describe(self, contact_id: int) -> str | None:
+        if contact_id not in self.known:
+            contact = get_contact(session=self.session, contact_id=contact_id)
+            self.known[contact_id] = describe_contact(contact.name, contact.id, contact.channel) if contact else None
+        return self.known[contact_id]
+
+
+def _referrer(people: _People, result: OpenResult) -> str | None:
     referrer_id = (result.referral or {}).get("referrer_id")
-    contact = get_contact(session=session, contact_id=referrer_id) if referrer_id is not None else None
-    return describe_contact(contact.name, contact.id, contact.channel) if contact else None
+    return people.describe(referrer_id) if referrer_id is not None else None
 
 
 def describe_contact(name: str, contact_id: int, channel: str) -> str:
@@ -125,22 +138,20 @@ _FOUND_BY = {"default": "default payload field", "mapping": "this entry point's 
 def _describe_response(session: Session, result: OpenResult) -> str:
     response = result.response
     if response.get("type") == "flow":
-        name = list_choices(session=session).flows.get(response["flow_id"], f"#{response['flow_id']}")
+        flow = session.get(Flow, response["flow_id"])
+        name = flow.name if flow is not None else f"#{response['flow_id']}"
         return f"Starts flow “{name}”"
     if response.get("type") == "message":
         return f"Replies “{response['text']}”"
     return "No reply"
 
 
-def _describe_messages(session: Session, result: OpenResult) -> tuple[str, ...]:
+def _describe_messages(people: _People, result: OpenResult) -> tuple[str, ...]:
     described = []
     for message in result.messages:
         contact_id = message["contact_id"]
-        if contact_id == result.contact_id:
-            to = "the person"
-        else:
-            contact = get_contact(session=session, contact_id=contact_id)
-            to = describe_contact(contact.name, contact_id, contact.channel) if contact else f"contact #{contact_id}"
+        to = ("the person" if contact_id == result.contact_id
+              else people.describe(contact_id) or f"contact #{contact_id}")
         described.append(f"To {to}: {message['text']}")
     return tuple(described)
 
