@@ -5,7 +5,7 @@ import base64
 import json
 from collections.abc import Callable
 
-from nicegui import ui
+from nicegui import run, ui
 
 from builder.context import database
 from runtime.link_preview import LinkPreview, ShownLanding, preview_link, show_value
@@ -150,17 +150,24 @@ def paste_box() -> None:
         ui.label("Paste any link, ref or '/start …' text to see what the bot would do when a new person opens it. "
                  "Nothing is saved and nothing is sent.") \
             .classes("text-slate-500")
+        # A preview is a whole open (triggers and flows included) rolled back: it runs off the event loop, once the
+        # admin pauses typing, and an answer for text that has changed since is dropped.
         pasted = ui.input("Link", placeholder="https://m.me/…?ref=giveaway2025-c42--gold") \
-            .props('clearable outlined dense input-class="font-mono"').classes("w-full").mark("paste-link")
+            .props('clearable outlined dense input-class="font-mono" debounce=300').classes("w-full") \
+            .mark("paste-link")
+        breakdown = ui.column().classes("w-full gap-0")
 
-        @ui.refreshable
-        def breakdown() -> None:
+        async def show_preview() -> None:
             text = (pasted.value or "").strip()
-            if text:
-                draw_explanation(preview_link(database=database(), text=text), with_outcome=True)
+            found = await run.io_bound(preview_link, database=database(), text=text) if text else None
+            if text != (pasted.value or "").strip():
+                return
+            breakdown.clear()
+            if found is not None:
+                with breakdown:
+                    draw_explanation(found, with_outcome=True)
 
-        breakdown()
-        pasted.on_value_change(breakdown.refresh)
+        pasted.on_value_change(show_preview)
 
 
 def draw_explanation(found: LinkPreview, *, with_outcome: bool = False) -> None:

@@ -22,6 +22,8 @@ from tests.builder.helpers import choose, text_of, value_of
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 GIVEAWAY = "https://m.me/1234567890?ref=giveaway2025"
 
+WAITS = 50  # the paste box answers from a worker thread: a busy machine takes longer than 0.3 s
+
 
 @pytest.fixture
 def demo(app_database: Database) -> Database:
@@ -318,37 +320,38 @@ async def test_the_paste_box_explains_referrer_payload_and_json(admin: User, dem
     ann = open_link(demo, "psid-ann", GIVEAWAY, "Ann")
     await admin.open("/entry-points")
     admin.find(marker="paste-link").type(f"{GIVEAWAY}-c{ann}--SPRING--4--2--code--X1--seats--abc--color--red")
-    await admin.should_see("Messenger", marker="parsed-channel")
-    await admin.should_see("Giveaway 2025 (giveaway2025)", marker="parsed-entry")
-    await admin.should_see(f"{ann} → Ann (contact #{ann} on messenger)", marker="parsed-referrer")
-    await admin.should_see("coupon_code (by default payload field)", marker="payload-landing-0")
-    await admin.should_see("saved as SPRING", marker="payload-landing-0")
-    await admin.should_see("seats (by field ID)", marker="payload-landing-1")
-    await admin.should_see("saved as 2", marker="payload-landing-1")
-    await admin.should_see("coupon_code (by this entry point's payload mapping)", marker="payload-landing-2")
-    await admin.should_see("Field 'seats' is a number; 'abc' was not saved.", marker="payload-landing-3")
-    await admin.should_see("No custom field has the ID or name 'color'", marker="payload-landing-4")
+    await admin.should_see("Messenger", marker="parsed-channel", retries=WAITS)
+    await admin.should_see("Giveaway 2025 (giveaway2025)", marker="parsed-entry", retries=WAITS)
+    await admin.should_see(f"{ann} → Ann (contact #{ann} on messenger)", marker="parsed-referrer", retries=WAITS)
+    await admin.should_see("coupon_code (by default payload field)", marker="payload-landing-0", retries=WAITS)
+    await admin.should_see("saved as SPRING", marker="payload-landing-0", retries=WAITS)
+    await admin.should_see("seats (by field ID)", marker="payload-landing-1", retries=WAITS)
+    await admin.should_see("saved as 2", marker="payload-landing-1", retries=WAITS)
+    await admin.should_see("coupon_code (by this entry point's payload mapping)", marker="payload-landing-2",
+                           retries=WAITS)
+    await admin.should_see("Field 'seats' is a number; 'abc' was not saved.", marker="payload-landing-3", retries=WAITS)
+    await admin.should_see("No custom field has the ID or name 'color'", marker="payload-landing-4", retries=WAITS)
 
     admin.find(marker="paste-link").clear().type(
         'https://m.me/1234567890?ref=giveaway2025-c999jsondata--{"plan":"pro","seats":"three"}')
-    await admin.should_see("No contact has the contact ID '999'", marker="parsed-referrer-note")
-    await admin.should_see("plan (by JSON mapping)", marker="json-landing-0")
-    await admin.should_see("saved as pro", marker="json-landing-0")
-    await admin.should_see("Field 'seats' is a number; 'three' was not saved.", marker="json-landing-1")
+    await admin.should_see("No contact has the contact ID '999'", marker="parsed-referrer-note", retries=WAITS)
+    await admin.should_see("plan (by JSON mapping)", marker="json-landing-0", retries=WAITS)
+    await admin.should_see("saved as pro", marker="json-landing-0", retries=WAITS)
+    await admin.should_see("Field 'seats' is a number; 'three' was not saved.", marker="json-landing-1", retries=WAITS)
 
     admin.find(marker="paste-link").clear().type("https://t.me/giveaway_helper_bot?start=giveawy2025--gold")
-    await admin.should_see("Telegram", marker="parsed-channel")
-    await admin.should_see("No entry point has the ref 'giveawy2025'. Did you mean 'giveaway2025'?")
-    await admin.should_see("none — the person gets the default reply", marker="parsed-entry")
+    await admin.should_see("Telegram", marker="parsed-channel", retries=WAITS)
+    await admin.should_see("No entry point has the ref 'giveawy2025'. Did you mean 'giveaway2025'?", retries=WAITS)
+    await admin.should_see("none — the person gets the default reply", marker="parsed-entry", retries=WAITS)
     await admin.should_see("The payload was not saved because the link's entry point is not known",
-                           marker="payload-landing-0")
+                           marker="payload-landing-0", retries=WAITS)
 
 
 async def test_the_paste_box_shows_channel_limit_problems(admin: User, demo: Database) -> None:
     await admin.open("/entry-points")
     admin.find(marker="paste-link").type("https://ig.me/m/giveaway.shop?ref=giveaway2025--gold%20member")
-    await admin.should_see("Instagram refs may only use letters, digits", marker="parsed-lint")
-    await admin.should_see("saved as gold member", marker="payload-landing-0")
+    await admin.should_see("Instagram refs may only use letters, digits", marker="parsed-lint", retries=WAITS)
+    await admin.should_see("saved as gold member", marker="payload-landing-0", retries=WAITS)
 
 
 async def test_the_paste_box_shows_what_the_bot_would_do_and_saves_nothing(admin: User, demo: Database) -> None:
@@ -357,8 +360,8 @@ async def test_the_paste_box_shows_what_the_bot_would_do_and_saves_nothing(admin
         contacts = session.execute(sa.text("SELECT count(*) FROM contact")).scalar_one()
     await admin.open("/entry-points")
     admin.find(marker="paste-link").type(f"{GIVEAWAY}-c{ann}--SPRING")
-    await admin.should_see("Starts flow “Share”", marker="preview-response")
-    await admin.should_see("coupon_code = SPRING", marker="preview-fields")
+    await admin.should_see("Starts flow “Share”", marker="preview-response", retries=WAITS)
+    await admin.should_see("coupon_code = SPRING", marker="preview-fields", retries=WAITS)
     await admin.should_see(f"To Ann (contact #{ann} on messenger): ")  # the referrer's trigger notifies her
     with demo.session() as session:
         assert session.execute(sa.text("SELECT count(*) FROM contact")).scalar_one() == contacts
