@@ -1,4 +1,7 @@
-"""Referflow: wiring only — page routes, static assets, start-up and the `referflow` command line."""
+"""Referflow: wiring only — page routes, static assets, start-up and the `referflow` command line.
+
+It is long because the command line is: each subcommand is a few lines of argument parsing that calls a function
+of its room, and keeping them together shows every command and its options in one place."""
 
 import argparse
 import json

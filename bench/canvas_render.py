@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import nicegui
 from playwright.sync_api import Page, sync_playwright
 
-from bench.support.app_process import serving, serving_app, subprocess_env
+from bench.support.app_process import serving, serving_app
 from builder.canvas import BUNDLE, canvas_view
 from runtime.flow_editing import move_nodes
 from runtime.node_types import NODE_TYPES
@@ -43,6 +43,7 @@ from storage.fields_tags import load_choices
 from storage.flows import create_flow, save_draft
 from storage.models import Flow
 from storage.workspace_io import import_workspace
+from tests.helpers import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "referral_program.json"

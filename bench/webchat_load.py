@@ -28,12 +28,13 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.support.app_process import describe_latency, run_cli, serving_app, subprocess_env
+from bench.support.app_process import describe_latency, run_cli, serving_app
 from runtime.definitions import load_definitions
 from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import open_database
 from storage.workspace_io import import_workspace
+from tests.helpers import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKSPACE = ROOT / "tests" / "fixtures" / "test_webchat_workspace.json"

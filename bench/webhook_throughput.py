@@ -37,7 +37,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.support.app_process import describe_latency, run_cli, serving_app, subprocess_env
+from bench.support.app_process import describe_latency, run_cli, serving_app
 from channels.meta import sign as meta_sign
 from channels.meta import webhook_open as meta_webhook_open
 from channels.telegram import webhook_open
@@ -45,6 +45,7 @@ from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import open_database
 from storage.workspace_templates import seed_demo_workspace
+from tests.helpers import subprocess_env
 
 TOKEN = "7012345678:AAHbench-token_for-the-stand-in-000000"
 

@@ -1,5 +1,8 @@
 """How builder pages reach the database that app.py opened at start-up, and the process's one simulator sandbox."""
 
+from collections.abc import Callable
+from typing import Any
+
 from nicegui import app
 
 from runtime.simulator.simulation import SimulatorBench
@@ -8,6 +11,19 @@ from storage.db import Database
 
 def database() -> Database:
     return app.state.referflow_database
+
+
+def read(query: Callable[..., Any], **arguments: Any) -> Any:
+    """`query(session=..., **arguments)` in a read session; handlers call it through `run.io_bound`, so that the
+    database work never holds the event loop every admin's page shares."""
+    with database().session() as session:
+        return query(session=session, **arguments)
+
+
+def write(change: Callable[..., Any], **arguments: Any) -> Any:
+    """`change(session=..., **arguments)` in a write session (committed when it returns), through `run.io_bound`."""
+    with database().write_session() as session:
+        return change(session=session, **arguments)
 
 
 def simulator() -> SimulatorBench:

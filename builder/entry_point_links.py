@@ -3,6 +3,7 @@ explains any pasted link by a dry run of the open (runtime/link_preview.py)."""
 
 import base64
 import json
+import logging
 from collections.abc import Callable
 
 from nicegui import run, ui
@@ -11,10 +12,11 @@ from builder.context import database
 from runtime.link_preview import LinkPreview, ShownLanding, preview_link, show_value
 from runtime.links import ChannelLinks, build_entry_links
 from runtime.qr import qr_png, qr_svg
+from runtime.vocabulary import CHANNEL_NAMES
 from storage.entry_points import channel_identities
 
-CHANNEL_NAMES = {"messenger": "Messenger", "instagram": "Instagram", "whatsapp": "WhatsApp", "telegram": "Telegram",
-                 "viber": "Viber", "webchat": "Web chat"}
+log = logging.getLogger(__name__)
+
 CHANNEL_NOTES = {
     "whatsapp": "WhatsApp has no ref parameter: the person must send the pre-filled message for the bot to read it.",
     "telegram": "Telegram delivers the ref as the message /start REF when the person taps Start.",
@@ -159,12 +161,22 @@ def paste_box() -> None:
 
         async def show_preview() -> None:
             text = (pasted.value or "").strip()
-            found = await run.io_bound(preview_link, database=database(), text=text) if text else None
+            try:
+                found = await run.io_bound(preview_link, database=database(), text=text) if text else None
+            except Exception as error:  # a busy or unreachable database: say so rather than leave an old answer up
+                log.warning("The paste box's preview failed: %s", error)
+                found = None
+                failed = True
+            else:
+                failed = False
             if text != (pasted.value or "").strip():
                 return
             breakdown.clear()
-            if found is not None:
-                with breakdown:
+            with breakdown:
+                if failed:
+                    ui.label("The preview could not run just now (the database did not answer); change the link "
+                             "or paste it again to retry.").classes("text-orange-800").mark("preview-failed")
+                elif found is not None:
                     draw_explanation(found, with_outcome=True)
 
         pasted.on_value_change(show_preview)

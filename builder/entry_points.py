@@ -1,4 +1,7 @@
-"""Entry points: the list with each one's activity, and the editor (ref, response, payload, referrals, links)."""
+"""Entry points: the list with each one's activity, and the editor (ref, response, payload, referrals, links).
+
+One page, one module: the editor's sections share the form being edited and its problems; the links tab and the
+paste box are builder/entry_point_links.py."""
 
 from collections.abc import Callable
 

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from nicegui import run, ui
 from pydantic import ValidationError
 
-from builder.context import database
+from builder.context import database, write
 from builder.frame import frame
 from storage.fields_tags import (
     FieldCreate,
@@ -146,7 +146,7 @@ def confirm_field_deletion(row: FieldRow) -> None:
 
 
 async def _delete_field(row: FieldRow) -> None:
-    await run.io_bound(_in_write_session, delete_field, field_id=row.id)
+    await run.io_bound(write, delete_field, field_id=row.id)
     await show_fields.refresh()
     ui.notify(f"Field '{row.name}' deleted.", type="positive")
 
@@ -220,17 +220,12 @@ def confirm_tag_deletion(row: TagRow) -> None:
 
 
 async def _delete_tag(row: TagRow) -> None:
-    await run.io_bound(_in_write_session, delete_tag, tag_id=row.id)
+    await run.io_bound(write, delete_tag, tag_id=row.id)
     await show_tags.refresh()
     ui.notify(f"Tag '{row.name}' deleted.", type="positive")
 
 
 # ---------------------------------------------------------------------------------------------- shared pieces
-
-
-def _in_write_session(write: Callable, **arguments: object) -> None:
-    with database().write_session() as session:
-        write(session=session, **arguments)
 
 
 def _dialog() -> ui.dialog:

@@ -1,7 +1,9 @@
 """The flow editor: palette, canvas, inspector and problems around one flow's draft.
 
 The Python-side document is the document of record: every canvas gesture and inspector edit becomes a new document,
-kept in a bounded undo history, validated at once and saved as the draft after a short quiet moment."""
+kept in a bounded undo history, validated at once and saved as the draft after a short quiet moment. It stays one
+module because the editor is one piece of state (the document, its undo history, its checks and its autosave)
+that the palette, canvas and inspector all act on; the edits themselves are runtime/flow_editing.py."""
 
 import time
 from collections import deque

@@ -9,7 +9,7 @@ from typing import Any
 
 from nicegui import events, run, ui
 
-from builder.context import database
+from builder.context import database, read, write
 from builder.frame import frame
 from runtime.flowdoc import FlowDocumentError
 from runtime.publishing import workspace_problems
@@ -190,7 +190,8 @@ async def _name_dialog(title: str, action: str, value: str, save: Callable[[Any,
 
         async def submit() -> None:
             try:
-                result = await run.io_bound(_in_write_session, save, name_input.value or "")
+                name = name_input.value or ""
+                result = await run.io_bound(write, lambda session: save(session, name))
             except FlowError as error:
                 name_input.error = str(error)
                 return
@@ -205,14 +206,9 @@ async def _name_dialog(title: str, action: str, value: str, save: Callable[[Any,
     return result
 
 
-def _in_write_session(save: Callable[[Any, str], Any], name: str) -> Any:
-    with database().write_session() as session:
-        return save(session, name)
-
-
 async def _duplicate(flow: FlowSummary, refresh: Refresh) -> None:
     try:
-        copy = await run.io_bound(_write, duplicate_flow, flow_id=flow.id)
+        copy = await run.io_bound(write, duplicate_flow, flow_id=flow.id)
     except FlowError as error:
         ui.notify(str(error), type="negative")
         return
@@ -221,7 +217,7 @@ async def _duplicate(flow: FlowSummary, refresh: Refresh) -> None:
 
 
 async def _delete_dialog(flow: FlowSummary, refresh: Refresh) -> None:
-    users = await run.io_bound(_read, flow_users, flow_id=flow.id)
+    users = await run.io_bound(read, flow_users, flow_id=flow.id)
     with ui.dialog() as dialog, ui.card().classes("w-[32rem] gap-3").mark("delete-dialog"):
         ui.label(f"Delete flow '{flow.name}'?").classes("text-lg font-medium")
         if users:
@@ -247,7 +243,7 @@ async def _delete_dialog(flow: FlowSummary, refresh: Refresh) -> None:
 
 async def _delete(flow: FlowSummary, refresh: Refresh) -> None:
     try:
-        users = await run.io_bound(_write, delete_flow, flow_id=flow.id)
+        users = await run.io_bound(write, delete_flow, flow_id=flow.id)
     except FlowError as error:
         ui.notify(str(error), type="negative")
     else:
@@ -256,23 +252,11 @@ async def _delete(flow: FlowSummary, refresh: Refresh) -> None:
     refresh()
 
 
-def _read(query: Callable[..., Any], **arguments: Any) -> Any:
-    """Run `query(session=..., **arguments)` in a read session; handlers call it through run.io_bound."""
-    with database().session() as session:
-        return query(session=session, **arguments)
-
-
-def _write(change: Callable[..., Any], **arguments: Any) -> Any:
-    """Run `change(session=..., **arguments)` in a write session; handlers call it through run.io_bound."""
-    with database().write_session() as session:
-        return change(session=session, **arguments)
-
-
 # --- import and export ----------------------------------------------------------------------------------------------
 
 async def _export(flow: FlowSummary) -> None:
     try:
-        document = await run.io_bound(_read, export_flow, flow_id=flow.id)
+        document = await run.io_bound(read, export_flow, flow_id=flow.id)
     except FlowError as error:
         ui.notify(str(error), type="negative")
         return
@@ -324,7 +308,7 @@ async def _import_upload(file: Any) -> str | None:
     except json.JSONDecodeError as error:
         return f"'{file.name}' is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})."
     try:  # off the event loop: checking and writing a large flow would stall every admin's page
-        name = await run.io_bound(_write, _import_flow_named, document=document)
+        name = await run.io_bound(write, _import_flow_named, document=document)
     except FlowDocumentError as error:
         return f"'{file.name}' holds a broken flow, nothing was imported:\n" + "\n".join(
             f"• {problem}" for problem in error.problems)
@@ -359,15 +343,15 @@ def _show_templates(refresh: Refresh, reports: dict[str, ui.label]) -> None:
 
 
 async def _apply_template(name: str, refresh: Refresh, reports: dict[str, ui.label]) -> None:
-    preview = await run.io_bound(_read, preview_template, name=name)
+    preview = await run.io_bound(read, preview_template, name=name)
     if (overwritten := changed_names(preview)) and not await _confirm_overwrite(name, overwritten):
         return
     try:
-        report = await run.io_bound(_write, apply_template, name=name)
+        report = await run.io_bound(write, apply_template, name=name)
     except WorkspaceImportError as error:
         ui.notify(f"The {name} template could not be added: {error}", type="negative", multi_line=True)
         return
-    channels = await run.io_bound(_read, has_channels)
+    channels = await run.io_bound(read, has_channels)
     summary = f"{name}: {summarise_report(report)}" + ("" if channels else (
         " Fill in your bot's channels in Settings so the Share flow can build personal links."))
     ui.notify(f"{name} added; the Templates card lists what changed." if report.changed else

@@ -1,5 +1,6 @@
 """The flow editor's inspector: one form per node type. Every edit hands the node's new settings to `on_change`
-(with a key that tells consecutive keystrokes in one input apart from a new edit, for undo)."""
+(with a key that tells consecutive keystrokes in one input apart from a new edit, for undo). It holds one form per
+node type (`FORMS`), so it grows with the node catalogue."""
 
 import copy
 import re

@@ -8,7 +8,6 @@ from nicegui import app, ui
 from pydantic import ValidationError
 
 from builder.context import database, simulator
-from builder.entry_point_links import CHANNEL_NAMES
 from builder.frame import frame
 from builder.simulator_parts import confirm, show_result, show_scenario_report, show_scenario_row
 from channels.simulated import SimulatedDelivery
@@ -19,7 +18,7 @@ from runtime.simulator.recording import Recording, RecordingError
 from runtime.simulator.scenarios import ScenarioError, ScenarioReport
 from runtime.simulator.simulation import Opener, Simulation
 from runtime.simulator.views import ActionView
-from runtime.vocabulary import DurationError
+from runtime.vocabulary import CHANNEL_NAMES, DurationError
 from storage.contacts import ContactQuery, list_contacts
 from storage.scenarios import (
     ScenarioSave,

@@ -1,4 +1,7 @@
-"""Triggers: "when this happens (and these conditions hold), do these actions" — the list and the editor."""
+"""Triggers: "when this happens (and these conditions hold), do these actions" — the list and the editor.
+
+One page, one module: the editor builds each action's inputs from runtime/actions.py, and what is left is the form
+itself (event, filter, conditions, actions) and its problems."""
 
 import json
 from typing import Any

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.vocabulary import window_hours
+from runtime.vocabulary import CHANNEL_NAMES, window_hours
 
 META_CHANNELS = ("messenger", "instagram", "whatsapp")
 WEBHOOK_OBJECTS = {"messenger": "page", "instagram": "instagram", "whatsapp": "whatsapp_business_account"}
@@ -249,7 +249,7 @@ class GraphError:
 def read_graph_error(channel: str, status: int, body: bytes) -> GraphError:
     """Meta's answer to a failed request in Meta's words (`error.message`, its code and, for WhatsApp,
     `error_data.details`): 5xx, throttling and Meta's "temporary" codes are temporary; the rest permanent."""
-    label = {"messenger": "Messenger", "instagram": "Instagram", "whatsapp": "WhatsApp"}[channel]
+    label = CHANNEL_NAMES[channel]
     try:
         error = json.loads(body).get("error") or {}
     except (ValueError, AttributeError, UnicodeDecodeError):

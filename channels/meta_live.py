@@ -48,11 +48,10 @@ from runtime.link_reading import match_whatsapp_text
 from runtime.links import LinkError
 from runtime.opening import Inbound
 from runtime.service import LIVE, RunOptions, Runtime
-from runtime.vocabulary import window_closed
+from runtime.vocabulary import CHANNEL_NAMES, window_closed
 from storage import channel_connections as store
 from storage.db import Database
 
-LABELS = {"messenger": "Messenger", "instagram": "Instagram", "whatsapp": "WhatsApp"}
 ID_NAMES = {"messenger": "Facebook page id", "instagram": "Instagram account id", "whatsapp": "phone-number id"}
 
 
@@ -110,7 +109,7 @@ async def graph_call(api: Any, method: str, url: str, channel: str, access_token
                      body: dict[str, Any] | None = None, params: dict[str, str] | None = None) -> dict[str, Any]:
     """Call the Graph API with the token in the Authorization header (never in the address, which servers and
     proxies log); Meta's refusals become the worker's failures in Meta's words."""
-    response = await api.request(method, url, platform=LABELS[channel], json=body, params=params,
+    response = await api.request(method, url, platform=CHANNEL_NAMES[channel], json=body, params=params,
                                  headers={"Authorization": f"Bearer {access_token}"})
     if response.status_code < 300:
         try:
@@ -118,7 +117,7 @@ async def graph_call(api: Any, method: str, url: str, channel: str, access_token
         except ValueError:
             answer = None
         if not isinstance(answer, dict):
-            raise TemporaryFailure(f"{LABELS[channel]} answered with something that is not a JSON object")
+            raise TemporaryFailure(f"{CHANNEL_NAMES[channel]} answered with something that is not a JSON object")
         return answer
     error = read_graph_error(channel, response.status_code, response.content)
     if error.temporary:
@@ -142,7 +141,7 @@ class MetaSender:
     async def __call__(self, item: OutboxItem) -> None:
         bot = await asyncio.to_thread(self.connection, self.channel)
         if bot is None:
-            raise TemporaryFailure(f"{LABELS[self.channel]} is not connected; the message waits until it is.")
+            raise TemporaryFailure(f"{CHANNEL_NAMES[self.channel]} is not connected; the message waits until it is.")
         token = bot.secrets.get("access_token", "")
         if self.channel == "whatsapp":
             last = await asyncio.to_thread(last_message_from, self.database, item.contact_id)
@@ -252,7 +251,7 @@ PROFILE_FIELDS = {"messenger": "id,name", "instagram": "id,username",
 
 def meta_hook_channels() -> tuple[HookChannel, ...]:
     return tuple(HookChannel(
-        name=channel, label=LABELS[channel], receive=functools.partial(receive, channel),
+        name=channel, label=CHANNEL_NAMES[channel], receive=functools.partial(receive, channel),
         sender=functools.partial(make_sender, channel), connect=functools.partial(connect, channel),
         connect_fields=(ID_FIELDS[channel], ConnectField("access_token", "Access token", secret=True),
                         ConnectField("app_secret", "App secret", secret=True,

@@ -1,7 +1,8 @@
 """The flow engine: run a flow in one contact's context until it waits (ask, buttons, delay) or ends (DOMAIN §6).
 
 Movement along edges is the graph module's job (`next_edge`); this module only says what each node does, and notes in
-the trace every connection a run follows (the simulator lights exactly those).
+the trace every connection a run follows (the simulator lights exactly those). It holds one step per node type
+(`_NODES`), so it grows with the node catalogue rather than with a second idea.
 """
 
 from dataclasses import dataclass, replace

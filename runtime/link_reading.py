@@ -2,7 +2,8 @@
 text an admin's pattern matches) split into channel, entry point, referrer and payload. Never raises: bad parts
 become warnings.
 
-Pure functions over strings; resolving a parsed ref against stored entry points happens elsewhere.
+Pure functions over strings; resolving a parsed ref against stored entry points happens elsewhere. Its length is
+the grammar's: every form of link on six channels, each decoding step and the warning it gives.
 
 Decisions where the domain spec is silent:
 - A long dash (– or —) always means ``--``, except inside JSON data after ``jsondata--``, which is left untouched.

@@ -1,5 +1,6 @@
 """Checks flows and triggers before publishing and returns every problem as data, so the builder can show them all
-on the canvas at once. Running an invalid flow raises InvalidFlowError, which carries the same problems."""
+on the canvas at once. Running an invalid flow raises InvalidFlowError, which carries the same problems. It is
+one module because every check reads one index of the workspace (`WorkspaceIndex`) and reports in one shape."""
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace

@@ -1,5 +1,6 @@
 """Contacts as the admin sees them: a paged, searchable list that stays fast with 100,000 contacts, one contact's
-details, the admin's own field and tag edits, and the referral tree.
+details, the admin's own field and tag edits, and the referral tree: the Contacts page's data access, kept in one
+module because those share the one query shape (a contact with its fields, tags and referrer).
 
 Decisions where the brief was silent:
 - "Referrals" of a contact are the referrals they made with status counted or repeat (repeat: counted again under the

@@ -18,7 +18,7 @@ from runtime.actions import ACTION_TYPES
 from runtime.node_types import NODE_TYPES
 from runtime.templates import is_template, placeholders
 from storage.models import FIELD_TYPES, CouponPool, CustomField, EntryPoint, Flow, Tag, Trigger
-from storage.names import check_name_shape, find_clash, load_taken
+from storage.names import Stripped, check_name_shape, find_clash, load_taken
 
 
 def form_errors(error: ValidationError) -> dict[tuple, str]:
@@ -36,15 +36,10 @@ def form_errors(error: ValidationError) -> dict[tuple, str]:
 
 
 class FieldCreate(BaseModel):
-    name: str
+    name: Stripped
     type: str = "text"
-    description: str = ""
+    description: Stripped = ""
     links_may_set: bool = True  # a link may fill it by naming its ID or name (mappings on entry points always may)
-
-    @field_validator("name", "description", mode="before")
-    @classmethod
-    def strip(cls, value: object) -> object:
-        return value.strip() if isinstance(value, str) else value
 
     @field_validator("name")
     @classmethod
@@ -72,13 +67,8 @@ class FieldUpdate(FieldCreate):
 
 
 class TagCreate(BaseModel):
-    name: str
-    description: str = ""
-
-    @field_validator("name", "description", mode="before")
-    @classmethod
-    def strip(cls, value: object) -> object:
-        return value.strip() if isinstance(value, str) else value
+    name: Stripped
+    description: Stripped = ""
 
     @field_validator("name")
     @classmethod

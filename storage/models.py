@@ -1,7 +1,8 @@
 """The tables of one workspace (one bot). DOMAIN §1–6.
 
 JSON documents (flows, trigger actions, mappings) are stored as JSON text; custom field values are stored as JSON text
-too, so that one column holds every field type and numbers can still be increased atomically in SQL.
+too, so that one column holds every field type and numbers can still be increased atomically in SQL. Every table
+is here, one class each, so that the schema reads in one place (Alembic compares against it).
 """
 
 from datetime import UTC, datetime

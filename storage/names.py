@@ -11,11 +11,21 @@ Decisions where the brief was silent:
 
 import re
 from collections.abc import Callable, Iterable
+from typing import Annotated
 
 import sqlalchemy as sa
+from pydantic import BeforeValidator
 from sqlmodel import Session
 
 from runtime.links import check_entry_ref
+
+
+def strip_text(value: object) -> object:
+    """Surrounding spaces are never part of what an admin typed into a name, a description or a setting."""
+    return value.strip() if isinstance(value, str) else value
+
+
+Stripped = Annotated[str, BeforeValidator(strip_text)]  # an input's text, stripped before any check reads it
 
 NAME_PATTERN = re.compile(r"[\w ]+")
 FIELD_NAME_PATTERN = re.compile(r"\w+")

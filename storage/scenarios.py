@@ -18,6 +18,7 @@ from sqlmodel import Session, func, select
 
 from runtime.scenariodoc import FORMAT, check_scenario
 from storage.models import Scenario, utcnow
+from storage.names import Stripped
 
 DEMO_SCENARIO = Path(__file__).resolve().parents[1] / "assets" / "scenarios" / "referral_program.json"
 SANDBOX_ONLY = ("workspace", "settings")  # keys a saved scenario drops: it runs in the workspace's sandbox
@@ -31,14 +32,9 @@ class ScenarioStoreError(ValueError):
 class ScenarioSave(BaseModel):
     """A scenario as the Simulator page saves it; `document` is checked with the same rules the runner uses."""
 
-    name: str
-    description: str = ""
+    name: Stripped
+    description: Stripped = ""
     document: dict[str, Any]
-
-    @field_validator("name", "description", mode="before")
-    @classmethod
-    def strip(cls, value: object) -> object:
-        return value.strip() if isinstance(value, str) else value
 
     @field_validator("name")
     @classmethod

@@ -8,25 +8,21 @@ from sqlmodel import Session, SQLModel
 
 from runtime.links import ChannelIdentities
 from storage.models import WorkspaceSettings, utcnow
+from storage.names import Stripped
 
 
 class SettingsUpdate(SQLModel):
     """What an admin may change on the Settings page; every check explains itself in the error message."""
 
-    bot_name: str = "My bot"
-    page_id: str = ""
-    instagram_username: str = ""
-    whatsapp_number: str = ""
-    telegram_bot: str = ""
-    viber_uri: str = ""
-    webchat_base_url: str = ""
-    webchat_account_id: str = ""
-    default_reply: str = ""
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def strip(cls, value: object) -> object:
-        return value.strip() if isinstance(value, str) else value
+    bot_name: Stripped = "My bot"
+    page_id: Stripped = ""
+    instagram_username: Stripped = ""
+    whatsapp_number: Stripped = ""
+    telegram_bot: Stripped = ""
+    viber_uri: Stripped = ""
+    webchat_base_url: Stripped = ""
+    webchat_account_id: Stripped = ""
+    default_reply: Stripped = ""
 
     @field_validator("bot_name")
     @classmethod

@@ -1,7 +1,8 @@
 """Checking a workspace document (docs/workspace-format.md) before anything is imported: its envelope, each kind of
 definition and its keys, references between elements, names that clash, and text or numbers that cannot be stored.
 Every problem names the element at fault, for the admin. Importing and exporting is storage/workspace_io.py; the
-decisions about the format are listed there."""
+decisions about the format are listed there. It holds one check per kind of key in the format, so it grows with
+the format, not with a second idea."""
 
 import json
 from collections.abc import Callable, Iterator

@@ -63,14 +63,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_until_up(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 30) -> None:
-    """Return once the app answers its login page; raise with the app's log if it exits or stays silent."""
+def wait_until_up(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 30,
+                  probe: str = "/login") -> None:
+    """Return once the app answers `probe` (its login page unless told); raise with the app's log if it exits or
+    stays silent. Never through a proxy."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the app exited with {process.returncode}:\n{log_path.read_text()}")
         try:
-            httpx.get(f"{url}/login", trust_env=False, timeout=1)
+            httpx.get(f"{url}{probe}", trust_env=False, timeout=1)
             return
         except httpx.HTTPError:
             time.sleep(0.2)

@@ -1,17 +1,15 @@
 """What the benchmarks that drive the real app share: `app.py` (or another page) in a subprocess on a free loopback
-port with a clean environment, and latency percentiles. The tests have their own in tests/helpers.py: benchmarks
-never import tests."""
+port with a clean environment (started, awaited and stopped with the tests' own helpers, tests/helpers.py), and
+latency percentiles."""
 
-import os
-import socket
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+
+from tests.helpers import free_port, stop, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,28 +26,15 @@ def serving(command: Callable[[int], list[str]], *, env: dict[str, str], log_pat
             probe: str = "/") -> Iterator[str]:
     """A web server started by `command(port)` on a free loopback port; yields its URL once `probe` answers, and
     stops it (killed if it hangs) on leaving."""
-    port = _free_port()
+    port = free_port()
     with log_path.open("w") as log:
         process = subprocess.Popen(command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{port}"
-            _wait_until_up(f"{url}{probe}", process, log_path)
+            wait_until_up(url, process, log_path, probe=probe)
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def subprocess_env(*, drop: Iterable[str] = (), **settings: str) -> dict[str, str]:
-    """This environment without pytest's variables (NiceGUI would enter its test mode), proxy settings (loopback
-    traffic must not leave through a proxy), a database URL of the developer's own, or `drop`; with `settings`."""
-    dropped = {"REFERFLOW_DATABASE_URL", *drop}
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith("PYTEST") and not name.lower().endswith("_proxy") and name not in dropped}
-    return {**env, **settings}
+            stop(process)
 
 
 def run_cli(*args: str, db: Path, env: dict[str, str]) -> None:
@@ -71,21 +56,3 @@ def percentile_ms(values: list[float], percentile: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[percentile - 1] * 1000
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 30) -> None:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the app exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            opener.open(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the app did not answer within {timeout} s:\n{log_path.read_text()}")

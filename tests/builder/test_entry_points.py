@@ -1,6 +1,7 @@
 """The Entry points pages through NiceGUI's User: list, editor, links, the paste box and the counts."""
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from nicegui.testing import User
 from nicegui.testing.user_interaction import UserInteraction
 from sqlmodel import select
 
+from builder import entry_point_links
 from runtime.opening import Inbound
 from runtime.qr import qr_png, qr_svg
 from runtime.service import Runtime
@@ -366,3 +368,19 @@ async def test_the_paste_box_shows_what_the_bot_would_do_and_saves_nothing(admin
     with demo.session() as session:
         assert session.execute(sa.text("SELECT count(*) FROM contact")).scalar_one() == contacts
         assert session.execute(sa.text("SELECT count(*) FROM referral")).scalar_one() == 0
+
+
+async def test_the_paste_box_says_when_a_preview_cannot_run(admin: User, demo: Database,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database that does not answer leaves no stale explanation on screen: the box says the preview failed."""
+    await admin.open("/entry-points")
+    admin.find(marker="paste-link").type(f"{GIVEAWAY}--SPRING")
+    await admin.should_see("coupon_code (by default payload field)", marker="payload-landing-0", retries=WAITS)
+
+    def locked(**_: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(entry_point_links, "preview_link", locked)
+    admin.find(marker="paste-link").clear().type(f"{GIVEAWAY}--AUTUMN")
+    await admin.should_see(marker="preview-failed", retries=WAITS)
+    admin.should_not_see(marker="breakdown")
