@@ -3,12 +3,27 @@
 import re
 import secrets
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 from sqlmodel import Session, SQLModel
 
 from runtime.links import ChannelIdentities
 from storage.models import WorkspaceSettings, utcnow
 from storage.names import Stripped
+
+# Each channel identity's shape (after a leading '@', which people often type, is dropped) and what to say when an
+# admin's text does not have it. The WhatsApp number and the web chat address are read differently, below.
+IDENTITY_SHAPES = {
+    "page_id": (r"[A-Za-z0-9.]{1,100}", "A Facebook page ID or username uses only letters, digits and dots."),
+    "instagram_username": (r"[A-Za-z0-9._]{1,30}",
+                           "An Instagram username has at most 30 letters, digits, dots and underscores."),
+    "telegram_bot": (r"[A-Za-z][A-Za-z0-9_]{3,31}",
+                     "A Telegram bot username has 4 to 32 letters, digits and underscores, and starts with a letter."),
+    "viber_uri": (r"[A-Za-z0-9_.-]{1,100}",
+                  "A Viber bot URI uses only letters, digits, dots, hyphens and underscores."),
+    "webchat_account_id": (r"[A-Za-z0-9_.-]{1,100}",
+                           "The web chat account ID uses only letters, digits, dots, hyphens and underscores."),
+}
+AT_PREFIXED = ("instagram_username", "telegram_bot")
 
 
 class SettingsUpdate(SQLModel):
@@ -31,19 +46,21 @@ class SettingsUpdate(SQLModel):
             raise ValueError("Give the bot a name; admins see it in the header.")
         return value
 
-    @field_validator("page_id")
+    @field_validator(*IDENTITY_SHAPES)
     @classmethod
-    def check_page_id(cls, value: str) -> str:
-        if value and not re.fullmatch(r"[A-Za-z0-9.]{1,100}", value):
-            raise ValueError("A Facebook page ID or username uses only letters, digits and dots.")
+    def check_identity(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name in AT_PREFIXED:
+            value = value.removeprefix("@")
+        pattern, problem = IDENTITY_SHAPES[info.field_name]
+        if value and not re.fullmatch(pattern, value):
+            raise ValueError(problem)
         return value
 
-    @field_validator("instagram_username")
+    @field_validator("telegram_bot")
     @classmethod
-    def check_instagram(cls, value: str) -> str:
-        value = value.removeprefix("@")
-        if value and not re.fullmatch(r"[A-Za-z0-9._]{1,30}", value):
-            raise ValueError("An Instagram username has at most 30 letters, digits, dots and underscores.")
+    def check_telegram_suffix(cls, value: str) -> str:
+        if value and not value.lower().endswith("bot"):
+            raise ValueError("Telegram bot usernames always end in 'bot', e.g. shop_helper_bot.")
         return value
 
     @field_validator("whatsapp_number")
@@ -54,37 +71,12 @@ class SettingsUpdate(SQLModel):
             raise ValueError("Enter the WhatsApp number in international format, 7 to 15 digits, e.g. +15551234567.")
         return digits
 
-    @field_validator("telegram_bot")
-    @classmethod
-    def check_telegram(cls, value: str) -> str:
-        value = value.removeprefix("@")
-        if value and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", value):
-            raise ValueError("A Telegram bot username has 4 to 32 letters, digits and underscores, and starts with a "
-                             "letter.")
-        if value and not value.lower().endswith("bot"):
-            raise ValueError("Telegram bot usernames always end in 'bot', e.g. shop_helper_bot.")
-        return value
-
-    @field_validator("viber_uri")
-    @classmethod
-    def check_viber(cls, value: str) -> str:
-        if value and not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", value):
-            raise ValueError("A Viber bot URI uses only letters, digits, dots, hyphens and underscores.")
-        return value
-
     @field_validator("webchat_base_url")
     @classmethod
     def check_webchat_url(cls, value: str) -> str:
         if value and not re.fullmatch(r"https?://[^\s?#]+", value):
             raise ValueError("The web chat address must start with https:// (or http://) and have no ? or #.")
         return value.rstrip("/")
-
-    @field_validator("webchat_account_id")
-    @classmethod
-    def check_webchat_account(cls, value: str) -> str:
-        if value and not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", value):
-            raise ValueError("The web chat account ID uses only letters, digits, dots, hyphens and underscores.")
-        return value
 
 
 class PublicUrlUpdate(SQLModel):
