@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, Response
 
 from tests.helpers import ADMIN_PASSWORD, running_app, subprocess_env
 
@@ -48,10 +48,21 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
         yield LiveApp(app.url, data_dir)
 
 
+def visit(page: Page, url: str) -> Response | None:
+    """Open an admin page and wait until its live connection to the server is up.
+
+    What is typed or pressed before then waits in the browser, and each waiting event polls for the connection on a
+    clock of its own, so a click can reach the server before a value typed earlier: the test then sees the page act on
+    what it showed at load. People are not that quick; a test is."""
+    response = page.goto(url)
+    page.wait_for_function("window.did_handshake === true")
+    return response
+
+
 @pytest.fixture
 def admin_page(page: Page, live_app: LiveApp) -> Page:
     """A page signed in as the admin."""
-    page.goto(f"{live_app.url}/login")
+    visit(page, f"{live_app.url}/login")
     page.get_by_label("Admin password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text("Log out").wait_for()

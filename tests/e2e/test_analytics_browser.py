@@ -9,7 +9,7 @@ from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import open_database
 from storage.workspace_io import import_workspace
-from tests.e2e.conftest import SCREENSHOTS, LiveApp
+from tests.e2e.conftest import SCREENSHOTS, LiveApp, visit
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 LINK = "https://m.me/1234567890?ref=giveaway2025"
@@ -31,7 +31,7 @@ def test_analytics_shows_k_and_the_leaderboard(admin_page: Page, live_app: LiveA
         open_as("friend-0", "Friend0", "Lee", f"{LINK}-c{bob}")  # already counted for Ann
     database.dispose()
 
-    admin_page.goto(f"{live_app.url}/analytics")
+    visit(admin_page, f"{live_app.url}/analytics")
     expect(admin_page.get_by_text("Viral coefficient K: how many new contacts")).to_be_visible()
     board = admin_page.locator(".q-card", has_text="Leaderboard")
     expect(board.get_by_text("Ann Rivers")).to_be_visible()

@@ -12,7 +12,7 @@ from playwright.sync_api import Locator, Page, expect
 from storage.db import open_database
 from storage.flows import create_flow
 from storage.workspace_io import import_workspace
-from tests.e2e.conftest import LiveApp, screenshot
+from tests.e2e.conftest import LiveApp, screenshot, visit
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 SAVE_WAIT = 1200  # ms: more than the editor's save delay
@@ -43,7 +43,7 @@ def _loop_document() -> dict:
 
 
 def open_flow(page: Page, live_app: LiveApp, flow_id: int, nodes: int) -> None:
-    page.goto(f"{live_app.url}/flows/{flow_id}")
+    visit(page, f"{live_app.url}/flows/{flow_id}")
     expect(page.locator(".vue-flow__node")).to_have_count(nodes)
     page.wait_for_timeout(400)  # the first fit of the view
 

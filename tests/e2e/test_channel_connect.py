@@ -3,11 +3,11 @@ password fields, and the callback address is shown."""
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveApp, screenshot
+from tests.e2e.conftest import LiveApp, screenshot, visit
 
 
 def test_every_platform_has_a_connect_form_with_password_fields(admin_page: Page, live_app: LiveApp) -> None:
-    admin_page.goto(f"{live_app.url}/channels")
+    visit(admin_page, f"{live_app.url}/channels")
     for label in ("Telegram", "Messenger", "Instagram", "WhatsApp", "Viber"):
         expect(admin_page.get_by_role("button", name=f"Connect {label}")).to_be_visible()
     token = admin_page.get_by_label("Bot token")

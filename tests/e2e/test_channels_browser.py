@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveApp, screenshot
+from tests.e2e.conftest import LiveApp, screenshot, visit
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -17,7 +17,7 @@ def _demo_workspace() -> Iterator[None]:
 
 
 def test_open_the_chat_opens_the_entry_points_web_chat(admin_page: Page, live_app: LiveApp) -> None:
-    admin_page.goto(f"{live_app.url}/channels")
+    visit(admin_page, f"{live_app.url}/channels")
     expect(admin_page.get_by_text("Connected", exact=True)).to_be_visible()  # the web chat
     links = admin_page.get_by_text(re.compile(rf"^{re.escape(live_app.url)}/webchat/\?p=[^&\s]+&ref=[\w-]+$"))
     expect(links.first).to_be_visible()

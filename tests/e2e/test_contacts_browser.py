@@ -13,7 +13,7 @@ from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import open_database
 from storage.workspace_io import import_workspace
-from tests.e2e.conftest import LiveApp, screenshot
+from tests.e2e.conftest import LiveApp, screenshot, visit
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 GIVEAWAY = "https://m.me/1234567890?ref=giveaway2025"
@@ -79,7 +79,7 @@ def demo(live_app: LiveApp) -> dict[str, int]:
 
 
 def test_contacts_page_and_paging(admin_page: Page, live_app: LiveApp, demo: dict[str, int]) -> None:
-    admin_page.goto(f"{live_app.url}/contacts")
+    visit(admin_page, f"{live_app.url}/contacts")
     expect(admin_page.get_by_text(f"{CONTACTS} contacts")).to_be_visible()
     table = admin_page.locator(".q-table")
     expect(table.get_by_role("link", name="Ivan Kowalski")).to_be_visible()
@@ -101,7 +101,7 @@ def test_contacts_page_and_paging(admin_page: Page, live_app: LiveApp, demo: dic
 
 
 def test_a_contact_page(admin_page: Page, live_app: LiveApp, demo: dict[str, int]) -> None:
-    admin_page.goto(f"{live_app.url}/contacts/{demo['Ann']}")
+    visit(admin_page, f"{live_app.url}/contacts/{demo['Ann']}")
     expect(admin_page.get_by_text("They referred (5)")).to_be_visible()
     expect(admin_page.get_by_text("You did it, Ann! Three friends joined. Your coupon: FRIENDS3")).to_be_visible()
     expect(admin_page.get_by_role("button", name="Giveaway rules").first).to_be_visible()  # buttons in the transcript
@@ -119,7 +119,7 @@ def test_a_contact_page(admin_page: Page, live_app: LiveApp, demo: dict[str, int
 
 
 def test_analytics_and_its_csv(admin_page: Page, live_app: LiveApp, demo: dict[str, int]) -> None:
-    admin_page.goto(f"{live_app.url}/analytics")
+    visit(admin_page, f"{live_app.url}/analytics")
     expect(admin_page.get_by_text("Giveaway 2025")).to_be_visible()
     expect(admin_page.locator("canvas").first).to_be_visible()  # the chart drew
     admin_page.wait_for_timeout(800)  # let the chart finish its animation before the picture

@@ -9,13 +9,13 @@ from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import open_database
 from storage.workspace_io import import_workspace
-from tests.e2e.conftest import LiveApp, screenshot
+from tests.e2e.conftest import LiveApp, screenshot, visit
 from tests.storage.test_coupons import workspace
 
 
 def test_paste_upload_and_see_an_empty_pool_warned(admin_page: Page, live_app: LiveApp, tmp_path: Path) -> None:
     page = admin_page
-    page.goto(f"{live_app.url}/coupons")
+    visit(page, f"{live_app.url}/coupons")
     page.get_by_label("New pool").fill("Spring")
     page.get_by_role("button", name="Create pool").click()
     expect(page.get_by_text("Coupon pool 'Spring' created; paste its codes below.")).to_be_visible()
@@ -36,10 +36,10 @@ def test_paste_upload_and_see_an_empty_pool_warned(admin_page: Page, live_app: L
         for user in ("ann", "bob", "cat"):
             runtime.open_link(Inbound(text="shop", channel="messenger", channel_user_id=user, first_name=user))
     database.dispose()
-    page.goto(f"{live_app.url}/coupons")
+    visit(page, f"{live_app.url}/coupons")
     expect(page.get_by_text("0 of 2 left · 2 given")).to_be_visible()
     expect(page.get_by_text("Coupon pool 'Spring' has no codes left. 1 person was to get one")).to_be_visible()
     screenshot(page, "coupons-empty")
-    page.goto(f"{live_app.url}/")
+    visit(page, f"{live_app.url}/")
     expect(page.get_by_text("Coupon pool 'Spring' has no codes left.")).to_be_visible()
     screenshot(page, "overview-pool-warning")

@@ -10,7 +10,7 @@ from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import open_database
 from storage.workspace_io import import_workspace
-from tests.e2e.conftest import LiveApp, screenshot
+from tests.e2e.conftest import LiveApp, screenshot, visit
 from tests.runtime.test_qr import encode, read_png, read_svg
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
@@ -35,7 +35,7 @@ def demo(live_app: LiveApp) -> LiveApp:
 
 def test_the_list_shows_activity_and_explains_a_pasted_link(admin_page: Page, demo: LiveApp) -> None:
     page = admin_page
-    page.goto(f"{demo.url}/entry-points")
+    visit(page, f"{demo.url}/entry-points")
     row = page.get_by_role("link", name="Giveaway 2025")
     expect(row).to_be_visible()
     expect(page.get_by_text("Starts flow “Share”")).to_be_visible()
@@ -49,7 +49,7 @@ def test_the_list_shows_activity_and_explains_a_pasted_link(admin_page: Page, de
 def test_copy_puts_the_link_on_the_clipboard(admin_page: Page, demo: LiveApp) -> None:
     page = admin_page
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=demo.url)
-    page.goto(f"{demo.url}/entry-points/1")
+    visit(page, f"{demo.url}/entry-points/1")
     page.get_by_role("button", name="Copy entry link").click()  # Messenger's tab is open first
     expect(page.get_by_text("Link copied to the clipboard.")).to_be_visible()
     assert page.evaluate("navigator.clipboard.readText()") == GIVEAWAY
@@ -63,7 +63,7 @@ def test_copy_puts_the_link_on_the_clipboard(admin_page: Page, demo: LiveApp) ->
 
 def test_qr_downloads_decode_to_the_entry_link(admin_page: Page, demo: LiveApp) -> None:
     page = admin_page
-    page.goto(f"{demo.url}/entry-points/1")
+    visit(page, f"{demo.url}/entry-points/1")
     with page.expect_download() as png_download:
         page.get_by_role("button", name="PNG").first.click()
     assert png_download.value.suggested_filename == "giveaway2025-messenger.png"
@@ -79,7 +79,7 @@ def test_qr_downloads_decode_to_the_entry_link(admin_page: Page, demo: LiveApp) 
 
 def test_the_editor_looks_tidy(admin_page: Page, demo: LiveApp) -> None:
     page = admin_page
-    page.goto(f"{demo.url}/entry-points/1")
+    visit(page, f"{demo.url}/entry-points/1")
     expect(page.get_by_label("Ref", exact=True)).to_have_value("giveaway2025")
     page.get_by_label("Pattern (a regular expression, optional)").fill(r"recommended by (?P<referrer>\+?\d{7,15})")
     page.get_by_label("Try a message").fill("I was recommended by +15551234567")
@@ -88,7 +88,7 @@ def test_the_editor_looks_tidy(admin_page: Page, demo: LiveApp) -> None:
     page.wait_for_timeout(300)
     screenshot(page, "entry-point-editor")
 
-    page.goto(f"{demo.url}/entry-points/new")
+    visit(page, f"{demo.url}/entry-points/new")
     page.get_by_label("Ref", exact=True).fill("black--friday")
     page.get_by_role("button", name="Save entry point").click()
     expect(page.get_by_text("Give the entry point a name")).to_be_visible()

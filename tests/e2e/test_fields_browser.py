@@ -6,7 +6,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from storage.db import open_database
 from storage.workspace_io import import_workspace
-from tests.e2e.conftest import LiveApp, screenshot
+from tests.e2e.conftest import LiveApp, screenshot, visit
 
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 
@@ -22,7 +22,7 @@ def demo_workspace(live_app: LiveApp) -> None:
 def test_copy_button_puts_the_field_id_on_the_clipboard(admin_page: Page, context: BrowserContext,
                                                         live_app: LiveApp) -> None:
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_app.url)
-    admin_page.goto(f"{live_app.url}/fields")
+    visit(admin_page, f"{live_app.url}/fields")
     expect(admin_page.get_by_text("referral_points", exact=True)).to_be_visible()
     picture(admin_page, "fields")
     admin_page.evaluate("navigator.clipboard.writeText('nothing yet')")
@@ -32,7 +32,7 @@ def test_copy_button_puts_the_field_id_on_the_clipboard(admin_page: Page, contex
 
 
 def test_delete_dialog_lists_what_uses_the_field(admin_page: Page, live_app: LiveApp) -> None:
-    admin_page.goto(f"{live_app.url}/fields")
+    visit(admin_page, f"{live_app.url}/fields")
     admin_page.get_by_role("button", name="Delete referral_points").click()
     dialog = admin_page.locator(".q-dialog")
     expect(dialog.get_by_text("Delete the field 'referral_points' (ID 1)?")).to_be_visible()
@@ -44,7 +44,7 @@ def test_delete_dialog_lists_what_uses_the_field(admin_page: Page, live_app: Liv
 
 
 def test_the_field_dialog_says_whether_links_may_set_the_field(admin_page: Page, live_app: LiveApp) -> None:
-    admin_page.goto(f"{live_app.url}/fields")
+    visit(admin_page, f"{live_app.url}/fields")
     expect(admin_page.get_by_text("Not allowed", exact=True)).to_be_visible()  # referral_points
     admin_page.get_by_role("button", name="Edit referral_points").click()
     dialog = admin_page.locator(".q-dialog")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveApp, screenshot
+from tests.e2e.conftest import LiveApp, screenshot, visit
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -21,7 +21,7 @@ def no_demo_seed() -> Iterator[None]:
 def test_the_template_fills_a_tidy_list_then_a_flow_travels_as_a_file(
         admin_page: Page, live_app: LiveApp, tmp_path: Path) -> None:
     page = admin_page
-    page.goto(f"{live_app.url}/flows")
+    visit(page, f"{live_app.url}/flows")
     expect(page.get_by_text("No flows yet — create one or add the Referral program template")).to_be_visible()
     screenshot(page, "flows-empty")
 
@@ -57,7 +57,7 @@ def test_a_bad_file_is_explained_in_the_import_dialog(admin_page: Page, live_app
     page = admin_page
     broken = tmp_path / "broken.json"
     broken.write_text('{"format": "referflow-flow", "name": "X", "flow": {"nodes": [{"id": "a"}], "edges": []}}')
-    page.goto(f"{live_app.url}/flows")
+    visit(page, f"{live_app.url}/flows")
     page.get_by_role("button", name="Import flow").click()
     page.locator(".q-dialog .q-uploader input[type=file]").set_input_files(broken)
     expect(page.get_by_text("Node 'a': 'type' is missing.", exact=False)).to_be_visible()

@@ -4,20 +4,20 @@ Its own module, because it locks the browser's address out of the app it runs ag
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveApp, screenshot
+from tests.e2e.conftest import LiveApp, screenshot, visit
 from tests.helpers import ADMIN_PASSWORD
 
 
 def test_a_forged_forwarded_for_does_not_lift_the_lock(page: Page, live_app: LiveApp) -> None:
     page.set_extra_http_headers({"X-Forwarded-For": "203.0.113.1"})
-    page.goto(f"{live_app.url}/login")
+    visit(page, f"{live_app.url}/login")
     for left in (4, 3, 2, 1, 0):
         page.get_by_label("Admin password").fill("wrong password")
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_text(f"That password is not right. {left} tr")).to_be_visible()
     for forged in ("198.51.100.2", "10.9.8.7"):
         page.set_extra_http_headers({"X-Forwarded-For": forged, "Forwarded": f"for={forged}"})
-        page.goto(f"{live_app.url}/login")
+        visit(page, f"{live_app.url}/login")
         page.get_by_label("Admin password").fill(ADMIN_PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_text("Too many wrong passwords. Try again in 10 minutes.")).to_be_visible()

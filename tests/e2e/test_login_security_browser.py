@@ -12,7 +12,7 @@ from pytest_httpserver import HTTPServer
 
 from storage.db import open_database
 from storage.workspace_io import import_workspace
-from tests.e2e.conftest import LiveApp, screenshot
+from tests.e2e.conftest import LiveApp, screenshot, visit
 from tests.helpers import ADMIN_PASSWORD
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
@@ -37,7 +37,7 @@ def workspace(live_app: LiveApp) -> Iterator[dict]:
 
 
 def sign_in(page: Page, url: str) -> None:
-    page.goto(url)
+    visit(page, url)
     page.get_by_label("Admin password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_text("Log out")).to_be_visible()
@@ -66,7 +66,7 @@ def test_a_signed_in_admin_is_never_sent_off_site(admin_page: Page, live_app: Li
 
 def test_log_out_sends_the_other_tabs_of_the_session_to_the_login(admin_page: Page, live_app: LiveApp) -> None:
     other = admin_page.context.new_page()
-    other.goto(f"{live_app.url}/fields")
+    visit(other, f"{live_app.url}/fields")
     expect(other.get_by_text("Log out")).to_be_visible()
     admin_page.get_by_role("button", name="Log out").click()
     expect(admin_page.get_by_text("Sign in to manage your bot.")).to_be_visible()
@@ -105,7 +105,7 @@ def test_every_page_works_under_the_content_security_policy(admin_page: Page, li
              "/fields", "/triggers", f"/triggers/{workspace['triggers'][1]}", "/contacts", "/analytics",
              "/simulator", "/settings"]
     for path in pages:
-        response = admin_page.goto(f"{live_app.url}{path}")
+        response = visit(admin_page, f"{live_app.url}{path}")
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
         expect(admin_page.get_by_text("Log out")).to_be_visible()
         if path == f"/flows/{share}":

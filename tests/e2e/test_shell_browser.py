@@ -1,12 +1,12 @@
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveApp, screenshot
+from tests.e2e.conftest import LiveApp, screenshot, visit
 from tests.helpers import ADMIN_PASSWORD
 
 
 def test_login_is_required_then_settings_save_and_survive_a_reload(page: Page, live_app: LiveApp) -> None:
-    page.goto(f"{live_app.url}/settings")
+    visit(page, f"{live_app.url}/settings")
     expect(page.get_by_text("Sign in to manage your bot.")).to_be_visible()
     screenshot(page, "login")
     page.get_by_label("Admin password").fill("not the password")
@@ -42,13 +42,13 @@ INDIGO = "rgb(67, 56, 202)"  # builder.frame.PRIMARY, the header's indigo-700
 
 def test_primary_buttons_are_indigo_like_the_header_and_the_header_follows_the_bot_name(page: Page,
                                                                                       live_app: LiveApp) -> None:
-    page.goto(f"{live_app.url}/login")
+    visit(page, f"{live_app.url}/login")
     sign_in = page.get_by_role("button", name="Sign in")
     expect(sign_in).to_have_css("background-color", INDIGO)  # Quasar's light blue looked disabled
     page.get_by_label("Admin password").fill(ADMIN_PASSWORD)
     sign_in.click()
     expect(page.get_by_text("Log out")).to_be_visible()
-    page.goto(f"{live_app.url}/settings")
+    visit(page, f"{live_app.url}/settings")
     save = page.get_by_role("button", name="Save settings")
     expect(save).to_have_css("background-color", INDIGO)
     page.get_by_label("Bot name").fill("Spring sale bot")
@@ -66,12 +66,12 @@ def test_primary_buttons_are_indigo_like_the_header_and_the_header_follows_the_b
 ])
 def test_leaving_an_editor_with_unsaved_changes_asks_first(page: Page, live_app: LiveApp, path: str, label: str,
                                                           save: str | None) -> None:
-    page.goto(f"{live_app.url}/login")
+    visit(page, f"{live_app.url}/login")
     if page.get_by_label("Admin password").is_visible():
         page.get_by_label("Admin password").fill(ADMIN_PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_text("Log out")).to_be_visible()
-    page.goto(f"{live_app.url}{path}")
+    visit(page, f"{live_app.url}{path}")
     box = page.get_by_label(label, exact=True)
     box.fill("Typed, not saved")
     page.wait_for_timeout(800)  # the page tells the browser about the change

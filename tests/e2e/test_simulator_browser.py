@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from storage.db import open_database
 from storage.workspace_io import import_workspace
-from tests.e2e.conftest import LiveApp, screenshot
+from tests.e2e.conftest import LiveApp, screenshot, visit
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 
@@ -31,7 +31,7 @@ def open_as_new_person(page: Page, name: str) -> None:
 def test_a_referral_program_from_first_link_to_reward(admin_page: Page, live_app: LiveApp) -> None:
     import_demo(live_app)
     page = admin_page
-    page.goto(f"{live_app.url}/simulator")
+    visit(page, f"{live_app.url}/simulator")
     expect(page.get_by_text("Open a link to see what the bot does.")).to_be_visible()
     screenshot(page, "simulator-empty")
 

@@ -5,14 +5,14 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveApp, screenshot
+from tests.e2e.conftest import LiveApp, screenshot, visit
 from tests.e2e.test_simulator_browser import import_demo
 
 
 def test_an_open_as_messengers_webhook_and_its_redelivery(admin_page: Page, live_app: LiveApp) -> None:
     import_demo(live_app)
     page = admin_page
-    page.goto(f"{live_app.url}/simulator")
+    visit(page, f"{live_app.url}/simulator")
     page.get_by_label("Name").fill("Ann")
     page.get_by_text("As the channel's real webhook").click()
     page.get_by_role("button", name="Open the link").click()

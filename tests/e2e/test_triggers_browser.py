@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect
 from storage.db import open_database
 from storage.models import Trigger
 from storage.workspace_io import import_workspace
-from tests.e2e.conftest import LiveApp, screenshot
+from tests.e2e.conftest import LiveApp, screenshot, visit
 
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 LOOP = {"name": "Points echo", "event": "field_changed", "field_id": 1,
@@ -25,7 +25,7 @@ def demo_workspace(live_app: LiveApp) -> None:
 
 
 def test_list_shows_triggers_their_problems_and_the_switch_persists(admin_page: Page, live_app: LiveApp) -> None:
-    admin_page.goto(f"{live_app.url}/triggers")
+    visit(admin_page, f"{live_app.url}/triggers")
     expect(admin_page.get_by_text("Referred a new contact via giveaway2025")).to_be_visible()
     expect(admin_page.get_by_text("can repeat forever without waiting for the contact")).to_be_visible()
     picture(admin_page, "triggers")
@@ -38,7 +38,7 @@ def test_list_shows_triggers_their_problems_and_the_switch_persists(admin_page: 
 
 
 def test_editor_for_the_referral_trigger(admin_page: Page, live_app: LiveApp) -> None:
-    admin_page.goto(f"{live_app.url}/triggers")
+    visit(admin_page, f"{live_app.url}/triggers")
     admin_page.get_by_role("link", name="Referred a new contact").click()
     expect(admin_page.get_by_label("Name")).to_have_value("Referred a new contact")
     expect(admin_page.get_by_text("No problems found with this trigger.")).to_be_visible()
@@ -54,7 +54,7 @@ def test_editor_for_the_referral_trigger(admin_page: Page, live_app: LiveApp) ->
 
 def _new_trigger_with_action(page: Page, live_app: LiveApp, name: str, action: str) -> None:
     """Open the editor for a new trigger, name it and give it one action of the kind `action` (its title)."""
-    page.goto(f"{live_app.url}/triggers/new")
+    visit(page, f"{live_app.url}/triggers/new")
     page.get_by_label("Name").fill(name)
     page.get_by_role("button", name="Add action").click()
     page.get_by_label("Action").click()

@@ -19,7 +19,7 @@ from websockets.sync.client import connect
 
 from runtime.definitions import load_definitions
 from storage.db import open_database
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import screenshot, visit
 from tests.helpers import ADMIN_PASSWORD, running_app, subprocess_env
 from tests.postgres import PostgresServer
 
@@ -61,11 +61,11 @@ def test_two_instances_share_one_workspace(page: Page, instances: tuple[str, str
     a, b, database_url = instances
 
     # signed in on A, the admin works on B (the session is a row in the shared database)
-    page.goto(f"{a}/login")
+    visit(page, f"{a}/login")
     page.get_by_label("Admin password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text("Log out").wait_for()
-    page.goto(f"{b}/entry-points/new")
+    visit(page, f"{b}/entry-points/new")
     expect(page.get_by_label("Ref", exact=True)).to_be_visible()
 
     # an entry point saved on B ...
@@ -107,7 +107,7 @@ def test_two_instances_share_one_workspace(page: Page, instances: tuple[str, str
         database.dispose()
     assert (counted, opens) == (1, 1)
 
-    page.goto(f"{a}/contacts")  # and both people are there for the admin, on either instance
+    visit(page, f"{a}/contacts")  # and both people are there for the admin, on either instance
     expect(page.get_by_role("link", name="Ann", exact=True).first).to_be_visible()
     expect(page.get_by_role("link", name="Bob", exact=True).first).to_be_visible()
     screenshot(page, "two-instances-contacts")

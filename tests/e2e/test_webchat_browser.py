@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import LiveApp, screenshot
+from tests.e2e.conftest import LiveApp, screenshot, visit
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
@@ -71,7 +71,7 @@ def test_ann_brings_bob_through_the_web_chat(admin_page: Page, live_app: LiveApp
     expect(ann.get_by_test_id("bot-message").filter(has_text="Bob joined with your link!")).to_have_count(1)
     expect(ann.get_by_test_id("bot-message").filter(has_text="Invite your friends")).to_have_count(1)
 
-    admin_page.goto(f"{live_app.url}/contacts")
+    visit(admin_page, f"{live_app.url}/contacts")
     ann_row = admin_page.get_by_role("row", name=re.compile(r"^Ann v[0-9a-f]+ webchat"))
     bob_row = admin_page.get_by_role("row", name=re.compile(r"^Bob v[0-9a-f]+ webchat"))
     expect(ann_row).to_be_visible()
@@ -82,7 +82,7 @@ def test_ann_brings_bob_through_the_web_chat(admin_page: Page, live_app: LiveApp
     expect(tree.get_by_text(re.compile(r"^Bob · webchat"))).to_be_visible()
     expect(admin_page.get_by_text("Bob joined with your link!")).to_be_visible()  # the live conversation
     screenshot(admin_page, "webchat-ann-contact")
-    admin_page.goto(f"{live_app.url}/analytics")
+    visit(admin_page, f"{live_app.url}/analytics")
     expect(admin_page.get_by_text("Referrals counted", exact=True).locator("..")).to_contain_text("1")
     expect(admin_page.get_by_text("New contacts", exact=True).locator("..")).to_contain_text("2")
     top_referrers = admin_page.locator(".q-card").filter(has_text="Leaderboard")
@@ -94,7 +94,7 @@ def test_ann_brings_bob_through_the_web_chat(admin_page: Page, live_app: LiveApp
 
 def test_the_embed_puts_the_chat_on_a_page_of_another_origin(admin_page: Page, live_app: LiveApp,
                                                            browser: Browser) -> None:
-    admin_page.goto(f"{live_app.url}/channels")
+    visit(admin_page, f"{live_app.url}/channels")
     admin_page.get_by_label("Entry point", exact=True).click()  # the demo has several; the giveaway's chat
     admin_page.get_by_role("option", name="Giveaway 2025", exact=True).click()
     snippet = admin_page.get_by_text(re.compile(r"^<script src=.*/webchat/embed\.js.*ref=giveaway2025\b"))
@@ -123,7 +123,7 @@ def test_the_embed_puts_the_chat_on_a_page_of_another_origin(admin_page: Page, l
 
 
 def _giveaway_chat_link(admin_page: Page, live_app: LiveApp) -> str:
-    admin_page.goto(f"{live_app.url}/channels")
+    visit(admin_page, f"{live_app.url}/channels")
     link = admin_page.get_by_text(re.compile(r"/webchat/\?p=[^&\s]+&ref=giveaway2025$")).first
     expect(link).to_be_visible()
     return link.text_content().strip()
