@@ -9,8 +9,10 @@ from typing import Any
 from runtime.templates import placeholders
 from runtime.vocabulary import (
     CONDITION_OPS,
+    FIELD_OP_WORDS,
     FIELD_OPS,
     MATCH_MODES,
+    OPERATOR_WORDS,
     TAG_OPS,
     VALUED_OPS,
     VALUELESS_OPS,
@@ -80,17 +82,19 @@ def _describe_condition(data: Mapping, names: Names) -> str:
 
 def _describe_rule(rule: Mapping, names: Names) -> str:
     name, op = name_of(names.fields, rule.get("field_id"), "field"), rule.get("op")
+    words = OPERATOR_WORDS.get(op, op or "?")  # "points is at least 5", as the inspector and the Triggers page say it
     if op in VALUELESS_OPS:
-        return f"{name} {op.replace('_', ' ')}"
-    return f"{name} {op or '?'} {show_value(rule.get('value'))}"
+        return f"{name} {words}"
+    return f"{name} {words} {show_value(rule.get('value'))}"
 
 
 def _describe_set_field(data: Mapping, names: Names) -> str:
     name, op = name_of(names.fields, data.get("field_id"), "field"), data.get("op")
-    value = show_value(data.get("value"))
-    phrases = {"set": f"Set {name} to {value}", "increase": f"Increase {name} by {value}",
-               "decrease": f"Decrease {name} by {value}", "clear": f"Clear {name}"}
-    return phrases.get(op, f"Change {name}")
+    if op not in FIELD_OP_WORDS:
+        return f"Change {name}"
+    verb, _, preposition = FIELD_OP_WORDS[op].partition(" ")  # "increase by": "Increase points by 1"
+    return f"{verb.capitalize()} {name} {preposition} {show_value(data.get('value'))}" if preposition \
+        else f"{verb.capitalize()} {name}"
 
 
 def _describe_tag(data: Mapping, names: Names) -> str:

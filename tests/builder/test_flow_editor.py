@@ -79,7 +79,7 @@ async def test_the_editor_draws_the_flow_with_summaries_and_exits(admin: User, a
     await admin.should_see("Published")
     await admin.should_see("No problems: this flow is ready to publish.")
     nodes = drawn(admin)
-    assert nodes["enough"]["data"]["summary"] == "referral_points >= 3"
+    assert nodes["enough"]["data"]["summary"] == "referral_points is at least 3"
     assert [exit_["label"] for exit_ in nodes["enough"]["data"]["exits"]] == ["true", "false"]
     assert nodes["tag_rewarded"]["data"]["summary"] == "Add rewarded"
     assert nodes["start"]["data"]["target"] is False and nodes["end"]["data"]["exits"] == []
@@ -206,14 +206,14 @@ async def test_a_number_rule_given_text_or_nothing_is_an_error_on_the_canvas(adm
     assert value.value == "five"
     await admin.should_see("“five” is not a number, so the rule on referral_points can never hold as meant.",
                            retries=50)
-    assert drawn(admin)["enough"]["data"]["summary"] == "referral_points >= “five”"
+    assert drawn(admin)["enough"]["data"]["summary"] == "referral_points is at least “five”"
     assert drawn(admin)["enough"]["data"]["badge"] == "error"
     admin.find(marker="rule-value").clear()
     await admin.should_see("Give every rule a value to compare with", retries=50)
     admin.find(marker="rule-value").type("5")
     assert value.error is None
     await admin.should_see("No problems: this flow is ready to publish.", retries=50)
-    assert drawn(admin)["enough"]["data"]["summary"] == "referral_points >= 5"
+    assert drawn(admin)["enough"]["data"]["summary"] == "referral_points is at least 5"
     assert drawn(admin)["enough"]["data"]["badge"] is None
 
 

@@ -12,7 +12,7 @@ from playwright.sync_api import Locator, Page, expect
 from storage.db import open_database
 from storage.flows import create_flow
 from storage.workspace_io import import_workspace
-from tests.e2e.conftest import LiveApp, screenshot, visit
+from tests.e2e.helpers import LiveApp, screenshot, visit
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 SAVE_WAIT = 1200  # ms: more than the editor's save delay
@@ -81,7 +81,8 @@ def _intersect(a: dict, b: dict) -> bool:
 
 @pytest.mark.parametrize(("name", "nodes", "edges", "texts"), [
     ("Share", 3, 2, ["Send referral link", "giveaway2025"]),
-    ("Check reward", 6, 6, ["referral_points >= 3", "true", "false", "Add rewarded", "You did it, {{first_name}}!"]),
+    ("Check reward", 6, 6, ["referral_points is at least 3", "true", "false", "Add rewarded",
+                            "You did it, {{first_name}}!"]),
 ])
 def test_the_demo_flows_read_well(admin_page: Page, live_app: LiveApp, flows: dict, name: str, nodes: int,
                                   edges: int, texts: list[str]) -> None:
@@ -199,7 +200,7 @@ def test_canvas_undo_never_reaches_the_flow_name_and_an_inputs_undo_never_reache
     value.click()
     value.press("End")
     value.press_sequentially("0")
-    expect(node(page, "check")).to_contain_text("referral_points >= 100")
+    expect(node(page, "check")).to_contain_text("referral_points is at least 100")
     start = node(page, "start")  # then a canvas edit: moving Start down
     start_before = start.bounding_box()
     page.mouse.move(*_middle(start))
@@ -214,7 +215,7 @@ def test_canvas_undo_never_reaches_the_flow_name_and_an_inputs_undo_never_reache
     value.press("Control+z")  # in the box: not the canvas's undo, which would put Start back
     page.wait_for_timeout(SAVE_WAIT)
     assert start.bounding_box() == moved
-    expect(node(page, "check")).to_contain_text("referral_points >= 100")
+    expect(node(page, "check")).to_contain_text("referral_points is at least 100")
     screenshot(page, "canvas-undo-stays-in-its-place")
 
 

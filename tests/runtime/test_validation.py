@@ -89,13 +89,13 @@ def test_the_fixture_folder_covers_every_code_and_the_allowed_loops():
                         "Choose the field to save the answer in."),
     ("missing_field", "Set field “Increase field #9 by 1” uses field #9, which does not exist in this workspace. "
                       "Choose another field."),
-    ("condition_false_dangling", "The “false” exit of Condition “email is set” leads nowhere, so the flow stops "
+    ("condition_false_dangling", "The “false” exit of Condition “email has a value” leads nowhere, so the flow stops "
                                  "there."),
     ("randomizer_branch_dangling", "Branch “b” of Randomizer “a 70% · b 30%” leads nowhere, so the flow stops there."),
     ("bad_exit", "Send message “Ready? · buttons: Yes” has no “no” exit, so its connection to End is never used. "
                  "Remove it."),
     ("unguarded_cycle", "In flow “Main”, these steps can repeat forever without waiting for the contact: "
-                        "Set field “Increase referral_points by 1” → Condition “referral_points < 10” → "
+                        "Set field “Increase referral_points by 1” → Condition “referral_points is less than 10” → "
                         "back to Set field “Increase referral_points by 1”. "
                         "Put a question, buttons or a delay inside the loop, or break it."),
     ("trigger_flow_cycle", "These steps can repeat forever without waiting for the contact: "
@@ -153,7 +153,7 @@ def test_a_rule_whose_value_the_field_type_rejects_is_an_error_in_flows_and_trig
     workspace = load_workspace(FIXTURES / "flows" / "bad_rule_value.json")
     in_flow, in_trigger = check(workspace)
     assert (in_flow.code, in_flow.severity, in_flow.node_ids) == ("bad_rule_value", "error", ("enough",))
-    assert in_flow.message == ("Condition “referral_points >= “abc” and email contains “abc””: “abc” is not a "
+    assert in_flow.message == ("Condition “referral_points is at least “abc” and email contains “abc””: “abc” is not a "
                                "number, so the rule on referral_points can never hold as meant. Write a number.")
     assert in_trigger.message == ("Trigger “Rich”, in its conditions: “lots” is not a number, so the rule on "
                                   "referral_points can never hold as meant. Write a number.")
@@ -368,7 +368,7 @@ NAMES = Names(fields={1: "referral_points", 2: "email", 3: "order"}, tags={1: "r
     ("ask", {"text": "Your email?", "field_id": 2}, "Your email? → email"),
     ("condition", {"match": "any", "rules": [{"field_id": 1, "op": ">=", "value": 3},
                                              {"field_id": 2, "op": "is_not_set"}]},
-     "referral_points >= 3 or email is not set"),
+     "referral_points is at least 3 or email has no value"),
     ("set_field", {"field_id": 1, "op": "decrease", "value": 2}, "Decrease referral_points by 2"),
     ("set_field", {"field_id": 2, "op": "set", "value": "a@b.c"}, "Set email to “a@b.c”"),
     ("set_field", {"field_id": 2, "op": "clear"}, "Clear email"),
