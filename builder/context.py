@@ -5,6 +5,7 @@ from typing import Any
 
 from nicegui import app
 
+from runtime.service import Runtime
 from runtime.simulator.simulation import SimulatorBench
 from storage.db import Database
 
@@ -24,6 +25,11 @@ def write(change: Callable[..., Any], **arguments: Any) -> Any:
     """`change(session=..., **arguments)` in a write session (committed when it returns), through `run.io_bound`."""
     with database().write_session() as session:
         return change(session=session, **arguments)
+
+
+def live_runtime() -> Runtime | None:
+    """The runtime the app's channels run on (None in a process that serves no channels)."""
+    return getattr(app.state, "referflow_runtime", None)
 
 
 def simulator() -> SimulatorBench:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from nicegui import run, ui
 
-from builder.context import database
+from builder.context import database, live_runtime
 from runtime.link_preview import LinkPreview, ShownLanding, preview_link, show_value
 from runtime.links import ChannelLinks, build_entry_links
 from runtime.qr import qr_png, qr_svg
@@ -162,7 +162,8 @@ def paste_box() -> None:
         async def show_preview() -> None:
             text = (pasted.value or "").strip()
             try:
-                found = await run.io_bound(preview_link, database=database(), text=text) if text else None
+                found = await run.io_bound(preview_link, database=database(), text=text,
+                                            runtime=live_runtime()) if text else None
             except Exception as error:  # a busy or unreachable database: say so rather than leave an old answer up
                 log.warning("The paste box's preview failed: %s", error)
                 found = None

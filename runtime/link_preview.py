@@ -60,15 +60,21 @@ class LinkPreview:
 
 
 def preview_link(*, database: Database, text: str, channel: str | None = None, channel_user_id: str | None = None,
-                 first_name: str = "") -> LinkPreview:
+                 first_name: str = "", runtime: Runtime | None = None) -> LinkPreview:
     """What opening `text` would do for a new person on the link's channel (or as the contact with this
-    `channel_user_id`), with the runtime's own code in a transaction it rolls back: nothing is written."""
+    `channel_user_id`), with the runtime's own code in a transaction it rolls back: nothing is written.
+
+    `runtime` is the app's live one where there is one (its definitions are already read and its connection open);
+    without it the preview opens a runtime of its own for this one open."""
     channel = channel or parse_link(text).channel or PREVIEW_CHANNEL
     someone_new = f"link-preview-{secrets.token_hex(8)}"  # nobody has it, and it is never stored
     inbound = Inbound(text=text, channel=channel, channel_user_id=channel_user_id or someone_new,
                       first_name=first_name)
-    with Runtime(database) as runtime:
+    if runtime is not None:
         result = runtime.open_link(inbound, RunOptions(dry_run=True))
+    else:
+        with Runtime(database) as own:
+            result = own.open_link(inbound, RunOptions(dry_run=True))
     with database.session() as session:
         return explain_open(session=session, text=text, result=result)
 

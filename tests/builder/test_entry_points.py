@@ -370,6 +370,20 @@ async def test_the_paste_box_shows_what_the_bot_would_do_and_saves_nothing(admin
         assert session.execute(sa.text("SELECT count(*) FROM referral")).scalar_one() == 0
 
 
+async def test_the_paste_box_previews_what_the_entry_point_says_now(admin: User, demo: Database) -> None:
+    """The preview runs on the app's live runtime, which keeps the workspace's definitions between opens: an edit
+    made since the last preview is what the next one shows."""
+    await admin.open("/entry-points")
+    admin.find(marker="paste-link").type(f"{GIVEAWAY}--SPRING")
+    await admin.should_see("Starts flow “Share”", marker="preview-response", retries=WAITS)
+    with demo.write_session() as session:
+        entry = session.exec(select(EntryPoint).where(EntryPoint.ref == "giveaway2025")).one()
+        entry.response_type, entry.response_message = "message", "Thanks for dropping by!"
+        session.add(entry)
+    admin.find(marker="paste-link").clear().type(f"{GIVEAWAY}--AUTUMN")
+    await admin.should_see("Thanks for dropping by!", marker="preview-response", retries=WAITS)
+
+
 async def test_the_paste_box_says_when_a_preview_cannot_run(admin: User, demo: Database,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A database that does not answer leaves no stale explanation on screen: the box says the preview failed."""
