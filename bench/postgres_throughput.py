@@ -32,6 +32,7 @@ sys.path.insert(0, str(BENCH))
 
 import runtime_throughput as sqlite_bench  # noqa: E402  (same events, workspaces and report)
 
+from bench.support.app_process import percentile_ms  # noqa: E402
 from runtime.opening import Inbound  # noqa: E402
 from runtime.service import Runtime  # noqa: E402
 from storage.db import database_url, open_database  # noqa: E402
@@ -293,8 +294,8 @@ def report(options: argparse.Namespace, raw: list[float], ours: list[float], pro
     print(f"PostgreSQL: {options.events:,} opens against {options.contacts:,} existing contacts — {workspace}")
     print(f"{'':28} {'opens/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
     for name, latencies in (("plain psycopg (baseline)", raw), ("Runtime.open_link", ours)):
-        print(f"{name:28} {len(latencies) / sum(latencies):>10,.0f} {sqlite_bench._percentile(latencies, 50):>8.3f}"
-              f" {sqlite_bench._percentile(latencies, 99):>8.3f}")
+        print(f"{name:28} {len(latencies) / sum(latencies):>10,.0f} {percentile_ms(latencies, 50):>8.3f}"
+              f" {percentile_ms(latencies, 99):>8.3f}")
     ratio = sum(raw) / sum(ours)
     print(f"{'ratio':28} {ratio:>10.2f}\n")
     return ratio

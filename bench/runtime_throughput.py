@@ -14,7 +14,6 @@ import json
 import random
 import shutil
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.support.app_process import percentile_ms
 from runtime.link_reading import parse_link
 from runtime.opening import Inbound
 from runtime.service import Runtime
@@ -249,15 +249,12 @@ def report(options: argparse.Namespace, raw: list[float], ours: list[float], pro
     print(f"{options.events:,} opens against {options.contacts:,} existing contacts — {workspace}")
     print(f"{'':28} {'opens/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
     for name, latencies in rows:
-        print(f"{name:28} {len(latencies) / sum(latencies):>10,.0f} {_percentile(latencies, 50):>8.3f}"
-              f" {_percentile(latencies, 99):>8.3f}")
+        print(f"{name:28} {len(latencies) / sum(latencies):>10,.0f} {percentile_ms(latencies, 50):>8.3f}"
+              f" {percentile_ms(latencies, 99):>8.3f}")
     ratio = sum(raw) / sum(ours)
     print(f"{'ratio':28} {ratio:>10.2f}\n")
     return ratio
 
-
-def _percentile(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100)[q - 1] * 1000
 
 
 def _now() -> str:

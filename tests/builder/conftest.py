@@ -2,6 +2,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from nicegui import app
 from nicegui.testing import User
 
 from storage.db import Database, open_database
@@ -24,3 +25,11 @@ def app_database(app_env: Path, admin: User) -> Iterator[Database]:
     database = open_database(url=f"sqlite:///{app_env}")
     yield database
     database.dispose()
+
+
+@pytest.fixture(autouse=True)
+def fresh_sandbox() -> None:
+    """NiceGUI keeps `app.state` between User tests, but each test starts its own app with its own database."""
+    for name in ("referflow_simulator", "referflow_simulator_recording"):
+        if hasattr(app.state, name):
+            delattr(app.state, name)

@@ -1,7 +1,8 @@
-"""What User-fixture tests do again and again: seed the demo program, pick an option, read an input."""
+"""What User-fixture tests do again and again: seed the demo program, pick an option, read an input or a figure."""
 
 from pathlib import Path
 
+from nicegui import ui
 from nicegui.testing import User
 from nicegui.testing.user_interaction import UserInteraction
 from sqlmodel import SQLModel
@@ -35,3 +36,12 @@ def value_of(user: User, marker: str) -> object:
 
 def text_of(user: User, marker: str) -> str:
     return next(iter(user.find(marker=marker).elements)).text
+
+
+def element(user: User, marker: str):
+    return next(iter(user.find(marker=marker).elements))
+
+
+def figure(user: User, name: str) -> str:
+    card = user.find(marker=f"figure-{name}").elements.pop()
+    return next(element.text for element in card.descendants() if isinstance(element, ui.label))

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from nicegui import ui
 from nicegui.testing import User
 
 from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.analytics import AnalyticsQuery, summarise, summary_csv
 from storage.db import Database, open_database
+from tests.builder.helpers import figure
 from tests.helpers import import_fixture
 
 LINK = "https://m.me/1234567890?ref=giveaway2025"
@@ -44,11 +44,6 @@ def run_campaign(database: Database) -> int:
     open_link(database, "cat", f"{LINK}-c999999")
     open_link(database, "dan", "https://m.me/1234567890?ref=nothing-here")
     return ann
-
-
-def figure(user: User, name: str) -> str:
-    card = user.find(marker=f"figure-{name}").elements.pop()
-    return next(element.text for element in card.descendants() if isinstance(element, ui.label))
 
 
 async def figure_becomes(user: User, name: str, expected: str) -> None:

@@ -11,7 +11,7 @@ from storage.coupons import add_codes, create_pool
 from storage.db import open_database
 from storage.workspace_io import import_workspace
 from tests.builder.helpers import text_of, value_of
-from tests.storage.test_coupons import workspace
+from tests.helpers import coupon_workspace
 
 
 async def test_create_a_pool_paste_codes_and_see_how_many_are_left(admin: User) -> None:
@@ -41,7 +41,7 @@ async def test_an_empty_pool_warns_on_the_overview_and_its_page(app_env: Path, a
     with database.write_session() as session:
         pool = create_pool(session=session, name="Spring")
         add_codes(session=session, pool_id=pool.id, text="ONLY-ONE")
-        import_workspace(session=session, document=workspace())
+        import_workspace(session=session, document=coupon_workspace())
     with Runtime(database) as runtime:
         for user in ("ann", "bob"):
             runtime.open_link(Inbound(text="shop", channel="messenger", channel_user_id=user, first_name=user))
@@ -62,7 +62,7 @@ async def test_a_trigger_on_second_level_credit_gives_a_code_from_a_pool(app_env
     database = open_database(url=f"sqlite:///{app_env}")
     with database.write_session() as session:
         create_pool(session=session, name="Spring")
-        import_workspace(session=session, document=workspace())
+        import_workspace(session=session, document=coupon_workspace())
         session.add(CustomField(name="points_total", type="number"))
     database.dispose()
     await admin.open("/triggers/new")

@@ -10,7 +10,7 @@ from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import Database
 from storage.models import WorkspaceSettings
-from tests.builder.test_analytics import figure
+from tests.builder.helpers import figure
 from tests.helpers import import_fixture
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from nicegui import app
 from nicegui.testing import User
 
 from storage.db import Database, open_database
@@ -15,19 +14,11 @@ from storage.flows import save_draft
 from storage.models import Flow
 from storage.scenarios import ScenarioSave, list_scenarios, save_scenario, seed_demo_scenario
 from storage.workspace_io import import_workspace
-from tests.builder.helpers import choose
+from tests.builder.helpers import choose, element
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 GIVEAWAY = "https://m.me/1234567890?ref=giveaway2025"
 QUIZ = "https://m.me/1234567890?ref=quiz"
-
-
-@pytest.fixture(autouse=True)
-def fresh_sandbox() -> None:
-    """NiceGUI keeps `app.state` between User tests, but each test starts its own app with its own database."""
-    for name in ("referflow_simulator", "referflow_simulator_recording"):
-        if hasattr(app.state, name):
-            delattr(app.state, name)
 
 
 @pytest.fixture
@@ -63,12 +54,6 @@ QUIZ_FLOW = {"schema": 1, "nodes": [
     node("bye", "send_message", 400, text="Maybe next time.", buttons=[]),
 ], "edges": [edge("e1", "start", "offer"), edge("e2", "offer", "ask", "yes"), edge("e3", "ask", "thanks"),
              edge("e4", "thanks", "wait"), edge("e5", "wait", "later"), edge("e6", "offer", "bye", "no")]}
-
-
-def element(user: User, marker: str):
-    return next(iter(user.find(marker=marker).elements))
-
-
 
 
 async def open_as_new(user: User, name: str, link: str | None = None) -> None:

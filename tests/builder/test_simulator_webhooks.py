@@ -1,12 +1,22 @@
 """The simulator's "as the channel's real webhook": an open delivered as Messenger's or WhatsApp's own webhook body,
 through the live route's code on the sandbox, and the same delivery again changing nothing."""
 
+import pytest
 import sqlalchemy as sa
 from nicegui.testing import User
 
 from storage.db import Database
-from tests.builder.helpers import choose
-from tests.builder.test_simulator import GIVEAWAY, demo, element, fresh_sandbox  # noqa: F401 (fixtures)
+from tests.builder.helpers import choose, element
+from tests.helpers import import_fixture
+
+GIVEAWAY = "https://m.me/1234567890?ref=giveaway2025"
+
+
+@pytest.fixture
+def demo(app_database: Database) -> Database:
+    """The demo referral program."""
+    import_fixture(app_database)
+    return app_database
 
 
 def count(database: Database, table: str) -> int:
@@ -31,7 +41,7 @@ async def open_by_webhook(user: User, name: str, link: str | None = None) -> Non
 
 
 async def test_a_messenger_referral_arrives_as_metas_webhook_and_a_redelivery_changes_nothing(
-        admin: User, demo: Database) -> None:  # noqa: F811
+        admin: User, demo: Database) -> None:
     await admin.open("/simulator")
     await open_by_webhook(admin, "Ann", GIVEAWAY)
     await admin.should_see("Delivered as Messenger's webhook")
@@ -52,7 +62,7 @@ async def test_a_messenger_referral_arrives_as_metas_webhook_and_a_redelivery_ch
 
 
 async def test_the_body_shown_is_the_one_meta_sends_for_a_new_conversation(
-        admin: User, demo: Database) -> None:  # noqa: F811
+        admin: User, demo: Database) -> None:
     from nicegui import ui
 
     await admin.open("/simulator")
@@ -63,7 +73,7 @@ async def test_the_body_shown_is_the_one_meta_sends_for_a_new_conversation(
     assert '"ref": "giveaway2025"' in code.content
 
 
-async def test_a_whatsapp_open_is_the_ref_as_a_text_message(admin: User, demo: Database) -> None:  # noqa: F811
+async def test_a_whatsapp_open_is_the_ref_as_a_text_message(admin: User, demo: Database) -> None:
     from nicegui import ui
 
     await admin.open("/simulator")
@@ -75,7 +85,7 @@ async def test_a_whatsapp_open_is_the_ref_as_a_text_message(admin: User, demo: D
                            "/giveaway2025-c1")
 
 
-async def test_telegram_and_viber_opens_arrive_as_their_own_updates(admin: User, demo: Database) -> None:  # noqa: F811
+async def test_telegram_and_viber_opens_arrive_as_their_own_updates(admin: User, demo: Database) -> None:
     from nicegui import ui
 
     await admin.open("/simulator")

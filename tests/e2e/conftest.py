@@ -2,15 +2,13 @@
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Response
+from playwright.sync_api import Page
 
+from tests.e2e.helpers import LiveApp, visit
 from tests.helpers import ADMIN_PASSWORD, running_app, subprocess_env
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "screenshots"  # not under test-results/, which pytest-playwright empties at every start
 CHROMIUM_ARGS = ["--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--no-sandbox", "--disable-dev-shm-usage"]
 
@@ -31,13 +29,6 @@ def browser_context_args(browser_context_args: dict) -> dict:
     return {**browser_context_args, "viewport": {"width": 1280, "height": 800}}
 
 
-class LiveApp:
-    def __init__(self, url: str, data_dir: Path) -> None:
-        self.url = url
-        self.data_dir = data_dir
-        self.db_path = data_dir / "referflow.db"
-
-
 @pytest.fixture(scope="module")
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     """`referflow serve` on a free port with its own data folder, as a user would start it."""
@@ -48,17 +39,6 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
         yield LiveApp(app.url, data_dir)
 
 
-def visit(page: Page, url: str) -> Response | None:
-    """Open an admin page and wait until its live connection to the server is up.
-
-    What is typed or pressed before then waits in the browser, and each waiting event polls for the connection on a
-    clock of its own, so a click can reach the server before a value typed earlier: the test then sees the page act on
-    what it showed at load. People are not that quick; a test is."""
-    response = page.goto(url)
-    page.wait_for_function("window.did_handshake === true")
-    return response
-
-
 @pytest.fixture
 def admin_page(page: Page, live_app: LiveApp) -> Page:
     """A page signed in as the admin."""
@@ -67,11 +47,3 @@ def admin_page(page: Page, live_app: LiveApp) -> Page:
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text("Log out").wait_for()
     return page
-
-
-def screenshot(page: Page, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.evaluate("window.scrollTo(0, 0)")  # a full-page picture of a scrolled page draws the header mid-way
-    page.screenshot(path=str(path), full_page=True)
-    return path

@@ -9,7 +9,7 @@ from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import open_database
 from storage.workspace_io import import_workspace
-from tests.e2e.conftest import SCREENSHOTS, LiveApp, visit
+from tests.e2e.helpers import SCREENSHOTS, LiveApp, visit
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 LINK = "https://m.me/1234567890?ref=giveaway2025"

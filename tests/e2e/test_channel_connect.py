@@ -3,7 +3,7 @@ password fields, and the callback address is shown."""
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveApp, screenshot, visit
+from tests.e2e.helpers import LiveApp, screenshot, visit
 
 
 def test_every_platform_has_a_connect_form_with_password_fields(admin_page: Page, live_app: LiveApp) -> None:

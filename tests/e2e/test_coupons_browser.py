@@ -9,8 +9,8 @@ from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import open_database
 from storage.workspace_io import import_workspace
-from tests.e2e.conftest import LiveApp, screenshot, visit
-from tests.storage.test_coupons import workspace
+from tests.e2e.helpers import LiveApp, screenshot, visit
+from tests.helpers import coupon_workspace
 
 
 def test_paste_upload_and_see_an_empty_pool_warned(admin_page: Page, live_app: LiveApp, tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ def test_paste_upload_and_see_an_empty_pool_warned(admin_page: Page, live_app: L
 
     database = open_database(url=f"sqlite:///{live_app.data_dir / 'referflow.db'}")
     with database.write_session() as session:
-        import_workspace(session=session, document=workspace())
+        import_workspace(session=session, document=coupon_workspace())
     with Runtime(database) as runtime:
         for user in ("ann", "bob", "cat"):
             runtime.open_link(Inbound(text="shop", channel="messenger", channel_user_id=user, first_name=user))

@@ -10,8 +10,8 @@ from runtime.opening import Inbound
 from runtime.service import Runtime
 from storage.db import open_database
 from storage.workspace_io import import_workspace
-from tests.e2e.conftest import LiveApp, screenshot, visit
-from tests.runtime.test_qr import encode, read_png, read_svg
+from tests.e2e.helpers import LiveApp, screenshot, visit
+from tests.helpers import encode, read_png, read_svg
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 GIVEAWAY = "https://m.me/1234567890?ref=giveaway2025"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveApp, screenshot, visit
+from tests.e2e.helpers import LiveApp, screenshot, visit
 
 
 @pytest.fixture(scope="module", autouse=True)

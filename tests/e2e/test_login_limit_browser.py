@@ -4,7 +4,7 @@ Its own module, because it locks the browser's address out of the app it runs ag
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveApp, screenshot, visit
+from tests.e2e.helpers import LiveApp, screenshot, visit
 from tests.helpers import ADMIN_PASSWORD
 
 

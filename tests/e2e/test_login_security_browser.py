@@ -12,7 +12,7 @@ from pytest_httpserver import HTTPServer
 
 from storage.db import open_database
 from storage.workspace_io import import_workspace
-from tests.e2e.conftest import LiveApp, screenshot, visit
+from tests.e2e.helpers import LiveApp, screenshot, visit
 from tests.helpers import ADMIN_PASSWORD
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"

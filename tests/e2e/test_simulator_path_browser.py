@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from storage.db import open_database
 from storage.workspace_io import import_workspace
-from tests.e2e.conftest import LiveApp, screenshot, visit
+from tests.e2e.helpers import LiveApp, screenshot, visit
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 QUIZ = "https://m.me/1234567890?ref=quiz"

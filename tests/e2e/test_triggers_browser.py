@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect
 from storage.db import open_database
 from storage.models import Trigger
 from storage.workspace_io import import_workspace
-from tests.e2e.conftest import LiveApp, screenshot, visit
+from tests.e2e.helpers import LiveApp, screenshot, visit
 
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "referral_program.json"
 LOOP = {"name": "Points echo", "event": "field_changed", "field_id": 1,

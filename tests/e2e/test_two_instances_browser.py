@@ -19,7 +19,7 @@ from websockets.sync.client import connect
 
 from runtime.definitions import load_definitions
 from storage.db import open_database
-from tests.e2e.conftest import screenshot, visit
+from tests.e2e.helpers import screenshot, visit
 from tests.helpers import ADMIN_PASSWORD, running_app, subprocess_env
 from tests.postgres import PostgresServer
 

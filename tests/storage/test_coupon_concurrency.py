@@ -10,7 +10,7 @@ from runtime.service import Runtime
 from storage.coupons import add_codes, create_pool
 from storage.db import open_database
 from storage.workspace_io import import_workspace
-from tests.storage.test_coupons import workspace
+from tests.helpers import coupon_workspace
 
 OPENS_PER_PROCESS = 1_000
 CODES = 1_500  # fewer than the 2,000 opens: the last ones race for the last codes and find the pool empty
@@ -32,7 +32,7 @@ def test_two_processes_never_hand_out_one_code_twice(tmp_path: Path) -> None:
     with database.write_session() as session:
         pool = create_pool(session=session, name="Race")
         add_codes(session=session, pool_id=pool.id, text="\n".join(f"RACE-{n:05d}" for n in range(CODES)))
-        import_workspace(session=session, document=workspace())
+        import_workspace(session=session, document=coupon_workspace())
     database.dispose()
 
     context = multiprocessing.get_context("spawn")

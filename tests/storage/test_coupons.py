@@ -8,36 +8,7 @@ from runtime.service import Runtime
 from storage.coupons import CouponError, add_codes, create_pool, empty_pool_warnings, get_pool, list_pools
 from storage.db import Database
 from storage.workspace_io import import_workspace
-
-
-def flow(name: str, nodes: list[dict], edges: list[tuple[str, str, str]], flow_id: int) -> dict:
-    document = {"schema": 1, "nodes": [{"id": n["id"], "type": n["type"], "data": n.get("data", {})} for n in nodes],
-                "edges": [{"id": f"e{i}", "source": s, "source_handle": h, "target": t}
-                          for i, (s, h, t) in enumerate(edges)]}
-    return {"id": flow_id, "name": name, "draft": document, "published": document}
-
-
-REWARD = flow("Reward", [
-    {"id": "start", "type": "start"},
-    {"id": "give", "type": "give_coupon", "data": {"pool_id": 1, "field_id": 1}},
-    {"id": "yes", "type": "send_message", "data": {"text": "Your code: {{coupon}}"}},
-    {"id": "no", "type": "send_message", "data": {"text": "Sorry, all codes are gone."}},
-], [("start", "next", "give"), ("give", "next", "yes"), ("give", "none_left", "no")], 1)
-
-
-def workspace(*, second_level: bool = False, triggers: list[dict] | None = None) -> dict:
-    return {
-        "format": "referflow-workspace", "version": 1,
-        "settings": {"page_id": "1234567890"},
-        "fields": [{"id": 1, "name": "coupon", "type": "text"}, {"id": 2, "name": "points", "type": "number"}],
-        "flows": [REWARD],
-        "entry_points": [
-            {"id": 1, "name": "Shop", "ref": "shop", "response_type": "flow", "response_flow_id": 1},
-            {"id": 2, "name": "Friends", "ref": "friends", "response_message": "Welcome!",
-             "second_level_credit": second_level},
-        ],
-        "triggers": triggers or [],
-    }
+from tests.helpers import coupon_workspace
 
 
 @pytest.fixture
@@ -46,7 +17,7 @@ def setup(database: Database):
         with database.write_session() as session:
             pool = create_pool(session=session, name="Spring")
             add_codes(session=session, pool_id=pool.id, text=codes)
-            import_workspace(session=session, document=workspace(**options))
+            import_workspace(session=session, document=coupon_workspace(**options))
         return Runtime(database)
     return make
 
@@ -171,7 +142,7 @@ def test_the_workspace_format_carries_pools_by_name_and_remaps_pool_references(d
 
     with database.write_session() as session:
         create_pool(session=session, name="Older")  # takes id 1: the document's pool 1 gets another id
-        document = {**workspace(), "coupon_pools": [{"id": 1, "name": "Spring"}]}
+        document = {**coupon_workspace(), "coupon_pools": [{"id": 1, "name": "Spring"}]}
         report = import_workspace(session=session, document=document)
         assert report.created["coupon_pools"] == ["Spring"] and report.ids["coupon_pools"] == {1: 2}
         add_codes(session=session, pool_id=2, text="SECRET-1")

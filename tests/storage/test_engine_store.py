@@ -1,7 +1,6 @@
 """The engine store's connection provider: SQL written with `?` runs on SQLite and PostgreSQL alike, inside the
 runtime's turns, and the runtime's PostgreSQL connection goes back to the pool as the ORM expects it."""
 
-
 import pytest
 from sqlmodel import select
 
@@ -12,7 +11,8 @@ from storage.connection import translate_placeholders
 from storage.db import Database
 from storage.models import EntryPoint, Flow
 from tests.helpers import import_fixture
-from tests.storage.test_postgres_concurrency import PAGE
+
+PAGE = "https://m.me/1234567890?ref=giveaway2025"  # the demo workspace's giveaway on Messenger
 
 
 @pytest.mark.parametrize(("sql", "translated"), [

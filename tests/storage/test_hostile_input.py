@@ -22,7 +22,7 @@ from runtime.vocabulary import CHANNELS
 from storage.db import Database, create_engine, open_database
 from storage.migrate import upgrade
 from storage.models import EntryPoint
-from tests.storage.test_opening import PAGE, count, define_workspace, open_as
+from tests.storage.helpers import PAGE, count, define_workspace, open_as
 
 CATASTROPHIC = r"(?P<referrer>(a+)+)$"  # a backtracking engine takes 2^n steps on "aaa…a!"
 

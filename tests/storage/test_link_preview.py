@@ -19,7 +19,7 @@ from runtime.service import Runtime
 from storage.db import Database
 from storage.fields_tags import FieldUpdate, update_field
 from storage.workspace_io import import_workspace
-from tests.storage.test_opening import PAGE, define_workspace
+from tests.storage.helpers import PAGE, define_workspace
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "referral_program.json"
 
