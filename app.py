@@ -247,6 +247,10 @@ def _build_parser() -> argparse.ArgumentParser:
     tick.add_argument("--advance", default="0s", metavar="DURATION", help="e.g. 30s, 15m, 2h, 1d, 1h30m (default 0s)")
     tick.set_defaults(handler=run_tick)
 
+    prune = commands.add_parser("prune", help="forget the webhook event ids and finished delays that have outlived"
+                                              " their use (the serving app does this every 6 hours; JSON)")
+    prune.set_defaults(handler=run_prune)
+
     _add_channel_commands(commands)
 
     move = commands.add_parser("migrate-data", help="copy the whole workspace into another, empty database"
@@ -516,6 +520,19 @@ def run_tick(config: Config, args: argparse.Namespace) -> int:
     finally:
         database.dispose()
     _emit(result.to_dict())
+    return 0
+
+
+def run_prune(config: Config, args: argparse.Namespace) -> int:
+    from storage.db import open_database
+    from storage.retention import prune
+
+    database = open_database(url=config.database_url)
+    try:
+        pruned = prune(database)
+    finally:
+        database.dispose()
+    _emit({"removed": pruned.to_dict()})
     return 0
 
 

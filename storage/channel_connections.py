@@ -105,7 +105,7 @@ def claim_hook_event(*, database: Database, channel: str, bot: str, event_id: st
     """True the first time an event is seen on this channel and bot; False for a platform's redelivery."""
     with _immediate(database) as connection:
         return connection.execute(
-            "INSERT OR IGNORE INTO hook_event (channel, bot, event_id, received_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO hook_event (channel, bot, event_id, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (channel, bot, event_id, stamp(datetime.now(UTC)))).rowcount == 1
 
 
@@ -132,8 +132,10 @@ def _when(value: str | None) -> datetime | None:
 
 @contextmanager
 def _immediate(database: Database) -> Iterator[sqlite3.Connection]:
+    """A write transaction: SQLite's one write lock from the start; on PostgreSQL an ordinary one (these statements
+    are single-row upserts and updates, which its row locks keep correct)."""
     with database.raw_connection() as connection:
-        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("BEGIN" if database.is_postgres else "BEGIN IMMEDIATE")
         try:
             yield connection
         except BaseException:
@@ -153,6 +155,8 @@ def take_for_response(*, database: Database, contact_id: int) -> dict[str, Any] 
             " AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT 1", (contact_id, now)).fetchone()
         if row is None:
             return None
-        connection.execute("UPDATE outbox_message SET state = 'sent', sent_at = ?, last_attempt_at = ?,"
-                           " attempts = 1, claimed_by = NULL, claimed_until = NULL WHERE id = ?", (now, now, row[0]))
-    return json.loads(row[1])
+        taken = connection.execute(  # conditional: on PostgreSQL another instance may have read the same row
+            "UPDATE outbox_message SET state = 'sent', sent_at = ?, last_attempt_at = ?, attempts = 1,"
+            " claimed_by = NULL, claimed_until = NULL WHERE id = ? AND state = 'pending' AND attempts = 0"
+            " AND (claimed_until IS NULL OR claimed_until < ?)", (now, now, row[0], now)).rowcount
+    return json.loads(row[1]) if taken else None

@@ -386,6 +386,7 @@ class ProcessedEvent(SQLModel, table=True):
     "" until channels connect bots."""
 
     __tablename__ = "processed_event"
+    __table_args__ = (sa.Index("ix_processed_event_created", "created_at"),)  # pruning (storage/retention.py)
 
     channel: str = Field(primary_key=True)
     bot: str = Field(default="", primary_key=True)
@@ -420,6 +421,7 @@ class HookEvent(SQLModel, table=True):
     deduplicated by the runtime itself (processed_event), in the open's own transaction."""
 
     __tablename__ = "hook_event"
+    __table_args__ = (sa.Index("ix_hook_event_received", "received_at"),)  # pruning (storage/retention.py)
 
     channel: str = Field(primary_key=True)
     bot: str = Field(primary_key=True)

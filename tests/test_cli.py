@@ -249,3 +249,20 @@ def test_what_the_bot_says_from_the_command_line_is_queued_for_the_running_app(c
     database.dispose()
     assert queued == [("messenger", message["text"], "pending") for message in result["messages"]]
     assert queued
+
+
+def test_prune_forgets_event_ids_no_platform_can_retry_any_more(capsys, db: str) -> None:
+    link = "https://m.me/1234567890?ref=giveaway2025"
+    assert run(capsys, "--db", db, "open-link", link, "--channel-user", "psid-ann", "--event-id", "mid.1")[0] == 0
+    database = open_database(url=database_url(path=db, url=db if "://" in db else None))
+    with database.write_session() as session:  # that open was three weeks ago
+        session.execute(sa.text("UPDATE processed_event SET created_at = created_at - INTERVAL '21 days'")
+                        if database.is_postgres else
+                        sa.text("UPDATE processed_event SET created_at = datetime(created_at, '-21 days')"))
+    database.dispose()
+    assert run(capsys, "--db", db, "open-link", link, "--channel-user", "psid-bob", "--event-id", "mid.2")[0] == 0
+    code, out, _ = run(capsys, "--db", db, "prune")
+    assert code == 0
+    assert out == {"removed": {"processed_events": 1, "hook_events": 0, "wake_ups": 0}}
+    assert run(capsys, "--db", db, "prune")[1] == {"removed": {"processed_events": 0, "hook_events": 0,
+                                                              "wake_ups": 0}}

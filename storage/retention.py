@@ -1,0 +1,75 @@
+"""What the app forgets by itself: rows that only matter for a while and would otherwise grow without end.
+
+- Event ids already taken (`processed_event` for opens, `hook_event` for replies and button presses) are kept so that
+  a platform's retry of one changes nothing. Telegram keeps an undelivered update for 24 hours and Meta retries a
+  webhook it could not deliver, less and less often, for up to 7 days, so two weeks covers every retry with room to
+  spare. An open's row also holds the whole result it gave, so it is the largest of the three.
+- Delays that have run (`wake_up` rows marked done) are kept a week, for whoever looks into a flow's recent runs.
+
+Contacts, messages, referrals, the event log (analytics) and the outbox are the workspace's history and stay.
+Each batch is its own short write transaction, so webhooks and web chat turns get in between on SQLite; several
+instances on one PostgreSQL database may prune at once (a row is deleted once, whoever deletes it).
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from storage.db import Database
+from storage.models import HookEvent, ProcessedEvent, WakeUp
+
+BATCH = 5_000  # rows per transaction
+
+
+@dataclass(frozen=True)
+class Retention:
+    events: timedelta = timedelta(days=14)  # event ids of opens, replies and button presses
+    wake_ups: timedelta = timedelta(days=7)  # delays that have run
+
+
+@dataclass(frozen=True)
+class Pruned:
+    processed_events: int
+    hook_events: int
+    wake_ups: int
+
+    @property
+    def total(self) -> int:
+        return self.processed_events + self.hook_events + self.wake_ups
+
+    def to_dict(self) -> dict[str, int]:
+        return {"processed_events": self.processed_events, "hook_events": self.hook_events,
+                "wake_ups": self.wake_ups}
+
+
+def prune(database: Database, *, now: datetime | None = None, keep: Retention = Retention(),
+          batch: int = BATCH) -> Pruned:
+    """Delete what has outlived `keep` at `now` (the current time unless told); returns how many rows went."""
+    now = now or datetime.now(UTC)
+    events_before, wake_ups_before = now - keep.events, now - keep.wake_ups  # aware: the columns' type wants it
+    opens = sa.tuple_(ProcessedEvent.channel, ProcessedEvent.bot, ProcessedEvent.event_id)
+    hooks = sa.tuple_(HookEvent.channel, HookEvent.bot, HookEvent.event_id)
+    return Pruned(
+        processed_events=_in_batches(database, lambda: sa.delete(ProcessedEvent).where(opens.in_(
+            select(ProcessedEvent.channel, ProcessedEvent.bot, ProcessedEvent.event_id)
+            .where(ProcessedEvent.created_at < events_before).limit(batch))), batch),
+        hook_events=_in_batches(database, lambda: sa.delete(HookEvent).where(hooks.in_(
+            select(HookEvent.channel, HookEvent.bot, HookEvent.event_id)
+            .where(HookEvent.received_at < events_before).limit(batch))), batch),
+        wake_ups=_in_batches(database, lambda: sa.delete(WakeUp).where(WakeUp.id.in_(
+            select(WakeUp.id).where(WakeUp.done == sa.true(), WakeUp.due_at < wake_ups_before).limit(batch))),
+            batch),
+    )
+
+
+def _in_batches(database: Database, statement, batch: int) -> int:
+    deleted = 0
+    while True:
+        with database.write_session() as session:
+            count = session.execute(statement()).rowcount
+        deleted += count
+        if count < batch:
+            return deleted
+
