@@ -19,29 +19,30 @@ run: $(INSTALLED) assets
 
 # The storage, runtime and command-line suites run a second time on PostgreSQL ($$REFERFLOW_TEST_POSTGRES_URL, else
 # postgresql+psycopg://postgres@127.0.0.1:5432/postgres), each test in a database of its own; when no server answers,
-# those tests are reported as skipped with the reason. The pass runs beside the fast suite (each is one process, and
-# the machine has two cores); its output is shown when the fast suite ends.
+# those tests are reported as skipped with the reason. The fast suite and that pass each run on TEST_WORKERS processes
+# (pytest-xdist, one test file per worker at a time); the browser suite runs alone, in one process.
 POSTGRES_SUITES := tests/storage tests/runtime tests/test_cli.py
+TEST_WORKERS ?= 2
+PARALLEL = -n $(TEST_WORKERS) --dist loadfile
 
 test: $(DEV_INSTALLED) assets chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-	@fast=0; postgres=0; browser=0; postgres_log=$$(mktemp); \
-	$(PY) -m pytest -m "not browser" --database=postgresql -rs $(POSTGRES_SUITES) > $$postgres_log 2>&1 & \
-	postgres_pass=$$!; \
-	$(PY) -m pytest -m "not browser" --ignore=tests/e2e tests || fast=$$?; \
-	wait $$postgres_pass || postgres=$$?; \
-	echo "== PostgreSQL pass (it ran beside the fast suite)"; cat $$postgres_log; rm -f $$postgres_log; \
+	@fast=0; postgres=0; browser=0; \
+	$(PY) -m pytest $(PARALLEL) -m "not browser" --ignore=tests/e2e tests || fast=$$?; \
+	echo "== PostgreSQL pass"; \
+	$(PY) -m pytest $(PARALLEL) -m "not browser" --database=postgresql -rs $(POSTGRES_SUITES) || postgres=$$?; \
+	echo "== Browser suite"; \
 	$(PY) -m pytest -m browser tests/e2e || browser=$$?; \
 	if [ $$fast -ne 0 ] || [ $$postgres -ne 0 ] || [ $$browser -ne 0 ]; then \
 		echo "make test: fast suite exit $$fast, PostgreSQL pass exit $$postgres, browser suite exit $$browser"; \
 		exit 1; fi
 
 test-postgres: $(DEV_INSTALLED)
-	$(PY) -m pytest -m "not browser" --database=postgresql -rs $(POSTGRES_SUITES)
+	$(PY) -m pytest $(PARALLEL) -m "not browser" --database=postgresql -rs $(POSTGRES_SUITES)
 
 test-fast: $(DEV_INSTALLED) assets
-	$(PY) -m pytest -m "not browser" --ignore=tests/e2e tests
+	$(PY) -m pytest $(PARALLEL) -m "not browser" --ignore=tests/e2e tests
 
 test-browser: $(DEV_INSTALLED) assets chromium
 	$(PY) -m pytest -m browser tests/e2e

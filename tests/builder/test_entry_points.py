@@ -397,4 +397,4 @@ async def test_the_paste_box_says_when_a_preview_cannot_run(admin: User, demo: D
     monkeypatch.setattr(entry_point_links, "preview_link", locked)
     admin.find(marker="paste-link").clear().type(f"{GIVEAWAY}--AUTUMN")
     await admin.should_see(marker="preview-failed", retries=WAITS)
-    admin.should_not_see(marker="breakdown")
+    await admin.should_not_see(marker="breakdown")
