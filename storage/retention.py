@@ -7,10 +7,12 @@
 - Delays that have run (`wake_up` rows marked done) are kept a week, for whoever looks into a flow's recent runs.
 
 Contacts, messages, referrals, the event log (analytics) and the outbox are the workspace's history and stay.
-Each batch is its own short write transaction, so webhooks and web chat turns get in between on SQLite; several
+Each batch is its own short write transaction, with a pause after it, so webhooks and web chat turns get in between
+on SQLite (without the pause a waiting turn rarely wins the lock back, as bench/retention.py showed); several
 instances on one PostgreSQL database may prune at once (a row is deleted once, whoever deletes it).
 """
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,7 +22,8 @@ from sqlmodel import select
 from storage.db import Database
 from storage.models import HookEvent, ProcessedEvent, WakeUp
 
-BATCH = 5_000  # rows per transaction
+BATCH = 1_000  # rows per transaction: about 15 ms of holding SQLite's write lock
+PAUSE = 0.02  # seconds between two batches, so that live turns waiting for the lock get it (bench/retention.py)
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class Pruned:
 
 
 def prune(database: Database, *, now: datetime | None = None, keep: Retention = Retention(),
-          batch: int = BATCH) -> Pruned:
+          batch: int = BATCH, pause: float = PAUSE) -> Pruned:
     """Delete what has outlived `keep` at `now` (the current time unless told); returns how many rows went."""
     now = now or datetime.now(UTC)
     events_before, wake_ups_before = now - keep.events, now - keep.wake_ups  # aware: the columns' type wants it
@@ -54,17 +57,17 @@ def prune(database: Database, *, now: datetime | None = None, keep: Retention = 
     return Pruned(
         processed_events=_in_batches(database, lambda: sa.delete(ProcessedEvent).where(opens.in_(
             select(ProcessedEvent.channel, ProcessedEvent.bot, ProcessedEvent.event_id)
-            .where(ProcessedEvent.created_at < events_before).limit(batch))), batch),
+            .where(ProcessedEvent.created_at < events_before).limit(batch))), batch, pause),
         hook_events=_in_batches(database, lambda: sa.delete(HookEvent).where(hooks.in_(
             select(HookEvent.channel, HookEvent.bot, HookEvent.event_id)
-            .where(HookEvent.received_at < events_before).limit(batch))), batch),
+            .where(HookEvent.received_at < events_before).limit(batch))), batch, pause),
         wake_ups=_in_batches(database, lambda: sa.delete(WakeUp).where(WakeUp.id.in_(
             select(WakeUp.id).where(WakeUp.done == sa.true(), WakeUp.due_at < wake_ups_before).limit(batch))),
-            batch),
+            batch, pause),
     )
 
 
-def _in_batches(database: Database, statement, batch: int) -> int:
+def _in_batches(database: Database, statement, batch: int, pause: float) -> int:
     deleted = 0
     while True:
         with database.write_session() as session:
@@ -72,4 +75,5 @@ def _in_batches(database: Database, statement, batch: int) -> int:
         deleted += count
         if count < batch:
             return deleted
+        time.sleep(pause)  # SQLite's busy handler backs off while it waits: without a pause the next batch wins
 
