@@ -22,9 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.support.app_process import percentile_ms
 from storage.db import open_database
 from storage.retention import prune
-from storage.workspace_io import import_workspace
+from tests.helpers import import_fixture
 
-FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "referral_program.json"
 LINK = "https://m.me/1234567890?ref=giveaway2025"
 
 
@@ -33,8 +32,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="referflow-bench-") as folder:
         path = Path(folder) / "live.db"
         database = open_database(url=f"sqlite:///{path}")
-        with database.write_session() as session:
-            import_workspace(session=session, document=json.loads(FIXTURE.read_text()))
+        import_fixture(database)  # the demo workspace
         fill(path, old=options.old, recent=options.old // 10)
         context = multiprocessing.get_context("spawn")
         samples, go, stop = context.Queue(), context.Event(), context.Event()

@@ -6,31 +6,20 @@ processes (or instances on one PostgreSQL database) can both tick, and each dela
 """
 
 import asyncio
-import contextlib
-import logging
 
+from channels.periodic import Periodic
 from runtime.service import Runtime
 
-log = logging.getLogger(__name__)
 BATCH = 50  # delays run per transaction
 
 
-class DelayScheduler:
+class DelayScheduler(Periodic):
+    name = "delay scheduler"
+    failure = "Running the due delays failed"
+
     def __init__(self, runtime: Runtime, *, interval: float = 1.0) -> None:
+        super().__init__(interval=interval)
         self.runtime = runtime
-        self.interval = interval
-        self._task: asyncio.Task | None = None
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="delay scheduler")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def run_once(self) -> int:
         """Run the delays due now, BATCH at a time (each its own short transaction, so web chat turns get in between
@@ -40,12 +29,3 @@ class DelayScheduler:
         while await asyncio.to_thread(self.runtime.any_delay_due):
             woken += (await asyncio.to_thread(self.runtime.tick, limit=BATCH)).woken
         return woken
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # a broken flow or a locked database must not stop the clock for everyone else
-                log.exception("Running the due delays failed; the scheduler tries again in %.0f s", self.interval)
-            await asyncio.sleep(self.interval)
-

@@ -63,5 +63,5 @@ async def test_a_failed_round_is_logged_and_the_next_one_runs(database: Database
             await until(lambda: "Housekeeping removed 1 hook events" in caplog.text)
         finally:
             await keeper.stop()
-    assert "Housekeeping failed; it tries again in 0.05 seconds" in caplog.text
+    assert "Housekeeping failed; it is tried again in 0.05 seconds" in caplog.text
     assert hook_events(database) == []
