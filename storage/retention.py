@@ -52,26 +52,24 @@ def prune(database: Database, *, now: datetime | None = None, keep: Retention = 
     """Delete what has outlived `keep` at `now` (the current time unless told); returns how many rows went."""
     now = now or datetime.now(UTC)
     events_before, wake_ups_before = now - keep.events, now - keep.wake_ups  # aware: the columns' type wants it
-    opens = sa.tuple_(ProcessedEvent.channel, ProcessedEvent.bot, ProcessedEvent.event_id)
-    hooks = sa.tuple_(HookEvent.channel, HookEvent.bot, HookEvent.event_id)
     return Pruned(
-        processed_events=_in_batches(database, lambda: sa.delete(ProcessedEvent).where(opens.in_(
-            select(ProcessedEvent.channel, ProcessedEvent.bot, ProcessedEvent.event_id)
-            .where(ProcessedEvent.created_at < events_before).limit(batch))), batch, pause),
-        hook_events=_in_batches(database, lambda: sa.delete(HookEvent).where(hooks.in_(
-            select(HookEvent.channel, HookEvent.bot, HookEvent.event_id)
-            .where(HookEvent.received_at < events_before).limit(batch))), batch, pause),
-        wake_ups=_in_batches(database, lambda: sa.delete(WakeUp).where(WakeUp.id.in_(
-            select(WakeUp.id).where(WakeUp.done == sa.true(), WakeUp.due_at < wake_ups_before).limit(batch))),
-            batch, pause),
+        processed_events=_delete_in_batches(database, ProcessedEvent, ProcessedEvent.created_at < events_before,
+                                            batch, pause),
+        hook_events=_delete_in_batches(database, HookEvent, HookEvent.received_at < events_before, batch, pause),
+        wake_ups=_delete_in_batches(database, WakeUp, sa.and_(WakeUp.done == sa.true(),
+                                                              WakeUp.due_at < wake_ups_before), batch, pause),
     )
 
 
-def _in_batches(database: Database, statement, batch: int, pause: float) -> int:
+def _delete_in_batches(database: Database, model: type, condition: sa.ColumnElement[bool], batch: int,
+                       pause: float) -> int:
+    """Delete `model`'s rows where `condition` holds, `batch` rows (named by their primary key) per transaction."""
+    keys = sa.inspect(model).primary_key
+    statement = sa.delete(model).where(sa.tuple_(*keys).in_(select(*keys).where(condition).limit(batch)))
     deleted = 0
     while True:
         with database.write_session() as session:
-            count = session.execute(statement()).rowcount
+            count = session.execute(statement).rowcount
         deleted += count
         if count < batch:
             return deleted

@@ -3,7 +3,6 @@ that have run; never what a retry, a waiting contact or the admin still needs.""
 
 from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
 from sqlmodel import select
 
 from runtime.opening import Inbound
@@ -13,14 +12,14 @@ from storage.db import Database
 from storage.models import Contact, Flow, HookEvent, WakeUp
 from storage.retention import Retention, prune
 from tests.helpers import import_fixture
+from tests.storage.helpers import count
 
 START = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 GIVEAWAY = "https://m.me/1234567890?ref=giveaway2025"
 
 
-def count(database: Database, table: str) -> int:
-    with database.session() as session:
-        return session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+def rows(database: Database, table: str) -> int:
+    return count(database, f"SELECT count(*) FROM {table}")
 
 
 def test_a_retry_within_two_weeks_still_changes_nothing_and_then_its_event_id_goes(database: Database) -> None:
@@ -34,12 +33,12 @@ def test_a_retry_within_two_weeks_still_changes_nothing_and_then_its_event_id_go
         assert prune(database, now=now[0]).processed_events == 0
         retry = runtime.open_link(open_ann)  # Meta retries for up to 7 days: well inside the two weeks kept
         assert retry.duplicate_event
-        assert count(database, "link_open") == 1
+        assert rows(database, "link_open") == 1
         now[0] = START + timedelta(days=15)
         assert prune(database, now=now[0]).processed_events == 1
-    assert count(database, "processed_event") == 0
-    assert count(database, "contact") == 1  # the contact, their open and their messages stay
-    assert count(database, "link_open") == 1
+    assert rows(database, "processed_event") == 0
+    assert rows(database, "contact") == 1  # the contact, their open and their messages stay
+    assert rows(database, "link_open") == 1
 
 
 def test_reply_and_button_event_ids_go_after_two_weeks(database: Database) -> None:
@@ -77,4 +76,4 @@ def test_a_backlog_goes_in_batches_and_the_shorter_retention_is_honoured(databas
     pruned = prune(database, now=START, keep=Retention(events=timedelta(hours=3)), batch=2)
     assert pruned.hook_events == 4  # 4, 5, 6 and 7 hours old, two per transaction
     assert pruned.total == 4
-    assert count(database, "hook_event") == 3
+    assert rows(database, "hook_event") == 3
